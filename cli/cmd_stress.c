@@ -1,0 +1,1 @@
+int hl_dummy_cmd_stress;

@@ -1,0 +1,2 @@
+int hl_dummy_hyplog;
+int main(void){return 0;}

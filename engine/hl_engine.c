@@ -1,0 +1,415 @@
+/* hl_engine.c - engine lifetime, per-CPU data and the step framework. */
+#include "hl_engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ck_pr.h>
+
+#include "hl_step.h"
+
+void hl_engine_cfg_default(struct hl_engine_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ncpus = 2;
+	cfg->lock_kind = HL_LOCK_TICKET;
+	cfg->with_ram = true;
+	cfg->ckpt_every = 0;
+#ifdef NDEBUG
+	cfg->lock_order_check = false;
+#else
+	cfg->lock_order_check = true;
+#endif
+}
+
+struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg)
+{
+	struct hl_engine *e;
+
+	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS)
+		return NULL;
+	e = aligned_alloc(64, sizeof(*e));
+	if (!e)
+		return NULL;
+	memset(e, 0, sizeof(*e));
+	e->cfg = *cfg;
+	e->st = hl_state_new(cfg->with_ram);
+	if (!e->st)
+		goto fail;
+	e->cpus = aligned_alloc(64, sizeof(struct hl_cpu) * (cfg->ncpus + 1));
+	if (!e->cpus)
+		goto fail;
+	memset(e->cpus, 0, sizeof(struct hl_cpu) * (cfg->ncpus + 1));
+	for (unsigned i = 0; i <= cfg->ncpus; i++)
+		e->cpus[i].id = (int)i;
+	hl_segpool_init(&e->pool, (size_t)HL_CFG_LOG_SEGMENT_KIB << 10, cfg->log_cap_bytes);
+	hl_lock_init(&e->global, HL_FLATMEM_ID, cfg->lock_kind);
+	for (unsigned id = 0; id < HL_ID_END; id++) {
+		hl_lock_init(&e->locks[id], id, cfg->lock_kind);
+		if (hl_log_init(&e->logs[id], id, &e->pool))
+			goto fail;
+	}
+	return e;
+fail:
+	hl_engine_free(e);
+	return NULL;
+}
+
+void hl_engine_free(struct hl_engine *e)
+{
+	if (!e)
+		return;
+	/* let pending call_rcu reclamation finish before the pool goes away */
+	urcu_memb_barrier();
+	for (unsigned id = 0; id < HL_ID_END; id++) {
+		hl_log_destroy(&e->logs[id]);
+		hl_lock_destroy(&e->locks[id]);
+	}
+	hl_lock_destroy(&e->global);
+	hl_segpool_destroy(&e->pool);
+	hl_state_free(e->st);
+	free(e->cpus);
+	free(e);
+}
+
+bool hl_cpu_halted(const struct hl_engine *e, int cpu)
+{
+	return ck_pr_load_8((uint8_t *)&e->cpus[cpu].halted) != 0;
+}
+
+bool hl_engine_held_by(const struct hl_engine *e, int cpu, unsigned obj)
+{
+	const struct hl_cpu *c = &e->cpus[cpu];
+
+	for (unsigned i = 0; i < c->nheld; i++)
+		if (c->held[i] == obj)
+			return e->cfg.global_lock ? hl_lock_held_by(&e->global, cpu)
+						  : hl_lock_held_by(&e->locks[obj], cpu);
+	return false;
+}
+
+unsigned hl_engine_nheld(const struct hl_engine *e, int cpu)
+{
+	return e->cpus[cpu].nheld;
+}
+
+/* ---- steps ---------------------------------------------------------------------------- */
+int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
+{
+	struct hl_cpu *c;
+
+	if (cpu < 0 || (unsigned)cpu > e->cfg.ncpus)
+		return HL_E_CPU;
+	c = &e->cpus[cpu];
+	if (c->halted)
+		return HL_E_CPU_HALTED;
+	if (c->depth >= 2)
+		abort();   /* invariant: steps nest at most one deep (verify) */
+	memset(s, 0, offsetof(struct hl_step, w));
+	s->e = e;
+	s->c = c;
+	s->st = e->st;
+	s->cpu = cpu;
+	s->event = (uint8_t)ev;
+	s->op = ((uint64_t)cpu << 48) | ++c->op_ctr;
+	s->held_base = c->nheld;
+	hl_wctx_init(&s->w, e->st, c->stages[c->depth], !e->cfg.logs_off);
+	c->depth++;
+	return 0;
+}
+
+void hl_step_replay_init(struct hl_step *s, struct hl_state *st, const struct hl_rec *r,
+			 struct hl_stage *stages)
+{
+	memset(s, 0, offsetof(struct hl_step, w));
+	s->replay = true;
+	s->st = st;
+	s->cpu = r->cpu;
+	s->op = r->op;
+	s->event = r->event;
+	memcpy(s->arg, r->arg, sizeof(s->arg));
+	s->dorc = r->dorc;
+	s->blob_len = r->blob_len <= HL_BLOB_MAX ? r->blob_len : 0;
+	memcpy(s->blob, hl_rec_blob(r), s->blob_len);
+	hl_wctx_init(&s->w, st, stages, true);
+}
+
+static _Noreturn void order_panic(unsigned held, unsigned want)
+{
+	char a[32], b[32];
+	fprintf(stderr,
+		"hyplog: lock order violation: acquiring %s while holding %s "
+		"(order: smmu -> vminfo(v) -> core -> s2page -> {npt, spt}, ascending ID within a class)\n",
+		hl_obj_name(want, b, sizeof(b)), hl_obj_name(held, a, sizeof(a)));
+	abort();
+}
+
+int hl_step_lock(struct hl_step *s, unsigned obj)
+{
+	struct hl_engine *e = s->e;
+	struct hl_cpu *c = s->c;
+	struct hl_lock *lk;
+
+	if (s->replay)
+		return 0;
+	if (s->nlocked == HL_MAX_STAGES || c->nheld == 16)
+		abort();
+	if (e->cfg.lock_order_check && c->nheld &&
+	    hl_lock_order_key(c->held[c->nheld - 1]) >= hl_lock_order_key(obj))
+		order_panic(c->held[c->nheld - 1], obj);
+	if (e->cfg.global_lock) {
+		if (hl_lock_is_stranded(&e->locks[obj]))
+			return HL_E_STRANDED;
+		if (c->nheld == 0 && !hl_lock_lock(&e->global, s->cpu, &c->mcs[0]))
+			return HL_E_STRANDED;
+		lk = NULL;
+	} else {
+		lk = &e->locks[obj];
+		if (!hl_lock_lock(lk, s->cpu, &c->mcs[obj]))
+			return HL_E_STRANDED;
+	}
+	c->held[c->nheld++] = (uint16_t)obj;
+	s->lseq[s->nlocked] = e->logs[obj].next_seq - 1;
+	s->locked[s->nlocked++] = (uint16_t)obj;
+	/* reserve log room now, so the commit after a successful check cannot fail */
+	if (!e->cfg.logs_off && !hl_log_ensure(&e->logs[obj], HL_REC_MAX))
+		return HL_E_NOLOG;
+	return 0;
+}
+
+static void release_one(struct hl_step *s, unsigned obj)
+{
+	struct hl_engine *e = s->e;
+	struct hl_cpu *c = s->c;
+	unsigned i;
+
+	for (i = c->nheld; i-- > 0;)
+		if (c->held[i] == obj)
+			break;
+	if (i == (unsigned)-1)
+		abort();
+	memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(c->held[0]));
+	c->nheld--;
+	if (e->cfg.global_lock) {
+		if (c->nheld == 0)
+			hl_lock_unlock(&e->global, s->cpu, &c->mcs[0]);
+	} else {
+		hl_lock_unlock(&e->locks[obj], s->cpu, &c->mcs[obj]);
+	}
+}
+
+void hl_step_unlock_ro(struct hl_step *s, unsigned obj)
+{
+	unsigned i;
+
+	if (s->replay)
+		return;
+	for (i = 0; i < s->nlocked; i++)
+		if (s->locked[i] == obj)
+			break;
+	if (i == s->nlocked)
+		abort();
+	for (unsigned k = 0; k < s->w.nstages; k++)
+		if (s->w.stages[k].obj == obj && (s->w.touched & (1u << k)))
+			abort();   /* invariant: only unchanged objects are released early */
+	memmove(&s->locked[i], &s->locked[i + 1], (s->nlocked - i - 1) * sizeof(s->locked[0]));
+	memmove(&s->lseq[i], &s->lseq[i + 1], (s->nlocked - i - 1) * sizeof(s->lseq[0]));
+	s->nlocked--;
+	release_one(s, obj);
+}
+
+void hl_step_assert_held(const struct hl_step *s, unsigned obj)
+{
+	if (s->replay)
+		return;
+	if (!hl_engine_held_by(s->e, s->cpu, obj)) {
+		char b[32];
+		fprintf(stderr, "hyplog: step %s on cpu %d touches %s without its lock\n",
+			hl_event_name(s->event), s->cpu, hl_obj_name(obj, b, sizeof(b)));
+		abort();
+	}
+}
+
+int hl_step_halt(struct hl_step *s, unsigned n, ...)
+{
+	va_list ap;
+
+	s->halted = true;
+	va_start(ap, n);
+	for (unsigned i = 0; i < n && s->nstrand < HL_MAX_STAGES; i++)
+		s->strand[s->nstrand++] = (uint16_t)va_arg(ap, unsigned);
+	va_end(ap);
+	return HL_HALT;
+}
+
+static bool is_stranded(const struct hl_step *s, unsigned obj)
+{
+	for (unsigned i = 0; i < s->nstrand; i++)
+		if (s->strand[i] == obj)
+			return true;
+	return false;
+}
+
+static unsigned build_record(struct hl_step *s, struct hl_stage *st, unsigned obj, uint8_t *buf,
+			     unsigned nrec, const uint16_t *objs, unsigned nobjs)
+{
+	struct hl_rec *r = (struct hl_rec *)buf;
+	uint32_t blob = HL_ALIGN8(s->blob_len);
+	struct hl_rdep *rd = (struct hl_rdep *)(buf + sizeof(*r) + blob);
+	unsigned nread = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->obj = (uint16_t)obj;
+	r->event = s->event;
+	r->cpu = (uint8_t)s->cpu;
+	r->op = s->op;
+	r->result = s->halted ? HL_RES_HALT : HL_RES_OK;
+	r->nrec = (uint8_t)nrec;
+	r->blob_len = s->blob_len;
+	memcpy(r->arg, s->arg, sizeof(r->arg));
+	r->dorc = s->dorc;
+	r->ret = s->ret;
+	if (s->halted && is_stranded(s, obj))
+		r->flags |= HL_RF_STRANDED;
+	if (s->c->depth > 1)
+		r->flags |= HL_RF_NESTED;
+	memcpy(buf + sizeof(*r), s->blob, s->blob_len);
+	memset(buf + sizeof(*r) + s->blob_len, 0, blob - s->blob_len);
+	/* locked objects that get no record of this op: the step read them at lseq */
+	for (unsigned i = 0; i < s->nlocked; i++) {
+		bool written = false;
+		for (unsigned k = 0; k < nobjs; k++)
+			written |= objs[k] == s->locked[i];
+		if (written)
+			continue;
+		memset(&rd[nread], 0, sizeof(rd[nread]));
+		rd[nread].obj = s->locked[i];
+		rd[nread].seq = s->lseq[i];
+		nread++;
+	}
+	r->nread = (uint16_t)nread;
+	if (st) {
+		memcpy((uint8_t *)(rd + nread), st->buf, st->used);
+		r->ndelta = st->ndelta;
+	}
+	r->len = (uint32_t)(sizeof(*r) + blob + nread * sizeof(*rd) + (st ? st->used : 0));
+	return r->len;
+}
+
+int hl_step_end(struct hl_step *s, int rc)
+{
+	struct hl_engine *e = s->e;
+	struct hl_cpu *c = s->c;
+	uint8_t buf[HL_REC_MAX];
+	uint16_t objs[HL_MAX_STAGES];
+	struct hl_stage *stg[HL_MAX_STAGES];
+	unsigned n = 0;
+
+	if (s->replay)
+		return rc;
+	if (rc < 0 && s->w.touched)
+		abort();   /* invariant: a refused step changed nothing */
+
+	if (rc >= 0 && !e->cfg.logs_off) {
+		/* the objects that get a record: every changed one; on a halt, every locked one */
+		for (unsigned k = 0; k < s->w.nstages; k++) {
+			if (!(s->w.touched & (1u << k)))
+				continue;
+			hl_step_assert_held(s, s->w.stages[k].obj);
+			objs[n] = s->w.stages[k].obj;
+			stg[n++] = &s->w.stages[k];
+		}
+		if (s->halted) {
+			for (unsigned i = 0; i < s->nlocked; i++) {
+				bool have = false;
+				for (unsigned k = 0; k < n; k++)
+					have |= objs[k] == s->locked[i];
+				if (!have) {
+					objs[n] = s->locked[i];
+					stg[n++] = NULL;
+				}
+			}
+		}
+		for (unsigned k = 0; k < n; k++) {
+			struct hl_log *l = &e->logs[objs[k]];
+			build_record(s, stg[k], objs[k], buf, n, objs, n);
+			((struct hl_rec *)buf)->seq = l->next_seq;
+			hl_log_append(l, (struct hl_rec *)buf);
+			if (e->cfg.ckpt_every && l->since_ckpt >= e->cfg.ckpt_every &&
+			    !(s->halted && is_stranded(s, objs[k])))
+				(void)hl_log_checkpoint(l, e->st->img[objs[k]].base, e->st->img[objs[k]].size);
+		}
+		c->records += n;
+	}
+
+	/* release in reverse acquisition order; strand what the halt branch keeps */
+	for (unsigned i = s->nlocked; i-- > 0;) {
+		unsigned obj = s->locked[i];
+		if (s->halted && is_stranded(s, obj) && !e->cfg.global_lock) {
+			hl_lock_strand(&e->locks[obj], s->cpu);
+			/* it stays in c->held: the halted CPU still owns it */
+		} else if (s->halted && is_stranded(s, obj)) {
+			ck_pr_store_32(&e->locks[obj].stranded, 1);
+			release_one(s, obj);
+		} else {
+			release_one(s, obj);
+		}
+	}
+	c->depth--;
+	if (rc < 0) {
+		c->steps_rejected++;
+	} else if (s->halted) {
+		c->steps_halt++;
+		ck_pr_store_8((uint8_t *)&c->halted, 1);
+		ck_pr_inc_64(&e->halts);
+		rc = HL_HALT;
+	} else {
+		c->steps_ok++;
+	}
+	return rc;
+}
+
+/* ---- checkpoints ----------------------------------------------------------------------- */
+int hl_engine_checkpoint(struct hl_engine *e, unsigned obj)
+{
+	int cpu = hl_engine_maint_cpu(e);
+	struct hl_cpu *c = &e->cpus[cpu];
+	struct hl_lock *lk = e->cfg.global_lock ? &e->global : &e->locks[obj];
+	int taken = 0;
+
+	if (!hl_obj_valid(obj) || e->cfg.logs_off || hl_lock_is_stranded(&e->locks[obj]))
+		return 0;
+	if (!hl_lock_lock(lk, cpu, &c->mcs[e->cfg.global_lock ? 0 : obj]))
+		return 0;
+	if (e->logs[obj].since_ckpt > 0 &&
+	    hl_log_checkpoint(&e->logs[obj], e->st->img[obj].base, e->st->img[obj].size) == 0)
+		taken = 1;
+	hl_lock_unlock(lk, cpu, &c->mcs[e->cfg.global_lock ? 0 : obj]);
+	return taken;
+}
+
+int hl_engine_checkpoint_all(struct hl_engine *e)
+{
+	int n = 0;
+	for (unsigned id = 1; id < HL_ID_END; id++)
+		n += hl_engine_checkpoint(e, id);
+	return n;
+}
+
+void hl_engine_log_stats(struct hl_engine *e, struct hl_log_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned id = 0; id < HL_ID_END; id++) {
+		out->records += e->logs[id].records_total;
+		out->bytes += e->logs[id].bytes_total;
+		out->checkpoints += e->logs[id].checkpoints;
+		out->live_records += e->logs[id].since_ckpt;
+	}
+	ck_spinlock_fas_lock(&e->pool.lock);
+	out->seg_bytes_alloc = hl_segpool_bytes(&e->pool);
+	out->seg_free = e->pool.nfree;
+	out->seg_pops = e->pool.pops;
+	ck_spinlock_fas_unlock(&e->pool.lock);
+}

@@ -1,0 +1,81 @@
+/*
+ * hl_engine.h - the engine: live state, one lock and one log per object, per-CPU data.
+ *
+ * Physical CPUs call the transition entry points (hl_trans.h) with their CPU id. Each
+ * step takes its locks in the global order (hl_lock.h), checks, applies through the
+ * recording writer, appends one record per object it changed, and releases.
+ */
+#ifndef HL_ENGINE_H
+#define HL_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hl_lock.h"
+#include "hl_log.h"
+#include "hl_state.h"
+
+struct hl_engine_cfg {
+	unsigned ncpus;              /* physical CPUs that will call in (<= HL_NR_CPUS) */
+	enum hl_lock_kind lock_kind;
+	bool global_lock;            /* benchmark baseline: one lock for every object */
+	bool logs_off;               /* benchmark baseline: no deltas, no records */
+	bool with_ram;               /* hosted page memory behind flatmem */
+	uint64_t ckpt_every;         /* checkpoint an object after this many records (0 = never) */
+	size_t log_cap_bytes;        /* cap on log segment memory (0 = unlimited) */
+	bool lock_order_check;       /* abort on an out-of-order acquire (default: debug builds) */
+};
+
+void hl_engine_cfg_default(struct hl_engine_cfg *cfg);
+
+struct hl_engine;
+
+/* Per-CPU data: one cache-line-aligned block per physical CPU, never shared. */
+struct hl_cpu {
+	int id;
+	bool halted;
+	unsigned depth;              /* nesting of steps (verify runs steps inside its own) */
+	uint64_t op_ctr;
+	unsigned nheld;
+	uint16_t held[16];           /* object IDs held, in acquisition order */
+	hl_mcs_node_t mcs[HL_ID_END];
+	struct hl_stage stages[2][HL_MAX_STAGES];   /* one set per nesting depth */
+	/* statistics */
+	uint64_t steps_ok, steps_halt, steps_rejected, records;
+} __attribute__((aligned(64)));
+
+struct hl_engine {
+	struct hl_engine_cfg cfg;
+	struct hl_state *st;
+	struct hl_lock locks[HL_ID_END];
+	struct hl_lock global;
+	struct hl_log logs[HL_ID_END];
+	struct hl_segpool pool;
+	struct hl_cpu *cpus;         /* cfg.ncpus + 1: the last one is the maintenance CPU */
+	uint64_t halts;              /* CPUs halted so far */
+};
+
+struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg);
+void hl_engine_free(struct hl_engine *e);
+/* the id of the maintenance CPU (checkpoints, dumps) */
+static inline int hl_engine_maint_cpu(const struct hl_engine *e) { return (int)e->cfg.ncpus; }
+bool hl_cpu_halted(const struct hl_engine *e, int cpu);
+/* true if `cpu` holds the lock of `obj` (in global-lock mode: holds the global lock) */
+bool hl_engine_held_by(const struct hl_engine *e, int cpu, unsigned obj);
+/* number of engine locks `cpu` holds; a trap must return with zero */
+unsigned hl_engine_nheld(const struct hl_engine *e, int cpu);
+
+/* Checkpoint one object / every object, from the maintenance CPU. Stranded objects are
+ * skipped (they never change again). Returns the number of checkpoints taken. */
+int hl_engine_checkpoint(struct hl_engine *e, unsigned obj);
+int hl_engine_checkpoint_all(struct hl_engine *e);
+
+/* Totals over all logs */
+struct hl_log_stats {
+	uint64_t records, bytes, checkpoints, live_records;
+	size_t seg_bytes_alloc, seg_free;
+	uint64_t seg_pops;
+};
+void hl_engine_log_stats(struct hl_engine *e, struct hl_log_stats *out);
+
+#endif

@@ -1,0 +1,491 @@
+/* hl_file.c - writing and reading log files; every field is checked before it is used. */
+#include "hl_file.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "hl_replay.h"
+
+static const char file_magic[8] = { 'H', 'Y', 'P', 'L', 'O', 'G', '\r', '\n' };
+#define SEC_MAGIC 0x4A424F53u   /* "SOBJ" */
+#define END_MAGIC 0x444E4553u   /* "SEND" */
+
+struct fhdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t hdr_len;
+	/* build configuration: must match the reader's */
+	uint32_t max_vm, vcpus_per_vm, nr_cpus, ram_mib;
+	uint32_t host_pmd, vm_pmd, core_pmd, spt_pmd;
+	uint32_t id_end, rec_hdr_size;
+	/* the run */
+	uint32_t ncpus, lock_kind;
+	uint32_t nobj;
+	uint32_t crc;
+};
+static_assert(sizeof(struct fhdr) == 72, "file header layout");
+
+struct fsec {
+	uint32_t magic;
+	uint16_t obj;
+	uint16_t has_snap;
+	uint64_t first_seq;
+	uint64_t nrecs;
+	uint64_t rec_bytes;
+	uint64_t snap_seq;
+	uint64_t snap_raw;
+	uint64_t snap_comp;
+	uint64_t live_digest;
+	uint32_t snap_crc;
+	uint32_t crc;
+};
+static_assert(sizeof(struct fsec) == 72, "section header layout");
+
+struct ftrl {
+	uint32_t magic;
+	uint32_t nobj;
+	uint64_t records;
+	uint64_t halted_mask;
+	uint32_t pad;
+	uint32_t crc;
+};
+static_assert(sizeof(struct ftrl) == 32, "trailer layout");
+
+static int ferr(struct hl_file_err *err, uint64_t off, const char *fmt, ...)
+{
+	va_list ap;
+	if (err) {
+		err->offset = off;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static uint32_t crc_of(const void *p, size_t n)
+{
+	return (uint32_t)crc32(0L, p, (uInt)n);
+}
+
+/* crc of a struct whose last 4 bytes are its crc field */
+static uint32_t crc_struct(const void *p, size_t n)
+{
+	return crc_of(p, n - 4);
+}
+
+static uint32_t rec_crc(const struct hl_rec *r)
+{
+	struct hl_rec h = *r;
+	uint32_t c;
+
+	h.crc = 0;
+	c = crc_of(&h, sizeof(h));
+	return (uint32_t)crc32(c, (const Bytef *)(r + 1), (uInt)(r->len - sizeof(h)));
+}
+
+static void fill_build(struct fhdr *h)
+{
+	memcpy(h->magic, file_magic, 8);
+	h->version = HL_FILE_VERSION;
+	h->hdr_len = sizeof(*h);
+	h->max_vm = HL_MAX_VM;
+	h->vcpus_per_vm = HL_VCPU_PER_VM;
+	h->nr_cpus = HL_NR_CPUS;
+	h->ram_mib = HL_CFG_RAM_MIB;
+	h->host_pmd = HL_CFG_HOST_PMD_PAGES;
+	h->vm_pmd = HL_CFG_VM_PMD_PAGES;
+	h->core_pmd = HL_CFG_CORE_PMD_PAGES;
+	h->spt_pmd = HL_CFG_SPT_PMD_PAGES;
+	h->id_end = HL_ID_END;
+	h->rec_hdr_size = sizeof(struct hl_rec);
+	h->nobj = HL_ID_END - 1;
+}
+
+/* ---- writer ------------------------------------------------------------------------ */
+struct wctx {
+	FILE *f;
+	uint64_t nrecs, bytes;
+	bool count_only;
+	int ioerr;
+};
+
+static int write_visit(const struct hl_rec *r, void *arg)
+{
+	struct wctx *w = arg;
+	w->nrecs++;
+	w->bytes += r->len;
+	if (w->count_only)
+		return 0;
+	{
+		uint8_t buf[HL_REC_MAX];
+		if (r->len > sizeof(buf))
+			return w->ioerr = EINVAL;
+		memcpy(buf, r, r->len);
+		((struct hl_rec *)buf)->crc = rec_crc(r);
+		if (fwrite(buf, 1, r->len, w->f) != r->len)
+			return w->ioerr = errno ? errno : EIO;
+	}
+	return 0;
+}
+
+int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err)
+{
+	char tmp[4096];
+	struct fhdr h;
+	struct ftrl t;
+	FILE *f;
+	uint64_t total = 0;
+	int rc = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return ferr(err, 0, "path too long");
+	f = fopen(tmp, "wb");
+	if (!f)
+		return ferr(err, 0, "cannot create %s: %s", tmp, strerror(errno));
+	memset(&h, 0, sizeof(h));
+	fill_build(&h);
+	h.ncpus = e->cfg.ncpus;
+	h.lock_kind = e->cfg.lock_kind;
+	h.crc = crc_struct(&h, sizeof(h));
+	if (fwrite(&h, sizeof(h), 1, f) != 1)
+		rc = ferr(err, 0, "write failed: %s", strerror(errno));
+
+	hl_rcu_reader_ensure();
+	for (unsigned o = 1; o < HL_ID_END && !rc; o++) {
+		struct fsec sec;
+		struct wctx w = { .f = f, .count_only = true };
+		const struct hl_snapshot *snap;
+		uint8_t *comp = NULL;
+		uLongf clen = 0;
+
+		urcu_memb_read_lock();
+		snap = hl_log_snapshot(&e->logs[o]);
+		memset(&sec, 0, sizeof(sec));
+		sec.magic = SEC_MAGIC;
+		sec.obj = (uint16_t)o;
+		sec.first_seq = hl_log_first_seq(&e->logs[o]);
+		hl_log_foreach(&e->logs[o], write_visit, &w);
+		sec.nrecs = w.nrecs;
+		sec.rec_bytes = w.bytes;
+		sec.live_digest = hl_state_obj_digest(e->st, o);
+		if (snap) {
+			clen = compressBound(snap->size);
+			comp = malloc(clen);
+			if (!comp || compress2(comp, &clen, snap->img, snap->size, 1) != Z_OK) {
+				urcu_memb_read_unlock();
+				free(comp);
+				rc = ferr(err, 0, "cannot compress snapshot of object %u", o);
+				break;
+			}
+			sec.has_snap = 1;
+			sec.snap_seq = snap->seq;
+			sec.snap_raw = snap->size;
+			sec.snap_comp = clen;
+			sec.snap_crc = crc_of(comp, clen);
+		}
+		sec.crc = crc_struct(&sec, sizeof(sec));
+		if (fwrite(&sec, sizeof(sec), 1, f) != 1 || (comp && fwrite(comp, 1, clen, f) != clen))
+			rc = ferr(err, 0, "write failed: %s", strerror(errno));
+		free(comp);
+		/* records are written as counted: the log cannot shrink while we read it, and
+		 * anything appended after counting is left out (count_only pass fixed nrecs) */
+		w.count_only = false;
+		w.nrecs = 0;
+		w.bytes = 0;
+		if (!rc) {
+			uint64_t want = sec.nrecs;
+			struct wctx w2 = { .f = f };
+			/* write exactly `want` records */
+			hl_log_foreach(&e->logs[o], write_visit, &w2);
+			if (w2.ioerr)
+				rc = ferr(err, 0, "write failed: %s", strerror(w2.ioerr));
+			else if (w2.nrecs != want)
+				rc = ferr(err, 0, "object %u changed while being written; quiesce the CPUs first", o);
+			total += w2.nrecs;
+		}
+		urcu_memb_read_unlock();
+	}
+	if (!rc) {
+		memset(&t, 0, sizeof(t));
+		t.magic = END_MAGIC;
+		t.nobj = HL_ID_END - 1;
+		t.records = total;
+		for (unsigned c = 0; c < e->cfg.ncpus && c < 64; c++)
+			if (hl_cpu_halted(e, (int)c))
+				t.halted_mask |= 1ull << c;
+		t.crc = crc_struct(&t, sizeof(t));
+		if (fwrite(&t, sizeof(t), 1, f) != 1)
+			rc = ferr(err, 0, "write failed: %s", strerror(errno));
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = rc ? rc : ferr(err, 0, "write failed: %s", strerror(errno));
+	if (fclose(f) != 0 && !rc)
+		rc = ferr(err, 0, "close failed: %s", strerror(errno));
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return ferr(err, 0, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	}
+	return 0;
+}
+
+/* ---- reader ------------------------------------------------------------------------ */
+static int check_build(const struct fhdr *h, struct hl_file_err *err)
+{
+	struct fhdr me;
+#define CHK(field, name)                                                                       \
+	if (h->field != me.field)                                                              \
+		return ferr(err, offsetof(struct fhdr, field),                                 \
+			    "file was written with " name "=%u, this build has %u", h->field, me.field)
+	memset(&me, 0, sizeof(me));
+	fill_build(&me);
+	CHK(max_vm, "max_vm");
+	CHK(vcpus_per_vm, "vcpus_per_vm");
+	CHK(nr_cpus, "nr_cpus");
+	CHK(ram_mib, "ram_mib");
+	CHK(host_pmd, "host_pmd_pages");
+	CHK(vm_pmd, "vm_pmd_pages");
+	CHK(core_pmd, "core_pmd_pages");
+	CHK(spt_pmd, "spt_pmd_pages");
+	CHK(id_end, "object count");
+	CHK(rec_hdr_size, "record header size");
+	CHK(nobj, "object sections");
+#undef CHK
+	return 0;
+}
+
+/* structural check of one record at file offset `off` */
+static int check_record(const struct hl_rec *r, uint64_t off, uint64_t room, unsigned obj,
+			uint64_t seq, const struct hl_state *st, struct hl_file_err *err)
+{
+	const struct hl_delta *d;
+	const uint8_t *end;
+
+	if (room < sizeof(*r))
+		return ferr(err, off, "truncated record header (%llu bytes left)", (unsigned long long)room);
+	if (r->len < sizeof(*r) || r->len % 8 || r->len > HL_REC_MAX)
+		return ferr(err, off, "bad record length %u", r->len);
+	if (r->len > room)
+		return ferr(err, off, "truncated record: length %u, %llu bytes left", r->len,
+			    (unsigned long long)room);
+	if (rec_crc(r) != r->crc)
+		return ferr(err, off, "record checksum mismatch (object %u, seq %llu)", obj,
+			    (unsigned long long)seq);
+	if (r->obj != obj)
+		return ferr(err, off, "record of object %u inside the section of object %u", r->obj, obj);
+	if (r->seq != seq)
+		return ferr(err, off, "sequence gap in object %u: expected %llu, found %llu", obj,
+			    (unsigned long long)seq, (unsigned long long)r->seq);
+	if (r->event == HL_EV_NONE || r->event >= HL_EV__COUNT || r->result > HL_RES_HALT ||
+	    r->cpu >= HL_NR_CPUS + 1 || r->nrec == 0 || r->nrec > HL_MAX_STAGES || r->blob_len > HL_BLOB_MAX ||
+	    r->nread > HL_MAX_STAGES)
+		return ferr(err, off, "malformed record fields (object %u, seq %llu)", obj,
+			    (unsigned long long)seq);
+	end = (const uint8_t *)r + r->len;
+	if ((const uint8_t *)hl_rec_first_delta(r) > end)
+		return ferr(err, off, "record too short for its blob and read list");
+	for (unsigned i = 0; i < r->nread; i++)
+		if (hl_rec_rdeps(r)[i].obj == 0 || hl_rec_rdeps(r)[i].obj >= HL_ID_END)
+			return ferr(err, off, "read dependency on unknown object %u", hl_rec_rdeps(r)[i].obj);
+	d = hl_rec_first_delta(r);
+	for (unsigned i = 0; i < r->ndelta; i++) {
+		if ((const uint8_t *)(d + 1) > end)
+			return ferr(err, off, "delta %u runs past the record", i);
+		if ((uint64_t)d->off + d->len > st->img[obj].size)
+			return ferr(err, off, "delta %u writes outside object %u", i, obj);
+		if (!(d->flags & HL_DF_ZERO) && (const uint8_t *)(d + 1) + HL_ALIGN8(d->len) > end)
+			return ferr(err, off, "delta %u payload runs past the record", i);
+		d = hl_delta_next(d);
+	}
+	if ((const uint8_t *)d != end)
+		return ferr(err, off, "record has %lld trailing bytes", (long long)(end - (const uint8_t *)d));
+	return 0;
+}
+
+struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, struct hl_file_err *err)
+{
+	struct hl_engine_cfg cfg;
+	struct hl_engine *e = NULL;
+	struct hl_file_info dummy;
+	uint8_t *buf = NULL, *snapbuf = NULL;
+	struct stat stb;
+	struct fhdr h;
+	uint64_t off = 0, size;
+	FILE *f;
+
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof(*info));
+	f = fopen(path, "rb");
+	if (!f) {
+		ferr(err, 0, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &stb) != 0 || !S_ISREG(stb.st_mode)) {
+		fclose(f);
+		ferr(err, 0, "%s is not a regular file", path);
+		return NULL;
+	}
+	size = (uint64_t)stb.st_size;
+	info->file_bytes = size;
+	buf = malloc(size ? size : 1);
+	if (!buf || fread(buf, 1, size, f) != size) {
+		fclose(f);
+		free(buf);
+		ferr(err, 0, "cannot read %s", path);
+		return NULL;
+	}
+	fclose(f);
+
+	if (size < sizeof(h)) {
+		ferr(err, size, "truncated header: %llu bytes, need %zu", (unsigned long long)size, sizeof(h));
+		goto bad;
+	}
+	memcpy(&h, buf, sizeof(h));
+	if (memcmp(h.magic, file_magic, 8) != 0) {
+		ferr(err, 0, "not a hyplog log file (bad magic)");
+		goto bad;
+	}
+	if (h.version != HL_FILE_VERSION) {
+		ferr(err, 8, "unsupported file version %u (this build reads %u)", h.version, HL_FILE_VERSION);
+		goto bad;
+	}
+	if (h.crc != crc_struct(&h, sizeof(h))) {
+		ferr(err, offsetof(struct fhdr, crc), "header checksum mismatch");
+		goto bad;
+	}
+	if (check_build(&h, err))
+		goto bad;
+	if (h.ncpus < 1 || h.ncpus > HL_NR_CPUS || h.lock_kind > HL_LOCK_MUTEX) {
+		ferr(err, offsetof(struct fhdr, ncpus), "bad run configuration (cpus %u)", h.ncpus);
+		goto bad;
+	}
+	info->version = h.version;
+	info->ncpus = h.ncpus;
+	info->lock_kind = h.lock_kind;
+	off = sizeof(h);
+
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = h.ncpus;
+	cfg.lock_kind = (enum hl_lock_kind)h.lock_kind;
+	cfg.with_ram = false;
+	e = hl_engine_new(&cfg);
+	if (!e) {
+		ferr(err, off, "out of memory");
+		goto bad;
+	}
+
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		struct fsec sec;
+		uint64_t sec_off = off;
+
+		if (size - off < sizeof(sec)) {
+			ferr(err, off, "truncated file: section header of object %u missing", o);
+			goto bad;
+		}
+		memcpy(&sec, buf + off, sizeof(sec));
+		if (sec.magic != SEC_MAGIC || sec.crc != crc_struct(&sec, sizeof(sec))) {
+			ferr(err, off, "corrupt section header for object %u", o);
+			goto bad;
+		}
+		if (sec.obj != o || sec.has_snap > 1 || sec.first_seq == 0 ||
+		    (sec.has_snap && sec.snap_seq + 1 != sec.first_seq) || (!sec.has_snap && sec.first_seq != 1)) {
+			ferr(err, off, "section header for object %u is inconsistent", o);
+			goto bad;
+		}
+		off += sizeof(sec);
+		info->live_digest[o] = sec.live_digest;
+		info->has_live_digest[o] = 1;
+		if (sec.has_snap) {
+			uLongf raw = e->st->img[o].size;
+			if (sec.snap_raw != e->st->img[o].size) {
+				ferr(err, sec_off, "snapshot of object %u has %llu bytes, expected %zu", o,
+				     (unsigned long long)sec.snap_raw, e->st->img[o].size);
+				goto bad;
+			}
+			if (sec.snap_comp > size - off) {
+				ferr(err, off, "truncated snapshot of object %u", o);
+				goto bad;
+			}
+			if (crc_of(buf + off, sec.snap_comp) != sec.snap_crc) {
+				ferr(err, off, "snapshot checksum mismatch (object %u)", o);
+				goto bad;
+			}
+			free(snapbuf);
+			snapbuf = malloc(raw);
+			if (!snapbuf || uncompress(snapbuf, &raw, buf + off, sec.snap_comp) != Z_OK ||
+			    raw != sec.snap_raw) {
+				ferr(err, off, "snapshot of object %u does not decompress", o);
+				goto bad;
+			}
+			if (hl_log_set_snapshot(&e->logs[o], sec.snap_seq, snapbuf, raw)) {
+				ferr(err, off, "out of memory");
+				goto bad;
+			}
+			info->nsnap++;
+			off += sec.snap_comp;
+		}
+		if (sec.rec_bytes > size - off) {
+			ferr(err, off, "truncated file: object %u records need %llu bytes, %llu left", o,
+			     (unsigned long long)sec.rec_bytes, (unsigned long long)(size - off));
+			goto bad;
+		}
+		for (uint64_t i = 0, end = off + sec.rec_bytes; i < sec.nrecs; i++) {
+			const struct hl_rec *r = (const struct hl_rec *)(buf + off);
+			if (check_record(r, off, end - off, o, sec.first_seq + i, e->st, err))
+				goto bad;
+			if (!hl_log_ensure(&e->logs[o], r->len)) {
+				ferr(err, off, "out of memory");
+				goto bad;
+			}
+			hl_log_append(&e->logs[o], r);
+			off += r->len;
+			info->records++;
+		}
+		if (off != sec_off + sizeof(sec) + (sec.has_snap ? sec.snap_comp : 0) + sec.rec_bytes) {
+			ferr(err, off, "object %u: record bytes do not match the section header", o);
+			goto bad;
+		}
+	}
+	{
+		struct ftrl t;
+		if (size - off < sizeof(t)) {
+			ferr(err, off, "truncated file: trailer missing");
+			goto bad;
+		}
+		memcpy(&t, buf + off, sizeof(t));
+		if (t.magic != END_MAGIC || t.crc != crc_struct(&t, sizeof(t)) || t.records != info->records ||
+		    t.nobj != HL_ID_END - 1) {
+			ferr(err, off, "corrupt trailer");
+			goto bad;
+		}
+		if (off + sizeof(t) != size) {
+			ferr(err, off + sizeof(t), "%llu unexpected bytes after the trailer",
+			     (unsigned long long)(size - off - sizeof(t)));
+			goto bad;
+		}
+		info->halted_mask = t.halted_mask;
+		for (unsigned c = 0; c < h.ncpus && c < 64; c++)
+			if (t.halted_mask & (1ull << c))
+				e->cpus[c].halted = true;
+	}
+	free(snapbuf);
+	free(buf);
+	return e;
+bad:
+	free(snapbuf);
+	free(buf);
+	hl_engine_free(e);
+	return NULL;
+}

@@ -1,0 +1,46 @@
+/*
+ * hl_file.h - a run's logs in one versioned binary file (SPEC §5 "Files").
+ *
+ *   header      magic "HYPLOG\r\n", version, the build configuration, the run's
+ *               configuration, crc32
+ *   per object  section header (object, first seq, record count, snapshot sizes,
+ *               the live object's digest at write time, crc32), the zlib-compressed
+ *               checkpoint snapshot if any, then the records, each with its crc32
+ *   trailer     magic, object and record totals, halted-CPU mask, crc32
+ *
+ * Files are written to NAME.tmp and renamed, so a crash never leaves a half-written log.
+ * The reader checks every length, checksum and bound and reports the byte offset of the
+ * first problem; it never trusts a field before checking it.
+ */
+#ifndef HL_FILE_H
+#define HL_FILE_H
+
+#include <stdint.h>
+
+#include "hl_engine.h"
+
+#define HL_FILE_VERSION 1u
+
+struct hl_file_info {
+	uint32_t version;
+	uint32_t ncpus;
+	uint32_t lock_kind;
+	uint64_t halted_mask;
+	uint64_t records;
+	uint64_t nsnap;
+	uint64_t live_digest[HL_ID_END];
+	uint8_t has_live_digest[HL_ID_END];
+	uint64_t file_bytes;
+};
+
+struct hl_file_err {
+	uint64_t offset;
+	char msg[200];
+};
+
+/* Write every log of `e` (RCU reader; quiesce the CPUs first for exact live digests). */
+int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err);
+/* Read a file into a new engine (no page memory) whose logs are the file's. */
+struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, struct hl_file_err *err);
+
+#endif

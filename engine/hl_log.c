@@ -1,0 +1,284 @@
+/* hl_log.c - segmented per-object logs, checkpoints and RCU reclamation. */
+#include "hl_log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ck_pr.h>
+
+#define SEGS_PER_CHUNK 16u
+
+int hl_segpool_init(struct hl_segpool *p, size_t seg_bytes, size_t cap_bytes)
+{
+	memset(p, 0, sizeof(*p));
+	ck_spinlock_fas_init(&p->lock);
+	p->seg_bytes = seg_bytes;
+	p->nsegs_cap = cap_bytes ? cap_bytes / seg_bytes : 0;
+	return 0;
+}
+
+void hl_segpool_destroy(struct hl_segpool *p)
+{
+	for (size_t i = 0; i < p->nchunks; i++)
+		free(p->chunks[i]);
+	free(p->chunks);
+	memset(p, 0, sizeof(*p));
+}
+
+size_t hl_segpool_bytes(const struct hl_segpool *p)
+{
+	return p->nsegs_alloc * p->seg_bytes;
+}
+
+/* Slow path, once per SEGS_PER_CHUNK segments: grow the pool by one chunk. */
+static int pool_grow_locked(struct hl_segpool *p)
+{
+	size_t n = SEGS_PER_CHUNK;
+	uint8_t *chunk;
+
+	if (p->nsegs_cap && p->nsegs_alloc + n > p->nsegs_cap)
+		n = p->nsegs_cap - p->nsegs_alloc;
+	if (n == 0)
+		return -ENOMEM;
+	if (p->nchunks == p->chunks_cap) {
+		size_t nc = p->chunks_cap ? p->chunks_cap * 2 : 16;
+		void **c = realloc(p->chunks, nc * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		p->chunks = c;
+		p->chunks_cap = nc;
+	}
+	chunk = aligned_alloc(64, n * p->seg_bytes);
+	if (!chunk)
+		return -ENOMEM;
+	p->chunks[p->nchunks++] = chunk;
+	for (size_t i = 0; i < n; i++) {
+		struct hl_seg *s = (struct hl_seg *)(chunk + i * p->seg_bytes);
+		s->next = p->free;
+		p->free = s;
+	}
+	p->nsegs_alloc += n;
+	p->nfree += n;
+	return 0;
+}
+
+static struct hl_seg *pool_pop(struct hl_segpool *p)
+{
+	struct hl_seg *s = NULL;
+
+	ck_spinlock_fas_lock(&p->lock);
+	if (!p->free)
+		(void)pool_grow_locked(p);
+	if (p->free) {
+		p->pops++;
+		s = p->free;
+		p->free = s->next;
+		p->nfree--;
+	}
+	ck_spinlock_fas_unlock(&p->lock);
+	if (s) {
+		s->next = NULL;
+		s->used = 0;
+		s->cap = (uint32_t)(p->seg_bytes - offsetof(struct hl_seg, data));
+	}
+	return s;
+}
+
+static void pool_push_chain(struct hl_segpool *p, struct hl_seg *s)
+{
+	ck_spinlock_fas_lock(&p->lock);
+	while (s) {
+		struct hl_seg *n = s->next;
+		s->next = p->free;
+		p->free = s;
+		p->nfree++;
+		s = n;
+	}
+	ck_spinlock_fas_unlock(&p->lock);
+}
+
+int hl_log_init(struct hl_log *l, unsigned obj, struct hl_segpool *pool)
+{
+	struct hl_log_base *b;
+
+	memset(l, 0, sizeof(*l));
+	l->obj = obj;
+	l->next_seq = 1;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->pool = pool;
+	b->first_seq = 1;
+	b->head = pool_pop(pool);
+	if (!b->head) {
+		free(b);
+		return -ENOMEM;
+	}
+	l->tail = b->head;
+	l->base = b;
+	return 0;
+}
+
+static void base_free(struct hl_log_base *b)
+{
+	pool_push_chain(b->pool, b->head);
+	free(b->snap);
+	free(b);
+}
+
+static void base_free_rcu(struct rcu_head *h)
+{
+	base_free(caa_container_of(h, struct hl_log_base, rcu));
+}
+
+void hl_log_destroy(struct hl_log *l)
+{
+	if (l->base)
+		base_free(l->base);
+	l->base = NULL;
+	l->tail = NULL;
+}
+
+bool hl_log_ensure(struct hl_log *l, uint32_t bytes)
+{
+	struct hl_seg *s;
+
+	if (l->tail->cap - l->tail->used >= bytes)
+		return true;
+	s = pool_pop(l->base->pool);
+	if (!s)
+		return false;
+	/* an empty segment linked early is harmless to readers */
+	rcu_assign_pointer(l->tail->next, s);
+	l->tail = s;
+	return true;
+}
+
+void hl_log_append(struct hl_log *l, const struct hl_rec *r)
+{
+	struct hl_seg *s = l->tail;
+
+	memcpy(s->data + s->used, r, r->len);
+	/* publish: readers load `used` with acquire and then read the bytes */
+	ck_pr_fence_store();
+	ck_pr_store_32(&s->used, s->used + r->len);
+	l->next_seq = r->seq + 1;
+	l->since_ckpt++;
+	l->records_total++;
+	l->bytes_total += r->len;
+}
+
+static int install_base(struct hl_log *l, struct hl_snapshot *snap)
+{
+	struct hl_log_base *nb, *old = l->base;
+
+	nb = calloc(1, sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	nb->pool = old->pool;
+	nb->head = pool_pop(old->pool);
+	if (!nb->head) {
+		free(nb);
+		return -ENOMEM;
+	}
+	nb->snap = snap;
+	nb->first_seq = l->next_seq;
+	l->tail = nb->head;
+	rcu_assign_pointer(l->base, nb);
+	l->since_ckpt = 0;
+	l->checkpoints++;
+	/* readers still walking the old chain keep it until they leave */
+	urcu_memb_call_rcu(&old->rcu, base_free_rcu);
+	return 0;
+}
+
+int hl_log_checkpoint(struct hl_log *l, const void *img, size_t size)
+{
+	struct hl_snapshot *snap = malloc(sizeof(*snap) + size);
+	int rc;
+
+	if (!snap)
+		return -ENOMEM;
+	snap->seq = l->next_seq - 1;
+	snap->size = size;
+	memcpy(snap->img, img, size);
+	rc = install_base(l, snap);
+	if (rc)
+		free(snap);
+	return rc;
+}
+
+int hl_log_set_snapshot(struct hl_log *l, uint64_t seq, const void *img, size_t size)
+{
+	struct hl_snapshot *snap = malloc(sizeof(*snap) + size);
+	int rc;
+
+	if (!snap)
+		return -ENOMEM;
+	snap->seq = seq;
+	snap->size = size;
+	memcpy(snap->img, img, size);
+	l->next_seq = seq + 1;
+	rc = install_base(l, snap);
+	if (rc)
+		free(snap);
+	l->checkpoints--;   /* loading a file is not a checkpoint of this run */
+	return rc;
+}
+
+const struct hl_snapshot *hl_log_snapshot(const struct hl_log *l)
+{
+	struct hl_log_base *b = rcu_dereference(((struct hl_log *)l)->base);
+	return b->snap;
+}
+
+uint64_t hl_log_first_seq(const struct hl_log *l)
+{
+	struct hl_log_base *b = rcu_dereference(((struct hl_log *)l)->base);
+	return b->first_seq;
+}
+
+int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg)
+{
+	struct hl_log_base *b = rcu_dereference(((struct hl_log *)l)->base);
+
+	for (struct hl_seg *s = b->head; s; s = rcu_dereference(s->next)) {
+		uint32_t used = ck_pr_load_32(&s->used);
+		ck_pr_fence_load();
+		for (uint32_t off = 0; off < used;) {
+			const struct hl_rec *r = (const struct hl_rec *)(s->data + off);
+			int rc = fn(r, arg);
+			if (rc)
+				return rc;
+			off += r->len;
+		}
+	}
+	return 0;
+}
+
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+static __thread bool reader_registered;
+
+static void reader_exit(void *unused)
+{
+	(void)unused;
+	urcu_memb_unregister_thread();
+}
+
+static void reader_key_init(void)
+{
+	(void)pthread_key_create(&reader_key, reader_exit);
+}
+
+void hl_rcu_reader_ensure(void)
+{
+	if (reader_registered)
+		return;
+	pthread_once(&reader_once, reader_key_init);
+	urcu_memb_register_thread();
+	(void)pthread_setspecific(reader_key, (void *)1);
+	reader_registered = true;
+}

@@ -1,0 +1,94 @@
+/*
+ * hl_log.h - per-object append-only logs in preallocated segments (SPEC §5).
+ *
+ * Writers append only while holding the object's lock; readers (replay, the live
+ * checker, the file writer) run beside them under liburcu (memb flavour: readers need
+ * not announce quiescent states, so any thread can read without registering as a CPU).
+ *
+ * A log is  base -> { snapshot at seq n (or NULL: the initial state), first segment }.
+ * A checkpoint publishes a new base whose chain starts with an empty segment; the old
+ * chain and snapshot go back to the pool only after an RCU grace period, so a reader
+ * that started on the old base finishes it consistently.
+ */
+#ifndef HL_LOG_H
+#define HL_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ck_spinlock.h>
+#include <urcu/urcu-memb.h>
+
+#include "hl_record.h"
+
+struct hl_seg {
+	struct hl_seg *next;      /* RCU-published */
+	uint32_t used;            /* committed bytes; store-release after each record */
+	uint32_t cap;
+	struct rcu_head rcu;
+	uint8_t data[] __attribute__((aligned(8)));
+};
+
+struct hl_snapshot {
+	uint64_t seq;             /* the image is the object after record `seq` */
+	size_t size;
+	uint8_t img[] __attribute__((aligned(8)));
+};
+
+struct hl_log_base {
+	struct hl_snapshot *snap; /* NULL: start from the configured initial state */
+	struct hl_seg *head;
+	uint64_t first_seq;       /* seq of the first record in head */
+	struct hl_segpool *pool;
+	struct rcu_head rcu;
+};
+
+struct hl_segpool {
+	ck_spinlock_fas_t lock;   /* protects the free list and the counters below */
+	struct hl_seg *free;
+	size_t seg_bytes;
+	size_t nsegs_alloc;       /* segments ever created */
+	size_t nsegs_cap;         /* creation cap (0 = unlimited) */
+	size_t nfree;
+	uint64_t pops;            /* segments handed out; pops - nsegs_alloc were reused */
+	void **chunks;
+	size_t nchunks, chunks_cap;
+};
+
+struct hl_log {
+	struct hl_log_base *base; /* RCU-published */
+	struct hl_seg *tail;      /* writer only */
+	uint64_t next_seq;        /* writer only (under the object lock) */
+	uint64_t since_ckpt;      /* records since the last checkpoint */
+	uint64_t records_total;
+	uint64_t bytes_total;
+	uint64_t checkpoints;
+	unsigned obj;
+} __attribute__((aligned(64)));
+
+int hl_segpool_init(struct hl_segpool *p, size_t seg_bytes, size_t cap_bytes);
+void hl_segpool_destroy(struct hl_segpool *p);
+size_t hl_segpool_bytes(const struct hl_segpool *p);
+
+int hl_log_init(struct hl_log *l, unsigned obj, struct hl_segpool *pool);
+void hl_log_destroy(struct hl_log *l);
+/* Make sure the tail can take `bytes` more; false if the pool cap is reached. */
+bool hl_log_ensure(struct hl_log *l, uint32_t bytes);
+/* Append a fully built record (seq already set). hl_log_ensure must have succeeded. */
+void hl_log_append(struct hl_log *l, const struct hl_rec *r);
+/* Cut the log: `img` is the object after record next_seq-1. Caller holds the lock. */
+int hl_log_checkpoint(struct hl_log *l, const void *img, size_t size);
+/* Install an explicit base (used by the file reader) */
+int hl_log_set_snapshot(struct hl_log *l, uint64_t seq, const void *img, size_t size);
+
+/* Reader side. Call between urcu_memb_read_lock/unlock. */
+typedef int (*hl_log_visit_fn)(const struct hl_rec *r, void *arg);
+const struct hl_snapshot *hl_log_snapshot(const struct hl_log *l);
+uint64_t hl_log_first_seq(const struct hl_log *l);
+int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg);
+
+/* register the calling thread as an RCU reader once; unregistered at thread exit */
+void hl_rcu_reader_ensure(void);
+
+#endif

@@ -1,0 +1,287 @@
+/* hl_pgtable.c - stage-2 table walks and maps over pool images (Arm ARM D8). */
+#include "hl_pgtable.h"
+
+#include <string.h>
+
+#define PG HL_PAGE_SIZE
+
+static inline bool is_table(uint64_t d) { return (d & HL_DESC_TYPE_MASK) == HL_DESC_TYPE_TABLE; }
+static inline bool is_block(uint64_t d) { return (d & HL_DESC_TYPE_MASK) == HL_DESC_TYPE_BLOCK; }
+static inline uint64_t phys_page(uint64_t d) { return d & HL_DESC_ADDR_MASK; }
+
+size_t hl_pt_image_size(const struct hl_pool_layout *lay)
+{
+	return (size_t)(1 + lay->root_pages + lay->pgd_pages + lay->pud_pages + lay->pmd_pages) * PG;
+}
+
+void hl_pt_init(uint8_t *img, const struct hl_pool_layout *lay, unsigned princ, uint64_t pool_pa,
+		unsigned levels)
+{
+	struct hl_pt_meta *m = hl_pt_meta(img);
+
+	memset(img, 0, hl_pt_image_size(lay));
+	m->pool_pa = pool_pa;
+	m->pgd_start = (1 + lay->root_pages) * PG;
+	m->pud_start = m->pgd_start + lay->pgd_pages * PG;
+	m->pmd_start = m->pud_start + lay->pud_pages * PG;
+	m->pool_end = m->pmd_start + lay->pmd_pages * PG;
+	m->pgd_next = m->pgd_start;
+	m->pud_next = m->pud_start;
+	m->pmd_next = m->pmd_start;
+	m->princ = princ;
+	m->levels = levels;
+}
+
+uint64_t hl_pt_root_pa(const uint8_t *img)
+{
+	return ((const struct hl_pt_meta *)img)->pool_pa + PG;
+}
+
+/* table descriptor -> pointer into this image, NULL if it points outside the pool */
+static uint64_t *tbl(const uint8_t *img, uint64_t desc)
+{
+	const struct hl_pt_meta *m = (const struct hl_pt_meta *)img;
+	uint64_t pa = phys_page(desc);
+
+	if (pa < m->pool_pa + PG || pa >= m->pool_pa + m->pool_end)
+		return NULL;
+	return (uint64_t *)(img + (pa - m->pool_pa));
+}
+
+static uint64_t table_desc(const uint8_t *img, uint64_t off)
+{
+	return (((const struct hl_pt_meta *)img)->pool_pa + off) | HL_DESC_TYPE_TABLE;
+}
+
+static inline unsigned idx(uint64_t addr, unsigned shift) { return (addr >> shift) & 511u; }
+
+/*
+ * local_mmap_h. Decide every table allocation and the bound checks first, then write:
+ * the halt branch changes nothing (the seed returns the old npt).
+ */
+bool hl_npt_map(struct hl_wctx *w, unsigned obj, uint8_t *img, uint64_t addr, unsigned level,
+		uint64_t pte)
+{
+	struct hl_pt_meta *m = hl_pt_meta(img);
+	uint64_t *root = (uint64_t *)(img + PG), *l1 = NULL, *l2 = NULL, *l3 = NULL;
+	uint64_t e0, e1 = 0, e2 = 0;
+	bool need1, need2, need3 = false;
+	uint64_t pgd_next = m->pgd_next, pud_next = m->pud_next, pmd_next = m->pmd_next;
+
+	e0 = root[idx(addr, 39)];
+	need1 = !is_table(e0);
+	if (!need1) {
+		l1 = tbl(img, e0);
+		e1 = l1[idx(addr, 30)];
+	}
+	need2 = !is_table(e1);
+	if (!need2) {
+		l2 = tbl(img, e1);
+		e2 = l2[idx(addr, 21)];
+	}
+	if (level == 3) {
+		if (is_block(e2))
+			return true;            /* level0 = 2: a 2 MiB block covers this gfn */
+		need3 = !is_table(e2);
+		if (!need3)
+			l3 = tbl(img, e2);
+	}
+	if (need1)
+		pgd_next += PG;
+	if (need2)
+		pud_next += PG;
+	if (need3)
+		pmd_next += PG;
+	if (pgd_next > m->pud_start || pud_next > m->pmd_start || pmd_next > m->pool_end)
+		return true;                    /* pool exhausted */
+
+	if (need1) {
+		hl_wr64(w, obj, &root[idx(addr, 39)], table_desc(img, m->pgd_next));
+		l1 = (uint64_t *)(img + m->pgd_next);
+		hl_wr64(w, obj, &m->pgd_next, pgd_next);
+	}
+	if (need2) {
+		hl_wr64(w, obj, &l1[idx(addr, 30)], table_desc(img, m->pud_next));
+		l2 = (uint64_t *)(img + m->pud_next);
+		hl_wr64(w, obj, &m->pud_next, pud_next);
+	}
+	if (level == 2) {
+		hl_wr64(w, obj, &l2[idx(addr, 21)], pte);
+		return false;
+	}
+	if (need3) {
+		hl_wr64(w, obj, &l2[idx(addr, 21)], table_desc(img, m->pmd_next));
+		l3 = (uint64_t *)(img + m->pmd_next);
+		hl_wr64(w, obj, &m->pmd_next, pmd_next);
+	}
+	hl_wr64(w, obj, &l3[idx(addr, 12)], pte);
+	return false;
+}
+
+void hl_npt_walk(const uint8_t *img, uint64_t addr, struct hl_pt_entry *out)
+{
+	const uint64_t *t = (const uint64_t *)(img + PG);
+	uint64_t d;
+
+	memset(out, 0, sizeof(*out));
+	d = t[idx(addr, 39)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return;
+	d = t[idx(addr, 30)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return;
+	d = t[idx(addr, 21)];
+	if (is_block(d)) {
+		out->pfn = phys_page(d) / PG + idx(addr, 12);
+		out->level = 2;
+		out->pte = d;
+		return;
+	}
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return;
+	d = t[idx(addr, 12)];
+	if (d == 0)
+		return;
+	out->pfn = phys_page(d) / PG;
+	out->level = 3;
+	out->pte = d;
+}
+
+void hl_npt_for_each(const uint8_t *img, hl_pt_leaf_fn fn, void *arg)
+{
+	const uint64_t *t0 = (const uint64_t *)(img + PG);
+	struct hl_pt_entry e;
+
+	for (unsigned i0 = 0; i0 < 512; i0++) {
+		const uint64_t *t1;
+		if (!is_table(t0[i0]) || !(t1 = tbl(img, t0[i0])))
+			continue;
+		for (unsigned i1 = 0; i1 < 512; i1++) {
+			const uint64_t *t2;
+			if (!is_table(t1[i1]) || !(t2 = tbl(img, t1[i1])))
+				continue;
+			for (unsigned i2 = 0; i2 < 512; i2++) {
+				uint64_t d = t2[i2];
+				uint64_t gbase = ((uint64_t)i0 << 27) | ((uint64_t)i1 << 18) |
+						 ((uint64_t)i2 << 9);
+				if (is_block(d)) {
+					for (unsigned i3 = 0; i3 < 512; i3++) {
+						e.pfn = phys_page(d) / PG + i3;
+						e.level = 2;
+						e.pte = d;
+						fn(gbase | i3, &e, arg);
+					}
+					continue;
+				}
+				const uint64_t *t3;
+				if (!is_table(d) || !(t3 = tbl(img, d)))
+					continue;
+				for (unsigned i3 = 0; i3 < 512; i3++) {
+					if (!t3[i3])
+						continue;
+					e.pfn = phys_page(t3[i3]) / PG;
+					e.level = 3;
+					e.pte = t3[i3];
+					fn(gbase | i3, &e, arg);
+				}
+			}
+		}
+	}
+}
+
+/* ---- SMMU tables ---------------------------------------------------------------------- */
+static inline unsigned sidx(uint64_t iova) { return (iova >> 30) & 1023u; }
+
+static uint64_t *spt_root(uint8_t *img, unsigned bank)
+{
+	return (uint64_t *)(img + PG + (uint64_t)bank * HL_SPT_ROOT_PAGES * PG);
+}
+
+uint64_t hl_spt_root_pa(const uint8_t *img, unsigned bank)
+{
+	return ((const struct hl_pt_meta *)img)->pool_pa + PG + (uint64_t)bank * HL_SPT_ROOT_PAGES * PG;
+}
+
+bool hl_spt_map(struct hl_wctx *w, uint8_t *img, unsigned bank, uint64_t iova, uint64_t pte)
+{
+	struct hl_pt_meta *m = hl_pt_meta(img);
+	uint64_t *root = spt_root(img, bank), *l2 = NULL, *l3 = NULL;
+	uint64_t e1 = root[sidx(iova)], e2 = 0;
+	bool need2, need3;
+	uint64_t pgd_next = m->pgd_next, pmd_next = m->pmd_next;
+
+	need2 = !is_table(e1);
+	if (!need2) {
+		l2 = tbl(img, e1);
+		e2 = l2[idx(iova, 21)];
+	}
+	need3 = !is_table(e2);
+	if (!need3)
+		l3 = tbl(img, e2);
+	if (need2)
+		pgd_next += PG;
+	if (need3)
+		pmd_next += PG;
+	if (pgd_next > m->pmd_start || pmd_next > m->pool_end)
+		return true;
+	if (need2) {
+		hl_wr64(w, HL_SPT_ID, &root[sidx(iova)], table_desc(img, m->pgd_next));
+		l2 = (uint64_t *)(img + m->pgd_next);
+		hl_wr64(w, HL_SPT_ID, &m->pgd_next, pgd_next);
+	}
+	if (need3) {
+		hl_wr64(w, HL_SPT_ID, &l2[idx(iova, 21)], table_desc(img, m->pmd_next));
+		l3 = (uint64_t *)(img + m->pmd_next);
+		hl_wr64(w, HL_SPT_ID, &m->pmd_next, pmd_next);
+	}
+	hl_wr64(w, HL_SPT_ID, &l3[idx(iova, 12)], pte);
+	return false;
+}
+
+void hl_spt_walk(const uint8_t *img, unsigned bank, uint64_t iova, struct hl_pt_entry *out)
+{
+	const uint64_t *t = spt_root((uint8_t *)img, bank);
+	uint64_t d;
+
+	memset(out, 0, sizeof(*out));
+	d = t[sidx(iova)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return;
+	d = t[idx(iova, 21)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return;
+	d = t[idx(iova, 12)];
+	out->pfn = phys_page(d) / PG;
+	out->level = d ? 3 : 0;
+	out->pte = d;
+}
+
+void hl_spt_reset_bank(struct hl_wctx *w, uint8_t *img, unsigned bank)
+{
+	hl_wzero(w, HL_SPT_ID, spt_root(img, bank), HL_SPT_ROOT_PAGES * PG);
+}
+
+void hl_spt_for_each(const uint8_t *img, unsigned bank, hl_pt_leaf_fn fn, void *arg)
+{
+	const uint64_t *r = spt_root((uint8_t *)img, bank);
+	struct hl_pt_entry e;
+
+	for (unsigned i1 = 0; i1 < 1024; i1++) {
+		const uint64_t *t2;
+		if (!is_table(r[i1]) || !(t2 = tbl(img, r[i1])))
+			continue;
+		for (unsigned i2 = 0; i2 < 512; i2++) {
+			const uint64_t *t3;
+			if (!is_table(t2[i2]) || !(t3 = tbl(img, t2[i2])))
+				continue;
+			for (unsigned i3 = 0; i3 < 512; i3++) {
+				if (!t3[i3])
+					continue;
+				e.pfn = phys_page(t3[i3]) / PG;
+				e.level = 3;
+				e.pte = t3[i3];
+				fn(((uint64_t)i1 << 18) | ((uint64_t)i2 << 9) | i3, &e, arg);
+			}
+		}
+	}
+}

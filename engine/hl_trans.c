@@ -1,0 +1,1087 @@
+/*
+ * hl_trans.c - every transition of SPEC §6, as the seed's local_* function corrected by
+ * SPEC §9, with the halt semantics of SPEC §8.
+ *
+ * Each tr_*() runs in live mode (locks + logs) and in replay mode (CalStateH). Its table
+ * is written above it: pre-state => post-state, and the locks it takes. "halt{X,Y}" means
+ * the halt branch; X and Y stay locked forever (the seed clears their hlock).
+ */
+#include "hl_trans.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "hl_pgtable.h"
+#include "hl_step.h"
+
+#define PG HL_PAGE_SIZE
+
+static inline uint64_t phys_page(uint64_t d) { return d & HL_DESC_ADDR_MASK; }
+static inline bool is_vm(uint64_t vmid) { return vmid >= 1 && vmid <= HL_MAX_VM; }
+
+static const unsigned smmu_banks[HL_SMMU_NUM] = { HL_SMMU_NUM_CB, HL_SMMU_NUM_CB / 2 };
+
+unsigned hl_smmu_num_banks(unsigned index)
+{
+	return index < HL_SMMU_NUM ? smmu_banks[index] : 0;
+}
+
+uint8_t *hl_ram_page(struct hl_engine *e, uint64_t pfn)
+{
+	if (!e->st->ram || !hl_pfn_is_ram(pfn))
+		return NULL;
+	return e->st->ram + (pfn - HL_RAM_BASE_PFN) * PG;
+}
+
+/* ---- small helpers over the state ---------------------------------------------------- */
+static struct hl_s2page *s2p_ref(struct hl_step *s, uint64_t pfn)
+{
+	return &s->st->s2p->page[pfn - HL_RAM_BASE_PFN];
+}
+
+static void s2p_store(struct hl_step *s, uint64_t pfn, uint32_t owner, uint32_t count, uint64_t gfn)
+{
+	struct hl_s2page p = { owner, count, gfn };
+	hl_step_assert_held(s, HL_S2PAGE_ID);
+	hl_wr(&s->w, HL_S2PAGE_ID, s2p_ref(s, pfn), &p, sizeof(p));
+}
+
+static void flatmem_store(struct hl_step *s, uint64_t pfn, uint64_t digest)
+{
+	hl_wr64(&s->w, HL_S2PAGE_ID, &s->st->s2p->flatmem[pfn - HL_RAM_BASE_PFN], digest);
+}
+
+/* data oracle: the content the host left in a page it hands over (live: real bytes) */
+static uint64_t dorc_page(struct hl_step *s, uint64_t pfn)
+{
+	if (s->replay)
+		return s->dorc;
+	if (!s->st->ram)
+		return hl_zero_page_digest();
+	return hl_page_digest(s->st->ram + (pfn - HL_RAM_BASE_PFN) * PG);
+}
+
+static void zero_page(struct hl_step *s, uint64_t pfn)
+{
+	if (!s->replay && s->st->ram)
+		memset(s->st->ram + (pfn - HL_RAM_BASE_PFN) * PG, 0, PG);
+	flatmem_store(s, pfn, hl_zero_page_digest());
+}
+
+static struct hl_vminfo *info_of(struct hl_step *s, uint64_t vmid)
+{
+	return s->st->info[vmid];
+}
+
+static bool npt_map(struct hl_step *s, unsigned princ, uint64_t addr, unsigned level, uint64_t pte)
+{
+	hl_step_assert_held(s, HL_NPT_OBJ(princ));
+	return hl_npt_map(&s->w, HL_NPT_OBJ(princ), s->st->npt[princ], addr, level, pte);
+}
+
+/*
+ * Unmap a page from the host table the seed's way: if the host maps it, overwrite the
+ * entry with PAGE_GUEST (an invalid descriptor carrying the "given to a guest" mark).
+ * Returns true on the mmap halt (cannot happen when the entry exists; kept for fidelity).
+ */
+static bool host_unmap(struct hl_step *s, uint64_t pfn)
+{
+	struct hl_pt_entry e;
+
+	hl_npt_walk(s->st->npt[HL_HOSTVISOR], pfn * PG, &e);
+	if (phys_page(e.pte) == 0 || e.level == 0)
+		return false;
+	return npt_map(s, HL_HOSTVISOR, pfn * PG, 3, HL_PAGE_GUEST);
+}
+
+#define LOCK(obj)                                           \
+	do {                                                \
+		int _rc = hl_step_lock(s, (obj));           \
+		if (_rc)                                    \
+			return _rc;                         \
+	} while (0)
+
+/* ===================================================================================== */
+/*
+ * OMAP_HOST addr                                   locks: s2page -> npt(host)
+ *   s2page[pfn].owner == INVALID                => host maps pfn, PAGE_S2_DEVICE|S2_RDWR
+ *   owner == HOSTVISOR or count > 0            => host maps pfn, PAGE_S2_KERNEL
+ *   otherwise                                   => halt{s2page}
+ *   table pool exhausted                        => halt{s2page, npt(host)}
+ */
+static int tr_map_host(struct hl_step *s)
+{
+	uint64_t addr = s->arg[0], pfn = addr / PG;
+	struct hl_s2page p;
+	uint64_t pte;
+
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	p = hl_s2page_get(s->st, pfn);
+	if (!(p.owner == HL_INVALID || p.owner == HL_HOSTVISOR || (p.count > 0 && p.count != HL_INVALID)))
+		return hl_step_halt(s, 1, HL_S2PAGE_ID);
+	if (p.owner == HL_INVALID)
+		pte = (pfn * PG) | HL_PAGE_S2_DEVICE | HL_PTE_S2_RDWR;
+	else
+		pte = (pfn * PG) | HL_PAGE_S2_KERNEL;
+	if (npt_map(s, HL_HOSTVISOR, addr, 3, pte))
+		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
+	return HL_OK;
+}
+
+/*
+ * OCLEAR_VM vmid pfn                               locks: s2page -> npt(host)
+ *   s2page[pfn].owner == vmid  => s2page[pfn] := {HOSTVISOR, 0, pfn + SMMU_HOST_OFFSET},
+ *                                 flatmem[pfn] := 0, host entry (if any) := PAGE_GUEST (§9.7)
+ *   otherwise                  => no change
+ */
+static int tr_clear_vm(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], pfn = s->arg[1];
+	struct hl_s2page p;
+
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	p = hl_s2page_get(s->st, pfn);
+	if (p.owner != vmid || !hl_pfn_is_ram(pfn))
+		return HL_OK;
+	if (host_unmap(s, pfn))
+		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
+	s2p_store(s, pfn, HL_HOSTVISOR, 0, pfn + HL_SMMU_HOST_OFFSET);
+	zero_page(s, pfn);
+	return HL_OK;
+}
+
+/*
+ * OASSIGN_VM vmid gfn pfn (dorc = content digest)  locks: s2page -> npt(host)
+ *   owner HOSTVISOR, count 0 => s2page[pfn] := {vmid, 0, gfn}, flatmem[pfn] := dorc,
+ *                               host entry := PAGE_GUEST; no halt (§9.4)
+ *       host unmap exhausts the pool => halt{s2page, npt(host)} (s2page stored, as the seed)
+ *   owner HOSTVISOR, count != 0 => halt{s2page}
+ *   owner vmid, gfn matches or unset => count INVALID -> 0, gfn := gfn (§9.5)
+ *   otherwise => halt{s2page}
+ */
+static int tr_assign_vm(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], gfn = s->arg[1], pfn = s->arg[2];
+	struct hl_s2page p;
+
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	p = hl_s2page_get(s->st, pfn);
+	if (p.owner == HL_HOSTVISOR) {
+		if (p.count != 0)
+			return hl_step_halt(s, 1, HL_S2PAGE_ID);
+		s->dorc = dorc_page(s, pfn);
+		s2p_store(s, pfn, (uint32_t)vmid, 0, gfn);
+		if (host_unmap(s, pfn))
+			return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
+		flatmem_store(s, pfn, s->dorc);
+		return HL_OK;
+	}
+	if (p.owner == vmid && (p.gfn == gfn || p.gfn == HL_INVALID64)) {
+		uint32_t count = p.count == HL_INVALID ? 0 : p.count;
+		if (count != p.count || gfn != p.gfn)
+			s2p_store(s, pfn, p.owner, count, gfn);
+		return HL_OK;
+	}
+	return hl_step_halt(s, 1, HL_S2PAGE_ID);
+}
+
+/*
+ * OMAP_VM vmid addr pte level                      locks: npt(vmid)
+ *   map addr at level (2 or 3) with phys_page(pte) | PAGE_S2_KERNEL (level 2: block)
+ *   pool exhausted or level 3 inside a block => halt{npt(vmid)}
+ */
+static int tr_map_vm(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], addr = s->arg[1], pte = s->arg[2], level = s->arg[3];
+	uint64_t pte2 = phys_page(pte) | HL_PAGE_S2_KERNEL;
+
+	LOCK(HL_NPT_OBJ(vmid));
+	if (level == 2)
+		pte2 &= HL_NOT_PMD_TABLE_BIT;
+	if (npt_map(s, (unsigned)vmid, addr, level == 2 ? 2 : 3, pte2))
+		return hl_step_halt(s, 1, HL_NPT_OBJ(vmid));
+	return HL_OK;
+}
+
+/*
+ * OMAP_IO vmid gpa pa                              locks: vminfo(vmid) -> s2page -> npt(vmid)
+ *   VM not READY => halt{vminfo(vmid)} (§9.7, as C map_io)
+ *   s2page[pa].owner == INVALID => VM maps gpa -> pa, PAGE_S2_DEVICE|S2_RDWR
+ *       pool exhausted => halt{s2page, npt(vmid)}
+ *   otherwise (RAM) => no change
+ */
+static int tr_map_io(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], gpa = s->arg[1], pa = s->arg[2];
+	uint64_t pte = phys_page(pa) | HL_PAGE_S2_DEVICE | HL_PTE_S2_RDWR;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_NPT_OBJ(vmid));
+	if (info_of(s, vmid)->state != HL_VM_READY)
+		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
+	if (hl_s2page_get(s->st, pa / PG).owner != HL_INVALID)
+		return HL_OK;
+	if (npt_map(s, (unsigned)vmid, gpa, 3, pte))
+		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(vmid));
+	return HL_OK;
+}
+
+/*
+ * OGRANT vmid pfn                                  locks: s2page
+ *   owner == vmid and count < MAX_SHARE_COUNT => count + 1
+ *   otherwise => no change
+ */
+static int tr_grant(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], pfn = s->arg[1];
+	struct hl_s2page p;
+
+	LOCK(HL_S2PAGE_ID);
+	p = hl_s2page_get(s->st, pfn);
+	if (hl_pfn_is_ram(pfn) && p.owner == vmid && p.count < HL_MAX_SHARE_COUNT)
+		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
+	return HL_OK;
+}
+
+/*
+ * OREVOKE vmid pfn (dorc = content digest)         locks: s2page -> npt(host)
+ *   owner == vmid and 0 < count: count - 1; when it drops 1 -> 0: host entry :=
+ *       PAGE_GUEST, flatmem[pfn] := dorc; no halt on success (§9.4)
+ *       host unmap exhausts the pool => halt{s2page, npt(host)}
+ *   otherwise => no change
+ */
+static int tr_revoke(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], pfn = s->arg[1];
+	struct hl_s2page p;
+
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	p = hl_s2page_get(s->st, pfn);
+	if (!hl_pfn_is_ram(pfn) || p.owner != vmid || p.count == 0 || p.count == HL_INVALID)
+		return HL_OK;
+	s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
+	if (p.count == 1) {
+		s->dorc = dorc_page(s, pfn);
+		if (host_unmap(s, pfn))
+			return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
+		flatmem_store(s, pfn, s->dorc);
+	}
+	return HL_OK;
+}
+
+/*
+ * OGEN_VMID                                        locks: core
+ *   next_vmid < COREVISOR => ret := next_vmid, next_vmid + 1
+ *   otherwise => halt (§9.6: gen_vmid never passes COREVISOR)
+ */
+static int tr_gen_vmid(struct hl_step *s)
+{
+	struct hl_core_data *core = s->st->core;
+
+	LOCK(HL_CORE_ID);
+	if (core->next_vmid >= HL_COREVISOR)
+		return hl_step_halt(s, 0);
+	s->ret = core->next_vmid;
+	hl_wr64(&s->w, HL_CORE_ID, &core->next_vmid, core->next_vmid + 1);
+	return HL_OK;
+}
+
+/*
+ * OREG_KVM vmid kvm (blob = public key)            locks: vminfo(vmid)
+ *   state UNUSED => state READY, kvm := handle, inc_exe 0, public key stored
+ *   otherwise => halt
+ */
+static int tr_reg_kvm(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0];
+	struct hl_vminfo *vi;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	vi = info_of(s, vmid);
+	s->ret = vmid;
+	if (vi->state != HL_VM_UNUSED)
+		return hl_step_halt(s, 0);
+	hl_wr64(&s->w, HL_INFO_OBJ(vmid), &vi->kvm, s->arg[1]);
+	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->state, HL_VM_READY);
+	hl_wr64(&s->w, HL_INFO_OBJ(vmid), &vi->inc_exe, 0);
+	hl_wr(&s->w, HL_INFO_OBJ(vmid), vi->public_key, s->blob, 32);
+	return HL_OK;
+}
+
+/*
+ * OREG_VCPU vmid vcpuid vcpu                       locks: vminfo(vmid)
+ *   VM READY and vcpu UNUSED => vcpu handle stored, vcpu READY
+ *   otherwise => halt
+ */
+static int tr_reg_vcpu(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], vcpuid = s->arg[1];
+	struct hl_vminfo *vi;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	vi = info_of(s, vmid);
+	if (vi->state != HL_VM_READY || vi->vcpu_state[vcpuid] != HL_VCPU_UNUSED)
+		return hl_step_halt(s, 0);
+	hl_wr64(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu[vcpuid], s->arg[2]);
+	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu_state[vcpuid], HL_VCPU_READY);
+	return HL_OK;
+}
+
+/*
+ * OVM_ACTIVE vmid vcpuid                           locks: vminfo(vmid)
+ *   VM VERIFIED and vcpu READY => vcpu ACTIVE;   otherwise => halt
+ * OVM_INACTIVE vmid vcpuid (§9.1)                  locks: vminfo(vmid)
+ *   vcpu ACTIVE => vcpu READY;                   otherwise => halt
+ */
+static int tr_vm_active(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], vcpuid = s->arg[1];
+	struct hl_vminfo *vi;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	vi = info_of(s, vmid);
+	if (vi->state != HL_VM_VERIFIED || vi->vcpu_state[vcpuid] != HL_VCPU_READY)
+		return hl_step_halt(s, 0);
+	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu_state[vcpuid], HL_VCPU_ACTIVE);
+	return HL_OK;
+}
+
+static int tr_vm_inactive(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], vcpuid = s->arg[1];
+	struct hl_vminfo *vi;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	vi = info_of(s, vmid);
+	if (vi->vcpu_state[vcpuid] != HL_VCPU_ACTIVE)
+		return hl_step_halt(s, 0);
+	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu_state[vcpuid], HL_VCPU_READY);
+	return HL_OK;
+}
+
+/*
+ * OVM_POWEROFF vmid                                locks: vminfo(vmid)
+ *   any state => POWEROFF
+ */
+static int tr_vm_poweroff(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0];
+	struct hl_vminfo *vi;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	vi = info_of(s, vmid);
+	if (vi->state != HL_VM_POWEROFF)
+		hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->state, HL_VM_POWEROFF);
+	return HL_OK;
+}
+
+/*
+ * OBOOT_INFO vmid load_addr size (blob = signature)  locks: vminfo(vmid) -> core
+ *   VM not READY => halt
+ *   load_idx = next_load_info >= MAX_LOAD_INFO => no change, ret := load_idx
+ *   pgnum = ceil(size / 4K); remap + pgnum*4K >= REMAP_END => halt
+ *   otherwise => next_remap_ptr += pgnum*4K; load[idx] := {addr, size, remap, 0, sig};
+ *                next_load_info + 1; ret := idx
+ */
+static int tr_boot_info(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], load_addr = s->arg[1], size = s->arg[2];
+	struct hl_vminfo *vi;
+	struct hl_core_data *core;
+	uint64_t idx, pgnum, remap;
+	struct hl_load_info li;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	LOCK(HL_CORE_ID);
+	vi = info_of(s, vmid);
+	core = s->st->core;
+	if (vi->state != HL_VM_READY)
+		return hl_step_halt(s, 0);
+	idx = vi->next_load_info;
+	s->ret = idx;
+	if (idx >= HL_MAX_LOAD_INFO)
+		return HL_OK;
+	pgnum = (size + 4095) / PG;
+	remap = core->next_remap_ptr;
+	if (remap + pgnum * PG >= HL_REMAP_END)
+		return hl_step_halt(s, 0);
+	hl_wr64(&s->w, HL_CORE_ID, &core->next_remap_ptr, remap + pgnum * PG);
+	memset(&li, 0, sizeof(li));
+	li.load_addr = load_addr;
+	li.size = size;
+	li.remap_addr = remap;
+	li.mapped_pages = 0;
+	memcpy(li.signature, s->blob, s->blob_len < 64 ? s->blob_len : 64);
+	hl_wr(&s->w, HL_INFO_OBJ(vmid), &vi->load[idx], &li, sizeof(li));
+	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->next_load_info, (uint32_t)idx + 1);
+	return HL_OK;
+}
+
+/*
+ * OREMAP_IMAGE vmid pfn load_idx                   locks: vminfo(vmid) -> npt(COREVISOR)
+ *   VM not READY => halt{vminfo(vmid)}
+ *   load_idx < next_load_info and mapped < pgnum => COREVISOR maps
+ *       remap + mapped*4K -> pfn*4K | PAGE_HYP; mapped + 1
+ *       pool exhausted => halt{vminfo(vmid), npt(COREVISOR)}
+ *   otherwise => no change
+ */
+static int tr_remap_image(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0], pfn = s->arg[1], idx = s->arg[2];
+	struct hl_vminfo *vi;
+	struct hl_load_info *li;
+	uint64_t pgnum, target;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	LOCK(HL_NPT_OBJ(HL_COREVISOR));
+	vi = info_of(s, vmid);
+	if (vi->state != HL_VM_READY)
+		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
+	if (idx >= vi->next_load_info)
+		return HL_OK;
+	li = &vi->load[idx];
+	pgnum = (li->size + 4095) / PG;
+	if (li->mapped_pages >= pgnum)
+		return HL_OK;
+	target = li->remap_addr + li->mapped_pages * PG;
+	if (npt_map(s, HL_COREVISOR, target, 3, (pfn * PG) | HL_PAGE_HYP))
+		return hl_step_halt(s, 2, HL_INFO_OBJ(vmid), HL_NPT_OBJ(HL_COREVISOR));
+	hl_wr64(&s->w, HL_INFO_OBJ(vmid), &li->mapped_pages, li->mapped_pages + 1);
+	return HL_OK;
+}
+
+/*
+ * OVERIFY vmid (dorc = 1 if every image signature verified)   locks: vminfo(vmid)
+ *   (the per-page OASSIGN_VM / OMAP_VM steps run before this, as their own operations)
+ *   VM not READY => halt{vminfo(vmid)}
+ *   dorc == 1 => VERIFIED;  otherwise => stays READY (§9.10)
+ */
+static int tr_verify_final(struct hl_step *s)
+{
+	uint64_t vmid = s->arg[0];
+	struct hl_vminfo *vi;
+
+	LOCK(HL_INFO_OBJ(vmid));
+	vi = info_of(s, vmid);
+	if (vi->state != HL_VM_READY)
+		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
+	if (s->dorc == 1)
+		hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->state, HL_VM_VERIFIED);
+	return HL_OK;
+}
+
+/* owner of bank (index, cbndx) or INVALID; caller holds smmu */
+static uint32_t bank_owner(struct hl_step *s, uint64_t index, uint64_t cbndx)
+{
+	return s->st->smmu->owner[HL_SMMU_ID_OF(index, cbndx)];
+}
+
+/*
+ * OSMMU_ALLOC cbndx vmid index num                 locks: smmu -> vminfo(vmid) -> spt
+ *   cbndx >= num (banks of this SMMU) => halt{smmu}
+ *   bank free, VM VERIFIED => halt{smmu, vminfo(vmid)} (§9.7, C alloc_smmu panics)
+ *   bank free => owner := vmid; the bank's table root is reset
+ *   bank owned => no change
+ */
+static int tr_smmu_alloc(struct hl_step *s)
+{
+	uint64_t cbndx = s->arg[0], vmid = s->arg[1], index = s->arg[2], num = s->arg[3];
+	unsigned bank = HL_SMMU_ID_OF(index, cbndx);
+
+	LOCK(HL_SMMU_ID);
+	LOCK(HL_INFO_OBJ(vmid));
+	LOCK(HL_SPT_ID);
+	if (cbndx >= num)
+		return hl_step_halt(s, 1, HL_SMMU_ID);
+	if (bank_owner(s, index, cbndx) != HL_INVALID)
+		return HL_OK;
+	if (is_vm(vmid) && info_of(s, vmid)->state == HL_VM_VERIFIED)
+		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(vmid));
+	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[bank], (uint32_t)vmid);
+	hl_spt_reset_bank(&s->w, s->st->spt, bank);
+	return HL_OK;
+}
+
+/*
+ * OSMMU_FREE cbndx index                           locks: smmu -> vminfo(owner)
+ *   bank free => no change
+ *   owner POWEROFF => smmu_vmid[smmu_id(index, cbndx)] := INVALID (§9.3)
+ *   otherwise => halt{smmu}
+ */
+static int tr_smmu_free(struct hl_step *s)
+{
+	uint64_t cbndx = s->arg[0], index = s->arg[1];
+	uint32_t owner;
+
+	LOCK(HL_SMMU_ID);
+	owner = bank_owner(s, index, cbndx);
+	if (owner == HL_INVALID)
+		return HL_OK;
+	LOCK(HL_INFO_OBJ(owner));
+	if (info_of(s, owner)->state != HL_VM_POWEROFF)
+		return hl_step_halt(s, 1, HL_SMMU_ID);
+	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[HL_SMMU_ID_OF(index, cbndx)], HL_INVALID);
+	return HL_OK;
+}
+
+/*
+ * OASSIGN_SMMU cbndx index pfn gfn     locks: smmu -> vminfo(owner) -> s2page -> npt(host)
+ *   bank free, or owned by the host => no change
+ *   owner VERIFIED => halt{smmu, vminfo(owner)}
+ *   page host's, count 0 => s2page[pfn] := {owner, INVALID, gfn}, host entry := PAGE_GUEST
+ *       (the seed computes the new flatmem but never stores it; so do we)
+ *       host unmap exhausts the pool => halt{smmu, vminfo, s2page, npt(host)}
+ *   page host's, count != 0 => halt{smmu, vminfo, s2page}
+ *   page already the owner's => no change
+ *   otherwise => halt{smmu, vminfo, s2page}
+ */
+static int tr_assign_smmu(struct hl_step *s)
+{
+	uint64_t cbndx = s->arg[0], index = s->arg[1], pfn = s->arg[2], gfn = s->arg[3];
+	uint32_t owner;
+	struct hl_s2page p;
+
+	LOCK(HL_SMMU_ID);
+	owner = bank_owner(s, index, cbndx);
+	if (owner == HL_INVALID || !is_vm(owner))
+		return HL_OK;
+	LOCK(HL_INFO_OBJ(owner));
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	if (info_of(s, owner)->state == HL_VM_VERIFIED)
+		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
+	p = hl_s2page_get(s->st, pfn);
+	if (p.owner == HL_HOSTVISOR) {
+		if (p.count != 0)
+			return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
+		if (host_unmap(s, pfn))
+			return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID,
+					    HL_NPT_OBJ(HL_HOSTVISOR));
+		s2p_store(s, pfn, owner, HL_INVALID, gfn);
+		return HL_OK;
+	}
+	if (p.owner == owner)
+		return HL_OK;
+	return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
+}
+
+/*
+ * OSMMU_MAP cbndx index iova pte             locks: smmu -> vminfo(owner) -> s2page -> spt
+ *   bank free => no change
+ *   owner a VERIFIED VM => halt{smmu, vminfo}
+ *   s2page[pfn].owner == owner and gfn matches => spt maps iova -> pte;
+ *       host page with count < EL2_SMMU_CFG_SIZE => count + 1
+ *       pool exhausted => halt{smmu, vminfo, s2page, spt}
+ *   otherwise => halt{smmu, vminfo, s2page}
+ * gfn match: iova/4K == s2page gfn for VM banks; for host banks iova/4K + SMMU_HOST_OFFSET
+ * == gfn (deviation: the 40-bit SMMU input cannot hold pfn + 10^9; host DMA is identity).
+ */
+static int tr_smmu_map(struct hl_step *s)
+{
+	uint64_t cbndx = s->arg[0], index = s->arg[1], iova = s->arg[2], pte = s->arg[3];
+	uint64_t pfn = phys_page(pte) / PG, gfn = iova / PG;
+	uint32_t owner;
+	struct hl_s2page p;
+
+	LOCK(HL_SMMU_ID);
+	owner = bank_owner(s, index, cbndx);
+	if (owner == HL_INVALID)
+		return HL_OK;
+	LOCK(HL_INFO_OBJ(owner));
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_SPT_ID);
+	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
+		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
+	p = hl_s2page_get(s->st, pfn);
+	if (owner == HL_HOSTVISOR)
+		gfn += HL_SMMU_HOST_OFFSET;
+	if (!(p.owner == owner && p.gfn == gfn))
+		return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
+	if (hl_spt_map(&s->w, s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, pte))
+		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
+	if (p.owner == HL_HOSTVISOR && p.count < HL_SMMU_CFG_SIZE)
+		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
+	return HL_OK;
+}
+
+/*
+ * OSMMU_CLEAR iova cbndx index               locks: smmu -> vminfo(owner) -> s2page -> spt
+ *   bank free => no change
+ *   owner a VERIFIED VM => halt{smmu, vminfo}
+ *   entry present => entry := 0; pfn0 = phys_page(pte)/4K; host page with count > 0 =>
+ *       count - 1 (pool exhaustion cannot happen: the tables exist)
+ */
+static int tr_smmu_clear(struct hl_step *s)
+{
+	uint64_t iova = s->arg[0], cbndx = s->arg[1], index = s->arg[2];
+	unsigned bank = HL_SMMU_ID_OF(index, cbndx);
+	uint32_t owner;
+	struct hl_pt_entry e;
+	struct hl_s2page p;
+	uint64_t pfn0;
+
+	LOCK(HL_SMMU_ID);
+	owner = bank_owner(s, index, cbndx);
+	if (owner == HL_INVALID)
+		return HL_OK;
+	LOCK(HL_INFO_OBJ(owner));
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_SPT_ID);
+	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
+		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
+	hl_spt_walk(s->st->spt, bank, iova, &e);
+	if (e.pte != 0 && hl_spt_map(&s->w, s->st->spt, bank, iova, 0))
+		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
+	pfn0 = phys_page(e.pte) / PG;
+	p = hl_s2page_get(s->st, pfn0);
+	if (p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID)
+		s2p_store(s, pfn0, p.owner, p.count - 1, p.gfn);
+	return HL_OK;
+}
+
+
+int hl_trans_exec(struct hl_step *s)
+{
+	if (!hl_trans_valid(s->event, s->arg))
+		return HL_E_INVAL;
+	switch (s->event) {
+	case HL_EV_MAP_HOST: return tr_map_host(s);
+	case HL_EV_CLEAR_VM: return tr_clear_vm(s);
+	case HL_EV_ASSIGN_VM: return tr_assign_vm(s);
+	case HL_EV_MAP_VM: return tr_map_vm(s);
+	case HL_EV_MAP_IO: return tr_map_io(s);
+	case HL_EV_GRANT: return tr_grant(s);
+	case HL_EV_REVOKE: return tr_revoke(s);
+	case HL_EV_GEN_VMID: return tr_gen_vmid(s);
+	case HL_EV_REG_KVM: return tr_reg_kvm(s);
+	case HL_EV_REG_VCPU: return tr_reg_vcpu(s);
+	case HL_EV_VM_ACTIVE: return tr_vm_active(s);
+	case HL_EV_VM_INACTIVE: return tr_vm_inactive(s);
+	case HL_EV_VM_POWEROFF: return tr_vm_poweroff(s);
+	case HL_EV_BOOT_INFO: return tr_boot_info(s);
+	case HL_EV_REMAP_IMAGE: return tr_remap_image(s);
+	case HL_EV_VERIFY: return tr_verify_final(s);
+	case HL_EV_SMMU_ALLOC: return tr_smmu_alloc(s);
+	case HL_EV_SMMU_FREE: return tr_smmu_free(s);
+	case HL_EV_ASSIGN_SMMU: return tr_assign_smmu(s);
+	case HL_EV_SMMU_MAP: return tr_smmu_map(s);
+	case HL_EV_SMMU_CLEAR: return tr_smmu_clear(s);
+	default: return HL_E_INVAL;
+	}
+}
+
+/* ===================================================================================== */
+/* argument validation, shared by the live entry points and replay (a log file is input) */
+
+#define PFN_SPACE (HL_PHYS_SIZE / PG)
+#define GFN_SPACE (HL_ADDR_SPACE / PG)
+#define RAM_END (HL_RAM_BASE + HL_RAM_SIZE)
+
+static bool bank_ok(uint64_t cbndx, uint64_t index)
+{
+	return index < HL_SMMU_NUM && cbndx < HL_SMMU_NUM_CB;
+}
+
+static bool vcpu_ok(uint64_t vmid, uint64_t vcpuid)
+{
+	return is_vm(vmid) && vcpuid < HL_VCPU_PER_VM;
+}
+
+bool hl_trans_valid(unsigned ev, const uint64_t *a)
+{
+	switch (ev) {
+	case HL_EV_MAP_HOST:
+		return a[0] < RAM_END;   /* no physical memory above RAM */
+	case HL_EV_CLEAR_VM:
+	case HL_EV_GRANT:
+	case HL_EV_REVOKE:
+		return is_vm(a[0]) && a[1] < PFN_SPACE;
+	case HL_EV_ASSIGN_VM:
+		return is_vm(a[0]) && a[1] < GFN_SPACE && hl_pfn_is_ram(a[2]);
+	case HL_EV_MAP_VM:
+		/* a block descriptor holds OA[47:21]: an unaligned block address is malformed */
+		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && (a[3] == 2 || a[3] == 3) &&
+		       phys_page(a[2]) < HL_PHYS_SIZE &&
+		       (a[3] != 2 || (phys_page(a[2]) & (HL_PMD_SIZE - 1)) == 0);
+	case HL_EV_MAP_IO:
+		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && a[2] < RAM_END;
+	case HL_EV_GEN_VMID:
+		return true;
+	case HL_EV_REG_KVM:
+	case HL_EV_VM_POWEROFF:
+	case HL_EV_VERIFY:
+	case HL_EV_VM_GET:
+		return is_vm(a[0]);
+	case HL_EV_REG_VCPU:
+	case HL_EV_VM_ACTIVE:
+	case HL_EV_VM_INACTIVE:
+		return vcpu_ok(a[0], a[1]);
+	case HL_EV_BOOT_INFO:
+		/* images load as 2 MiB blocks: an unaligned load address is malformed */
+		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && (a[1] & (HL_PMD_SIZE - 1)) == 0 &&
+		       a[2] < HL_REMAP_END;
+	case HL_EV_REMAP_IMAGE:
+		return is_vm(a[0]) && hl_pfn_is_ram(a[1]) && a[2] < HL_MAX_LOAD_INFO;
+	case HL_EV_SMMU_ALLOC:
+		return bank_ok(a[0], a[2]) && a[1] <= HL_MAX_VM && a[3] <= HL_SMMU_NUM_CB;
+	case HL_EV_SMMU_FREE:
+		return bank_ok(a[0], a[1]);
+	case HL_EV_ASSIGN_SMMU:
+		return bank_ok(a[0], a[1]) && hl_pfn_is_ram(a[2]) && a[3] < GFN_SPACE;
+	case HL_EV_SMMU_MAP:
+		return bank_ok(a[0], a[1]) && a[2] < HL_SMMU_IPA_SIZE && (a[2] & (PG - 1)) == 0 &&
+		       phys_page(a[3]) < HL_PHYS_SIZE;
+	case HL_EV_SMMU_CLEAR:
+	case HL_EV_SMMU_GET:
+		return bank_ok(a[1], a[2]) && a[0] < HL_SMMU_IPA_SIZE;
+	default:
+		return false;
+	}
+}
+
+/* ===================================================================================== */
+/* live entry points: validate, then run the transition as one step                        */
+
+static int run(struct hl_engine *e, int cpu, unsigned ev, uint64_t a0, uint64_t a1, uint64_t a2,
+	       uint64_t a3, int (*tr)(struct hl_step *), uint64_t *ret)
+{
+	const uint64_t a[4] = { a0, a1, a2, a3 };
+	struct hl_step s;
+	int rc;
+
+	if (!hl_trans_valid(ev, a))
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, ev);
+	if (rc)
+		return rc;
+	memcpy(s.arg, a, sizeof(a));
+	rc = tr(&s);
+	if (ret)
+		*ret = s.ret;
+	return hl_step_end(&s, rc);
+}
+
+int hl_map_host(struct hl_engine *e, int cpu, hl_pa_t addr)
+{
+	return run(e, cpu, HL_EV_MAP_HOST, addr.v, 0, 0, 0, tr_map_host, NULL);
+}
+
+int hl_clear_vm_page(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t pfn)
+{
+	return run(e, cpu, HL_EV_CLEAR_VM, vmid, pfn, 0, 0, tr_clear_vm, NULL);
+}
+
+int hl_assign_pfn_to_vm(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t gfn, uint64_t pfn)
+{
+	return run(e, cpu, HL_EV_ASSIGN_VM, vmid, gfn, pfn, 0, tr_assign_vm, NULL);
+}
+
+int hl_map_pfn_vm(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t addr, uint64_t pte,
+		  unsigned level)
+{
+	return run(e, cpu, HL_EV_MAP_VM, vmid, addr.v, pte, level, tr_map_vm, NULL);
+}
+
+int hl_map_vm_io(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t gpa, hl_pa_t pa)
+{
+	return run(e, cpu, HL_EV_MAP_IO, vmid, gpa.v, pa.v, 0, tr_map_io, NULL);
+}
+
+int hl_grant_vm_page(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t pfn)
+{
+	return run(e, cpu, HL_EV_GRANT, vmid, pfn, 0, 0, tr_grant, NULL);
+}
+
+int hl_revoke_vm_page(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t pfn)
+{
+	return run(e, cpu, HL_EV_REVOKE, vmid, pfn, 0, 0, tr_revoke, NULL);
+}
+
+int hl_register_kvm(struct hl_engine *e, int cpu, uint64_t kvm, const uint8_t pubkey[32],
+		    uint32_t *vmid_out)
+{
+	struct hl_step s;
+	uint64_t vmid;
+	int rc;
+
+	if (!pubkey)
+		return HL_E_INVAL;
+	rc = run(e, cpu, HL_EV_GEN_VMID, 0, 0, 0, 0, tr_gen_vmid, &vmid);
+	if (rc != HL_OK)
+		return rc;
+	/* §9.6: the second step runs on the state after gen_vmid */
+	rc = hl_step_begin(&s, e, cpu, HL_EV_REG_KVM);
+	if (rc)
+		return rc;
+	s.arg[0] = vmid;
+	s.arg[1] = kvm;
+	memcpy(s.blob, pubkey, 32);
+	s.blob_len = 32;
+	s.ret = vmid;
+	rc = hl_step_end(&s, tr_reg_kvm(&s));
+	if (vmid_out)
+		*vmid_out = (uint32_t)vmid;
+	return rc;
+}
+
+int hl_register_vcpu(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t vcpuid, uint64_t vcpu)
+{
+	return run(e, cpu, HL_EV_REG_VCPU, vmid, vcpuid, vcpu, 0, tr_reg_vcpu, NULL);
+}
+
+int hl_set_vcpu_active(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t vcpuid)
+{
+	return run(e, cpu, HL_EV_VM_ACTIVE, vmid, vcpuid, 0, 0, tr_vm_active, NULL);
+}
+
+int hl_set_vcpu_inactive(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t vcpuid)
+{
+	return run(e, cpu, HL_EV_VM_INACTIVE, vmid, vcpuid, 0, 0, tr_vm_inactive, NULL);
+}
+
+int hl_set_vm_poweroff(struct hl_engine *e, int cpu, uint32_t vmid)
+{
+	return run(e, cpu, HL_EV_VM_POWEROFF, vmid, 0, 0, 0, tr_vm_poweroff, NULL);
+}
+
+int hl_set_boot_info(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t load_addr, uint64_t size,
+		     const uint8_t sig[64], uint32_t *load_idx_out)
+{
+	const uint64_t a[4] = { vmid, load_addr.v, size, 0 };
+	struct hl_step s;
+	int rc;
+
+	if (!sig || !hl_trans_valid(HL_EV_BOOT_INFO, a))
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_BOOT_INFO);
+	if (rc)
+		return rc;
+	memcpy(s.arg, a, sizeof(a));
+	memcpy(s.blob, sig, 64);
+	s.blob_len = 64;
+	rc = tr_boot_info(&s);
+	if (load_idx_out)
+		*load_idx_out = (uint32_t)s.ret;
+	return hl_step_end(&s, rc);
+}
+
+int hl_remap_vm_image(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t pfn, uint32_t load_idx)
+{
+	return run(e, cpu, HL_EV_REMAP_IMAGE, vmid, pfn, load_idx, 0, tr_remap_image, NULL);
+}
+
+/* ---- verify_and_load_images ----------------------------------------------------------- */
+
+/* the host frame the COREVISOR table maps at `va`, or 0; takes npt(COREVISOR) briefly */
+static int core_walk(struct hl_step *parent, uint64_t va, uint64_t *pfn)
+{
+	struct hl_engine *e = parent->e;
+	struct hl_step s;
+	struct hl_pt_entry ent;
+	int rc = hl_step_begin(&s, e, parent->cpu, HL_EV_NONE);
+
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_NPT_OBJ(HL_COREVISOR));
+	if (rc == 0) {
+		hl_npt_walk(e->st->npt[HL_COREVISOR], va, &ent);
+		*pfn = ent.level == 3 ? ent.pfn : 0;
+	}
+	return hl_step_end(&s, rc);
+}
+
+/* every 2 MiB chunk of every image must start at a remapped, 2 MiB-aligned RAM frame */
+static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
+{
+	*ok = true;
+	for (uint32_t i = 0; i < vi->next_load_info; i++) {
+		struct hl_load_info *li = &vi->load[i];
+		for (uint64_t off = 0; off < li->size; off += HL_PMD_SIZE) {
+			uint64_t pfn = 0;
+			int rc = core_walk(s, li->remap_addr + off, &pfn);
+			if (rc)
+				return rc;
+			if (!pfn || (pfn & 511) || !hl_pfn_is_ram(pfn) || !hl_pfn_is_ram(pfn + 511))
+				*ok = false;
+		}
+	}
+	return 0;
+}
+
+/* Ed25519 over each image, read through KCore's remap window (libsodium) */
+static int images_verify(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
+{
+	uint8_t *buf = NULL;
+
+	*ok = sodium_init() >= 0;
+	for (uint32_t i = 0; i < vi->next_load_info && *ok; i++) {
+		struct hl_load_info *li = &vi->load[i];
+		uint8_t *nb = realloc(buf, li->size ? li->size : 1);
+		if (!nb) {
+			*ok = false;
+			break;
+		}
+		buf = nb;
+		for (uint64_t off = 0; off < li->size && *ok; off += PG) {
+			uint64_t pfn = 0;
+			int rc = core_walk(s, li->remap_addr + off, &pfn);
+			if (rc) {
+				free(buf);
+				return rc;
+			}
+			uint8_t *page = hl_ram_page(s->e, pfn);
+			uint64_t n = li->size - off < PG ? li->size - off : PG;
+			if (!page) {
+				*ok = false;
+				break;
+			}
+			memcpy(buf + off, page, n);
+		}
+		if (*ok && crypto_sign_verify_detached(li->signature, buf, li->size, vi->public_key) != 0)
+			*ok = false;
+	}
+	free(buf);
+	return 0;
+}
+
+/*
+ * verify_and_load_images: under vminfo(vmid) for the whole load (as C), each 2 MiB chunk
+ * becomes 512 OASSIGN_VM steps and one level-2 OMAP_VM step (their own operations), then
+ * every image signature is checked, then OVERIFY. A chunk whose frame is missing or not
+ * 2 MiB-aligned makes the image unloadable: nothing is loaded and the VM stays READY.
+ */
+int hl_verify_vm_image(struct hl_engine *e, int cpu, uint32_t vmid, int *verified_out)
+{
+	struct hl_step s;
+	struct hl_vminfo *vi;
+	bool ok = false;
+	int rc;
+
+	if (verified_out)
+		*verified_out = 0;
+	if (!is_vm(vmid))
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_VERIFY);
+	if (rc)
+		return rc;
+	s.arg[0] = vmid;
+	rc = hl_step_lock(&s, HL_INFO_OBJ(vmid));
+	if (rc)
+		return hl_step_end(&s, rc);
+	vi = e->st->info[vmid];
+	if (vi->state == HL_VM_READY) {
+		rc = images_loadable(&s, vi, &ok);
+		for (uint32_t i = 0; rc == 0 && ok && i < vi->next_load_info; i++) {
+			struct hl_load_info *li = &vi->load[i];
+			for (uint64_t off = 0; rc == 0 && off < li->size; off += HL_PMD_SIZE) {
+				uint64_t pfn = 0, gfn = (li->load_addr + off) / PG;
+				rc = core_walk(&s, li->remap_addr + off, &pfn);
+				for (unsigned j = 0; rc == 0 && j < 512; j++)
+					rc = hl_assign_pfn_to_vm(e, cpu, vmid, gfn + j, pfn + j);
+				if (rc == 0)
+					rc = hl_map_pfn_vm(e, cpu, vmid, hl_ipa(li->load_addr + off),
+							   pfn * PG, 2);
+			}
+		}
+		if (rc == HL_HALT) {
+			/* a load step halted this CPU inside the VM's critical section */
+			hl_step_halt(&s, 1, HL_INFO_OBJ(vmid));
+			return hl_step_end(&s, HL_HALT);
+		}
+		if (rc < 0)
+			return hl_step_end(&s, rc);   /* stranded / no log room: nothing more */
+		if (ok)
+			rc = images_verify(&s, vi, &ok);
+		if (rc < 0)
+			return hl_step_end(&s, rc);
+	}
+	s.dorc = ok ? 1 : 0;
+	rc = tr_verify_final(&s);
+	if (verified_out)
+		*verified_out = rc == HL_OK && ok;
+	return hl_step_end(&s, rc);
+}
+
+/* ---- SMMU entry points ------------------------------------------------------------------ */
+int hl_smmu_alloc_pgd(struct hl_engine *e, int cpu, uint32_t cbndx, uint32_t vmid, uint32_t index)
+{
+	return run(e, cpu, HL_EV_SMMU_ALLOC, cbndx, vmid, index, hl_smmu_num_banks(index),
+		   tr_smmu_alloc, NULL);
+}
+
+int hl_smmu_free_pgd(struct hl_engine *e, int cpu, uint32_t cbndx, uint32_t index)
+{
+	return run(e, cpu, HL_EV_SMMU_FREE, cbndx, index, 0, 0, tr_smmu_free, NULL);
+}
+
+int hl_smmu_assign_page(struct hl_engine *e, int cpu, uint32_t cbndx, uint32_t index, uint64_t pfn,
+			uint64_t gfn)
+{
+	return run(e, cpu, HL_EV_ASSIGN_SMMU, cbndx, index, pfn, gfn, tr_assign_smmu, NULL);
+}
+
+int hl_smmu_map_page(struct hl_engine *e, int cpu, uint32_t cbndx, uint32_t index, hl_iova_t iova,
+		     uint64_t pte)
+{
+	return run(e, cpu, HL_EV_SMMU_MAP, cbndx, index, iova.v, pte, tr_smmu_map, NULL);
+}
+
+int hl_smmu_clear(struct hl_engine *e, int cpu, hl_iova_t iova, uint32_t cbndx, uint32_t index)
+{
+	return run(e, cpu, HL_EV_SMMU_CLEAR, iova.v, cbndx, index, 0, tr_smmu_clear, NULL);
+}
+
+int hl_smmu_iova_to_phys(struct hl_engine *e, int cpu, hl_iova_t iova, uint32_t cbndx,
+			 uint32_t index, uint64_t *pa_out)
+{
+	struct hl_step s;
+	struct hl_pt_entry ent;
+	int rc;
+
+	const uint64_t a[4] = { iova.v, cbndx, index, 0 };
+
+	if (!pa_out || !hl_trans_valid(HL_EV_SMMU_GET, a))
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_SMMU_GET);
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_SPT_ID);
+	if (rc == 0) {
+		hl_spt_walk(e->st->spt, HL_SMMU_ID_OF(index, cbndx), iova.v, &ent);
+		*pa_out = phys_page(ent.pte) + (iova.v & 0xFFF);
+	}
+	return hl_step_end(&s, rc);
+}
+
+int hl_search_load_info(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t addr,
+			uint64_t *remap_out)
+{
+	struct hl_step s;
+	struct hl_vminfo *vi;
+	int rc;
+
+	if (!is_vm(vmid) || !remap_out)
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_VM_GET);
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_INFO_OBJ(vmid));
+	if (rc == 0) {
+		/* search_load_info_loop_h: the last matching image wins */
+		vi = e->st->info[vmid];
+		*remap_out = 0;
+		for (uint32_t i = 0; i < vi->next_load_info && i < HL_MAX_LOAD_INFO; i++) {
+			struct hl_load_info *li = &vi->load[i];
+			if (addr.v >= li->load_addr && addr.v < li->load_addr + li->size)
+				*remap_out = addr.v - li->load_addr + li->remap_addr;
+		}
+	}
+	return hl_step_end(&s, rc);
+}
