@@ -154,6 +154,9 @@ int hl_step_lock(struct hl_step *s, unsigned obj)
 
 	if (s->replay)
 		return 0;
+	for (unsigned i = 0; i < s->nlocked; i++)
+		if (s->locked[i] == obj)
+			return 0;   /* this step already holds it */
 	if (s->nlocked == HL_MAX_STAGES || c->nheld == 16)
 		abort();
 	if (e->cfg.lock_order_check && c->nheld &&
