@@ -240,10 +240,18 @@ uint64_t hl_log_first_seq(const struct hl_log *l)
 	return b->first_seq;
 }
 
+const struct hl_log_base *hl_log_base_get(const struct hl_log *l)
+{
+	return rcu_dereference(((struct hl_log *)l)->base);
+}
+
 int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg)
 {
-	struct hl_log_base *b = rcu_dereference(((struct hl_log *)l)->base);
+	return hl_log_base_foreach(hl_log_base_get(l), fn, arg);
+}
 
+int hl_log_base_foreach(const struct hl_log_base *b, hl_log_visit_fn fn, void *arg)
+{
 	for (struct hl_seg *s = b->head; s; s = rcu_dereference(s->next)) {
 		uint32_t used = ck_pr_load_32(&s->used);
 		ck_pr_fence_load();

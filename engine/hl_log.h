@@ -84,6 +84,9 @@ int hl_log_set_snapshot(struct hl_log *l, uint64_t seq, const void *img, size_t 
 
 /* Reader side. Call between urcu_memb_read_lock/unlock. */
 typedef int (*hl_log_visit_fn)(const struct hl_rec *r, void *arg);
+/* One consistent view: read the base once and use it for snapshot, first seq and walk. */
+const struct hl_log_base *hl_log_base_get(const struct hl_log *l);
+int hl_log_base_foreach(const struct hl_log_base *b, hl_log_visit_fn fn, void *arg);
 const struct hl_snapshot *hl_log_snapshot(const struct hl_log *l);
 uint64_t hl_log_first_seq(const struct hl_log *l);
 int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg);

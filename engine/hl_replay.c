@@ -25,11 +25,11 @@ static int fail(struct hl_replay_err *err, int code, unsigned obj, uint64_t seq,
 }
 
 /* start image of obj: its checkpoint snapshot, or the initial state */
-static int load_base(struct hl_engine *e, unsigned obj, struct hl_state *out, uint64_t *next_seq,
+static int load_base(const struct hl_log_base *b, unsigned obj, struct hl_state *out, uint64_t *next_seq,
 		     struct hl_replay_err *err)
 {
-	const struct hl_snapshot *snap = hl_log_snapshot(&e->logs[obj]);
-	uint64_t first = hl_log_first_seq(&e->logs[obj]);
+	const struct hl_snapshot *snap = b->snap;
+	uint64_t first = b->first_seq;
 
 	if (snap) {
 		if (snap->size != out->img[obj].size)
@@ -81,9 +81,12 @@ int hl_cal_obj(struct hl_engine *e, unsigned obj, struct hl_state *out, struct h
 		err->code = 0;
 	hl_rcu_reader_ensure();
 	urcu_memb_read_lock();
-	rc = load_base(e, obj, out, &c.expect, err);
-	if (!rc)
-		rc = hl_log_foreach(&e->logs[obj], cal_visit, &c);
+	{
+		const struct hl_log_base *b = hl_log_base_get(&e->logs[obj]);
+		rc = load_base(b, obj, out, &c.expect, err);
+		if (!rc)
+			rc = hl_log_base_foreach(b, cal_visit, &c);
+	}
 	urcu_memb_read_unlock();
 	return rc;
 }
@@ -136,6 +139,7 @@ struct graph {
 	const struct hl_rec **objrec[HL_ID_END];
 	size_t objn[HL_ID_END], objcap[HL_ID_END];
 	uint64_t first_seq[HL_ID_END];
+	const struct hl_log_base *base[HL_ID_END];   /* one consistent view per log */
 };
 
 static uint32_t ht_find(struct graph *g, uint64_t op, bool insert)
@@ -238,8 +242,9 @@ static int graph_build(struct hl_engine *e, struct graph *g, struct hl_replay_er
 	memset(g, 0, sizeof(*g));
 	for (unsigned o = 1; o < HL_ID_END; o++) {
 		struct gather_ctx c = { .g = g, .obj = o, .err = err };
-		g->first_seq[o] = c.expect = hl_log_first_seq(&e->logs[o]);
-		rc = hl_log_foreach(&e->logs[o], gather_visit, &c);
+		g->base[o] = hl_log_base_get(&e->logs[o]);
+		g->first_seq[o] = c.expect = g->base[o]->first_seq;
+		rc = hl_log_base_foreach(g->base[o], gather_visit, &c);
 		if (rc)
 			return rc == HL_RP_NOMEM ? fail(err, HL_RP_NOMEM, o, 0, 0, "out of memory") : rc;
 		total += g->objn[o];
@@ -471,7 +476,7 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 		rc = graph_order(&g, &order, err);
 	for (unsigned o = 1; !rc && o < HL_ID_END; o++) {
 		uint64_t next;
-		rc = load_base(e, o, out, &next, err);
+		rc = load_base(g.base[o], o, out, &next, err);
 		snap_seq[o] = next - 1;
 	}
 	if (!rc && !(stages = malloc(sizeof(*stages) * HL_MAX_STAGES)))

@@ -22,3 +22,22 @@ const struct hl_rec *th_last_rec(struct hl_engine *e, unsigned obj, uint8_t *buf
 uint32_t th_new_vm(struct hl_engine *e, int cpu);
 
 #endif
+
+/* Full boot protocol with a real Ed25519-signed image in the 2 MiB RAM block starting at
+ * `block_pfn` (512-aligned): register_kvm, 2 vCPUs, boot info, remap, verify. Returns the
+ * vmid, 0 on failure. */
+uint32_t th_boot_vm(struct hl_engine *e, int cpu, uint64_t block_pfn, uint64_t load_addr);
+
+/* Random concurrent run: `ncpus` threads issue `ops` random operations each (valid,
+ * malformed and halting ones) over a few VMs, pages and SMMU banks. */
+struct th_run_cfg {
+	unsigned ncpus;
+	unsigned ops;
+	uint64_t seed;
+	enum hl_lock_kind lock;
+	bool global_lock;
+	uint64_t ckpt_every;
+	bool reader;            /* also run an RCU reader thread replaying logs meanwhile */
+	unsigned chaos;         /* 1 in `chaos` steps is unconstrained (bad input, halts); 0 = none */
+};
+struct hl_engine *th_random_run(const struct th_run_cfg *cfg, uint64_t *steps_out);
