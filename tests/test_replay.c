@@ -1,0 +1,287 @@
+/*
+ * test_replay.c - Cal<Obj> and CalStateH reproduce the live state, across checkpoints,
+ * and each of them catches a log broken on purpose.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "hl_step.h"
+
+#define PG 4096ull
+
+/* a scripted run over most events, on one or two CPUs */
+static struct hl_engine *scripted(unsigned ncpus, uint64_t ckpt_every)
+{
+	struct hl_engine_cfg cfg;
+	struct hl_engine *e;
+	uint32_t vm1, vm2;
+	uint64_t pa;
+
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = ncpus;
+	cfg.ckpt_every = ckpt_every;
+	e = hl_engine_new(&cfg);
+	cr_assert_not_null(e);
+	vm1 = th_boot_vm(e, 0, th_pfn(512), 0x80000000ull);
+	vm2 = th_new_vm(e, ncpus - 1);
+	cr_assert(vm1 && vm2);
+	for (unsigned i = 0; i < 16; i++)
+		cr_assert_eq(hl_map_host(e, (int)(i % ncpus), hl_pa(th_pfn(i) * PG)), HL_OK);
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(0x10000 * PG)), HL_OK);
+	for (unsigned i = 0; i < 8; i++) {
+		cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm1, 0x100 + i, th_pfn(i)), HL_OK);
+		cr_assert_eq(hl_map_pfn_vm(e, 0, vm1, hl_ipa((0x100 + i) * PG), th_pfn(i) * PG, 3), HL_OK);
+		cr_assert_eq(hl_grant_vm_page(e, (int)(i % ncpus), vm1, th_pfn(i)), HL_OK);
+	}
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(hl_revoke_vm_page(e, 0, vm1, th_pfn(i)), HL_OK);
+	cr_assert_eq(hl_set_vcpu_active(e, 0, vm1, 0), HL_OK);
+	cr_assert_eq(hl_set_vcpu_inactive(e, 0, vm1, 0), HL_OK);
+	cr_assert_eq(hl_map_vm_io(e, ncpus - 1, vm2, hl_ipa(0x9000000), hl_pa(0x10001 * PG)), HL_OK);
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 2, vm2, 0), HL_OK);
+	cr_assert_eq(hl_smmu_assign_page(e, 0, 2, 0, th_pfn(20), 0x300), HL_OK);
+	cr_assert_eq(hl_smmu_map_page(e, 0, 2, 0, hl_iova(0x300 * PG), th_pfn(20) * PG | 0x7C3), HL_OK);
+	cr_assert_eq(hl_smmu_iova_to_phys(e, 0, hl_iova(0x300 * PG + 5), 2, 0, &pa), HL_OK);
+	cr_assert_eq(pa, th_pfn(20) * PG + 5);
+	cr_assert_eq(hl_smmu_clear(e, 0, hl_iova(0x300 * PG), 2, 0), HL_OK);
+	cr_assert_eq(hl_clear_vm_page(e, 0, vm2, th_pfn(20)), HL_OK);
+	cr_assert_eq(hl_set_vm_poweroff(e, 0, vm2), HL_OK);
+	cr_assert_eq(hl_smmu_free_pgd(e, 0, 2, 0), HL_OK);
+	for (unsigned i = 4; i < 8; i++)
+		cr_assert_eq(hl_clear_vm_page(e, (int)(i % ncpus), vm1, th_pfn(i)), HL_OK);
+	return e;
+}
+
+Test(replay, cal_and_calstateh_equal_live)
+{
+	struct hl_engine *e = scripted(2, 0);
+	cr_assert_eq(th_replay_matches(e), 0);
+	hl_engine_free(e);
+}
+
+Test(replay, checkpoint_cuts_the_log_and_replay_still_equals_live)
+{
+	struct hl_engine *e = scripted(2, 0);
+	uint64_t before = th_nrecs(e, HL_S2PAGE_ID);
+
+	cr_assert_gt(before, 10);
+	cr_assert_gt(hl_engine_checkpoint_all(e), 3);
+	cr_assert_eq(th_nrecs(e, HL_S2PAGE_ID), 0);
+	cr_assert_eq(th_replay_matches(e), 0);
+	for (unsigned i = 30; i < 40; i++)
+		cr_assert_eq(hl_map_host(e, 1, hl_pa(th_pfn(i) * PG)), HL_OK);
+	cr_assert_eq(th_nrecs(e, HL_S2PAGE_ID), 0);   /* map_host on host pages changes npt only */
+	cr_assert_eq(th_nrecs(e, HL_NPT_OBJ(0)), 10);
+	cr_assert_eq(th_replay_matches(e), 0);
+	hl_engine_free(e);
+}
+
+Test(replay, checkpoint_after_every_record)
+{
+	struct hl_engine *e = scripted(2, 1);
+	struct hl_log_stats ls;
+
+	hl_engine_log_stats(e, &ls);
+	cr_assert_gt(ls.checkpoints, 50);
+	cr_assert_eq(th_replay_matches(e), 0);
+	hl_engine_free(e);
+}
+
+Test(replay, operation_straddling_a_checkpoint_replays_by_delta)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_state *st = hl_state_new(false);
+	struct hl_calh_stats stats;
+	struct hl_replay_err err;
+	uint32_t vm = th_new_vm(e, 0);
+
+	/* assign writes s2page and npt(host); cut only s2page after it */
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(3) * PG)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 0x77, th_pfn(3)), HL_OK);
+	cr_assert_eq(hl_engine_checkpoint(e, HL_S2PAGE_ID), 1);
+	cr_assert_eq(hl_calstateh(e, st, &stats, &err), 0, "%s", err.msg);
+	cr_assert_geq(stats.delta_applied, 1);
+	cr_assert_eq(hl_state_first_diff(st, e->st, NULL), -1);
+	hl_state_free(st);
+	hl_engine_free(e);
+}
+
+/* ---- broken logs ------------------------------------------------------------------- */
+struct find {
+	uint64_t seq;
+	struct hl_rec *r;
+};
+
+static int find_visit(const struct hl_rec *r, void *arg)
+{
+	struct find *f = arg;
+	if (r->seq == f->seq)
+		f->r = (struct hl_rec *)r;
+	return 0;
+}
+
+static struct hl_rec *rec_at(struct hl_engine *e, unsigned obj, uint64_t seq)
+{
+	struct find f = { seq, NULL };
+	hl_rcu_reader_ensure();
+	urcu_memb_read_lock();
+	hl_log_foreach(&e->logs[obj], find_visit, &f);
+	urcu_memb_read_unlock();
+	cr_assert_not_null(f.r, "no record %llu in object %u", (unsigned long long)seq, obj);
+	return f.r;
+}
+
+static uint8_t *first_payload(struct hl_rec *r)
+{
+	struct hl_delta *d = (struct hl_delta *)hl_rec_first_delta(r);
+	cr_assert_gt(r->ndelta, 0);
+	cr_assert_eq(d->flags & HL_DF_ZERO, 0);
+	return (uint8_t *)(d + 1);
+}
+
+Test(replay, wrong_delta_is_caught_by_both_replays)
+{
+	struct hl_engine *e = scripted(2, 0);
+	struct hl_state *st = hl_state_new(false);
+	struct hl_replay_err err;
+	struct hl_rec *r = rec_at(e, HL_S2PAGE_ID, 3);
+
+	first_payload(r)[0] ^= 0x40;
+	cr_assert_eq(hl_cal_all(e, st, &err), 0);
+	cr_assert_eq(hl_state_first_diff(st, e->st, NULL), (int)HL_S2PAGE_ID, "Cal<Obj> missed a wrong delta");
+	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_MISMATCH, "CalStateH missed a wrong delta");
+	cr_assert_eq(err.obj, HL_S2PAGE_ID);
+	cr_assert_eq(err.seq, 3);
+	hl_state_free(st);
+	hl_engine_free(e);
+}
+
+Test(replay, wrong_argument_is_caught_by_calstateh)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_state *st = hl_state_new(false);
+	struct hl_replay_err err;
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(2) * PG)), HL_OK);
+	rec_at(e, HL_NPT_OBJ(0), 2)->arg[0] = th_pfn(5) * PG;
+	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_MISMATCH);
+	cr_assert_eq(err.seq, 2);
+	hl_state_free(st);
+	hl_engine_free(e);
+}
+
+Test(replay, dropped_record_is_a_sequence_gap)
+{
+	struct hl_engine *e = scripted(2, 0);
+	struct hl_state *st = hl_state_new(false);
+	struct hl_replay_err err;
+
+	/* make record 5 claim to be 6: record 5 is "missing" */
+	for (uint64_t s = th_nrecs(e, HL_S2PAGE_ID); s >= 5; s--)
+		rec_at(e, HL_S2PAGE_ID, s)->seq = s + 1;
+	cr_assert_eq(hl_cal_obj(e, HL_S2PAGE_ID, st, &err), HL_RP_BAD_LOG);
+	cr_assert(strstr(err.msg, "sequence gap"), "%s", err.msg);
+	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_BAD_LOG);
+	hl_state_free(st);
+	hl_engine_free(e);
+}
+
+Test(replay, wrong_result_is_caught)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_state *st = hl_state_new(false);
+	struct hl_replay_err err;
+	uint32_t vm = th_new_vm(e, 0);
+
+	/* a READY VM's vcpu cannot be activated: halt */
+	cr_assert_eq(hl_register_vcpu(e, 0, vm, 0, 1), HL_OK);
+	cr_assert_eq(hl_set_vcpu_active(e, 0, vm, 0), HL_HALT);
+	cr_assert_eq(th_replay_matches(e), 0);
+	rec_at(e, HL_INFO_OBJ(vm), th_nrecs(e, HL_INFO_OBJ(vm)))->result = HL_RES_OK;
+	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_MISMATCH);
+	cr_assert(strstr(err.msg, "halt"), "%s", err.msg);
+	hl_state_free(st);
+	hl_engine_free(e);
+}
+
+Test(replay, conflicting_orders_are_a_cycle)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_replay_err err;
+	struct hl_rec *a, *b;
+	uint64_t *ops = NULL, tmp;
+	size_t nops = 0;
+	uint32_t vm = th_new_vm(e, 0);
+
+	/* two assigns on two CPUs: each writes s2page and npt(host) */
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	cr_assert_eq(hl_map_host(e, 1, hl_pa(th_pfn(2) * PG)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 1, th_pfn(1)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 1, vm, 2, th_pfn(2)), HL_OK);
+	cr_assert_eq(hl_linearize(e, &ops, &nops, &err), 0, "%s", err.msg);
+	free(ops);
+	/* swap the two operations in npt(host) only: s2page says A < B, npt(host) B < A */
+	a = rec_at(e, HL_NPT_OBJ(0), 3);
+	b = rec_at(e, HL_NPT_OBJ(0), 4);
+	cr_assert_neq(a->op, b->op);
+	tmp = a->op;
+	a->op = b->op;
+	b->op = tmp;
+	cr_assert_eq(hl_linearize(e, &ops, &nops, &err), HL_RP_CYCLE);
+	cr_assert(strstr(err.msg, "cycle"), "%s", err.msg);
+	hl_engine_free(e);
+}
+
+Test(replay, read_dependencies_order_readers_before_writers)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_state *st = hl_state_new(false);
+	struct hl_replay_err err;
+	uint32_t vm = th_new_vm(e, 0);
+	struct hl_rec *r;
+	const struct hl_rdep *rd;
+	bool found = false;
+
+	/* cpu 1 maps device memory while the VM is READY (reads vminfo, writes npt(vm)) */
+	cr_assert_eq(hl_map_vm_io(e, 1, vm, hl_ipa(0x9000000), hl_pa(0x10002 * PG)), HL_OK);
+	r = rec_at(e, HL_NPT_OBJ(vm), 1);
+	rd = hl_rec_rdeps(r);
+	for (unsigned i = 0; i < r->nread; i++)
+		found |= rd[i].obj == HL_INFO_OBJ(vm) && rd[i].seq == 1;
+	cr_assert(found, "map_io did not record that it read vminfo(%u) at seq 1", vm);
+	/* then cpu 0 powers the VM off: map_io must replay before it, or it would halt */
+	cr_assert_eq(hl_set_vm_poweroff(e, 0, vm), HL_OK);
+	cr_assert_eq(th_replay_matches(e), 0);
+	/* claim map_io read vminfo after the poweroff: CalStateH now re-executes it on a
+	 * POWEROFF VM, which halts, and says so */
+	for (unsigned i = 0; i < r->nread; i++)
+		if (rd[i].obj == HL_INFO_OBJ(vm))
+			((struct hl_rdep *)rd)[i].seq = 2;
+	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_MISMATCH);
+	hl_state_free(st);
+	hl_engine_free(e);
+}
+
+Test(replay, halted_cpu_running_again_is_caught)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_state *st = hl_state_new(false);
+	struct hl_replay_err err;
+	uint32_t vm = th_new_vm(e, 0);
+
+	cr_assert_eq(hl_register_vcpu(e, 1, vm, 0, 1), HL_OK);
+	cr_assert_eq(hl_set_vcpu_inactive(e, 1, vm, 0), HL_HALT);
+	cr_assert_eq(hl_map_host(e, 1, hl_pa(th_pfn(1) * PG)), HL_E_CPU_HALTED);
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	cr_assert_eq(th_replay_matches(e), 0);
+	/* forge: the later map_host record says cpu 1 ran it, with an op id after the halt */
+	struct hl_rec *r = rec_at(e, HL_NPT_OBJ(0), 1);
+	r->cpu = 1;
+	r->op = (1ull << 48) | 1000;
+	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_BAD_LOG);
+	cr_assert(strstr(err.msg, "after it halted"), "%s", err.msg);
+	hl_state_free(st);
+	hl_engine_free(e);
+}
