@@ -7,6 +7,7 @@
 #define HL_EXIT_USAGE 2
 
 int cmd_stress(int argc, char **argv);
+int cmd_stress_engine(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
 /* parse an unsigned decimal/hex number in [min, max]; prints a clear error and returns -1 */

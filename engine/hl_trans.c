@@ -457,11 +457,17 @@ static int tr_remap_image(struct hl_step *s)
 	return HL_OK;
 }
 
+/* OVERIFY's dorc: the images verified / a load step halted the CPU inside the load */
+#define VERIFY_OK 1u
+#define VERIFY_LOAD_HALTED 2u
+
 /*
- * OVERIFY vmid (dorc = 1 if every image signature verified)   locks: vminfo(vmid)
+ * OVERIFY vmid (dorc = VERIFY_OK if every image signature verified,
+ *               VERIFY_LOAD_HALTED if a per-page load step halted)   locks: vminfo(vmid)
  *   (the per-page OASSIGN_VM / OMAP_VM steps run before this, as their own operations)
  *   VM not READY => halt{vminfo(vmid)}
- *   dorc == 1 => VERIFIED;  otherwise => stays READY (§9.10)
+ *   dorc == VERIFY_LOAD_HALTED => halt{vminfo(vmid)} (held for the whole load, as C)
+ *   dorc == VERIFY_OK => VERIFIED;  otherwise => stays READY (§9.10)
  */
 static int tr_verify_final(struct hl_step *s)
 {
@@ -472,7 +478,9 @@ static int tr_verify_final(struct hl_step *s)
 	vi = info_of(s, vmid);
 	if (vi->state != HL_VM_READY)
 		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
-	if (s->dorc == 1)
+	if (s->dorc == VERIFY_LOAD_HALTED)
+		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
+	if (s->dorc == VERIFY_OK)
 		hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->state, HL_VM_VERIFIED);
 	return HL_OK;
 }
@@ -897,19 +905,30 @@ static int core_walk(struct hl_step *parent, uint64_t va, uint64_t *pfn)
 	return hl_step_end(&s, rc);
 }
 
-/* every 2 MiB chunk of every image must start at a remapped, 2 MiB-aligned RAM frame */
+/*
+ * Every 2 MiB chunk of every image must start at a remapped, 2 MiB-aligned RAM frame, and
+ * every further page of the chunk must be remapped from the frame that follows in order:
+ * the chunk is loaded as frames pfn .. pfn + 511, so the bytes the signature check reads
+ * through the remap window must be the bytes of exactly those frames.
+ */
 static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 {
 	*ok = true;
-	for (uint32_t i = 0; i < vi->next_load_info; i++) {
+	for (uint32_t i = 0; i < vi->next_load_info && *ok; i++) {
 		struct hl_load_info *li = &vi->load[i];
-		for (uint64_t off = 0; off < li->size; off += HL_PMD_SIZE) {
+		uint64_t base = 0;
+		for (uint64_t off = 0; off < li->size && *ok; off += PG) {
 			uint64_t pfn = 0;
 			int rc = core_walk(s, li->remap_addr + off, &pfn);
 			if (rc)
 				return rc;
-			if (!pfn || (pfn & 511) || !hl_pfn_is_ram(pfn) || !hl_pfn_is_ram(pfn + 511))
+			if (off % HL_PMD_SIZE == 0) {
+				base = pfn;
+				if (!pfn || (pfn & 511) || !hl_pfn_is_ram(pfn) || !hl_pfn_is_ram(pfn + 511))
+					*ok = false;
+			} else if (pfn != base + (off % HL_PMD_SIZE) / PG) {
 				*ok = false;
+			}
 		}
 	}
 	return 0;
@@ -991,9 +1010,10 @@ int hl_verify_vm_image(struct hl_engine *e, int cpu, uint32_t vmid, int *verifie
 			}
 		}
 		if (rc == HL_HALT) {
-			/* a load step halted this CPU inside the VM's critical section */
-			hl_step_halt(&s, 1, HL_INFO_OBJ(vmid));
-			return hl_step_end(&s, HL_HALT);
+			/* a load step halted this CPU inside the VM's critical section; the record
+			 * carries that, so CalStateH re-executes the same halt */
+			s.dorc = VERIFY_LOAD_HALTED;
+			return hl_step_end(&s, tr_verify_final(&s));
 		}
 		if (rc < 0)
 			return hl_step_end(&s, rc);   /* stranded / no log room: nothing more */
@@ -1002,7 +1022,7 @@ int hl_verify_vm_image(struct hl_engine *e, int cpu, uint32_t vmid, int *verifie
 		if (rc < 0)
 			return hl_step_end(&s, rc);
 	}
-	s.dorc = ok ? 1 : 0;
+	s.dorc = ok ? VERIFY_OK : 0;
 	rc = tr_verify_final(&s);
 	if (verified_out)
 		*verified_out = rc == HL_OK && ok;

@@ -39,7 +39,7 @@ enum hl_event {
 	HL_EV_VM_POWEROFF,     /* vmid */
 	HL_EV_BOOT_INFO,       /* vmid, load_addr, size; blob = signature; ret = load_idx */
 	HL_EV_REMAP_IMAGE,     /* vmid, pfn, load_idx */
-	HL_EV_VERIFY,          /* vmid; dorc = 1 if every image signature verified */
+	HL_EV_VERIFY,          /* vmid; dorc = 1 if every image signature verified, 2 if a load step halted */
 	HL_EV_SMMU_ALLOC,      /* cbndx, vmid, index, num */
 	HL_EV_SMMU_FREE,       /* cbndx, index */
 	HL_EV_ASSIGN_SMMU,     /* cbndx, index, pfn, gfn; dorc = content digest */

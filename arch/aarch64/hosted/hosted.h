@@ -1,0 +1,14 @@
+/* hosted.h - hooks of the hosted backend for the hosted platform (not for generic code). */
+#ifndef HL_HOSTED_H
+#define HL_HOSTED_H
+
+#include <stdint.h>
+
+/* make the calling thread physical CPU `id` (fresh, zeroed system registers) */
+void hosted_cpu_init(unsigned id);
+
+/* runs the current guest (identified by VTTBR_EL2 / VMPIDR_EL2) until it traps */
+typedef unsigned (*hosted_guest_fn)(void *arg, uint64_t *gprs);
+void hosted_set_guest_runner(hosted_guest_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,17 @@
+/* kc_internal.h - pieces of the trap layer shared between its source files. */
+#ifndef HL_KC_INTERNAL_H
+#define HL_KC_INTERNAL_H
+
+#include "kcore.h"
+
+int64_t kc_errno(int st);
+/* emulate_mmio: one host access to an SMMU register window, under the smmu lock */
+int kc_emulate_mmio(struct kcore *k, unsigned cpu, struct trap_frame *f, uint64_t ipa);
+
+/* context switch (CtxtSwitch): save/restore the host, restore/save a VM */
+void kc_save_host(struct kcore *k, unsigned cpu);
+void kc_restore_host(struct kcore *k, unsigned cpu);
+void kc_restore_vm_el2(struct kcore *k, unsigned cpu, uint32_t vmid, struct shadow_ctxt *sh);
+void kc_save_vm_el1(struct kcore *k, unsigned cpu, struct shadow_ctxt *sh);
+
+#endif

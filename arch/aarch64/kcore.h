@@ -1,0 +1,166 @@
+/*
+ * kcore.h - KCore's trap layer over the engine (SPEC §7): trap frames, shadow vCPU
+ * contexts, the host hypercall ABI, stage-2 faults, VM exits and the context switch.
+ *
+ * Portable C: it reaches hardware only through arch.h. Each physical CPU enters through
+ * kcore_trap() with its own trap frame; no engine lock is held when a trap returns.
+ */
+#ifndef HL_KCORE_H
+#define HL_KCORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "hl_engine.h"
+
+/* ---- host hypercall numbers (SeKVM virt.h, Linux 4.18) ----------------------------- */
+enum {
+	HVC_ENABLE_S2_TRANS = 6,
+	HVC_TIMER_SET_CNTVOFF = 7,
+	HVC_VCPU_RUN = 8,
+	HVC_CLEAR_VM_S2_RANGE = 9,
+	HVC_SET_BOOT_INFO = 10,
+	HVC_REMAP_VM_IMAGE = 11,
+	HVC_VERIFY_VM_IMAGE = 12,
+	HVC_REGISTER_KVM = 13,
+	HVC_REGISTER_VCPU = 14,
+	HVC_ENCRYPT_BUF = 20,
+	HVC_DECRYPT_BUF = 21,
+	HVC_SAVE_CRYPT_VCPU = 22,
+	HVC_SMMU_FREE_PGD = 23,
+	HVC_SMMU_ALLOC_PGD = 24,
+	HVC_SMMU_LPAE_MAP = 25,
+	HVC_SMMU_LPAE_IOVA_TO_PHYS = 26,
+	HVC_SMMU_CLEAR = 27,
+	HVC_PHYS_ADDR_IOREMAP = 28,
+	HVC_LOAD_CRYPT_VCPU = 29,
+};
+
+/* hypercall results in x0 (as int64): >= 0 success/value, negative errors */
+#define KC_EINVAL (-22)      /* malformed argument: nothing changed */
+#define KC_ENOSYS (-38)      /* unknown call number */
+#define KC_ENOTSUP (-95)     /* encryption calls: outside the first version */
+#define KC_EBUSY (-16)       /* an object it needs was left locked by a halted CPU */
+#define KC_ENOMEM (-12)      /* log memory cap reached: refused before any change */
+
+/* guest paravirtual calls (include/kvm/pvops.h) */
+#define KVM_SET_DESC_PFN 0x81000u
+#define KVM_UNSET_DESC_PFN 0x82000u
+
+/* shadow context flags (kvm_host.h) */
+#define DIRTY_PC_FLAG (1ull << 32)
+#define PENDING_DABT_INJECT (1ull << 33)
+#define PENDING_IABT_INJECT (1ull << 34)
+#define PENDING_UNDEF_INJECT (1ull << 35)
+#define PENDING_EXCEPT_INJECT_FLAG (7ull << 33)
+#define PENDING_FSC_FAULT (1ull << 1)
+
+/* one exception's register file, saved by the vectors (hosted: by the platform) */
+struct trap_frame {
+	uint64_t x[31];
+	uint64_t elr, spsr, esr, far, hpfar;
+};
+
+/* the VM vCPU state KCore keeps private (REFERENCE 5.4) */
+struct shadow_ctxt {
+	uint64_t regs[31];
+	uint64_t pc, pstate;
+	uint64_t sys[SR_EL1_COUNT];
+	uint64_t esr, far, hpfar, hcr, ec;
+	uint64_t dirty;           /* INVALID64 until the first run; then the host's dirty set */
+	uint64_t flags;           /* PENDING_FSC_FAULT, injection flags */
+	uint64_t vmpidr;
+	uint32_t last_exit;       /* ARCH_EXIT_* of the last exit */
+	uint32_t pad;
+};
+
+/*
+ * The host's per-vCPU structure ("struct kvm_vcpu" shared with KCore), in host memory.
+ * KCore reads it only through the data oracle (values the host may choose) and writes
+ * the exit information back.
+ */
+struct host_vcpu {
+	uint64_t regs[31];        /* values for the registers KCore marked dirty */
+	uint64_t boot_pc;         /* first run: must lie inside a registered image */
+	uint64_t fault_addr;      /* pending stage-2 mapping the host chose */
+	uint64_t fault_pte;
+	uint64_t fault_level;
+	uint64_t irq;             /* HCR VI/VF request */
+	/* written by KCore at each exit */
+	uint64_t exit_code;
+	uint64_t exit_esr, exit_far, exit_hpfar;
+	uint64_t exit_dirty;      /* registers the host must supply (MMIO reads) */
+	uint64_t exit_value;      /* Rt of an MMIO write, x0 of an unknown PV call */
+	uint64_t exit_flags;
+};
+
+/* trap kinds counted per CPU */
+enum kc_trap_kind {
+	KC_T_HVC, KC_T_HOST_S2, KC_T_HOST_MMIO, KC_T_VCPU_RUN, KC_T_VM_EXIT, KC_T_PV, KC_T_SYS64,
+	KC_T_GUEST_S2, KC_T_WFX, KC_T_IRQ, KC_T_POWEROFF, KC_T__COUNT
+};
+const char *kc_trap_kind_name(unsigned k);
+
+/* SMMU register windows (host PA) and the emulated register file behind them */
+#define KC_SMMU_BASE 0x2000000ull
+#define KC_SMMU_SIZE 0x10000ull
+#define KC_SMMU_GLOBAL_BASE 0x8000u
+#define KC_SMMU_CB_SIZE 0x1000u
+#define SMMU_GR0_sCR0 0x0u
+#define SMMU_GR0_sCR2 0x8u
+#define SMMU_sCR0_SMCFCFG (1u << 21)
+#define SMMU_GR1_BASE 0x1000u
+#define SMMU_GR1_END 0x1800u
+#define SMMU_CBAR_TYPE_SHIFT 16
+#define SMMU_CBAR_TYPE_S2_TRANS 0u
+#define SMMU_CBAR_VMID_MASK 0xFFu
+#define SMMU_CB_TTBR0 0x20u
+#define SMMU_CB_CONTEXTIDR 0x34u
+
+struct kc_smmu_dev {
+	uint64_t global[KC_SMMU_GLOBAL_BASE / 8];
+	uint64_t cb[HL_SMMU_NUM_CB][KC_SMMU_CB_SIZE / 8];
+};
+
+struct kcore_cpu {
+	uint32_t cur_vmid, cur_vcpuid;     /* HOSTVISOR / cpu id while the host runs */
+	bool in_vm;
+	uint64_t host_sys[SR_EL1_COUNT];   /* saved by save_host */
+	uint64_t host_elr, host_spsr;
+	struct trap_frame *frame;          /* the host's frame during a vcpu run */
+	uint64_t traps[KC_T__COUNT];
+	uint64_t mmio_rejected;
+	uint64_t hvc_errors;
+} __attribute__((aligned(64)));
+
+struct kcore {
+	struct hl_engine *e;
+	unsigned ncpus;
+	struct kcore_cpu *cpu;             /* ncpus + 1 */
+	struct shadow_ctxt shadow[HL_NR_PRINC][HL_VCPU_PER_VM];
+	struct kc_smmu_dev smmu_dev[HL_SMMU_NUM];   /* protected by the engine's smmu lock */
+};
+
+struct kcore *kcore_new(struct hl_engine *e);
+void kcore_free(struct kcore *k);
+
+/* Result of a trap: the CPU goes back to where it came from, or it halted (SPEC §8). */
+enum kc_ret { KC_RET_RESUME = 0, KC_RET_HALTED = 1 };
+
+/* Every exception from the host enters here, on the CPU that took it. */
+enum kc_ret kcore_host_trap(struct kcore *k, struct trap_frame *f);
+
+/* the handlers, for tests */
+enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f);
+enum kc_ret host_npt_handler(struct kcore *k, struct trap_frame *f);
+enum kc_ret host_vcpu_run_handler(struct kcore *k, struct trap_frame *f, uint32_t vmid, uint32_t vcpuid);
+
+/* host memory as KCore sees it: only host-owned pages, through the s2page lock */
+int kcore_host_read(struct kcore *k, unsigned cpu, uint64_t pa, void *buf, uint32_t len);
+int kcore_host_write(struct kcore *k, unsigned cpu, uint64_t pa, const void *buf, uint32_t len);
+
+/* SMMU PTE from the hypercall's (paddr, prot): IOMMU_READ 1, IOMMU_WRITE 2 */
+uint64_t kcore_smmu_pte(uint64_t paddr, uint64_t prot);
+
+#endif

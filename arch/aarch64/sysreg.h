@@ -1,0 +1,83 @@
+/*
+ * sysreg.h - architectural encodings the trap code decodes (Arm ARM D13, SPEC §7).
+ */
+#ifndef HL_SYSREG_H
+#define HL_SYSREG_H
+
+#include <stdint.h>
+
+#define ESR_EC_SHIFT 26
+#define ESR_EC_MASK 0x3Fu
+#define ESR_IL (1u << 25)
+#define EC_UNKNOWN 0x00u
+#define EC_WFX 0x01u
+#define EC_HVC64 0x16u
+#define EC_SMC64 0x17u
+#define EC_SYS64 0x18u
+#define EC_IABT_LOW 0x20u
+#define EC_DABT_LOW 0x24u
+#define EC_BRK64 0x3Cu
+
+/* data-abort ISS */
+#define ESR_ISV (1u << 24)
+#define ESR_SAS_SHIFT 22
+#define ESR_SAS_MASK 3u
+#define ESR_SRT_SHIFT 16
+#define ESR_SRT_MASK 31u
+#define ESR_WNR (1u << 6)
+#define ESR_S1PTW (1u << 7)
+#define ESR_FSC_MASK 0x3Fu
+#define FSC_TRANS_L0 0x04u   /* translation fault, level 0..3 = 0x04..0x07 */
+#define FSC_PERM_L3 0x0Fu
+
+static inline unsigned esr_ec(uint64_t esr) { return (unsigned)(esr >> ESR_EC_SHIFT) & ESR_EC_MASK; }
+static inline unsigned esr_sas(uint64_t esr) { return (unsigned)(esr >> ESR_SAS_SHIFT) & ESR_SAS_MASK; }
+static inline unsigned esr_srt(uint64_t esr) { return (unsigned)(esr >> ESR_SRT_SHIFT) & ESR_SRT_MASK; }
+static inline int esr_is_write(uint64_t esr) { return (esr & ESR_WNR) != 0; }
+static inline int esr_is_trans_fault(uint64_t esr) { return ((esr & ESR_FSC_MASK) & ~3u) == FSC_TRANS_L0; }
+
+static inline uint64_t esr_make(unsigned ec, uint32_t iss)
+{
+	return ((uint64_t)ec << ESR_EC_SHIFT) | ESR_IL | (iss & 0x1FFFFFFu);
+}
+
+/* HPFAR_EL2.FIPA holds IPA[47:12] in bits [43:4] */
+#define HPFAR_FIPA_MASK 0x00000FFFFFFFFFF0ull
+static inline uint64_t hpfar_to_ipa(uint64_t hpfar, uint64_t far)
+{
+	return ((hpfar & HPFAR_FIPA_MASK) << 8) | (far & 0xFFFu);
+}
+static inline uint64_t ipa_to_hpfar(uint64_t ipa)
+{
+	return (ipa >> 8) & HPFAR_FIPA_MASK;
+}
+
+/* HCR_EL2 (kvm_arm.h): VM = stage 2 on, SWIO, FMO/IMO/AMO, TSC, TWI/TWE, TVM... */
+#define HCR_VM (1ull << 0)
+#define HCR_SWIO (1ull << 1)
+#define HCR_FMO (1ull << 3)
+#define HCR_IMO (1ull << 4)
+#define HCR_AMO (1ull << 5)
+#define HCR_VF (1ull << 6)
+#define HCR_VI (1ull << 7)
+#define HCR_TWI (1ull << 13)
+#define HCR_TWE (1ull << 14)
+#define HCR_TSC (1ull << 19)
+#define HCR_TACR (1ull << 21)
+#define HCR_TSW (1ull << 22)
+#define HCR_TVM (1ull << 26)
+#define HCR_RW (1ull << 31)
+#define HCR_HOST_NVHE_FLAGS (HCR_RW | HCR_VM | HCR_SWIO)
+#define HCR_HYPSEC_VM_FLAGS (HCR_TSC | HCR_TSW | HCR_TWE | HCR_TWI | HCR_VM | HCR_AMO | HCR_IMO | \
+			     HCR_FMO | HCR_SWIO | HCR_TACR | HCR_RW | HCR_TVM)
+
+#define VTTBR_VMID_SHIFT 48
+
+/* PSCI */
+#define PSCI_0_2_FN_SYSTEM_OFF 0x84000008u
+#define PSCI_0_2_FN64_CPU_ON 0xC4000003u
+
+/* SPSR for an EL1h guest with DAIF masked (PSTATE_FAULT_BITS_64) */
+#define PSTATE_FAULT_BITS_64 0x3C5u
+
+#endif

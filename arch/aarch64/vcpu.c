@@ -1,0 +1,355 @@
+/*
+ * vcpu.c - host_vcpu_run_handler, the VM exit path and the context switch
+ * (REFERENCE 5.2, 5.4; CtxtSwitchRefine's save_host / restore_host / save_vm / restore_vm).
+ *
+ *   set_vcpu_active -> save_host -> restore_vm (shadow context, the host's dirty
+ *   registers, the pending stage-2 mapping) -> run until a real exit -> save_vm ->
+ *   set_vcpu_inactive -> restore_host
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "hl_access.h"
+#include "hl_trans.h"
+#include "kc_internal.h"
+#include "sysreg.h"
+
+#define HALTED(rc) ((rc) == HL_HALT || (rc) == HL_E_CPU_HALTED)
+
+/* ---- context switch ---------------------------------------------------------------------- */
+void kc_save_host(struct kcore *k, unsigned cpu)
+{
+	struct kcore_cpu *kc = &k->cpu[cpu];
+
+	for (unsigned i = 0; i < SR_EL1_COUNT; i++)
+		kc->host_sys[i] = arch_read_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i));
+	kc->host_elr = arch_read_sysreg(SR_ELR_EL2);
+	kc->host_spsr = arch_read_sysreg(SR_SPSR_EL2);
+}
+
+void kc_restore_host(struct kcore *k, unsigned cpu)
+{
+	struct kcore_cpu *kc = &k->cpu[cpu];
+
+	kc->cur_vmid = HL_HOSTVISOR;   /* set_per_cpu(HOST) */
+	kc->cur_vcpuid = cpu;
+	kc->in_vm = false;
+	arch_write_sysreg(SR_VTTBR_EL2, hl_pt_root_pa_of(k->e, HL_HOSTVISOR));
+	arch_write_sysreg(SR_HCR_EL2, HCR_HOST_NVHE_FLAGS);
+	arch_write_sysreg(SR_TPIDR_EL2, 0);
+	for (unsigned i = 0; i < SR_EL1_COUNT; i++)
+		arch_write_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i), kc->host_sys[i]);
+	arch_write_sysreg(SR_ELR_EL2, kc->host_elr);
+	arch_write_sysreg(SR_SPSR_EL2, kc->host_spsr);
+	arch_dsb_isb();
+}
+
+void kc_restore_vm_el2(struct kcore *k, unsigned cpu, uint32_t vmid, struct shadow_ctxt *sh)
+{
+	uint64_t hcr = HCR_HYPSEC_VM_FLAGS | (sh->hcr & (HCR_VI | HCR_VF));
+
+	arch_write_sysreg(SR_VTTBR_EL2, hl_pt_root_pa_of(k->e, vmid) | ((uint64_t)vmid << VTTBR_VMID_SHIFT));
+	arch_write_sysreg(SR_HCR_EL2, hcr);
+	arch_write_sysreg(SR_TPIDR_EL2, (uint64_t)(uintptr_t)sh);
+	arch_write_sysreg(SR_VMPIDR_EL2, sh->vmpidr);
+	for (unsigned i = 0; i < SR_EL1_COUNT; i++)
+		arch_write_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i), sh->sys[i]);
+	arch_write_sysreg(SR_ELR_EL2, sh->pc);
+	arch_write_sysreg(SR_SPSR_EL2, sh->pstate);
+	arch_dsb_isb();
+	(void)cpu;
+}
+
+void kc_save_vm_el1(struct kcore *k, unsigned cpu, struct shadow_ctxt *sh)
+{
+	for (unsigned i = 0; i < SR_EL1_COUNT; i++)
+		sh->sys[i] = arch_read_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i));
+	(void)k;
+	(void)cpu;
+}
+
+/* ---- restore_vm's engine work ------------------------------------------------------------- */
+
+/*
+ * prot_and_map_vm_s2pt(vmid, addr, pte, level), with addr/pte/level chosen by the host:
+ * the pages become the VM's (OASSIGN_VM each), then the VM maps them (OMAP_VM).
+ */
+static int prot_and_map_vm_s2pt(struct kcore *k, unsigned cpu, uint32_t vmid, uint64_t addr,
+				 uint64_t pte, uint64_t level)
+{
+	uint64_t pfn = (pte & HL_DESC_ADDR_MASK) / HL_PAGE_SIZE;
+	int rc;
+
+	if (level == 2) {
+		uint64_t gfn = addr / HL_PAGE_SIZE / 512 * 512;
+		for (unsigned i = 0; i < 512; i++)
+			if ((rc = hl_assign_pfn_to_vm(k->e, (int)cpu, vmid, gfn + i, pfn + i)) != HL_OK)
+				return rc;
+		return hl_map_pfn_vm(k->e, (int)cpu, vmid, hl_ipa(addr), pte, 2);
+	}
+	if ((rc = hl_assign_pfn_to_vm(k->e, (int)cpu, vmid, addr / HL_PAGE_SIZE, pfn)) != HL_OK)
+		return rc;
+	return hl_map_pfn_vm(k->e, (int)cpu, vmid, hl_ipa(addr), pte, 3);
+}
+
+/* first run: reset the vCPU; the boot PC must lie inside a registered image */
+static int reset_vcpu(struct kcore *k, unsigned cpu, uint32_t vmid, uint32_t vcpuid,
+		      struct shadow_ctxt *sh, const struct host_vcpu *hv)
+{
+	uint64_t remap = 0, inc_exe = 0;
+	int rc = hl_vm_state(k->e, (int)cpu, vmid, NULL, &inc_exe);
+
+	if (rc)
+		return rc;
+	if (inc_exe)
+		return HL_OK;   /* state restored from an encrypted image: keep it */
+	rc = hl_search_load_info(k->e, (int)cpu, vmid, hl_ipa(hv->boot_pc), &remap);
+	if (rc)
+		return rc;
+	if (remap == 0) {
+		hl_cpu_halt(k->e, (int)cpu);   /* the Coq spec halts: no image at that PC */
+		return HL_HALT;
+	}
+	memset(sh->regs, 0, sizeof(sh->regs));
+	memset(sh->sys, 0, sizeof(sh->sys));
+	sh->sys[SR_SCTLR_EL1 - SR_EL1_FIRST] = 0x00C50078ull;   /* architectural reset value */
+	sh->vmpidr = (1ull << 31) | vcpuid;                      /* MPIDR from the vcpuid */
+	sh->pc = hv->boot_pc;
+	sh->pstate = PSTATE_FAULT_BITS_64;
+	sh->flags = 0;
+	sh->dirty = 0;
+	sh->last_exit = ARCH_EXIT_TRAP;
+	return HL_OK;
+}
+
+/*
+ * restore_shadow_kvm_regs: after a trap exit the host supplies the registers KCore
+ * marked dirty (data oracle), the PC moves past an emulated instruction, and a
+ * pending stage-2 fault gets the mapping the host chose.
+ */
+static int restore_vm(struct kcore *k, unsigned cpu, uint32_t vmid, uint32_t vcpuid,
+		      struct shadow_ctxt *sh, const struct host_vcpu *hv)
+{
+	int rc;
+
+	if (sh->dirty == HL_INVALID64)
+		return reset_vcpu(k, cpu, vmid, vcpuid, sh, hv);
+	if (sh->last_exit == ARCH_EXIT_TRAP && sh->dirty) {
+		for (unsigned i = 0; i < 31; i++)
+			if (sh->dirty & (1ull << i))
+				sh->regs[i] = hv->regs[i];
+		if (sh->dirty & DIRTY_PC_FLAG)
+			sh->pc += 4;
+	}
+	sh->dirty = 0;
+	sh->far = 0;
+	sh->hcr = hv->irq & (HCR_VI | HCR_VF);
+	if (sh->flags & PENDING_FSC_FAULT) {
+		sh->flags &= ~PENDING_FSC_FAULT;
+		/* post_handle_shadow_s2pt_fault: only PAGE_SIZE <= addr < 2^48 is applied */
+		if (hv->fault_addr >= HL_PAGE_SIZE && hv->fault_addr < HL_ADDR_SPACE) {
+			rc = prot_and_map_vm_s2pt(k, cpu, vmid, hv->fault_addr, hv->fault_pte, hv->fault_level);
+			if (HALTED(rc))
+				return rc;
+			/* a malformed request from the host changes nothing; the guest faults again */
+		}
+	}
+	return HL_OK;
+}
+
+/* ---- VM exits ------------------------------------------------------------------------------ */
+
+/* grant/revoke_stage2_sg_gpa: each 4 KiB page of [addr, addr+size) the VM has mapped */
+static int pv_share(struct kcore *k, unsigned cpu, uint32_t vmid, uint64_t addr, uint64_t size, bool grant)
+{
+	if (size > (64ull << 20) || addr >= HL_ADDR_SPACE || size > HL_ADDR_SPACE - addr)
+		return HL_E_INVAL;
+	for (uint64_t a = addr & ~(HL_PAGE_SIZE - 1); a < addr + size; a += HL_PAGE_SIZE) {
+		struct hl_pt_entry ent;
+		int rc = hl_translate(k->e, (int)cpu, vmid, hl_ipa(a), &ent);
+		if (rc)
+			return rc;
+		if (ent.level == 0 || (ent.pte & HL_DESC_ADDR_MASK) == 0)
+			continue;   /* not mapped: nothing to share */
+		rc = grant ? hl_grant_vm_page(k->e, (int)cpu, vmid, ent.pfn)
+			   : hl_revoke_vm_page(k->e, (int)cpu, vmid, ent.pfn);
+		if (rc)
+			return rc;
+	}
+	return HL_OK;
+}
+
+enum exit_action { EXIT_RESUME, EXIT_TO_HOST, EXIT_HALTED };
+
+/* core_handle_pvops: x0 = call, x1 = addr, x2 = size (C reads shadow regs 0, 1, 2) */
+static enum exit_action core_handle_pvops(struct kcore *k, unsigned cpu, uint32_t vmid, struct shadow_ctxt *sh)
+{
+	uint64_t call = sh->regs[0];
+	int rc;
+
+	if (call != KVM_SET_DESC_PFN && call != KVM_UNSET_DESC_PFN)
+		return EXIT_TO_HOST;   /* unknown PV call: the host sees it */
+	k->cpu[cpu].traps[KC_T_PV]++;
+	rc = pv_share(k, cpu, vmid, sh->regs[1], sh->regs[2], call == KVM_SET_DESC_PFN);
+	if (HALTED(rc))
+		return EXIT_HALTED;
+	sh->regs[0] = (uint64_t)kc_errno(rc);
+	sh->pc += 4;
+	return EXIT_RESUME;
+}
+
+/*
+ * vm_exit_dispatcher: TRAP/SYS64 skips the instruction; TRAP/HVC64 is PSCI SYSTEM_OFF
+ * (power off, to the host) or a PV call (handled, back to the guest); stage-2 faults,
+ * WFx, IRQs and unknown calls go to the host with the fault recorded.
+ */
+static enum exit_action vm_exit_dispatcher(struct kcore *k, unsigned cpu, uint32_t vmid,
+					   struct shadow_ctxt *sh, unsigned code)
+{
+	struct kcore_cpu *kc = &k->cpu[cpu];
+	int rc;
+
+	kc->traps[KC_T_VM_EXIT]++;
+	sh->last_exit = code;
+	if (code != ARCH_EXIT_TRAP) {
+		kc->traps[KC_T_IRQ]++;
+		return EXIT_TO_HOST;
+	}
+	switch (sh->ec) {
+	case EC_SYS64:
+		kc->traps[KC_T_SYS64]++;
+		sh->pc += 4;
+		return EXIT_RESUME;
+	case EC_HVC64:
+		if ((uint32_t)sh->regs[0] == PSCI_0_2_FN_SYSTEM_OFF) {
+			kc->traps[KC_T_POWEROFF]++;
+			rc = hl_set_vm_poweroff(k->e, (int)cpu, vmid);
+			return HALTED(rc) ? EXIT_HALTED : EXIT_TO_HOST;
+		}
+		return core_handle_pvops(k, cpu, vmid, sh);
+	case EC_DABT_LOW:
+	case EC_IABT_LOW: {
+		uint64_t ipa = hpfar_to_ipa(sh->hpfar, sh->far);
+		kc->traps[KC_T_GUEST_S2]++;
+		/* a translation fault on memory: the host maps a page on the next run */
+		if (esr_is_trans_fault(sh->esr) && ipa >= HL_MAX_MMIO_ADDR)
+			sh->flags |= PENDING_FSC_FAULT;
+		return EXIT_TO_HOST;
+	}
+	case EC_WFX:
+		kc->traps[KC_T_WFX]++;
+		return EXIT_TO_HOST;
+	default:
+		return EXIT_TO_HOST;
+	}
+}
+
+/* prep_exit_vm: what the host must do before the next run, written to its vcpu struct */
+static void prep_exit_vm(struct shadow_ctxt *sh, struct host_vcpu *hv, unsigned code)
+{
+	hv->exit_code = code;
+	hv->exit_esr = sh->esr;
+	hv->exit_far = sh->far;
+	hv->exit_hpfar = sh->hpfar;
+	hv->exit_dirty = 0;
+	hv->exit_value = 0;
+	hv->exit_flags = sh->flags;
+	if (code != ARCH_EXIT_TRAP)
+		return;
+	switch (sh->ec) {
+	case EC_WFX:
+	case EC_BRK64:
+		sh->dirty = DIRTY_PC_FLAG;   /* prep_wfx */
+		break;
+	case EC_HVC64:
+		hv->exit_value = sh->regs[0];
+		sh->dirty = DIRTY_PC_FLAG;
+		break;
+	case EC_DABT_LOW:
+	case EC_IABT_LOW: {
+		uint64_t ipa = hpfar_to_ipa(sh->hpfar, sh->far);
+		if (ipa < HL_MAX_MMIO_ADDR) {
+			/* MMIO: the host emulates; a read's destination register comes back dirty */
+			unsigned rt = esr_srt(sh->esr);
+			if (!esr_is_write(sh->esr) && rt < 31)
+				sh->dirty = (1ull << rt) | DIRTY_PC_FLAG;
+			else {
+				hv->exit_value = rt < 31 ? sh->regs[rt] : 0;
+				sh->dirty = DIRTY_PC_FLAG;
+			}
+		} else {
+			sh->dirty = 0;   /* stage-2 fault: retried after the host's mapping */
+		}
+		break;
+	}
+	default:
+		sh->dirty = 0;
+		break;
+	}
+	hv->exit_dirty = sh->dirty;
+}
+
+/* ---- host_vcpu_run_handler ------------------------------------------------------------------ */
+enum kc_ret host_vcpu_run_handler(struct kcore *k, struct trap_frame *f, uint32_t vmid, uint32_t vcpuid)
+{
+	unsigned cpu = arch_cpu_id();
+	struct kcore_cpu *kc = &k->cpu[cpu];
+	struct shadow_ctxt *sh = &k->shadow[vmid][vcpuid];
+	uint64_t vcpu_pa = 0;
+	struct host_vcpu hv;
+	enum exit_action act;
+	unsigned code;
+	int rc;
+
+	kc->traps[KC_T_VCPU_RUN]++;
+	rc = hl_set_vcpu_active(k->e, (int)cpu, vmid, vcpuid);
+	if (HALTED(rc))
+		return KC_RET_HALTED;
+	if (rc) {
+		f->x[0] = (uint64_t)kc_errno(rc);
+		return KC_RET_RESUME;
+	}
+	/* from here the vCPU is ours: ACTIVE excludes every other CPU */
+	if (hl_vcpu_handle(k->e, (int)cpu, vmid, vcpuid, &vcpu_pa) != HL_OK ||
+	    kcore_host_read(k, cpu, vcpu_pa, &hv, sizeof(hv)) != HL_OK)
+		memset(&hv, 0, sizeof(hv));   /* the host unmapped its own struct: no requests */
+	kc->cur_vmid = vmid;
+	kc->cur_vcpuid = vcpuid;
+	kc->frame = f;
+	kc_save_host(k, cpu);
+	rc = restore_vm(k, cpu, vmid, vcpuid, sh, &hv);
+	if (HALTED(rc))
+		return KC_RET_HALTED;
+	if (rc < 0) {
+		f->x[0] = (uint64_t)kc_errno(rc);   /* stranded / no log room: nothing ran */
+		goto out;
+	}
+	kc->in_vm = true;
+	for (;;) {
+		kc_restore_vm_el2(k, cpu, vmid, sh);
+		code = arch_guest_enter(sh->regs);
+		/* vm_to_core + exit_populate_fault */
+		sh->pc = arch_read_sysreg(SR_ELR_EL2);
+		sh->pstate = arch_read_sysreg(SR_SPSR_EL2);
+		sh->esr = arch_read_sysreg(SR_ESR_EL2);
+		sh->ec = esr_ec(sh->esr);
+		sh->far = arch_read_sysreg(SR_FAR_EL2);
+		sh->hpfar = arch_read_sysreg(SR_HPFAR_EL2);
+		kc_save_vm_el1(k, cpu, sh);
+		act = vm_exit_dispatcher(k, cpu, vmid, sh, code);
+		if (act != EXIT_RESUME)
+			break;
+	}
+	if (act == EXIT_HALTED)
+		return KC_RET_HALTED;
+	prep_exit_vm(sh, &hv, code);
+	(void)kcore_host_write(k, cpu, vcpu_pa + offsetof(struct host_vcpu, exit_code), &hv.exit_code,
+			       sizeof(hv) - offsetof(struct host_vcpu, exit_code));
+	f->x[0] = code;
+out:
+	rc = hl_set_vcpu_inactive(k->e, (int)cpu, vmid, vcpuid);
+	kc_restore_host(k, cpu);
+	if (HALTED(rc))
+		return KC_RET_HALTED;
+	return KC_RET_RESUME;
+}
