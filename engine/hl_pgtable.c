@@ -68,23 +68,27 @@ bool hl_npt_map(struct hl_wctx *w, unsigned obj, uint8_t *img, uint64_t addr, un
 	bool need1, need2, need3 = false;
 	uint64_t pgd_next = m->pgd_next, pud_next = m->pud_next, pmd_next = m->pmd_next;
 
+	/* a table descriptor pointing outside the pool can only come from a corrupted image
+	 * (a forged log replayed): refuse like an exhausted pool instead of following it */
 	e0 = root[idx(addr, 39)];
 	need1 = !is_table(e0);
 	if (!need1) {
-		l1 = tbl(img, e0);
+		if (!(l1 = tbl(img, e0)))
+			return true;
 		e1 = l1[idx(addr, 30)];
 	}
 	need2 = !is_table(e1);
 	if (!need2) {
-		l2 = tbl(img, e1);
+		if (!(l2 = tbl(img, e1)))
+			return true;
 		e2 = l2[idx(addr, 21)];
 	}
 	if (level == 3) {
 		if (is_block(e2))
 			return true;            /* level0 = 2: a 2 MiB block covers this gfn */
 		need3 = !is_table(e2);
-		if (!need3)
-			l3 = tbl(img, e2);
+		if (!need3 && !(l3 = tbl(img, e2)))
+			return true;
 	}
 	if (need1)
 		pgd_next += PG;
@@ -212,12 +216,13 @@ bool hl_spt_map(struct hl_wctx *w, uint8_t *img, unsigned bank, uint64_t iova, u
 
 	need2 = !is_table(e1);
 	if (!need2) {
-		l2 = tbl(img, e1);
+		if (!(l2 = tbl(img, e1)))
+			return true;   /* corrupted image: see hl_npt_map */
 		e2 = l2[idx(iova, 21)];
 	}
 	need3 = !is_table(e2);
-	if (!need3)
-		l3 = tbl(img, e2);
+	if (!need3 && !(l3 = tbl(img, e2)))
+		return true;
 	if (need2)
 		pgd_next += PG;
 	if (need3)

@@ -475,7 +475,7 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 	if (!rc)
 		rc = graph_order(&g, &order, err);
 	for (unsigned o = 1; !rc && o < HL_ID_END; o++) {
-		uint64_t next;
+		uint64_t next = 1;
 		rc = load_base(g.base[o], o, out, &next, err);
 		snap_seq[o] = next - 1;
 	}

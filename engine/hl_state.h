@@ -18,7 +18,10 @@
 
 #define HL_PT_POOL_PA_BASE  0x8000000000ull   /* table pools live above every host-mappable PA */
 #define HL_PT_POOL_PA_STRIDE 0x10000000ull
-#define HL_SPT_POOL_PA      0x7000000000ull
+/* The SMMU roots are two concatenated 4 KiB tables (40-bit input at level 1), which the
+ * Arm ARM requires aligned to their 8 KiB size; they start one (meta) page into the image,
+ * so the image starts one page below an 8 KiB boundary. */
+#define HL_SPT_POOL_PA      0x6FFFFFF000ull
 
 struct hl_obj_img {
 	uint8_t *base;
