@@ -20,6 +20,8 @@
 #include "hl_report.h"
 #include "kcore.h"
 #include "platform.h"
+#include "hl_live.h"
+#include "hl_check.h"
 
 static void usage(FILE *f)
 {
@@ -43,6 +45,8 @@ static void usage(FILE *f)
 		"  --logs-off        no records (baseline; no replay)\n"
 		"  --ckpt-every N    checkpoint an object every N records (default 16384, 0 = never)\n"
 		"  --no-replay       skip the replay comparison\n"
+		"  --check           run the oracle checks live beside the CPUs (RCU reader) and\n"
+		"                    all of them again on the quiesced engine; report the lag\n"
 		"  --quiet           no progress bar\n"
 		"  --engine-only     the engine-level driver instead (see `hyplog stress --engine-only --help`)\n"
 		"  -h, --help        this text\n"
@@ -92,6 +96,7 @@ int cmd_stress(int argc, char **argv)
 		{ "logs-off", no_argument, NULL, 'n' },
 		{ "ckpt-every", required_argument, NULL, 'p' },
 		{ "no-replay", no_argument, NULL, 'R' },
+		{ "check", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -99,7 +104,8 @@ int cmd_stress(int argc, char **argv)
 	unsigned long long ncpus = 2, vms = 0, ops = 100000, seed = 1, ckpt = 16384;
 	unsigned mix = HP_MIX_ALL;
 	const char *logpath = NULL, *jsonpath = NULL;
-	bool quiet = false, no_replay = false, vms_set = false;
+	bool quiet = false, no_replay = false, vms_set = false, check = false;
+	struct hl_live *live = NULL;
 	struct hl_engine_cfg cfg;
 	struct hl_engine *e;
 	struct kcore *k;
@@ -164,6 +170,9 @@ int cmd_stress(int argc, char **argv)
 		case 'R':
 			no_replay = true;
 			break;
+		case 'C':
+			check = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -179,8 +188,8 @@ int cmd_stress(int argc, char **argv)
 		fprintf(stderr, "hyplog stress: unexpected argument '%s'\n", argv[optind]);
 		return HL_EXIT_USAGE;
 	}
-	if (cfg.logs_off && logpath) {
-		fprintf(stderr, "hyplog stress: --log needs logs; drop --logs-off\n");
+	if (cfg.logs_off && (logpath || check)) {
+		fprintf(stderr, "hyplog stress: --log and --check need logs; drop --logs-off\n");
 		return HL_EXIT_USAGE;
 	}
 	if ((HL_RAM_PAGES / ncpus) < 5 * 512) {
@@ -224,6 +233,11 @@ int cmd_stress(int argc, char **argv)
 		fprintf(stderr, "stress: %llu cpus, %llu VMs, %llu host actions, mix %s, seed %llu, %s locks%s%s\n",
 			ncpus, vms, ops, hp_mix_name(mix), seed, hl_lock_kind_name(cfg.lock_kind),
 			cfg.global_lock ? " (one global lock)" : "", cfg.logs_off ? ", logs off" : "");
+	if (check && !(live = hl_live_start(e, 1000))) {
+		fprintf(stderr, "hyplog stress: cannot start the live checker\n");
+		rc = HL_EXIT_MISMATCH;
+		goto out;
+	}
 	struct run_ctx rctx = { p, 0 };
 	pthread_t th;
 	pthread_create(&th, NULL, runner, &rctx);
@@ -247,6 +261,10 @@ int cmd_stress(int argc, char **argv)
 	}
 	pthread_join(th, NULL);
 	double run_s = now_sec() - t1;
+	struct hl_live_report lrep;
+	memset(&lrep, 0, sizeof(lrep));
+	if (live)
+		hl_live_stop(live, &lrep);
 	if (!quiet && isatty(2))
 		fprintf(stderr, "\n");
 
@@ -297,6 +315,28 @@ int cmd_stress(int argc, char **argv)
 		rc = HL_EXIT_MISMATCH;
 	}
 
+	const char *verdict = "skipped";
+	if (check) {
+		struct hl_check_src src = { .e = e, .file = NULL };
+		struct hl_verdict v;
+		struct hl_check_stats cs;
+		double tc = now_sec();
+		int cr;
+		printf("live check: %llu records checked beside the CPUs in %llu passes; lag avg %.0f, max %llu records "
+		       "(<= %.1f ms); %llu resyncs after checkpoints (%llu records skipped)%s%s\n",
+		       (unsigned long long)lrep.records, (unsigned long long)lrep.passes, lrep.avg_lag_records,
+		       (unsigned long long)lrep.max_lag_records, lrep.max_lag_ms, (unsigned long long)lrep.resyncs,
+		       (unsigned long long)lrep.skipped, lrep.violation ? ": VIOLATION: " : ": ok",
+		       lrep.violation ? lrep.what : "");
+		memset(&v, 0, sizeof(v));
+		cr = hl_check_all(&src, &v, &cs);
+		printf("final check: %s in %.3f s\n", cr == 0 ? "all relations hold" : hl_rel_name(v.rel), now_sec() - tc);
+		if (cr != 0)
+			printf("  %s violated: %s (expected %s, actual %s)\n", hl_rel_name(v.rel), v.what, v.expected, v.actual);
+		verdict = lrep.violation || cr != 0 ? "fail" : "pass";
+		if (lrep.violation || cr != 0)
+			rc = HL_EXIT_MISMATCH;
+	}
 	const char *replay = "skipped";
 	struct hl_report rep;
 	memset(&rep, 0, sizeof(rep));
@@ -342,6 +382,12 @@ int cmd_stress(int argc, char **argv)
 		json_object_set_new(j, "errors", json_integer((json_int_t)st.errors));
 		json_object_set_new(j, "halted_cpus", json_integer(hp_halted_cpus(p)));
 		json_object_set_new(j, "replay", json_string(replay));
+		json_object_set_new(j, "check", json_string(verdict));
+		if (check) {
+			json_object_set_new(j, "live_check_records", json_integer((json_int_t)lrep.records));
+			json_object_set_new(j, "live_check_max_lag_records", json_integer((json_int_t)lrep.max_lag_records));
+			json_object_set_new(j, "live_check_max_lag_ms", json_real(lrep.max_lag_ms));
+		}
 		for (unsigned t = 0; t < KC_T__COUNT; t++) {
 			json_t *o = json_object();
 			json_object_set_new(o, "count", json_integer((json_int_t)traps_by_kind[t]));
@@ -361,10 +407,10 @@ int cmd_stress(int argc, char **argv)
 		json_decref(j);
 	}
 	printf("SUMMARY stress-trap cpus=%llu mix=%s lock=%s global=%d logs=%s traps=%llu traps_per_s=%.0f "
-	       "ns_per_trap=%.1f records=%llu log_bytes=%llu replay=%s result=%s\n",
+	       "ns_per_trap=%.1f records=%llu log_bytes=%llu replay=%s check=%s result=%s\n",
 	       ncpus, hp_mix_name(mix), hl_lock_kind_name(cfg.lock_kind), cfg.global_lock, cfg.logs_off ? "off" : "on",
 	       (unsigned long long)st.traps, run_s > 0 ? st.traps / run_s : 0.0, st.traps ? run_s * 1e9 / st.traps : 0.0,
-	       (unsigned long long)ls.records, (unsigned long long)ls.bytes, replay, rc ? "fail" : "ok");
+	       (unsigned long long)ls.records, (unsigned long long)ls.bytes, replay, verdict, rc ? "fail" : "ok");
 out:
 	hp_free(p);
 	kcore_free(k);

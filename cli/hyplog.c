@@ -18,6 +18,10 @@ static void usage(FILE *f)
 		"  stress    run N CPUs issuing random operations against the engine, then replay\n"
 		"            the logs and compare with the live state\n"
 		"  replay    read a log file, replay it (Cal<Obj> and CalStateH) and compare\n"
+		"  bench     benchmarks with same-run baselines: SUMMARY lines, JSON, charts\n"
+		"  check     run the multi-CPU oracles (SPEC section 10) over a log file\n"
+		"  export    print a log file's linearized history (--format json)\n"
+		"  explore   run CPUs under a deterministic scheduler (random, pct, exhaustive)\n"
 		"  help      this text; `hyplog COMMAND --help` for a command's options\n"
 		"\n"
 		"exit codes: 0 ok, 1 mismatch or violation, 2 bad input (usage, malformed file)\n"
@@ -63,6 +67,11 @@ int main(int argc, char **argv)
 		return cmd_stress(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check")) return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "export")) return cmd_export(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "explore"))
+		return cmd_explore(argc - 1, argv + 1);
 	fprintf(stderr, "hyplog: unknown command '%s' (try hyplog --help)\n", argv[1]);
 	return HL_EXIT_USAGE;
 }

@@ -9,6 +9,55 @@
 #include <ck_pr.h>
 
 #include "hl_step.h"
+#include "hl_fault.h"
+
+#ifdef HL_FAULT_INJECTION
+/* ---- fault injection (hl_fault.h): off unless the build asks for it ----------------- */
+static unsigned fi_every[HL_FAULT__COUNT];
+static unsigned fi_count[HL_FAULT__COUNT];
+static __thread const struct hl_step *fi_skip_step, *fi_order_step;
+static __thread bool fi_no_order_check;
+/* records of an APPEND_LATE step, appended after the next step */
+static struct {
+	unsigned n;
+	uint16_t obj[HL_MAX_STAGES];
+	uint64_t buf[HL_MAX_STAGES][HL_REC_MAX / 8];
+	struct hl_engine *e;
+} fi_late;
+
+void hl_fault_set(enum hl_fault f, unsigned every_n)
+{
+	if ((unsigned)f >= HL_FAULT__COUNT)
+		return;
+	__atomic_store_n(&fi_count[f], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fi_every[f], every_n, __ATOMIC_RELEASE);
+}
+
+bool hl_fault_hit(enum hl_fault f)
+{
+	unsigned every = __atomic_load_n(&fi_every[f], __ATOMIC_ACQUIRE);
+	return every && __atomic_add_fetch(&fi_count[f], 1, __ATOMIC_RELAXED) % every == 0;
+}
+
+static void release_one(struct hl_step *s, unsigned obj);
+
+/* append what an APPEND_LATE step left behind, without its locks (that is the fault) */
+static void fi_late_flush(struct hl_engine *e)
+{
+	for (unsigned k = 0; k < fi_late.n && fi_late.e == e; k++) {
+		struct hl_log *l = &e->logs[fi_late.obj[k]];
+		struct hl_rec *r = (struct hl_rec *)fi_late.buf[k];
+		if (!hl_log_ensure(l, r->len))
+			break;
+		r->seq = l->next_seq;
+		hl_log_append(l, r);
+	}
+	fi_late.n = 0;
+}
+#define FI_NO_ORDER_CHECK fi_no_order_check
+#else
+#define FI_NO_ORDER_CHECK false
+#endif
 
 void hl_engine_cfg_default(struct hl_engine_cfg *cfg)
 {
@@ -96,6 +145,16 @@ unsigned hl_engine_nheld(const struct hl_engine *e, int cpu)
 }
 
 /* ---- steps ---------------------------------------------------------------------------- */
+/* Zero the first n bytes of a step. A constant-size memset of the ~270-byte prefix is
+ * expanded inline as `rep stosq`, whose start-up cost (~40 ns on the benchmark host) was
+ * ~15% of a trap; an opaque size turns it into a libc memset call (vector stores, ~10 ns).
+ * The same bytes are zeroed. */
+static inline void zero_prefix(void *p, size_t n)
+{
+	__asm__("" : "+r"(n));
+	memset(p, 0, n);
+}
+
 int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
 {
 	struct hl_cpu *c;
@@ -107,7 +166,7 @@ int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
 		return HL_E_CPU_HALTED;
 	if (c->depth >= 2)
 		abort();   /* invariant: steps nest at most one deep (verify) */
-	memset(s, 0, offsetof(struct hl_step, w));
+	zero_prefix(s, offsetof(struct hl_step, w));
 	s->e = e;
 	s->c = c;
 	s->st = e->st;
@@ -117,13 +176,19 @@ int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
 	s->held_base = c->nheld;
 	hl_wctx_init(&s->w, e->st, c->stages[c->depth], !e->cfg.logs_off);
 	c->depth++;
+#ifdef HL_FAULT_INJECTION
+	if (hl_fault_hit(HL_FAULT_SKIP_LOCK))
+		fi_skip_step = s;
+	if (hl_fault_hit(HL_FAULT_LOCK_ORDER))
+		fi_order_step = s;
+#endif
 	return 0;
 }
 
 void hl_step_replay_init(struct hl_step *s, struct hl_state *st, const struct hl_rec *r,
 			 struct hl_stage *stages)
 {
-	memset(s, 0, offsetof(struct hl_step, w));
+	zero_prefix(s, offsetof(struct hl_step, w));
 	s->replay = true;
 	s->st = st;
 	s->cpu = r->cpu;
@@ -159,9 +224,31 @@ int hl_step_lock(struct hl_step *s, unsigned obj)
 			return 0;   /* this step already holds it */
 	if (s->nlocked == HL_MAX_STAGES || c->nheld == 16)
 		abort();
-	if (e->cfg.lock_order_check && c->nheld &&
+#ifdef HL_FAULT_INJECTION
+	if (s == fi_skip_step) {
+		fi_skip_step = NULL;
+		return 0;   /* SKIP_LOCK: no lock, no bookkeeping, no read dependency */
+	}
+	if (s == fi_order_step && s->nlocked == 1) {
+		/* LOCK_ORDER: drop the first lock, take this one, then the first again */
+		unsigned first = s->locked[0];
+		int rc;
+		fi_order_step = NULL;
+		s->nlocked = 0;
+		release_one(s, first);
+		fi_no_order_check = true;
+		rc = hl_step_lock(s, obj);
+		if (!rc)
+			rc = hl_step_lock(s, first);
+		fi_no_order_check = false;
+		return rc;
+	}
+#endif
+	if (e->cfg.lock_order_check && c->nheld && !FI_NO_ORDER_CHECK &&
 	    hl_lock_order_key(c->held[c->nheld - 1]) >= hl_lock_order_key(obj))
 		order_panic(c->held[c->nheld - 1], obj);
+	if (e->cfg.sched_point && e->cfg.sched_point(e->cfg.sched_ctx, s->cpu, HL_SP_LOCK, obj))
+		return HL_E_STRANDED;
 	if (e->cfg.global_lock) {
 		if (hl_lock_is_stranded(&e->locks[obj]))
 			return HL_E_STRANDED;
@@ -193,7 +280,8 @@ static void release_one(struct hl_step *s, unsigned obj)
 			break;
 	if (i == (unsigned)-1)
 		abort();
-	memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(c->held[0]));
+	if (i + 1 < c->nheld)   /* LIFO release (the usual case) moves nothing */
+		memmove(&c->held[i], &c->held[i + 1], (c->nheld - i - 1) * sizeof(c->held[0]));
 	c->nheld--;
 	if (e->cfg.global_lock) {
 		if (c->nheld == 0)
@@ -278,8 +366,10 @@ static unsigned build_record(struct hl_step *s, struct hl_stage *st, unsigned ob
 		r->flags |= HL_RF_STRANDED;
 	if (s->c->depth > 1)
 		r->flags |= HL_RF_NESTED;
-	memcpy(buf + sizeof(*r), s->blob, s->blob_len);
-	memset(buf + sizeof(*r) + s->blob_len, 0, blob - s->blob_len);
+	if (s->blob_len) {   /* most steps have no blob: skip two libc calls */
+		memcpy(buf + sizeof(*r), s->blob, s->blob_len);
+		memset(buf + sizeof(*r) + s->blob_len, 0, blob - s->blob_len);
+	}
 	/* locked objects that get no record of this op: the step read them at lseq */
 	for (unsigned i = 0; i < s->nlocked; i++) {
 		bool written = false;
@@ -309,6 +399,9 @@ int hl_step_end(struct hl_step *s, int rc)
 	uint16_t objs[HL_MAX_STAGES];
 	struct hl_stage *stg[HL_MAX_STAGES];
 	unsigned n = 0;
+#ifdef HL_FAULT_INJECTION
+	bool fi_pending = fi_late.n > 0, fi_defer = false, fi_release = false;
+#endif
 
 	if (s->replay)
 		return rc;
@@ -335,6 +428,19 @@ int hl_step_end(struct hl_step *s, int rc)
 				}
 			}
 		}
+#ifdef HL_FAULT_INJECTION
+		fi_defer = n && !fi_pending && hl_fault_hit(HL_FAULT_APPEND_LATE);
+		if (fi_defer) {
+			/* APPEND_LATE: keep the records; they are appended after the next step */
+			for (unsigned k = 0; k < n; k++) {
+				build_record(s, stg[k], objs[k], (uint8_t *)fi_late.buf[k], n, objs, n);
+				fi_late.obj[k] = objs[k];
+			}
+			fi_late.e = e;
+			fi_late.n = n;
+			n = 0;
+		}
+#endif
 		for (unsigned k = 0; k < n; k++) {
 			struct hl_log *l = &e->logs[objs[k]];
 			build_record(s, stg[k], objs[k], buf, n, objs, n);
@@ -348,6 +454,11 @@ int hl_step_end(struct hl_step *s, int rc)
 	}
 
 	/* release in reverse acquisition order; strand what the halt branch keeps */
+#ifdef HL_FAULT_INJECTION
+	fi_release = s->halted && s->nstrand && hl_fault_hit(HL_FAULT_HALT_RELEASE);
+	if (fi_release)
+		s->nstrand = 0;   /* HALT_RELEASE: the records say STRANDED, the locks go free */
+#endif
 	for (unsigned i = s->nlocked; i-- > 0;) {
 		unsigned obj = s->locked[i];
 		if (s->halted && is_stranded(s, obj) && !e->cfg.global_lock) {
@@ -361,6 +472,11 @@ int hl_step_end(struct hl_step *s, int rc)
 		}
 	}
 	c->depth--;
+#ifdef HL_FAULT_INJECTION
+	if (fi_pending && !fi_defer)
+		fi_late_flush(e);
+	(void)fi_release;
+#endif
 	if (rc < 0) {
 		c->steps_rejected++;
 	} else if (s->halted) {

@@ -24,7 +24,18 @@ struct hl_engine_cfg {
 	uint64_t ckpt_every;         /* checkpoint an object after this many records (0 = never) */
 	size_t log_cap_bytes;        /* cap on log segment memory (0 = unlimited) */
 	bool lock_order_check;       /* abort on an out-of-order acquire (default: debug builds) */
+	/*
+	 * Scheduling points for a controlled (deterministic) run: called on the CPU's own
+	 * thread before every lock acquisition (kind HL_SP_LOCK, obj = object ID) and at every
+	 * trap entry (HL_SP_TRAP). NULL in normal runs. A non-zero return refuses the lock
+	 * (the step fails as if the object were stranded): how a controlled run gets out of
+	 * a deadlock it detected.
+	 */
+	int (*sched_point)(void *ctx, int cpu, unsigned kind, unsigned obj);
+	void *sched_ctx;
 };
+
+enum hl_sched_kind { HL_SP_LOCK = 1, HL_SP_TRAP = 2 };
 
 void hl_engine_cfg_default(struct hl_engine_cfg *cfg);
 

@@ -11,6 +11,8 @@
 
 #include <zlib.h>
 
+#include <ck_pr.h>
+
 #include "hl_replay.h"
 
 static const char file_magic[8] = { 'H', 'Y', 'P', 'L', 'O', 'G', '\r', '\n' };
@@ -113,13 +115,38 @@ static void fill_build(struct fhdr *h)
 struct wctx {
 	FILE *f;
 	uint64_t nrecs, bytes;
+	uint64_t limit;          /* stop after this many records (write pass) */
 	bool count_only;
 	int ioerr;
 };
 
+/*
+ * Walk the records of one base (one snapshot and the chain after it). The writer takes
+ * the base once, so the snapshot, the first sequence number and the records it writes
+ * belong together even if a checkpoint publishes a new base meanwhile; the old chain
+ * stays valid until the RCU read section ends, and it only ever grows at its tail.
+ */
+static int walk_base(const struct hl_log_base *b, int (*fn)(const struct hl_rec *, void *), void *arg)
+{
+	for (struct hl_seg *s = b->head; s; s = rcu_dereference(s->next)) {
+		uint32_t used = ck_pr_load_32(&s->used);
+		ck_pr_fence_load();
+		for (uint32_t off = 0; off < used;) {
+			const struct hl_rec *r = (const struct hl_rec *)(s->data + off);
+			int rc = fn(r, arg);
+			if (rc)
+				return rc;
+			off += r->len;
+		}
+	}
+	return 0;
+}
+
 static int write_visit(const struct hl_rec *r, void *arg)
 {
 	struct wctx *w = arg;
+	if (!w->count_only && w->nrecs == w->limit)
+		return 1;   /* appended after the count pass: not part of this file */
 	w->nrecs++;
 	w->bytes += r->len;
 	if (w->count_only)
@@ -162,17 +189,19 @@ int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err
 	for (unsigned o = 1; o < HL_ID_END && !rc; o++) {
 		struct fsec sec;
 		struct wctx w = { .f = f, .count_only = true };
+		const struct hl_log_base *base;
 		const struct hl_snapshot *snap;
 		uint8_t *comp = NULL;
 		uLongf clen = 0;
 
 		urcu_memb_read_lock();
-		snap = hl_log_snapshot(&e->logs[o]);
+		base = rcu_dereference(e->logs[o].base);
+		snap = base->snap;
 		memset(&sec, 0, sizeof(sec));
 		sec.magic = SEC_MAGIC;
 		sec.obj = (uint16_t)o;
-		sec.first_seq = hl_log_first_seq(&e->logs[o]);
-		hl_log_foreach(&e->logs[o], write_visit, &w);
+		sec.first_seq = base->first_seq;
+		walk_base(base, write_visit, &w);
 		sec.nrecs = w.nrecs;
 		sec.rec_bytes = w.bytes;
 		sec.live_digest = hl_state_obj_digest(e->st, o);
@@ -195,20 +224,16 @@ int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err
 		if (fwrite(&sec, sizeof(sec), 1, f) != 1 || (comp && fwrite(comp, 1, clen, f) != clen))
 			rc = ferr(err, 0, "write failed: %s", strerror(errno));
 		free(comp);
-		/* records are written as counted: the log cannot shrink while we read it, and
-		 * anything appended after counting is left out (count_only pass fixed nrecs) */
-		w.count_only = false;
-		w.nrecs = 0;
-		w.bytes = 0;
+		/* records are written as counted: the chain of `base` cannot shrink while we
+		 * read it, and anything appended after counting is left out (the count pass
+		 * fixed nrecs and rec_bytes in the section header) */
 		if (!rc) {
-			uint64_t want = sec.nrecs;
-			struct wctx w2 = { .f = f };
-			/* write exactly `want` records */
-			hl_log_foreach(&e->logs[o], write_visit, &w2);
+			struct wctx w2 = { .f = f, .limit = sec.nrecs };
+			walk_base(base, write_visit, &w2);
 			if (w2.ioerr)
 				rc = ferr(err, 0, "write failed: %s", strerror(w2.ioerr));
-			else if (w2.nrecs != want)
-				rc = ferr(err, 0, "object %u changed while being written; quiesce the CPUs first", o);
+			else if (w2.nrecs != sec.nrecs || w2.bytes != sec.rec_bytes)
+				rc = ferr(err, 0, "object %u: log shrank while being written", o);
 			total += w2.nrecs;
 		}
 		urcu_memb_read_unlock();
@@ -318,6 +343,7 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	struct hl_engine_cfg cfg;
 	struct hl_engine *e = NULL;
 	struct hl_file_info dummy;
+	uint64_t recbuf[HL_REC_MAX / 8];
 	uint8_t *buf = NULL, *snapbuf = NULL;
 	struct stat stb;
 	struct fhdr h;
@@ -327,6 +353,8 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	if (!info)
 		info = &dummy;
 	memset(info, 0, sizeof(*info));
+	/* loading a snapshot publishes a new log base with call_rcu: be a registered reader */
+	hl_rcu_reader_ensure();
 	f = fopen(path, "rb");
 	if (!f) {
 		ferr(err, 0, "cannot open %s: %s", path, strerror(errno));
@@ -363,6 +391,11 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	}
 	if (h.crc != crc_struct(&h, sizeof(h))) {
 		ferr(err, offsetof(struct fhdr, crc), "header checksum mismatch");
+		goto bad;
+	}
+	if (h.hdr_len != sizeof(h)) {
+		ferr(err, offsetof(struct fhdr, hdr_len), "bad header length %u (expected %zu)", h.hdr_len,
+		     sizeof(h));
 		goto bad;
 	}
 	if (check_build(&h, err))
@@ -442,8 +475,12 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 			goto bad;
 		}
 		for (uint64_t i = 0, end = off + sec.rec_bytes; i < sec.nrecs; i++) {
-			const struct hl_rec *r = (const struct hl_rec *)(buf + off);
-			if (check_record(r, off, end - off, o, sec.first_seq + i, e->st, err))
+			/* a compressed snapshot has any length, so records in the file are not
+			 * 8-byte aligned: check and append an aligned copy */
+			const struct hl_rec *r = (const struct hl_rec *)recbuf;
+			uint64_t room = end - off;
+			memcpy(recbuf, buf + off, room < sizeof(recbuf) ? room : sizeof(recbuf));
+			if (check_record(r, off, room, o, sec.first_seq + i, e->st, err))
 				goto bad;
 			if (!hl_log_ensure(&e->logs[o], r->len)) {
 				ferr(err, off, "out of memory");

@@ -1,5 +1,6 @@
 /* hl_log.c - segmented per-object logs, checkpoints and RCU reclamation. */
 #include "hl_log.h"
+#include "hl_fault.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -156,8 +157,64 @@ bool hl_log_ensure(struct hl_log *l, uint32_t bytes)
 	return true;
 }
 
+#ifdef HL_FAULT_INJECTION
+/* ---- fault injection (hl_fault.h) ---------------------------------------------------- */
+static void log_put(struct hl_log *l, const struct hl_rec *r);
+static uint64_t fi_held[64][HL_REC_MAX / 8];   /* REORDER: one held-back record per log */
+static bool fi_has_held[64];
+static const struct hl_log *fi_held_log[64];   /* a held record only lands in its own log */
+
+/* true if the fault consumed the append */
+static bool fi_append(struct hl_log *l, const struct hl_rec *r)
+{
+	unsigned o = l->obj < 64 ? l->obj : 63;
+
+	if (fi_has_held[o] && fi_held_log[o] != l)
+		fi_has_held[o] = false;
+	if (fi_has_held[o]) {
+		/* REORDER, second half: this record first, then the held one, seqs exchanged */
+		struct hl_rec *h = (struct hl_rec *)fi_held[o];
+		fi_has_held[o] = false;
+		log_put(l, r);
+		if (hl_log_ensure(l, h->len)) {
+			h->seq = r->seq + 1;
+			log_put(l, h);
+		}
+		return true;
+	}
+	if (hl_fault_hit(HL_FAULT_DROP_RECORD))
+		return true;   /* never reaches the log; the next record reuses its seq */
+	if (hl_fault_hit(HL_FAULT_REORDER)) {
+		memcpy(fi_held[o], r, r->len);
+		fi_has_held[o] = true;
+		fi_held_log[o] = l;
+		return true;
+	}
+	if (r->ndelta) {
+		const struct hl_delta *d = hl_rec_first_delta(r);
+		if (!(d->flags & HL_DF_ZERO) && d->len && hl_fault_hit(HL_FAULT_WRONG_DELTA)) {
+			uint64_t tmp[HL_REC_MAX / 8];
+			memcpy(tmp, r, r->len);
+			((uint8_t *)tmp)[(const uint8_t *)(d + 1) - (const uint8_t *)r] ^= 0x10;
+			log_put(l, (const struct hl_rec *)tmp);
+			return true;
+		}
+	}
+	return false;
+}
+#endif
+
 void hl_log_append(struct hl_log *l, const struct hl_rec *r)
 {
+#ifdef HL_FAULT_INJECTION
+	if (fi_append(l, r))
+		return;
+	log_put(l, r);
+}
+
+static void log_put(struct hl_log *l, const struct hl_rec *r)
+{
+#endif
 	struct hl_seg *s = l->tail;
 
 	memcpy(s->data + s->used, r, r->len);
@@ -166,7 +223,7 @@ void hl_log_append(struct hl_log *l, const struct hl_rec *r)
 	ck_pr_store_32(&s->used, s->used + r->len);
 	l->next_seq = r->seq + 1;
 	l->since_ckpt++;
-	l->records_total++;
+	ck_pr_store_64(&l->records_total, l->records_total + 1);
 	l->bytes_total += r->len;
 }
 
@@ -185,6 +242,7 @@ static int install_base(struct hl_log *l, struct hl_snapshot *snap)
 	}
 	nb->snap = snap;
 	nb->first_seq = l->next_seq;
+	nb->gen = old->gen + 1;
 	l->tail = nb->head;
 	rcu_assign_pointer(l->base, nb);
 	l->since_ckpt = 0;

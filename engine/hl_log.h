@@ -40,6 +40,7 @@ struct hl_log_base {
 	struct hl_snapshot *snap; /* NULL: start from the configured initial state */
 	struct hl_seg *head;
 	uint64_t first_seq;       /* seq of the first record in head */
+	uint64_t gen;             /* bases of one log never share a generation */
 	struct hl_segpool *pool;
 	struct rcu_head rcu;
 };
@@ -61,7 +62,7 @@ struct hl_log {
 	struct hl_seg *tail;      /* writer only */
 	uint64_t next_seq;        /* writer only (under the object lock) */
 	uint64_t since_ckpt;      /* records since the last checkpoint */
-	uint64_t records_total;
+	uint64_t records_total;   /* also read (atomically) by live checkers to measure lag */
 	uint64_t bytes_total;
 	uint64_t checkpoints;
 	unsigned obj;

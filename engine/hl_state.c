@@ -219,7 +219,10 @@ static void stage_delta(struct hl_wctx *w, unsigned obj, const void *dst, const 
 	if (s->used + need > sizeof(s->buf) || len > 0xFFFF)
 		abort();   /* invariant: a step's delta fits one record (HL_REC_MAX) */
 	memcpy(s->buf + s->used, &d, sizeof(d));
-	if (!zero) {
+	if (!zero && len == 8) {
+		/* the common case (a descriptor, a digest): fixed-size copy, no libc calls */
+		memcpy(s->buf + s->used + sizeof(d), src, 8);
+	} else if (!zero) {
 		memcpy(s->buf + s->used + sizeof(d), src, len);
 		memset(s->buf + s->used + sizeof(d) + len, 0, HL_ALIGN8(len) - len);
 	}
@@ -230,7 +233,13 @@ static void stage_delta(struct hl_wctx *w, unsigned obj, const void *dst, const 
 
 void hl_wr(struct hl_wctx *w, unsigned obj, void *dst, const void *src, uint32_t len)
 {
-	memmove(dst, src, len);
+	if (len == 8) {
+		uint64_t v;   /* hl_wr64: fixed-size copy instead of a libc memmove call */
+		memcpy(&v, src, 8);
+		memcpy(dst, &v, 8);
+	} else {
+		memmove(dst, src, len);
+	}
 	if (w->record)
 		stage_delta(w, obj, dst, dst, len, false);
 }
@@ -257,7 +266,14 @@ int hl_apply_deltas(uint8_t *img, size_t size, const struct hl_rec *r)
 		} else {
 			if ((const uint8_t *)(d + 1) + d->len > end)
 				return -1;
-			memcpy(img + d->off, d + 1, d->len);
+			/* descriptors/digests (8) and s2page entries (16) dominate: fixed-size
+			 * copies, no libc call */
+			if (d->len == 8)
+				memcpy(img + d->off, d + 1, 8);
+			else if (d->len == 16)
+				memcpy(img + d->off, d + 1, 16);
+			else
+				memcpy(img + d->off, d + 1, d->len);
 		}
 		d = hl_delta_next(d);
 	}

@@ -27,7 +27,8 @@ const char *kc_trap_kind_name(unsigned k)
 
 struct kcore *kcore_new(struct hl_engine *e)
 {
-	struct kcore *k = aligned_alloc(64, sizeof(*k));
+	/* aligned_alloc wants a size that is a multiple of the alignment (C11 7.22.3.1) */
+	struct kcore *k = aligned_alloc(64, (sizeof(*k) + 63) & ~(size_t)63);
 
 	if (!k)
 		return NULL;
@@ -142,7 +143,10 @@ static int clear_vm_range(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t
 /* PHYS_ADDR_IOREMAP: device pages, one OMAP_IO step per page */
 static int ioremap(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t gpa, uint64_t pa, uint64_t size)
 {
-	if ((gpa | pa) & (HL_PAGE_SIZE - 1) || size == 0 || size > (64ull << 20))
+	/* the whole range is checked up front: a page refused halfway would leave the pages
+	 * before it mapped, and bad input must change nothing (SPEC §7, §8) */
+	if ((gpa | pa) & (HL_PAGE_SIZE - 1) || size == 0 || size > (64ull << 20) || gpa >= HL_ADDR_SPACE ||
+	    size > HL_ADDR_SPACE - gpa || pa >= HL_RAM_BASE + HL_RAM_SIZE || size > HL_RAM_BASE + HL_RAM_SIZE - pa)
 		return HL_E_INVAL;
 	for (uint64_t off = 0; off < size; off += HL_PAGE_SIZE) {
 		int rc = hl_map_vm_io(k->e, (int)cpu, (uint32_t)vmid, hl_ipa(gpa + off), hl_pa(pa + off));
@@ -242,8 +246,10 @@ enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 	case HVC_SMMU_LPAE_MAP: {
 		/* smmu_assign_page then smmu_map_page, as __el2_arm_lpae_map */
 		uint64_t iova = x[1], paddr = x[2], prot = x[3];
+		/* iova is checked here too: smmu_map_page refusing it after smmu_assign_page has
+		 * moved the page would change state on bad input */
 		if (x[4] > UINT32_MAX || x[5] > UINT32_MAX || prot > 3 || (paddr & (HL_PAGE_SIZE - 1)) ||
-		    !hl_pfn_is_ram(paddr / HL_PAGE_SIZE))
+		    !hl_pfn_is_ram(paddr / HL_PAGE_SIZE) || iova >= HL_SMMU_IPA_SIZE || (iova & (HL_PAGE_SIZE - 1)))
 			return ret_status(kc, f, HL_E_INVAL);
 		rc = hl_smmu_assign_page(e, (int)cpu, (uint32_t)x[4], (uint32_t)x[5], paddr / HL_PAGE_SIZE,
 					 iova / HL_PAGE_SIZE);
@@ -300,8 +306,8 @@ enum kc_ret host_npt_handler(struct kcore *k, struct trap_frame *f)
 	if (HALTED(rc))
 		return KC_RET_HALTED;
 	if (rc < 0) {
-		/* no memory there (or refused): the access cannot be retried forever; the
-		 * host gets the abort back as an error in x0 and its PC moves on */
+		/* no memory there (or refused): the access cannot be retried forever, so it is
+		 * skipped (the host's PC moves past it) and counted as an error */
 		kc->hvc_errors++;
 		f->elr += 4;
 	}
@@ -314,6 +320,8 @@ enum kc_ret kcore_host_trap(struct kcore *k, struct trap_frame *f)
 	unsigned cpu = arch_cpu_id();
 	enum kc_ret r;
 
+	if (k->e->cfg.sched_point)
+		(void)k->e->cfg.sched_point(k->e->cfg.sched_ctx, (int)cpu, HL_SP_TRAP, 0);
 	switch (esr_ec(f->esr)) {
 	case EC_HVC64:
 		r = host_hvc_handler(k, f);

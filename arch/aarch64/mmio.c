@@ -18,6 +18,10 @@
  *   CB CONTEXTIDR (0x34)            refused
  *   other context-bank registers    written
  *
+ * The registers are 32-bit except TTBR0 (64-bit): an 8-byte write covers two registers and
+ * is written only if both are allowed; a write to either half of TTBR0, of any width,
+ * leaves exactly KCore's root there.
+ *
  * Deviation: REFERENCE 5.3 panics on a refused access; SPEC §8 says bad host input is
  * rejected without a halt. A refused write is dropped (the host's PC still advances)
  * and counted; nothing changes.
@@ -37,14 +41,14 @@ struct mmio_req {
 	bool refused;
 };
 
-static bool write_allowed(struct mmio_req *m, unsigned index, uint32_t off, uint64_t *val,
-			  const uint32_t *owners)
+/* one 32-bit register at `off` (global space or a context bank) written with `v` */
+static bool word_allowed(unsigned index, uint32_t off, uint32_t v, const uint32_t *owners)
 {
 	if (off < KC_SMMU_GLOBAL_BASE) {
 		if (off == SMMU_GR0_sCR0)
-			return (*val & SMMU_sCR0_SMCFCFG) != 0;
+			return (v & SMMU_sCR0_SMCFCFG) != 0;
 		if (off == SMMU_GR0_sCR2)
-			return (*val & 0xFF) == 0;
+			return (v & 0xFF) == 0;
 		if (off >= SMMU_GR1_BASE && off < SMMU_GR1_END) {
 			uint32_t n = (off - SMMU_GR1_BASE) / 4;
 			uint32_t owner;
@@ -53,16 +57,20 @@ static bool write_allowed(struct mmio_req *m, unsigned index, uint32_t off, uint
 			owner = owners[HL_SMMU_ID_OF(index, n)];
 			if (owner == HL_HOSTVISOR)
 				return true;
-			return ((*val >> SMMU_CBAR_TYPE_SHIFT) & 3) == SMMU_CBAR_TYPE_S2_TRANS &&
-			       (*val & SMMU_CBAR_VMID_MASK) == owner;
+			return ((v >> SMMU_CBAR_TYPE_SHIFT) & 3) == SMMU_CBAR_TYPE_S2_TRANS &&
+			       (v & SMMU_CBAR_VMID_MASK) == owner;
 		}
 		return true;
 	}
-	uint32_t cb = (off - KC_SMMU_GLOBAL_BASE) / KC_SMMU_CB_SIZE, reg = off % KC_SMMU_CB_SIZE;
-	if (reg == SMMU_CB_CONTEXTIDR)
-		return false;
-	if (reg == SMMU_CB_TTBR0)   /* the bank translates through KCore's table, whatever was written */
-		*val = hl_spt_root_pa(m->k->e->st->spt, HL_SMMU_ID_OF(index, cb));
+	return (off - KC_SMMU_GLOBAL_BASE) % KC_SMMU_CB_SIZE != SMMU_CB_CONTEXTIDR;
+}
+
+/* every 32-bit register the access covers must take its part of the value */
+static bool write_allowed(unsigned index, uint32_t off, unsigned len, uint64_t val, const uint32_t *owners)
+{
+	for (unsigned w = 0; w < len; w += 4)
+		if (!word_allowed(index, off + w, (uint32_t)(val >> (8 * w)), owners))
+			return false;
 	return true;
 }
 
@@ -100,8 +108,13 @@ static int mmio_locked(void *arg, const uint32_t *owners)
 	val = rt < 31 ? m->f->x[rt] : 0;
 	if (len == 4)
 		val &= 0xFFFFFFFFu;
-	if (!write_allowed(m, index, off, &val, owners)) {
+	if (!write_allowed(index, off, len, val, owners)) {
 		m->refused = true;
+		return 0;
+	}
+	if (off >= KC_SMMU_GLOBAL_BASE && ((off - KC_SMMU_GLOBAL_BASE) % KC_SMMU_CB_SIZE & ~7u) == SMMU_CB_TTBR0) {
+		/* the bank translates through KCore's table, whatever was written to either half */
+		*slot = hl_spt_root_pa(m->k->e->st->spt, HL_SMMU_ID_OF(index, (off - KC_SMMU_GLOBAL_BASE) / KC_SMMU_CB_SIZE));
 		return 0;
 	}
 	if (len == 8)

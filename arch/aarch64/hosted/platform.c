@@ -575,7 +575,13 @@ static bool boot_vm(struct hp_cpu *c, unsigned slot)
 		return false;
 	vm->meta_pfn = pfn_of(c, (uint64_t)meta);
 	vm->vcpu_pfn = pfn_of(c, (uint64_t)vcpus);
-	crypto_sign_keypair(pk, sk);
+	{
+		/* keys from the CPU's seeded generator: a run is a function of its seed */
+		uint8_t kseed[crypto_sign_SEEDBYTES];
+		for (unsigned i = 0; i < sizeof(kseed); i++)
+			kseed[i] = (uint8_t)rnd(c);
+		crypto_sign_seed_keypair(pk, sk, kseed);
+	}
 	if (!host_write_bytes(c, vm->meta_pfn * PG, pk, 32))
 		return false;
 	vmid = hp_hvc(p, c->id, HVC_REGISTER_KVM, vm->meta_pfn * PG, 0xFFFF000000000000ull | c->id, 0, 0, 0);
@@ -994,11 +1000,15 @@ static void *cpu_thread(void *arg)
 	struct hp_cpu *c = arg;
 
 	hp_enter_cpu(c->p, c->id);
+	if (c->p->cfg.on_cpu)
+		c->p->cfg.on_cpu(c->p->cfg.hook_ctx, c->id, true);
 	for (uint64_t n = 0; n < c->ops_target && !c->halted; n++) {
 		host_step(c);
 		atomic_store_explicit(&c->done, n + 1, memory_order_relaxed);
 	}
 	atomic_store_explicit(&c->done, c->ops_target, memory_order_relaxed);
+	if (c->p->cfg.on_cpu)
+		c->p->cfg.on_cpu(c->p->cfg.hook_ctx, c->id, false);
 	return NULL;
 }
 

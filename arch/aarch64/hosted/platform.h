@@ -35,6 +35,10 @@ struct hp_cfg {
 	uint64_t seed;
 	unsigned mix;
 	bool forbidden;            /* also try forbidden things (tests only: they halt CPUs) */
+	/* called on each CPU thread when it starts (start = true) and ends: lets a
+	 * controlled scheduler own the threads (hyplog explore) */
+	void (*on_cpu)(void *ctx, unsigned cpu, bool start);
+	void *hook_ctx;
 };
 
 /* latency histogram: log2 buckets of nanoseconds with 8 linear sub-buckets */
