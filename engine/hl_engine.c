@@ -526,9 +526,9 @@ void hl_engine_log_stats(struct hl_engine *e, struct hl_log_stats *out)
 		out->checkpoints += e->logs[id].checkpoints;
 		out->live_records += e->logs[id].since_ckpt;
 	}
-	ck_spinlock_fas_lock(&e->pool.lock);
+	hl_segpool_lock(&e->pool);
 	out->seg_bytes_alloc = hl_segpool_bytes(&e->pool);
 	out->seg_free = e->pool.nfree;
 	out->seg_pops = e->pool.pops;
-	ck_spinlock_fas_unlock(&e->pool.lock);
+	hl_segpool_unlock(&e->pool);
 }

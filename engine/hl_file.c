@@ -194,7 +194,7 @@ int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err
 		uint8_t *comp = NULL;
 		uLongf clen = 0;
 
-		urcu_memb_read_lock();
+		hl_rcu_read_lock();
 		base = rcu_dereference(e->logs[o].base);
 		snap = base->snap;
 		memset(&sec, 0, sizeof(sec));
@@ -209,7 +209,7 @@ int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err
 			clen = compressBound(snap->size);
 			comp = malloc(clen);
 			if (!comp || compress2(comp, &clen, snap->img, snap->size, 1) != Z_OK) {
-				urcu_memb_read_unlock();
+				hl_rcu_read_unlock();
 				free(comp);
 				rc = ferr(err, 0, "cannot compress snapshot of object %u", o);
 				break;
@@ -236,7 +236,7 @@ int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err
 				rc = ferr(err, 0, "object %u: log shrank while being written", o);
 			total += w2.nrecs;
 		}
-		urcu_memb_read_unlock();
+		hl_rcu_read_unlock();
 	}
 	if (!rc) {
 		memset(&t, 0, sizeof(t));

@@ -8,19 +8,12 @@
 
 #include <ck_pr.h>
 
-/*
- * ck's x86 atomics are inline assembly that ThreadSanitizer cannot see: tell it about
- * every acquire and release, or every lock-protected access is reported as a race.
- */
-#if defined(__SANITIZE_THREAD__)
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define TSAN_ACQUIRE(a) __tsan_acquire(a)
-#define TSAN_RELEASE(a) __tsan_release(a)
-#else
-#define TSAN_ACQUIRE(a) ((void)(a))
-#define TSAN_RELEASE(a) ((void)(a))
-#endif
+#include "hl_tsan.h"
+
+/* ck's atomics are inline assembly that ThreadSanitizer cannot see: every acquire and
+ * release is annotated, or every lock-protected access is reported as a race. */
+#define TSAN_ACQUIRE(a) HL_TSAN_ACQUIRE(a)
+#define TSAN_RELEASE(a) HL_TSAN_RELEASE(a)
 
 void hl_lock_init(struct hl_lock *lk, unsigned id, enum hl_lock_kind kind)
 {

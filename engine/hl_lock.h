@@ -27,6 +27,12 @@
 
 #include <ck_spinlock.h>
 
+/* ck's fences come from ck_md.h: aarch64 needs the arm64 (RMO) one. The amd64 header in the
+ * build host's /usr/include is TSO and would make every aarch64 fence a compiler barrier. */
+#if defined(__aarch64__) && !defined(CK_MD_RMO)
+#error "aarch64 build with a non-RMO ck_md.h (the amd64 one?): put the arm64 sysroot headers first (cross/aarch64-linux-gnu.ini)"
+#endif
+
 #include "hl_const.h"
 
 enum hl_lock_kind {

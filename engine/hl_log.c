@@ -9,7 +9,61 @@
 
 #include <ck_pr.h>
 
+#include "hl_tsan.h"
+
 #define SEGS_PER_CHUNK 16u
+
+/* the RCU grace period, as ThreadSanitizer sees it: readers release at unlock, the
+ * reclaimer acquires before it frees */
+static char rcu_gp;
+
+static void pool_lock(struct hl_segpool *p)
+{
+	ck_spinlock_fas_lock(&p->lock);
+	HL_TSAN_ACQUIRE(&p->lock);
+}
+
+static void pool_unlock(struct hl_segpool *p)
+{
+	HL_TSAN_RELEASE(&p->lock);
+	ck_spinlock_fas_unlock(&p->lock);
+}
+
+void hl_segpool_lock(struct hl_segpool *p)
+{
+	pool_lock(p);
+}
+
+void hl_segpool_unlock(struct hl_segpool *p)
+{
+	pool_unlock(p);
+}
+
+void hl_rcu_read_lock(void)
+{
+	urcu_memb_read_lock();
+}
+
+void hl_rcu_read_unlock(void)
+{
+	HL_TSAN_RELEASE(&rcu_gp);
+	urcu_memb_read_unlock();
+}
+
+uint32_t hl_seg_used(const struct hl_seg *s)
+{
+	uint32_t used = ck_pr_load_32(&((struct hl_seg *)s)->used);
+	ck_pr_fence_load();
+	HL_TSAN_ACQUIRE(s);
+	return used;
+}
+
+const struct hl_seg *hl_seg_next(const struct hl_seg *s)
+{
+	const struct hl_seg *n = rcu_dereference(((struct hl_seg *)s)->next);
+	HL_TSAN_ACQUIRE(s);
+	return n;
+}
 
 int hl_segpool_init(struct hl_segpool *p, size_t seg_bytes, size_t cap_bytes)
 {
@@ -69,7 +123,7 @@ static struct hl_seg *pool_pop(struct hl_segpool *p)
 {
 	struct hl_seg *s = NULL;
 
-	ck_spinlock_fas_lock(&p->lock);
+	pool_lock(p);
 	if (!p->free)
 		(void)pool_grow_locked(p);
 	if (p->free) {
@@ -78,7 +132,7 @@ static struct hl_seg *pool_pop(struct hl_segpool *p)
 		p->free = s->next;
 		p->nfree--;
 	}
-	ck_spinlock_fas_unlock(&p->lock);
+	pool_unlock(p);
 	if (s) {
 		s->next = NULL;
 		s->used = 0;
@@ -89,7 +143,7 @@ static struct hl_seg *pool_pop(struct hl_segpool *p)
 
 static void pool_push_chain(struct hl_segpool *p, struct hl_seg *s)
 {
-	ck_spinlock_fas_lock(&p->lock);
+	pool_lock(p);
 	while (s) {
 		struct hl_seg *n = s->next;
 		s->next = p->free;
@@ -97,7 +151,7 @@ static void pool_push_chain(struct hl_segpool *p, struct hl_seg *s)
 		p->nfree++;
 		s = n;
 	}
-	ck_spinlock_fas_unlock(&p->lock);
+	pool_unlock(p);
 }
 
 int hl_log_init(struct hl_log *l, unsigned obj, struct hl_segpool *pool)
@@ -131,6 +185,7 @@ static void base_free(struct hl_log_base *b)
 
 static void base_free_rcu(struct rcu_head *h)
 {
+	HL_TSAN_ACQUIRE(&rcu_gp);
 	base_free(caa_container_of(h, struct hl_log_base, rcu));
 }
 
@@ -152,6 +207,8 @@ bool hl_log_ensure(struct hl_log *l, uint32_t bytes)
 	if (!s)
 		return false;
 	/* an empty segment linked early is harmless to readers */
+	HL_TSAN_RELEASE(s);
+	HL_TSAN_RELEASE(l->tail);
 	rcu_assign_pointer(l->tail->next, s);
 	l->tail = s;
 	return true;
@@ -219,6 +276,7 @@ static void log_put(struct hl_log *l, const struct hl_rec *r)
 
 	memcpy(s->data + s->used, r, r->len);
 	/* publish: readers load `used` with acquire and then read the bytes */
+	HL_TSAN_RELEASE(s);
 	ck_pr_fence_store();
 	ck_pr_store_32(&s->used, s->used + r->len);
 	l->next_seq = r->seq + 1;
@@ -244,10 +302,15 @@ static int install_base(struct hl_log *l, struct hl_snapshot *snap)
 	nb->first_seq = l->next_seq;
 	nb->gen = old->gen + 1;
 	l->tail = nb->head;
+	HL_TSAN_RELEASE(nb->head);
+	HL_TSAN_RELEASE(&l->base);
 	rcu_assign_pointer(l->base, nb);
 	l->since_ckpt = 0;
 	l->checkpoints++;
-	/* readers still walking the old chain keep it until they leave */
+	/* readers still walking the old chain keep it until they leave; call_rcu wants a
+	 * registered thread, so a CPU thread registers the first time it checkpoints */
+	hl_rcu_reader_ensure();
+	HL_TSAN_RELEASE(&rcu_gp);   /* what the writer did to `old` precedes its reclamation */
 	urcu_memb_call_rcu(&old->rcu, base_free_rcu);
 	return 0;
 }
@@ -300,7 +363,9 @@ uint64_t hl_log_first_seq(const struct hl_log *l)
 
 const struct hl_log_base *hl_log_base_get(const struct hl_log *l)
 {
-	return rcu_dereference(((struct hl_log *)l)->base);
+	const struct hl_log_base *b = rcu_dereference(((struct hl_log *)l)->base);
+	HL_TSAN_ACQUIRE(&((struct hl_log *)l)->base);
+	return b;
 }
 
 int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg)
@@ -310,9 +375,11 @@ int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg)
 
 int hl_log_base_foreach(const struct hl_log_base *b, hl_log_visit_fn fn, void *arg)
 {
-	for (struct hl_seg *s = b->head; s; s = rcu_dereference(s->next)) {
-		uint32_t used = ck_pr_load_32(&s->used);
-		ck_pr_fence_load();
+	for (const struct hl_seg *s = b->head, *next; s; s = next) {
+		/* `next` before `used`: once a segment has a successor it takes no more records,
+		 * so `used` read afterwards is final and a concurrent reader misses nothing */
+		next = hl_seg_next(s);
+		uint32_t used = hl_seg_used(s);
 		for (uint32_t off = 0; off < used;) {
 			const struct hl_rec *r = (const struct hl_rec *)(s->data + off);
 			int rc = fn(r, arg);

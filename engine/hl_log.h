@@ -71,6 +71,9 @@ struct hl_log {
 int hl_segpool_init(struct hl_segpool *p, size_t seg_bytes, size_t cap_bytes);
 void hl_segpool_destroy(struct hl_segpool *p);
 size_t hl_segpool_bytes(const struct hl_segpool *p);
+/* the pool lock (for statistics readers) */
+void hl_segpool_lock(struct hl_segpool *p);
+void hl_segpool_unlock(struct hl_segpool *p);
 
 int hl_log_init(struct hl_log *l, unsigned obj, struct hl_segpool *pool);
 void hl_log_destroy(struct hl_log *l);
@@ -94,5 +97,12 @@ int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg);
 
 /* register the calling thread as an RCU reader once; unregistered at thread exit */
 void hl_rcu_reader_ensure(void);
+/* read-side critical sections (urcu-memb, plus the edges ThreadSanitizer needs) */
+void hl_rcu_read_lock(void);
+void hl_rcu_read_unlock(void);
+/* committed bytes of a segment, with acquire semantics for the records below them */
+uint32_t hl_seg_used(const struct hl_seg *s);
+/* the next segment of a chain (RCU reader) */
+const struct hl_seg *hl_seg_next(const struct hl_seg *s);
 
 #endif

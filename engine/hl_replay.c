@@ -83,9 +83,10 @@ static int cal_walk(const struct hl_log_base *b, struct cal_ctx *c)
 	size_t size = c->out->img[c->obj].size;
 	uint64_t expect = c->expect;
 
-	for (struct hl_seg *sg = b->head; sg; sg = rcu_dereference(sg->next)) {
-		uint32_t used = ck_pr_load_32(&sg->used);
-		ck_pr_fence_load();
+	for (const struct hl_seg *sg = b->head, *next; sg; sg = next) {
+		/* `next` before `used` (see hl_log_base_foreach): nothing is missed beside writers */
+		next = hl_seg_next(sg);
+		uint32_t used = hl_seg_used(sg);
 		for (uint32_t off = 0; off < used;) {
 			const struct hl_rec *r = (const struct hl_rec *)(sg->data + off);
 			if (r->seq != expect || r->obj != c->obj || hl_apply_deltas(img, size, r)) {
@@ -113,14 +114,14 @@ int hl_cal_obj(struct hl_engine *e, unsigned obj, struct hl_state *out, struct h
 	if (err)
 		err->code = 0;
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	{
 		const struct hl_log_base *b = hl_log_base_get(&e->logs[obj]);
 		rc = load_base(b, obj, out, &c.expect, err);
 		if (!rc)
 			rc = cal_walk(b, &c);
 	}
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	return rc;
 }
 
@@ -429,7 +430,7 @@ int hl_linearize(struct hl_engine *e, uint64_t **ops, size_t *nops, struct hl_re
 	int rc;
 
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	rc = graph_build(e, &g, err);
 	if (!rc)
 		rc = graph_order(&g, &order, err);
@@ -441,7 +442,7 @@ int hl_linearize(struct hl_engine *e, uint64_t **ops, size_t *nops, struct hl_re
 			(*ops)[i] = g.n[order[i]].op;
 		*nops = g.nn;
 	}
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	free(order);
 	graph_free(&g);
 	return rc;
@@ -513,7 +514,7 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	rc = graph_build(e, &g, err);
 	if (!rc)
 		rc = graph_order(&g, &order, err);
@@ -564,7 +565,7 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 		stats->ops = g.nn;
 		stats->edges = g.ne;
 	}
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	free(stages);
 	free(order);
 	graph_free(&g);

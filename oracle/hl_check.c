@@ -976,11 +976,11 @@ static int with_ctx(const struct hl_check_src *src, struct hl_verdict *v, runner
 	int rc;
 
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	rc = chk_init(&k, src, v);
 	if (!rc)
 		rc = fn(&k, arg);
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	chk_free(&k);
 	return rc;
 }

@@ -109,11 +109,10 @@ static void follow(struct hl_live *lv, unsigned o)
 	const struct hl_seg *s = c->seg;
 	uint32_t off = c->off;
 	while (s) {
-		const struct hl_seg *next = rcu_dereference(s->next);
+		const struct hl_seg *next = hl_seg_next(s);
 		/* read `used` after `next`: once the next segment is linked, s takes no more
 		 * records, so this value is final and nothing in s is missed */
-		uint32_t used = ck_pr_load_32(&((struct hl_seg *)s)->used);
-		ck_pr_fence_load();
+		uint32_t used = hl_seg_used(s);
 		while (off < used) {
 			const struct hl_rec *r = (const struct hl_rec *)(s->data + off);
 			if (r->seq > c->seq)
@@ -149,10 +148,10 @@ static void pass(struct hl_live *lv)
 	if (lag > lv->rep.max_lag_records)
 		lv->rep.max_lag_records = lag;
 	lv->lag_sum += (double)lag;
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	for (unsigned o = 1; o < HL_ID_END; o++)
 		follow(lv, o);
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	lv->rep.passes++;
 	/* a record appended just after the previous pass started waited this long at most */
 	if (lv->last_pass_end > 0 && now_ms() - lv->last_pass_end + (now_ms() - t) > lv->rep.max_lag_ms)

@@ -65,11 +65,11 @@ int hl_report_replay(struct hl_engine *e, const struct hl_file_info *info, bool 
 		uint64_t sseq;
 		char name[24];
 
-		urcu_memb_read_lock();
+		hl_rcu_read_lock();
 		hl_log_foreach(&e->logs[o], count_visit, &c);
 		snap = hl_log_snapshot(&e->logs[o]);
 		sseq = snap ? snap->seq : 0;
-		urcu_memb_read_unlock();
+		hl_rcu_read_unlock();
 		rep->records += c.n;
 		if (rep->cal_ok && dc != dl) {
 			if (rep->cal_eq_live)

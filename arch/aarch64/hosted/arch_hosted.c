@@ -52,7 +52,9 @@ void arch_set_this_cpu_data(void *p) { cpu_data = p; }
 
 void arch_dsb_isb(void)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* every table change happens under its lock and every walk takes it: a compiler
+	 * barrier is all the hosted software MMU needs */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 void arch_tlbi_vmid(uint64_t vttbr)
