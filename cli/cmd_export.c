@@ -135,7 +135,7 @@ int cmd_export(int argc, char **argv)
 		}
 	}
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	for (unsigned o = 1; o < HL_ID_END; o++)
 		if (hl_log_foreach(&e->logs[o], visit, &g)) {
 			fprintf(stderr, "hyplog export: out of memory\n");
@@ -203,7 +203,7 @@ int cmd_export(int argc, char **argv)
 	}
 	printf("]}\n");
 out:
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	free(prog);
 	free(g.v);
 	free(lin);

@@ -63,9 +63,9 @@ uint64_t th_nrecs(struct hl_engine *e, unsigned obj)
 {
 	struct last_ctx c = { 0, NULL };
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	hl_log_foreach(&e->logs[obj], last_visit, &c);
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	return c.n;
 }
 
@@ -74,13 +74,13 @@ const struct hl_rec *th_last_rec(struct hl_engine *e, unsigned obj, uint8_t *buf
 	struct last_ctx c = { 0, NULL };
 	const struct hl_rec *r = NULL;
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	hl_log_foreach(&e->logs[obj], last_visit, &c);
 	if (c.last && c.last->len <= len) {
 		memcpy(buf, c.last, c.last->len);
 		r = (const struct hl_rec *)buf;
 	}
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	return r;
 }
 

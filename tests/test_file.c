@@ -287,13 +287,13 @@ static void collect_log(struct hl_engine *e, unsigned obj, struct collect *c, in
 
 	memset(c, 0, sizeof(*c));
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	s = hl_log_snapshot(&e->logs[obj]);
 	*snap_seq = s ? (int64_t)s->seq : -1;
 	*snap_digest = s ? hl_digest(s->img, s->size) : 0;
 	*first_seq = hl_log_first_seq(&e->logs[obj]);
 	hl_log_foreach(&e->logs[obj], collect_visit, c);
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 }
 
 static void check_replays_to(struct hl_engine *loaded, const struct hl_state *live)

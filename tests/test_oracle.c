@@ -92,9 +92,9 @@ static struct hl_rec *rec_at(struct hl_engine *e, unsigned obj, uint64_t seq)
 {
 	struct find f = { seq, NULL };
 	hl_rcu_reader_ensure();
-	urcu_memb_read_lock();
+	hl_rcu_read_lock();
 	hl_log_foreach(&e->logs[obj], find_visit, &f);
-	urcu_memb_read_unlock();
+	hl_rcu_read_unlock();
 	cr_assert_not_null(f.r, "no record %llu in object %u", (unsigned long long)seq, obj);
 	return f.r;
 }
