@@ -1,0 +1,185 @@
+/*
+ * arch_el2.c - the EL2 backend of arch.h: real mrs/msr, barriers, TLB maintenance, WFE/SEV
+ * and the guest entry (entry.S). nVHE: EL1 register names reach the EL1 registers.
+ *
+ * Built only in the aarch64 cross build with -Del2=true, as its own static library; it is
+ * never linked into the hosted hyplog binary (which uses hosted/arch_hosted.c).
+ *
+ * TPIDR_EL2 holds the running vCPU's shadow-context pointer (vcpu.c), so per-CPU data is a
+ * per-CPU array indexed by arch_cpu_id() (MPIDR_EL1.Aff0).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "el2.h"
+#include "hl_config.h"
+#include "kcore.h"   /* struct trap_frame: entry.S builds one for host traps */
+
+/* entry.S's TF_* offsets */
+_Static_assert(offsetof(struct trap_frame, x) == 0, "entry.S: x[] at 0");
+_Static_assert(offsetof(struct trap_frame, elr) == 8 * 31 && offsetof(struct trap_frame, spsr) == 8 * 32,
+	       "entry.S: TF_ELR");
+_Static_assert(offsetof(struct trap_frame, esr) == 8 * 33 && offsetof(struct trap_frame, far) == 8 * 34,
+	       "entry.S: TF_ESR");
+_Static_assert(offsetof(struct trap_frame, hpfar) == 8 * 35, "entry.S: TF_HPFAR");
+_Static_assert(sizeof(struct trap_frame) == 8 * 36, "entry.S: TF_SIZE");
+
+#define NR_CPUS HL_CFG_NR_CPUS
+
+#define read_sysreg(r) ({ uint64_t __v; __asm__ volatile("mrs %0, " #r : "=r"(__v)); __v; })
+#define write_sysreg(v, r) __asm__ volatile("msr " #r ", %x0" : : "rZ"((uint64_t)(v)))
+
+/* one cache line per CPU: no false sharing between CPUs' private pointers */
+struct el2_percpu {
+	void *data;
+} __attribute__((aligned(64)));
+
+static struct el2_percpu percpu[NR_CPUS];
+struct el2_panic_info el2_last_panic[NR_CPUS];
+
+static const char *const names[SR__COUNT] = {
+	[SR_ESR_EL2] = "ESR_EL2", [SR_FAR_EL2] = "FAR_EL2", [SR_HPFAR_EL2] = "HPFAR_EL2",
+	[SR_ELR_EL2] = "ELR_EL2", [SR_SPSR_EL2] = "SPSR_EL2", [SR_VTTBR_EL2] = "VTTBR_EL2",
+	[SR_HCR_EL2] = "HCR_EL2", [SR_TPIDR_EL2] = "TPIDR_EL2", [SR_VMPIDR_EL2] = "VMPIDR_EL2",
+	[SR_CPTR_EL2] = "CPTR_EL2", [SR_MDCR_EL2] = "MDCR_EL2", [SR_SCTLR_EL1] = "SCTLR_EL1",
+	[SR_CPACR_EL1] = "CPACR_EL1", [SR_TTBR0_EL1] = "TTBR0_EL1", [SR_TTBR1_EL1] = "TTBR1_EL1",
+	[SR_TCR_EL1] = "TCR_EL1", [SR_ESR_EL1] = "ESR_EL1", [SR_AFSR0_EL1] = "AFSR0_EL1",
+	[SR_AFSR1_EL1] = "AFSR1_EL1", [SR_FAR_EL1] = "FAR_EL1", [SR_MAIR_EL1] = "MAIR_EL1",
+	[SR_VBAR_EL1] = "VBAR_EL1", [SR_CONTEXTIDR_EL1] = "CONTEXTIDR_EL1", [SR_AMAIR_EL1] = "AMAIR_EL1",
+	[SR_CNTKCTL_EL1] = "CNTKCTL_EL1", [SR_PAR_EL1] = "PAR_EL1", [SR_TPIDR_EL1] = "TPIDR_EL1",
+	[SR_SPSR_EL1] = "SPSR_EL1", [SR_ELR_EL1] = "ELR_EL1", [SR_SP_EL1] = "SP_EL1",
+	[SR_SP_EL0] = "SP_EL0", [SR_TPIDR_EL0] = "TPIDR_EL0", [SR_TPIDRRO_EL0] = "TPIDRRO_EL0",
+	[SR_CSSELR_EL1] = "CSSELR_EL1", [SR_ACTLR_EL1] = "ACTLR_EL1", [SR_MDSCR_EL1] = "MDSCR_EL1",
+};
+
+/* one case per register: mrs/msr take the register name as an immediate */
+#define SYSREGS(X)                                                                               \
+	X(SR_ESR_EL2, esr_el2) X(SR_FAR_EL2, far_el2) X(SR_HPFAR_EL2, hpfar_el2)                 \
+	X(SR_ELR_EL2, elr_el2) X(SR_SPSR_EL2, spsr_el2) X(SR_VTTBR_EL2, vttbr_el2)               \
+	X(SR_HCR_EL2, hcr_el2) X(SR_TPIDR_EL2, tpidr_el2) X(SR_VMPIDR_EL2, vmpidr_el2)           \
+	X(SR_CPTR_EL2, cptr_el2) X(SR_MDCR_EL2, mdcr_el2)                                        \
+	X(SR_SCTLR_EL1, sctlr_el1) X(SR_CPACR_EL1, cpacr_el1) X(SR_TTBR0_EL1, ttbr0_el1)         \
+	X(SR_TTBR1_EL1, ttbr1_el1) X(SR_TCR_EL1, tcr_el1) X(SR_ESR_EL1, esr_el1)                 \
+	X(SR_AFSR0_EL1, afsr0_el1) X(SR_AFSR1_EL1, afsr1_el1) X(SR_FAR_EL1, far_el1)             \
+	X(SR_MAIR_EL1, mair_el1) X(SR_VBAR_EL1, vbar_el1) X(SR_CONTEXTIDR_EL1, contextidr_el1)   \
+	X(SR_AMAIR_EL1, amair_el1) X(SR_CNTKCTL_EL1, cntkctl_el1) X(SR_PAR_EL1, par_el1)         \
+	X(SR_TPIDR_EL1, tpidr_el1) X(SR_SPSR_EL1, spsr_el1) X(SR_ELR_EL1, elr_el1)               \
+	X(SR_SP_EL1, sp_el1) X(SR_SP_EL0, sp_el0) X(SR_TPIDR_EL0, tpidr_el0)                     \
+	X(SR_TPIDRRO_EL0, tpidrro_el0) X(SR_CSSELR_EL1, csselr_el1) X(SR_ACTLR_EL1, actlr_el1)   \
+	X(SR_MDSCR_EL1, mdscr_el1)
+
+uint64_t arch_read_sysreg(enum arch_sysreg r)
+{
+	switch (r) {
+#define X(id, reg) case id: return read_sysreg(reg);
+	SYSREGS(X)
+#undef X
+	default:
+		return 0;
+	}
+}
+
+void arch_write_sysreg(enum arch_sysreg r, uint64_t v)
+{
+	switch (r) {
+#define X(id, reg) case id: write_sysreg(v, reg); break;
+	SYSREGS(X)
+#undef X
+	default:
+		break;
+	}
+}
+
+const char *arch_sysreg_name(enum arch_sysreg r)
+{
+	return r < SR__COUNT && names[r] ? names[r] : "?";
+}
+
+static inline unsigned mpidr_aff0(void)
+{
+	return (unsigned)(read_sysreg(mpidr_el1) & 0xFFu);
+}
+
+unsigned arch_cpu_id(void)
+{
+	unsigned id = mpidr_aff0();
+
+	/* a CPU beyond -Dnr_cpus would share another CPU's per-CPU data: park it instead */
+	if (id >= NR_CPUS)
+		arch_el2_panic(EL2_VEC_BAD_CPU);
+	return id;
+}
+
+void *arch_this_cpu_data(void)
+{
+	return percpu[arch_cpu_id()].data;
+}
+
+void arch_set_this_cpu_data(void *p)
+{
+	percpu[arch_cpu_id()].data = p;
+}
+
+void arch_dsb_isb(void)
+{
+	__asm__ volatile("dsb ish\n\tisb" : : : "memory");
+}
+
+/*
+ * Stage-1+2 TLB invalidation for one VMID: TLBI VMALLS12E1IS acts on the VMID in VTTBR_EL2,
+ * so switch VTTBR to the target for the duration (KVM's __tlb_switch_to_guest), then back.
+ */
+void arch_tlbi_vmid(uint64_t vttbr)
+{
+	uint64_t old = read_sysreg(vttbr_el2);
+
+	__asm__ volatile("dsb ishst" : : : "memory");   /* the table update before the TLBI */
+	write_sysreg(vttbr, vttbr_el2);
+	__asm__ volatile("isb" : : : "memory");
+	__asm__ volatile("tlbi vmalls12e1is\n\tdsb ish\n\tisb" : : : "memory");
+	write_sysreg(old, vttbr_el2);
+	__asm__ volatile("isb" : : : "memory");
+}
+
+void arch_wait(void)
+{
+	__asm__ volatile("wfe" : : : "memory");
+}
+
+void arch_wake_all(void)
+{
+	__asm__ volatile("dsb ishst\n\tsev" : : : "memory");   /* stores visible before the wake-up */
+}
+
+void arch_el2_init_cpu(void)
+{
+	write_sysreg(0, tpidr_el2);   /* the host runs: lower-EL traps are host traps */
+	write_sysreg((uint64_t)(uintptr_t)__el2_vectors, vbar_el2);
+	__asm__ volatile("isb" : : : "memory");
+}
+
+__attribute__((weak)) void arch_el2_host_trap(struct trap_frame *f)
+{
+	f->x[0] = (uint64_t)-1;   /* SMCCC_RET_NOT_SUPPORTED until KCore at EL2 provides this */
+}
+
+unsigned arch_guest_enter(uint64_t *gprs)
+{
+	/* the caller (kc_restore_vm_el2) set ELR/SPSR/HCR/VTTBR and issued dsb ish; isb */
+	return __guest_enter(gprs);
+}
+
+void arch_el2_panic(unsigned slot)
+{
+	struct el2_panic_info *p = &el2_last_panic[mpidr_aff0() % NR_CPUS];
+
+	p->slot = slot;
+	p->esr = read_sysreg(esr_el2);
+	p->elr = read_sysreg(elr_el2);
+	p->far = read_sysreg(far_el2);
+	p->spsr = read_sysreg(spsr_el2);
+	__asm__ volatile("dsb ish" : : : "memory");
+	for (;;)
+		__asm__ volatile("wfe");
+}
