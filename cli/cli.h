@@ -13,9 +13,30 @@ int cmd_bench(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
+int cmd_boot(int argc, char **argv);
 
 /* parse an unsigned decimal/hex number in [min, max]; prints a clear error and returns -1 */
 int cli_parse_u64(const char *opt, const char *s, unsigned long long min, unsigned long long max,
 		  unsigned long long *out);
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hl_engine.h"
+
+double cli_now(void);
+long cli_peak_rss_kib(void);
+
+struct cli_progress {
+	bool quiet, drawn;
+	unsigned last_decile;
+	double t0;
+};
+void cli_progress(struct cli_progress *p, uint64_t done, uint64_t total, const char *unit);
+void cli_progress_end(struct cli_progress *p);
+
+/* --lock / --global-lock / --logs-off / --ckpt-every (getopt values 'k' 'g' 'n' 'p'):
+ * 1 handled, 0 not an engine option, -1 bad value (message printed) */
+int cli_engine_option(int opt, const char *arg, struct hl_engine_cfg *cfg, unsigned long long *ckpt);
 
 #endif

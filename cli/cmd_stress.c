@@ -55,20 +55,6 @@ static void usage(FILE *f)
 		HL_NR_CPUS, HL_MAX_VM);
 }
 
-static double now_sec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
-
 struct run_ctx {
 	struct hp_platform *p;
 	int rc;
@@ -152,19 +138,10 @@ int cmd_stress(int argc, char **argv)
 			jsonpath = optarg;
 			break;
 		case 'k':
-			if (hl_lock_kind_parse(optarg, &cfg.lock_kind)) {
-				fprintf(stderr, "hyplog stress: --lock: '%s' is not ticket, mcs or mutex\n", optarg);
-				return HL_EXIT_USAGE;
-			}
-			break;
 		case 'g':
-			cfg.global_lock = true;
-			break;
 		case 'n':
-			cfg.logs_off = true;
-			break;
 		case 'p':
-			if (cli_parse_u64("--ckpt-every", optarg, 0, 1ull << 40, &ckpt))
+			if (cli_engine_option(opt, optarg, &cfg, &ckpt) < 0)
 				return HL_EXIT_USAGE;
 			break;
 		case 'R':
@@ -221,14 +198,14 @@ int cmd_stress(int argc, char **argv)
 		hl_engine_free(e);
 		return HL_EXIT_MISMATCH;
 	}
-	double t0 = now_sec();
+	double t0 = cli_now();
 	if (hp_setup(p) != 0) {
 		fprintf(stderr, "hyplog stress: boot of the first VMs failed: %s\n",
 			hp_first_error(p) ? hp_first_error(p) : "a CPU halted");
 		rc = HL_EXIT_MISMATCH;
 		goto out;
 	}
-	double t1 = now_sec();
+	double t1 = cli_now();
 	if (!quiet)
 		fprintf(stderr, "stress: %llu cpus, %llu VMs, %llu host actions, mix %s, seed %llu, %s locks%s%s\n",
 			ncpus, vms, ops, hp_mix_name(mix), seed, hl_lock_kind_name(cfg.lock_kind),
@@ -241,32 +218,21 @@ int cmd_stress(int argc, char **argv)
 	struct run_ctx rctx = { p, 0 };
 	pthread_t th;
 	pthread_create(&th, NULL, runner, &rctx);
-	unsigned last_decile = 0;
+	struct cli_progress prog = { .quiet = quiet, .t0 = t1 };
 	for (;;) {
 		uint64_t done = hp_progress(p);
-		if (!quiet && isatty(2)) {
-			unsigned w = 40, fill = ops ? (unsigned)(done * w / ops) : w;
-			fprintf(stderr, "\r  [%.*s%*s] %3u%%  %llu/%llu  %.1f s", fill,
-				"########################################", (int)(w - fill), "",
-				ops ? (unsigned)(done * 100 / ops) : 100, (unsigned long long)done, ops, now_sec() - t1);
-		}
-		if (!quiet && !isatty(2) && ops && done * 10 / ops > last_decile) {
-			last_decile = (unsigned)(done * 10 / ops);
-			fprintf(stderr, "  %u%% (%llu/%llu) %.1f s\n", last_decile * 10, (unsigned long long)done, ops,
-				now_sec() - t1);
-		}
+		cli_progress(&prog, done, ops, "actions");
 		if (done >= ops)
 			break;
 		usleep(50000);
 	}
 	pthread_join(th, NULL);
-	double run_s = now_sec() - t1;
+	double run_s = cli_now() - t1;
 	struct hl_live_report lrep;
 	memset(&lrep, 0, sizeof(lrep));
 	if (live)
 		hl_live_stop(live, &lrep);
-	if (!quiet && isatty(2))
-		fprintf(stderr, "\n");
+	cli_progress_end(&prog);
 
 	struct hp_stats st;
 	struct hl_log_stats ls;
@@ -304,7 +270,7 @@ int cmd_stress(int argc, char **argv)
 	}
 	printf("logs: %llu records, %llu bytes (%.1f B/trap), %llu checkpoints, peak RSS %.1f MiB\n",
 	       (unsigned long long)ls.records, (unsigned long long)ls.bytes, st.traps ? (double)ls.bytes / st.traps : 0.0,
-	       (unsigned long long)ls.checkpoints, peak_rss_kib() / 1024.0);
+	       (unsigned long long)ls.checkpoints, cli_peak_rss_kib() / 1024.0);
 	if (hp_first_error(p)) {
 		printf("stress FAILED: %llu unexpected behaviours; first: %s\n", (unsigned long long)st.errors,
 		       hp_first_error(p));
@@ -320,7 +286,7 @@ int cmd_stress(int argc, char **argv)
 		struct hl_check_src src = { .e = e, .file = NULL };
 		struct hl_verdict v;
 		struct hl_check_stats cs;
-		double tc = now_sec();
+		double tc = cli_now();
 		int cr;
 		printf("live check: %llu records checked beside the CPUs in %llu passes; lag avg %.0f, max %llu records "
 		       "(<= %.1f ms); %llu resyncs after checkpoints (%llu records skipped)%s%s\n",
@@ -330,7 +296,7 @@ int cmd_stress(int argc, char **argv)
 		       lrep.violation ? lrep.what : "");
 		memset(&v, 0, sizeof(v));
 		cr = hl_check_all(&src, &v, &cs);
-		printf("final check: %s in %.3f s\n", cr == 0 ? "all relations hold" : hl_rel_name(v.rel), now_sec() - tc);
+		printf("final check: %s in %.3f s\n", cr == 0 ? "all relations hold" : hl_rel_name(v.rel), cli_now() - tc);
 		if (cr != 0)
 			printf("  %s violated: %s (expected %s, actual %s)\n", hl_rel_name(v.rel), v.what, v.expected, v.actual);
 		verdict = lrep.violation || cr != 0 ? "fail" : "pass";
@@ -377,7 +343,7 @@ int cmd_stress(int argc, char **argv)
 		json_object_set_new(j, "traps_per_s", json_real(run_s > 0 ? st.traps / run_s : 0));
 		json_object_set_new(j, "records", json_integer((json_int_t)ls.records));
 		json_object_set_new(j, "log_bytes", json_integer((json_int_t)ls.bytes));
-		json_object_set_new(j, "peak_rss_kib", json_integer(peak_rss_kib()));
+		json_object_set_new(j, "peak_rss_kib", json_integer(cli_peak_rss_kib()));
 		json_object_set_new(j, "vm_boots", json_integer((json_int_t)st.vm_boots));
 		json_object_set_new(j, "errors", json_integer((json_int_t)st.errors));
 		json_object_set_new(j, "halted_cpus", json_integer(hp_halted_cpus(p)));

@@ -330,8 +330,6 @@ static void op_valid(struct cpu_ctx *c)
 	}
 }
 
-static double now_sec(void);
-
 static void *cpu_main(void *arg)
 {
 	struct cpu_ctx *c = arg;
@@ -352,15 +350,8 @@ static void *cpu_main(void *arg)
 			abort();
 		}
 	}
-	c->t_end = now_sec();
+	c->t_end = cli_now();
 	return NULL;
-}
-
-static double now_sec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void usage(FILE *f)
@@ -387,13 +378,6 @@ static void usage(FILE *f)
 		"\n"
 		"exit: 0 ok and replay == live, 1 unexpected result or mismatch, 2 bad usage\n",
 		HL_NR_CPUS);
-}
-
-static long peak_rss_kib(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
 }
 
 int cmd_stress_engine(int argc, char **argv)
@@ -442,19 +426,10 @@ int cmd_stress_engine(int argc, char **argv)
 			logpath = optarg;
 			break;
 		case 'k':
-			if (hl_lock_kind_parse(optarg, &cfg.lock_kind)) {
-				fprintf(stderr, "hyplog stress: --lock: '%s' is not ticket, mcs or mutex\n", optarg);
-				return HL_EXIT_USAGE;
-			}
-			break;
 		case 'g':
-			cfg.global_lock = true;
-			break;
 		case 'n':
-			cfg.logs_off = true;
-			break;
 		case 'p':
-			if (cli_parse_u64("--ckpt-every", optarg, 0, 1ull << 40, &ckpt))
+			if (cli_engine_option(opt, optarg, &cfg, &ckpt) < 0)
 				return HL_EXIT_USAGE;
 			break;
 		case 'i':
@@ -512,7 +487,7 @@ int cmd_stress_engine(int argc, char **argv)
 		fprintf(stderr, "hyplog stress: %llu cpus leave under 4 MiB of RAM each; use fewer cpus\n", ncpus);
 		return HL_EXIT_USAGE;
 	}
-	t0 = now_sec();
+	t0 = cli_now();
 	for (unsigned i = 0; i < ncpus; i++) {
 		struct cpu_ctx *c = &r.cpus[i];
 		unsigned mine = nvm_total / ncpus + (i < nvm_total % ncpus);
@@ -535,28 +510,17 @@ int cmd_stress_engine(int argc, char **argv)
 	for (unsigned i = 0; i < ncpus; i++)
 		pthread_create(&th[i], NULL, cpu_main, &r.cpus[i]);
 	pthread_barrier_wait(&r.go);
-	t1 = now_sec();
+	t1 = cli_now();
 	if (!quiet)
 		fprintf(stderr, "stress: %llu cpus, %llu ops, seed %llu, %s locks%s%s\n", ncpus, ops, seed,
 			hl_lock_kind_name(cfg.lock_kind), cfg.global_lock ? " (one global lock)" : "",
 			cfg.logs_off ? ", logs off" : "");
-	unsigned last_decile = 0;
+	struct cli_progress prog = { .quiet = quiet, .t0 = t1 };
 	for (;;) {
 		uint64_t done = 0;
 		for (unsigned i = 0; i < ncpus; i++)
 			done += atomic_load_explicit(&r.cpus[i].done, memory_order_relaxed);
-		if (!quiet && isatty(2)) {
-			unsigned w = 40, fill = ops ? (unsigned)(done * w / ops) : w;
-			fprintf(stderr, "\r  [%.*s%*s] %3u%%  %llu/%llu ops  %.1f s", fill,
-				"########################################", (int)(w - fill), "",
-				ops ? (unsigned)(done * 100 / ops) : 100, (unsigned long long)done, ops,
-				now_sec() - t1);
-		}
-		if (!quiet && !isatty(2) && ops && done * 10 / ops > last_decile) {
-			last_decile = (unsigned)(done * 10 / ops);
-			fprintf(stderr, "  %u%% (%llu/%llu) %.1f s\n", last_decile * 10, (unsigned long long)done, ops,
-				now_sec() - t1);
-		}
+		cli_progress(&prog, done, ops, "ops");
 		if (done >= ops)
 			break;
 		usleep(20000);
@@ -567,8 +531,7 @@ int cmd_stress_engine(int argc, char **argv)
 	for (unsigned i = 0; i < ncpus; i++)
 		if (r.cpus[i].t_end - t1 > run_s)
 			run_s = r.cpus[i].t_end - t1;
-	if (!quiet && isatty(2))
-		fprintf(stderr, "\n");
+	cli_progress_end(&prog);
 
 	uint64_t ok = 0, rej = 0, unexp = 0;
 	for (unsigned i = 0; i < ncpus; i++) {
@@ -588,7 +551,7 @@ int cmd_stress_engine(int argc, char **argv)
 	       "segments %.1f MiB, peak RSS %.1f MiB, setup %.2f s\n",
 	       (unsigned long long)ls.records, (unsigned long long)ls.bytes,
 	       ops ? (double)ls.bytes / ops : 0.0, (unsigned long long)ls.checkpoints,
-	       (unsigned long long)ls.live_records, ls.seg_bytes_alloc / 1048576.0, peak_rss_kib() / 1024.0,
+	       (unsigned long long)ls.live_records, ls.seg_bytes_alloc / 1048576.0, cli_peak_rss_kib() / 1024.0,
 	       t1 - t0);
 	if (unexp)
 		rc = HL_EXIT_MISMATCH;
@@ -621,7 +584,7 @@ int cmd_stress_engine(int argc, char **argv)
 	       "records=%llu log_bytes=%llu peak_rss_mib=%.1f replay=%s\n",
 	       ncpus, ops, hl_lock_kind_name(cfg.lock_kind), cfg.global_lock, cfg.logs_off ? "off" : "on",
 	       run_s > 0 ? ops / run_s : 0.0, ops ? run_s * 1e9 / ops : 0.0, (unsigned long long)ls.records,
-	       (unsigned long long)ls.bytes, peak_rss_kib() / 1024.0, replay);
+	       (unsigned long long)ls.bytes, cli_peak_rss_kib() / 1024.0, replay);
 	for (unsigned i = 0; i < ncpus; i++)
 		free(r.cpus[i].pages);
 	free(r.cpus);
