@@ -62,7 +62,7 @@ int hb_fairness(struct hb_ctx *x)
 
 	printf("== f. fairness: T threads on one lock, %.1f s each ==\n", dur);
 	if (dat)
-		fprintf(dat, "lock/threads min mean max stddev\n");
+		fprintf(dat, "# lock/threads min mean max stddev\n");
 	for (unsigned ti = 0; ti < 2; ti++)
 		for (unsigned k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 			const struct bl_adapter *a = bl_find(kinds[k]);

@@ -93,9 +93,9 @@ static void measure_engine(struct hl_engine *e, unsigned reps, struct rmeas *m)
 		struct count_ctx c = { 0, 0 };
 		if (!hl_obj_valid(o))
 			continue;
-		urcu_memb_read_lock();
+		hl_rcu_read_lock();
 		hl_log_foreach(&e->logs[o], count_visit, &c);
-		urcu_memb_read_unlock();
+		hl_rcu_read_unlock();
 		m->live_records += c.n;
 		m->kind_recs[kind_of(o)] += c.n;
 		m->kind_bytes[kind_of(o)] += c.bytes;
@@ -116,7 +116,7 @@ static void measure_engine(struct hl_engine *e, unsigned reps, struct rmeas *m)
 		/* a log that starts from a snapshot copies it instead of building the initial image:
 		 * count that copy as base-image time too */
 		const struct hl_snapshot *snap;
-		urcu_memb_read_lock();
+		hl_rcu_read_lock();
 		snap = hl_log_snapshot(&e->logs[o]);
 		if (snap) {
 			double vs[16] = { 0 };
@@ -127,7 +127,7 @@ static void measure_engine(struct hl_engine *e, unsigned reps, struct rmeas *m)
 			}
 			ti = t_min(vs, reps);
 		}
-		urcu_memb_read_unlock();
+		hl_rcu_read_unlock();
 		m->kind_cal_s[kind_of(o)] += tc;
 		m->kind_apply_s[kind_of(o)] += tc > ti ? tc - ti : 0;
 	}
@@ -206,7 +206,7 @@ static bool run_and_measure(uint64_t ops, uint64_t ckpt, unsigned reps, struct r
 	m->records = r.ls.records;
 	m->bytes = r.ls.bytes;
 	m->ls = r.ls;
-	m->rss_kib = r.peak_rss_kib;
+	m->rss_kib = r.rss_delta_kib;
 	measure_engine(e, reps, m);
 	hb_engine_release(e);
 	return m->ok;
@@ -320,14 +320,14 @@ int hb_replay(struct hb_ctx *x)
 			    m[2].cal_all_s > 0 ? r->cal_all_s / m[2].cal_all_s : 0, "cal_all_no_ckpt", NULL, tail);
 		snprintf(cfg, sizeof(cfg), "log=4x,ckpt=%llu,what=segments", (unsigned long long)cks[j]);
 		snprintf(tail, sizeof(tail), "seg_pops=%llu segs_allocated=%zu seg_bytes_alloc=%zu reuse_rate=%.3f "
-			 "log_bytes=%llu peak_rss_kib=%ld peak_rss_kib_no_ckpt=%ld", (unsigned long long)r->ls.seg_pops, nsegs,
+			 "log_bytes=%llu peak_rss_delta_kib=%ld peak_rss_delta_kib_no_ckpt=%ld", (unsigned long long)r->ls.seg_pops, nsegs,
 			 r->ls.seg_bytes_alloc, reuse, (unsigned long long)r->bytes, r->rss_kib, m[2].rss_kib);
 		json_t *ex = json_object();
 		json_object_set_new(ex, "seg_pops", json_integer((json_int_t)r->ls.seg_pops));
 		json_object_set_new(ex, "segs_allocated", json_integer((json_int_t)nsegs));
 		json_object_set_new(ex, "seg_bytes_alloc", json_integer((json_int_t)r->ls.seg_bytes_alloc));
 		json_object_set_new(ex, "reuse_rate", json_real(reuse));
-		json_object_set_new(ex, "peak_rss_kib", json_integer(r->rss_kib));
+		json_object_set_new(ex, "peak_rss_delta_kib", json_integer(r->rss_kib));
 		hb_result_t(x, "memory_segments", cfg, r->traps / r->live_s, r->live_s * 1e9 / r->traps,
 			    m[2].ls.seg_bytes_alloc ? (double)r->ls.seg_bytes_alloc / m[2].ls.seg_bytes_alloc : 0,
 			    "seg_bytes_no_ckpt", ex, tail);
@@ -336,7 +336,7 @@ int hb_replay(struct hb_ctx *x)
 		size_t nsegs = m[2].ls.seg_bytes_alloc / ((size_t)HL_CFG_LOG_SEGMENT_KIB << 10);
 		snprintf(cfg, sizeof(cfg), "log=4x,ckpt=0,what=segments");
 		snprintf(tail, sizeof(tail), "seg_pops=%llu segs_allocated=%zu seg_bytes_alloc=%zu reuse_rate=0.000 "
-			 "log_bytes=%llu log_bytes_per_trap=%.1f log_bytes_per_record=%.1f peak_rss_kib=%ld",
+			 "log_bytes=%llu log_bytes_per_trap=%.1f log_bytes_per_record=%.1f peak_rss_delta_kib=%ld",
 			 (unsigned long long)m[2].ls.seg_pops, nsegs, m[2].ls.seg_bytes_alloc, (unsigned long long)m[2].bytes,
 			 (double)m[2].bytes / m[2].traps, (double)m[2].bytes / m[2].records, m[2].rss_kib);
 		hb_result_t(x, "memory_segments", cfg, m[2].traps / m[2].live_s, m[2].live_s * 1e9 / m[2].traps, 1.0,

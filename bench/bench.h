@@ -89,6 +89,7 @@ struct hb_sres {
 	uint64_t traps, actions;   /* traps: host traps + VM exits, as `hyplog stress` counts */
 	struct hl_log_stats ls;
 	long peak_rss_kib;         /* VmHWM over setup + run (reset before) */
+	long rss_delta_kib;        /* VmHWM minus VmRSS before the engine was created */
 	bool ok;
 };
 /* run one point; if keep != NULL the engine is returned for replay (caller frees with

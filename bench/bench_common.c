@@ -250,6 +250,7 @@ int hb_stress_point(const struct hb_spt *pt, struct hb_sres *res, struct hl_engi
 
 	memset(res, 0, sizeof(*res));
 	hb_rss_reset();
+	long rss0 = hb_rss_now_kib();
 	e = hb_engine(pt->cpus, pt->lock, pt->global, pt->logs_off, pt->ckpt);
 	if (e)
 		k = kcore_new(e);
@@ -281,6 +282,7 @@ int hb_stress_point(const struct hb_spt *pt, struct hb_sres *res, struct hl_engi
 		res->traps += k->cpu[c].traps[KC_T_VM_EXIT];
 	hl_engine_log_stats(e, &res->ls);
 	res->peak_rss_kib = hb_rss_peak_kib();
+	res->rss_delta_kib = res->peak_rss_kib - rss0;
 	res->ok = rc == 0 && !hp_halted_cpus(p);
 	if (!res->ok)
 		fprintf(stderr, "bench: stress point failed: %s\n", hp_first_error(p) ? hp_first_error(p) : "a CPU halted");

@@ -72,7 +72,7 @@ static void write_charts(struct hb_ctx *x)
 		"  set output sprintf('throughput_vs_cpus.%%s', fmt)\n"
 		"  set title 'Trap-level throughput vs CPUs (2 cores: 4 CPUs oversubscribe)'\n"
 		"  set xlabel 'CPUs'; set ylabel 'traps/s (median of reps)'; set logscale y; set xtics (1,2,4)\n"
-		"  plot for [i=0:*] 'throughput.dat' index i using 1:2 with linespoints title columnheader(1)\n"
+		"  plot for [c=2:10] 'throughput.dat' using 1:c with linespoints title columnheader(c)\n"
 		"  unset logscale y; set xtics autofreq\n"
 		"  set output sprintf('overhead_ratios.%%s', fmt)\n"
 		"  set title 'Overhead ratios, 2 CPUs (time/op vs per-object ticket locks, logs on)'\n"
@@ -224,9 +224,23 @@ int hlbench_main(int argc, char **argv)
 	for (unsigned s = 0; s < NSUITES; s++) {
 		if (!want[s])
 			continue;
-		double t0 = hb_now();
+		double t0 = hb_now(), la0[3] = { 0 }, la1[3] = { 0 };
+		getloadavg(la0, 3);
 		int r = suites[s].fn(&x);
-		printf("-- %s: %.1f s%s\n", suites[s].name, hb_now() - t0, r ? " (FAILED)" : "");
+		getloadavg(la1, 3);
+		printf("-- %s: %.1f s%s (load average %.2f -> %.2f)\n", suites[s].name, hb_now() - t0,
+		       r ? " (FAILED)" : "", la0[0], la1[0]);
+		fflush(stdout);
+		{
+			json_t *o = json_object();
+			json_object_set_new(o, "seconds", json_real(hb_now() - t0));
+			json_object_set_new(o, "loadavg_start", json_real(la0[0]));
+			json_object_set_new(o, "loadavg_end", json_real(la1[0]));
+			json_object_set_new(o, "failed", json_boolean(r != 0));
+			if (!json_object_get(x.root, "suites"))
+				json_object_set_new(x.root, "suites", json_object());
+			json_object_set_new(json_object_get(x.root, "suites"), suites[s].name, o);
+		}
 		if (r)
 			rc = 1;
 	}

@@ -85,7 +85,7 @@ int main(void)
 		if (a->spins_forever && cores < 2)
 			maxT = 1;
 		for (unsigned T = 1; T <= maxT; T *= 2)
-			fails += validate(a, T, 200000);
+			fails += validate(a, T, 50000);
 	}
 	return fails ? 1 : 0;
 }

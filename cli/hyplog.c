@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"  check     run the multi-CPU oracles (SPEC section 10) over a log file\n"
 		"  export    print a log file's linearized history (--format json)\n"
 		"  explore   run CPUs under a deterministic scheduler (random, pct, exhaustive)\n"
+		"  boot      boot the EL2 image on qemu-system-aarch64 (--smp N), collect and check its logs\n"
 		"  help      this text; `hyplog COMMAND --help` for a command's options\n"
 		"\n"
 		"exit codes: 0 ok, 1 mismatch or violation, 2 bad input (usage, malformed file)\n"
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "check")) return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "boot")) return cmd_boot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "export")) return cmd_export(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "explore"))
 		return cmd_explore(argc - 1, argv + 1);

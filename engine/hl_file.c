@@ -165,6 +165,12 @@ static int write_visit(const struct hl_rec *r, void *arg)
 
 int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err)
 {
+	return hl_file_write_live(e, path, NULL, err);
+}
+
+int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *live_digest,
+		       struct hl_file_err *err)
+{
 	char tmp[4096];
 	struct fhdr h;
 	struct ftrl t;
@@ -204,7 +210,7 @@ int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err
 		walk_base(base, write_visit, &w);
 		sec.nrecs = w.nrecs;
 		sec.rec_bytes = w.bytes;
-		sec.live_digest = hl_state_obj_digest(e->st, o);
+		sec.live_digest = live_digest ? live_digest[o] : hl_state_obj_digest(e->st, o);
 		if (snap) {
 			clen = compressBound(snap->size);
 			comp = malloc(clen);

@@ -40,6 +40,10 @@ struct hl_file_err {
 
 /* Write every log of `e` (RCU reader; quiesce the CPUs first for exact live digests). */
 int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err);
+/* The same, with the live digests given (HL_ID_END entries, [0] unused): for logs whose live
+ * state is elsewhere (collected from the EL2 image by `hyplog boot`). NULL: digest e->st. */
+int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *live_digest,
+		       struct hl_file_err *err);
 /* Read a file into a new engine (no page memory) whose logs are the file's. */
 struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, struct hl_file_err *err);
 

@@ -63,12 +63,34 @@ bool hl_obj_valid(unsigned obj)
 	return obj > HL_FLATMEM_ID && obj < HL_ID_END;
 }
 
+static struct hl_state_env env;
+
+void hl_state_set_env(const struct hl_state_env *e)
+{
+	env = *e;
+}
+
 static void *page_alloc(size_t size)
 {
-	void *p = aligned_alloc(HL_PAGE_SIZE, (size + HL_PAGE_SIZE - 1) & ~(HL_PAGE_SIZE - 1));
+	size_t n = (size + HL_PAGE_SIZE - 1) & ~(HL_PAGE_SIZE - 1);
+	void *p = env.page_alloc ? env.page_alloc(n) : aligned_alloc(HL_PAGE_SIZE, n);
 	if (p)
 		memset(p, 0, size);
 	return p;
+}
+
+static void page_free(void *p)
+{
+	if (env.page_free)
+		env.page_free(p);
+	else
+		free(p);
+}
+
+/* PA of a pool image: the real one when the environment knows it, else the fake one */
+static uint64_t pool_pa(const void *img, uint64_t fake)
+{
+	return env.pool_pa ? env.pool_pa(img) : fake;
 }
 
 void hl_state_init_obj(struct hl_state *st, unsigned obj)
@@ -88,14 +110,14 @@ void hl_state_init_obj(struct hl_state *st, unsigned obj)
 		}
 	} else if (obj == HL_SPT_ID) {
 		hl_spt_layout(&lay);
-		hl_pt_init(st->spt, &lay, HL_INVALID, HL_SPT_POOL_PA, 3);
+		hl_pt_init(st->spt, &lay, HL_INVALID, pool_pa(st->spt, HL_SPT_POOL_PA), 3);
 	} else if (obj == HL_SMMU_ID) {
 		for (unsigned i = 0; i < HL_SMMU_CFG_SIZE; i++)
 			st->smmu->owner[i] = HL_INVALID;
 	} else if (obj >= HL_NPT_ID && obj < HL_INFO_ID) {
 		unsigned v = obj - HL_NPT_ID;
 		hl_pool_layout_of(v, &lay);
-		hl_pt_init(st->npt[v], &lay, v, HL_PT_POOL_PA_BASE + v * HL_PT_POOL_PA_STRIDE, 4);
+		hl_pt_init(st->npt[v], &lay, v, pool_pa(st->npt[v], HL_PT_POOL_PA_BASE + v * HL_PT_POOL_PA_STRIDE), 4);
 	} else if (obj >= HL_INFO_ID && obj < HL_ID_END) {
 		memset(st->info[obj - HL_INFO_ID], 0, sizeof(struct hl_vminfo));
 	}
@@ -133,7 +155,9 @@ struct hl_state *hl_state_new(bool with_ram)
 		st->img[HL_INFO_OBJ(v)] = (struct hl_obj_img){ (uint8_t *)st->info[v],
 							       sizeof(struct hl_vminfo) };
 	}
-	if (with_ram) {
+	if (with_ram && env.ram) {
+		st->ram = env.ram;
+	} else if (with_ram) {
 		st->ram = mmap(NULL, HL_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       -1, 0);
 		if (st->ram == MAP_FAILED) {
@@ -153,15 +177,15 @@ void hl_state_free(struct hl_state *st)
 {
 	if (!st)
 		return;
-	free(st->core);
-	free(st->s2p);
-	free(st->spt);
-	free(st->smmu);
+	page_free(st->core);
+	page_free(st->s2p);
+	page_free(st->spt);
+	page_free(st->smmu);
 	for (unsigned v = 0; v < HL_NR_PRINC; v++) {
-		free(st->npt[v]);
-		free(st->info[v]);
+		page_free(st->npt[v]);
+		page_free(st->info[v]);
 	}
-	if (st->ram)
+	if (st->ram && st->ram != env.ram)
 		munmap(st->ram, HL_RAM_SIZE);
 	free(st);
 }

@@ -39,6 +39,21 @@ struct hl_state {
 	uint8_t *ram;                       /* hosted page memory (live state only) */
 };
 
+/*
+ * Where state memory comes from (process-global; set once before the first hl_state_new).
+ * The default (every field NULL) is the hosted one: aligned_alloc/free for object images,
+ * mmap for page memory, and the fixed fake pool PAs above. A bare-metal build (the EL2
+ * image) points the table pools at real memory: page_alloc returns memory the hardware
+ * can walk, pool_pa gives its real PA, and ram is the real page memory at HL_RAM_BASE.
+ */
+struct hl_state_env {
+	void *(*page_alloc)(size_t bytes);          /* page-aligned; NULL on failure */
+	void (*page_free)(void *p);
+	uint64_t (*pool_pa)(const void *img);       /* PA of a pool image's first byte */
+	uint8_t *ram;                               /* with_ram: use this, not mmap */
+};
+void hl_state_set_env(const struct hl_state_env *env);
+
 struct hl_state *hl_state_new(bool with_ram);
 void hl_state_free(struct hl_state *st);
 /* copy every object image (not RAM) */

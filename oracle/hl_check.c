@@ -186,7 +186,9 @@ static int chk_init(struct chk *k, const struct hl_check_src *src, struct hl_ver
 		void *arg[2] = { k, &o };
 		k->base[o] = hl_log_base_get(&k->e->logs[o]);
 		k->first_seq[o] = k->base[o]->first_seq;
-		k->any_snap |= k->base[o]->snap != NULL;
+		/* a snapshot at seq 0 is the object's initial image (a log collected from the EL2
+		 * image starts its tables from their real pool PAs), not a cut */
+		k->any_snap |= k->base[o]->snap != NULL && k->base[o]->snap->seq > 0;
 		if (hl_log_base_foreach(k->base[o], gather_visit, arg))
 			return internal(k, "out of memory gathering the logs");
 		k->nrecs += k->n[o];

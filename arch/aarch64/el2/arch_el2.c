@@ -5,8 +5,9 @@
  * Built only in the aarch64 cross build with -Del2=true, as its own static library; it is
  * never linked into the hosted hyplog binary (which uses hosted/arch_hosted.c).
  *
- * TPIDR_EL2 holds the running vCPU's shadow-context pointer (vcpu.c), so per-CPU data is a
- * per-CPU array indexed by arch_cpu_id() (MPIDR_EL1.Aff0).
+ * TPIDR_EL2 points at the CPU's struct el2_tcb (el2.h); SR_TPIDR_EL2 (the running vCPU's
+ * shadow-context pointer, vcpu.c) is its guest_ctx word. Per-CPU data is a per-CPU array
+ * indexed by arch_cpu_id() (MPIDR_EL1.Aff0).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -57,7 +58,7 @@ static const char *const names[SR__COUNT] = {
 #define SYSREGS(X)                                                                               \
 	X(SR_ESR_EL2, esr_el2) X(SR_FAR_EL2, far_el2) X(SR_HPFAR_EL2, hpfar_el2)                 \
 	X(SR_ELR_EL2, elr_el2) X(SR_SPSR_EL2, spsr_el2) X(SR_VTTBR_EL2, vttbr_el2)               \
-	X(SR_HCR_EL2, hcr_el2) X(SR_TPIDR_EL2, tpidr_el2) X(SR_VMPIDR_EL2, vmpidr_el2)           \
+	X(SR_HCR_EL2, hcr_el2) X(SR_VMPIDR_EL2, vmpidr_el2)                                      \
 	X(SR_CPTR_EL2, cptr_el2) X(SR_MDCR_EL2, mdcr_el2)                                        \
 	X(SR_SCTLR_EL1, sctlr_el1) X(SR_CPACR_EL1, cpacr_el1) X(SR_TTBR0_EL1, ttbr0_el1)         \
 	X(SR_TTBR1_EL1, ttbr1_el1) X(SR_TCR_EL1, tcr_el1) X(SR_ESR_EL1, esr_el1)                 \
@@ -69,9 +70,16 @@ static const char *const names[SR__COUNT] = {
 	X(SR_TPIDRRO_EL0, tpidrro_el0) X(SR_CSSELR_EL1, csselr_el1) X(SR_ACTLR_EL1, actlr_el1)   \
 	X(SR_MDSCR_EL1, mdscr_el1)
 
+static inline struct el2_tcb *tcb(void)
+{
+	return (struct el2_tcb *)(uintptr_t)read_sysreg(tpidr_el2);
+}
+
 uint64_t arch_read_sysreg(enum arch_sysreg r)
 {
 	switch (r) {
+	case SR_TPIDR_EL2:
+		return __atomic_load_n(&tcb()->guest_ctx, __ATOMIC_RELAXED);
 #define X(id, reg) case id: return read_sysreg(reg);
 	SYSREGS(X)
 #undef X
@@ -83,6 +91,9 @@ uint64_t arch_read_sysreg(enum arch_sysreg r)
 void arch_write_sysreg(enum arch_sysreg r, uint64_t v)
 {
 	switch (r) {
+	case SR_TPIDR_EL2:
+		__atomic_store_n(&tcb()->guest_ctx, v, __ATOMIC_RELAXED);
+		break;
 #define X(id, reg) case id: write_sysreg(v, reg); break;
 	SYSREGS(X)
 #undef X
@@ -152,9 +163,11 @@ void arch_wake_all(void)
 	__asm__ volatile("dsb ishst\n\tsev" : : : "memory");   /* stores visible before the wake-up */
 }
 
-void arch_el2_init_cpu(void)
+void arch_el2_init_cpu(struct el2_tcb *t)
 {
-	write_sysreg(0, tpidr_el2);   /* the host runs: lower-EL traps are host traps */
+	t->guest_ctx = 0;   /* the host runs: lower-EL traps are host traps */
+	t->cpu = mpidr_aff0();
+	write_sysreg((uint64_t)(uintptr_t)t, tpidr_el2);
 	write_sysreg((uint64_t)(uintptr_t)__el2_vectors, vbar_el2);
 	__asm__ volatile("isb" : : : "memory");
 }

@@ -24,8 +24,22 @@ extern char __el2_vectors[];   /* 2 KiB aligned, for VBAR_EL2 */
  * ARCH_EXIT_* code once the guest traps back, with gprs[] holding the guest's registers */
 unsigned __guest_enter(uint64_t *gprs);
 
-/* install __el2_vectors in VBAR_EL2 on this CPU (once per CPU, before arch_guest_enter) */
-void arch_el2_init_cpu(void);
+/*
+ * TPIDR_EL2 points at the CPU's thread control block. The EL2 image is compiled with
+ * -mtp=el2, so TPIDR_EL2 is also its thread pointer: the CPU's TLS block follows the TCB
+ * (AArch64 TLS variant 1 reserves these 16 bytes for the implementation). guest_ctx is
+ * the running vCPU's shadow context (what vcpu.c writes as SR_TPIDR_EL2), 0 while the
+ * host runs: the vectors read it to tell a guest exit from a host trap.
+ */
+struct el2_tcb {
+	uint64_t guest_ctx;
+	uint64_t cpu;
+};
+#define EL2_TCB_GUEST_CTX 0   /* entry.S */
+
+/* point TPIDR_EL2 at `tcb` (guest_ctx := 0) and install __el2_vectors in VBAR_EL2 on this
+ * CPU (once per CPU, before arch_guest_enter) */
+void arch_el2_init_cpu(struct el2_tcb *tcb);
 
 /* A host synchronous exception (HVC, stage-2 fault, trapped SMC), TPIDR_EL2 == 0: entry.S
  * passes the host's registers as a struct trap_frame (kcore.h) and restores x0..x30, ELR and

@@ -12,8 +12,9 @@
  *     synchronous -> ARCH_EXIT_TRAP (2), ESR/FAR/HPFAR_EL2 describe it
  *     IRQ, FIQ    -> ARCH_EXIT_IRQ (0)
  *     SError      -> ARCH_EXIT_SERROR (1, el2.h)
- * Which lower EL trapped is told by TPIDR_EL2: the shadow-context pointer while a VM runs
- * (vcpu.c), 0 while the host runs (vcpu.c, arch_el2_init_cpu). A host synchronous exception
+ * Which lower EL trapped is told by the guest_ctx word of the CPU's struct el2_tcb (el2.h,
+ * TPIDR_EL2 points at it): the shadow-context pointer while a VM runs (vcpu.c), 0 while the
+ * host runs (vcpu.c, arch_el2_init_cpu). A host synchronous exception
  * (HVC, a stage-2 fault, a trapped SMC) is not a guest exit: __host_sync saves x0..x30, ELR,
  * SPSR, ESR, FAR and HPFAR_EL2 as a struct trap_frame (kcore.h) on the EL2 stack, calls
  * arch_el2_host_trap(frame), restores the (possibly changed) registers and erets to the host.
@@ -25,6 +26,7 @@
  * or the caller saves it), debug registers, pointer authentication keys.
  */
 
+#define EL2_TCB_GUEST_CTX	0	/* el2.h: struct el2_tcb, TPIDR_EL2 points at it */
 #define ARCH_EXIT_IRQ		0
 #define ARCH_EXIT_SERROR	1
 #define ARCH_EXIT_TRAP		2
@@ -195,6 +197,7 @@ __el2_bad_vector:		/* x0 = slot; the interrupted x0/x1 are on the stack */
 	.balign	0x80
 	stp	x0, x1, [sp, #-16]!
 	mrs	x0, tpidr_el2
+	ldr	x0, [x0, #EL2_TCB_GUEST_CTX]
 	cbz	x0, 1f
 	mov	x0, #\code
 	b	__guest_exit

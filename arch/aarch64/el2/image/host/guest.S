@@ -1,0 +1,64 @@
+/*
+ * guest.S - the tiny VM kernel, signed at build time and verified by KCore at EL2.
+ * Runs at EL1 with its MMU off under its own stage-2 table, at GUEST_IPA (the verified
+ * image's 2 MiB block). Every step makes KCore or the host do something:
+ *   sysreg writes trapped by HCR_EL2.TVM (SYS64, skipped by KCore)
+ *   stores to unmapped RAM IPAs (stage-2 faults, mapped by the host through KCore)
+ *   KVM_SET_DESC_PFN / KVM_UNSET_DESC_PFN (share/unshare: PV calls KCore handles)
+ *   wfi (WFX exits), a read of a device KCore mapped (PHYS_ADDR_IOREMAP, no exit),
+ *   MMIO exits (the host emulates), PSCI SYSTEM_OFF (power off)
+ * The final MMIO write reports a checksum the host verifies.
+ */
+#include "layout.h"
+
+	.text
+	.global	guest_start
+guest_start:
+	mov	x20, #0
+	/* 1. trapped sysreg writes */
+	mov	x21, #16
+1:	mrs	x0, sctlr_el1
+	msr	sctlr_el1, x0
+	subs	x21, x21, #1
+	b.ne	1b
+	/* 2. touch data pages: stage-2 faults */
+	ldr	x1, =GUEST_DATA_IPA
+	mov	x21, #GUEST_DATA_PAGES
+2:	str	x21, [x1]
+	ldr	x2, [x1]
+	add	x20, x20, x2
+	add	x1, x1, #4096
+	subs	x21, x21, #1
+	b.ne	2b
+	/* 3. share and unshare the first data page */
+	ldr	x0, =0x81000
+	ldr	x1, =GUEST_DATA_IPA
+	mov	x2, #4096
+	hvc	#0
+	add	x20, x20, x0
+	ldr	x0, =0x82000
+	ldr	x1, =GUEST_DATA_IPA
+	mov	x2, #4096
+	hvc	#0
+	add	x20, x20, x0
+	/* 4. wait for interrupt, twice: WFX exits */
+	wfi
+	wfi
+	/* 5. a real device mapped by PHYS_ADDR_IOREMAP: the virtio-mmio magic "virt" */
+	ldr	x1, =GUEST_MMIO_IPA
+	ldr	w3, [x1]
+	add	x20, x20, x3
+	/* 6. MMIO exits: a write the host sees, a read the host answers */
+	ldr	x1, =(GUEST_MMIO_IPA + 0x1000000)
+	str	x20, [x1]
+	ldr	x4, [x1, #8]
+	str	x4, [x1, #16]
+	/* 7. power off */
+	ldr	x0, =0x84000008
+	hvc	#0
+3:	b	3b
+	.ltorg
+	.global	guest_end
+guest_end:
+
+	.section .note.GNU-stack, "", %progbits

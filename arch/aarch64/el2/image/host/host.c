@@ -1,0 +1,350 @@
+/*
+ * host.c - the EL1 host test kernel: the untrusted KVM host of SeKVM, on every CPU at once.
+ *
+ * MMU off (every data access is Device memory: no exclusives, so the CPUs share nothing but
+ * what EL2 provides), stage 2 on from the first instruction: every page it touches is a
+ * host stage-2 fault that KCore maps through the engine. Per CPU c:
+ *   1. touch HOST_TOUCH_PAGES pages of its window (host stage-2 faults)
+ *   2. SMMU: a host-owned context bank, LPAE map / iova_to_phys / clear cycles, and the
+ *      emulated register window (reads, allowed writes, refused writes)
+ *   3. VMS_PER_CPU VMs, one after another: REGISTER_KVM, REGISTER_VCPU, (the first) an SMMU
+ *      bank for the VM, PHYS_ADDR_IOREMAP, SET_BOOT_INFO, REMAP_VM_IMAGE, VERIFY_VM_IMAGE,
+ *      then VCPU_RUN until the guest powers off, answering its stage-2 faults and MMIO,
+ *      then SMMU_FREE_PGD and CLEAR_VM_S2_RANGE
+ *   4. forbidden things, each expected to be refused (error code, nothing changed)
+ *   5. HVC_LOOPS rounds of cheap calls (and refused ones) so every CPU traps >= 1000 times
+ * and reports pass/fail with VH_DONE.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kcore.h"
+#include "layout.h"
+#include "sysreg.h"
+
+#define VMS_PER_CPU 3
+#define HOST_TOUCH_PAGES 256
+#define HVC_LOOPS 150
+#define SMMU_PAGES 8
+
+extern const uint8_t guest_bin[], guest_bin_end[], guest_sig[], guest_pk[];
+
+/* the compiler may call these for struct copies */
+void *memcpy(void *d, const void *s, size_t n)
+{
+	uint8_t *dp = d;
+	const uint8_t *sp = s;
+	while (n--)
+		*dp++ = *sp++;
+	return d;
+}
+
+void *memset(void *d, int c, size_t n)
+{
+	uint8_t *dp = d;
+	while (n--)
+		*dp++ = (uint8_t)c;
+	return d;
+}
+
+static uint64_t hvc(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t x4, uint64_t x5)
+{
+	register uint64_t r0 __asm__("x0") = x0, r1 __asm__("x1") = x1, r2 __asm__("x2") = x2,
+				  r3 __asm__("x3") = x3, r4 __asm__("x4") = x4, r5 __asm__("x5") = x5;
+	__asm__ volatile("hvc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5) : : "memory");
+	return r0;
+}
+
+struct cpu_ctx {
+	unsigned cpu;
+	uint64_t checks, fails;
+	char line[208];
+	struct host_vcpu hv;
+	uint8_t pk[32] __attribute__((aligned(16)));
+	uint8_t sig[64] __attribute__((aligned(16)));
+} __attribute__((aligned(64)));
+
+static struct cpu_ctx ctxs[EL2_MAX_CPUS];
+
+/* ---- output through EL2 (one line at a time) ----------------------------------------------- */
+static void put_u64(char **p, char *end, uint64_t v, unsigned base)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (n && *p < end)
+		*(*p)++ = tmp[--n];
+}
+
+/* a tiny formatter: %s %u (64-bit) %x (64-bit) */
+static void say(struct cpu_ctx *c, const char *fmt, ...)
+{
+	char *p = c->line, *end = c->line + sizeof(c->line) - 1;
+	va_list ap;
+
+	va_start(ap, fmt);
+	for (; *fmt && p < end; fmt++) {
+		if (*fmt != '%') {
+			*p++ = *fmt;
+			continue;
+		}
+		fmt++;
+		if (*fmt == 's')
+			for (const char *s = va_arg(ap, const char *); *s && p < end; s++)
+				*p++ = *s;
+		else if (*fmt == 'u')
+			put_u64(&p, end, va_arg(ap, uint64_t), 10);
+		else if (*fmt == 'x')
+			put_u64(&p, end, va_arg(ap, uint64_t), 16);
+	}
+	va_end(ap);
+	*p = 0;
+	hvc(VH_PUTS, (uint64_t)(uintptr_t)c->line, 0, 0, 0, 0);
+}
+
+static void expect(struct cpu_ctx *c, int ok, const char *what, uint64_t got)
+{
+	c->checks++;
+	if (!ok) {
+		c->fails++;
+		say(c, "FAIL %s (got 0x%x)", what, got);
+	}
+}
+
+#define EXPECT_EQ(c, got, want, what)                                                        \
+	do {                                                                                 \
+		uint64_t _g = (uint64_t)(got);                                               \
+		expect((c), _g == (uint64_t)(want), (what), _g);                             \
+	} while (0)
+
+static uint64_t win(unsigned cpu, uint64_t off)
+{
+	return HOST_CPU_BASE + (uint64_t)cpu * HOST_CPU_STRIDE + off;
+}
+
+/* MMIO accesses with a known encoding (ISV set: one register, no writeback) */
+static uint32_t mmio_r32(uint64_t a)
+{
+	uint32_t v;
+	__asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(a) : "memory");
+	return v;
+}
+
+static void mmio_w32(uint64_t a, uint32_t v)
+{
+	__asm__ volatile("str %w0, [%1]" : : "r"(v), "r"(a) : "memory");
+}
+
+static uint64_t mmio_r64(uint64_t a)
+{
+	uint64_t v;
+	__asm__ volatile("ldr %0, [%1]" : "=r"(v) : "r"(a) : "memory");
+	return v;
+}
+
+static void mmio_w64(uint64_t a, uint64_t v)
+{
+	__asm__ volatile("str %0, [%1]" : : "r"(v), "r"(a) : "memory");
+}
+
+/* ---- 1. memory --------------------------------------------------------------------------------- */
+static void touch_memory(struct cpu_ctx *c)
+{
+	for (unsigned i = 0; i < HOST_TOUCH_PAGES; i++) {
+		volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)(win(c->cpu, HOST_TOUCH_OFF) + i * 4096ull);
+		p[1] = 0x484F5354ull ^ i;
+	}
+	for (unsigned i = 0; i < HOST_TOUCH_PAGES; i++) {
+		volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)(win(c->cpu, HOST_TOUCH_OFF) + i * 4096ull);
+		if (p[1] != (0x484F5354ull ^ i))
+			expect(c, 0, "touched page keeps its value", p[1]);
+	}
+	c->checks++;
+}
+
+/* ---- 2. SMMU ------------------------------------------------------------------------------------ */
+static void smmu_host_bank(struct cpu_ctx *c)
+{
+	uint64_t cb = c->cpu, idx = 0, base = KC_SMMU_BASE + idx * KC_SMMU_SIZE;
+	uint64_t cbreg = base + KC_SMMU_GLOBAL_BASE + cb * KC_SMMU_CB_SIZE;
+
+	EXPECT_EQ(c, hvc(HVC_SMMU_ALLOC_PGD, cb, 0, idx, 0, 0), 0, "SMMU_ALLOC_PGD host bank");
+	for (unsigned round = 0; round < 4; round++) {
+		for (unsigned i = 0; i < SMMU_PAGES; i++) {
+			uint64_t pa = win(c->cpu, HOST_SMMU_OFF) + i * 4096ull;
+			EXPECT_EQ(c, hvc(HVC_SMMU_LPAE_MAP, pa, pa, 3, cb, idx), 0, "SMMU_LPAE_MAP (identity)");
+			EXPECT_EQ(c, hvc(HVC_SMMU_LPAE_IOVA_TO_PHYS, pa + 0x10, cb, idx, 0, 0), pa + 0x10,
+				  "SMMU_LPAE_IOVA_TO_PHYS");
+		}
+		for (unsigned i = 0; i < SMMU_PAGES; i++) {
+			uint64_t pa = win(c->cpu, HOST_SMMU_OFF) + i * 4096ull;
+			EXPECT_EQ(c, hvc(HVC_SMMU_CLEAR, pa, cb, idx, 0, 0), 0, "SMMU_CLEAR");
+			EXPECT_EQ(c, hvc(HVC_SMMU_LPAE_IOVA_TO_PHYS, pa, cb, idx, 0, 0), 0, "iova unmapped after clear");
+		}
+	}
+	/* the emulated register window (host MMIO traps) */
+	expect(c, (mmio_r32(base + SMMU_GR0_sCR0) & SMMU_sCR0_SMCFCFG) != 0, "sCR0.SMCFCFG set", 0);
+	mmio_w32(base + SMMU_GR0_sCR0, 0);   /* refused: would clear SMCFCFG */
+	expect(c, (mmio_r32(base + SMMU_GR0_sCR0) & SMMU_sCR0_SMCFCFG) != 0, "sCR0 write refused", 0);
+	mmio_w32(base + SMMU_GR1_BASE + cb * 4, 0x12345);   /* CBAR of a host bank: allowed */
+	EXPECT_EQ(c, mmio_r32(base + SMMU_GR1_BASE + cb * 4), 0x12345, "CBAR of a host bank written");
+	mmio_w64(cbreg + SMMU_CB_TTBR0, 0x1234000);          /* KCore keeps its own root */
+	expect(c, mmio_r64(cbreg + SMMU_CB_TTBR0) != 0x1234000 && mmio_r64(cbreg + SMMU_CB_TTBR0) != 0,
+	       "CB TTBR0 holds KCore's root", mmio_r64(cbreg + SMMU_CB_TTBR0));
+	mmio_w32(cbreg + SMMU_CB_CONTEXTIDR, 7);             /* refused */
+	EXPECT_EQ(c, mmio_r32(cbreg + SMMU_CB_CONTEXTIDR), 0, "CONTEXTIDR write refused");
+}
+
+/* ---- 3. VMs ----------------------------------------------------------------------------------------- */
+static uint64_t gpool_next(struct cpu_ctx *c, unsigned *n)
+{
+	return win(c->cpu, HOST_GPOOL_OFF) + (uint64_t)(*n)++ * 4096ull;
+}
+
+static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp)
+{
+	struct host_vcpu *hv = &c->hv;
+	uint64_t chunk = win(c->cpu, HOST_IMG_OFF) + (uint64_t)j * 0x200000ull;
+	uint64_t size = (uint64_t)(guest_bin_end - guest_bin), vmid, r, runs = 0;
+	bool first = j == 0, off = false;
+	uint64_t mmio_seen = 0, reported = 0, faults = 0;
+
+	for (unsigned i = 0; i < 32; i++)
+		c->pk[i] = guest_pk[i];
+	for (unsigned i = 0; i < 64; i++)
+		c->sig[i] = guest_sig[i];
+	memset(hv, 0, sizeof(*hv));
+	hv->boot_pc = GUEST_IPA;
+	vmid = hvc(HVC_REGISTER_KVM, (uint64_t)(uintptr_t)c->pk, 0x1000 + c->cpu * 16 + j, 0, 0, 0);
+	expect(c, (int64_t)vmid >= 1 && vmid <= HL_MAX_VM, "REGISTER_KVM gives a vmid", vmid);
+	if ((int64_t)vmid < 1)
+		return;
+	EXPECT_EQ(c, hvc(HVC_REGISTER_VCPU, vmid, 0, (uint64_t)(uintptr_t)hv, 0, 0), 0, "REGISTER_VCPU");
+	if (first)
+		EXPECT_EQ(c, hvc(HVC_SMMU_ALLOC_PGD, c->cpu, vmid, 1, 0, 0), 0, "SMMU_ALLOC_PGD for the VM");
+	EXPECT_EQ(c, hvc(HVC_PHYS_ADDR_IOREMAP, vmid, GUEST_MMIO_IPA, GUEST_MMIO_IPA, 4096, 0), 0,
+		  "PHYS_ADDR_IOREMAP");
+	for (uint64_t i = 0; i < size; i++)
+		((volatile uint8_t *)(uintptr_t)chunk)[i] = guest_bin[i];
+	EXPECT_EQ(c, hvc(HVC_SET_BOOT_INFO, vmid, GUEST_IPA, size, (uint64_t)(uintptr_t)c->sig, 0), 0,
+		  "SET_BOOT_INFO gives load index 0");
+	for (uint64_t off4k = 0; off4k < size; off4k += 4096)
+		EXPECT_EQ(c, hvc(HVC_REMAP_VM_IMAGE, vmid, (chunk + off4k) / 4096, 0, 0, 0), 0, "REMAP_VM_IMAGE");
+	r = hvc(HVC_VERIFY_VM_IMAGE, vmid, 0, 0, 0, 0);
+	EXPECT_EQ(c, r, 1, "VERIFY_VM_IMAGE verifies the signed image");
+	if (r != 1)
+		return;   /* VCPU_RUN of an unverified VM halts the CPU (OVM_ACTIVE) */
+	EXPECT_EQ(c, hvc(HVC_TIMER_SET_CNTVOFF, 0, 0, 0, 0, 0), 0, "TIMER_SET_CNTVOFF");
+	EXPECT_EQ(c, hvc(HVC_ENABLE_S2_TRANS, 0, 0, 0, 0, 0), 0, "ENABLE_S2_TRANS");
+
+	while (!off && runs < 200) {
+		r = hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0);
+		runs++;
+		hv->fault_addr = 0;
+		if (r != ARCH_EXIT_TRAP) {
+			expect(c, 0, "VCPU_RUN exits with a trap", r);
+			break;
+		}
+		switch (esr_ec(hv->exit_esr)) {
+		case EC_DABT_LOW:
+		case EC_IABT_LOW: {
+			uint64_t ipa = hpfar_to_ipa(hv->exit_hpfar, hv->exit_far);
+			if (ipa >= HL_MAX_MMIO_ADDR) {
+				/* the host picks a page of its own for the guest */
+				uint64_t pa = gpool_next(c, gp);
+				hv->fault_addr = ipa & ~0xFFFull;
+				hv->fault_pte = pa | HL_PAGE_S2_KERNEL;
+				hv->fault_level = 3;
+				faults++;
+			} else if (hv->exit_dirty & 0x7FFFFFFFull) {
+				unsigned rt = esr_srt(hv->exit_esr);
+				hv->regs[rt] = 0x600D0000ull + c->cpu;   /* an MMIO read the host answers */
+				mmio_seen++;
+			} else {
+				if ((ipa & 0xFF) == 16)
+					reported = hv->exit_value;
+				mmio_seen++;
+			}
+			break;
+		}
+		case EC_HVC64:
+			if ((uint32_t)hv->exit_value == PSCI_0_2_FN_SYSTEM_OFF)
+				off = true;
+			break;
+		default:
+			break;   /* WFx: nothing to do */
+		}
+	}
+	expect(c, off, "the guest powered off", runs);
+	EXPECT_EQ(c, faults, GUEST_DATA_PAGES, "guest stage-2 faults answered");
+	EXPECT_EQ(c, mmio_seen, 3, "guest MMIO exits");
+	EXPECT_EQ(c, reported, 0x600D0000ull + c->cpu, "the guest read the host's MMIO answer");
+	/* forbidden: a powered-off VM's bank may go, a second REGISTER_VCPU slot out of range */
+	if (first)
+		EXPECT_EQ(c, hvc(HVC_SMMU_FREE_PGD, c->cpu, 1, 0, 0, 0), 0, "SMMU_FREE_PGD after power-off");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_REGISTER_VCPU, vmid, HL_VCPU_PER_VM, (uint64_t)(uintptr_t)hv, 0, 0), KC_EINVAL,
+		  "REGISTER_VCPU with vcpuid out of range refused");
+	EXPECT_EQ(c, hvc(HVC_CLEAR_VM_S2_RANGE, vmid, GUEST_IPA, 0x400000, 0, 0), 0, "CLEAR_VM_S2_RANGE");
+	/* the image chunk is the host's again, zeroed by KCore */
+	EXPECT_EQ(c, *(volatile uint64_t *)(uintptr_t)chunk, 0, "cleared VM page comes back zeroed");
+}
+
+/* ---- 4/5. forbidden things and the hypercall mill ------------------------------------------------- */
+static void forbidden(struct cpu_ctx *c)
+{
+	volatile uint64_t *el2mem = (volatile uint64_t *)(uintptr_t)EL2_MEM_BASE;
+	uint64_t v = 0x5AFE;
+
+	EXPECT_EQ(c, (int64_t)hvc(99, 0, 0, 0, 0, 0), KC_ENOSYS, "unknown hypercall refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_ENCRYPT_BUF, 0, 0, 0, 0, 0), KC_ENOTSUP, "ENCRYPT_BUF not supported");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_VCPU_RUN, 0, 0, 0, 0, 0), KC_EINVAL, "VCPU_RUN of vmid 0 refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_VCPU_RUN, HL_MAX_VM + 1, 0, 0, 0, 0), KC_EINVAL, "VCPU_RUN of COREVISOR refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_SMMU_LPAE_MAP, 0x1000, EL2_MEM_BASE, 3, c->cpu, 0), KC_EINVAL,
+		  "SMMU map of a non-RAM page refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_SMMU_LPAE_MAP, 0x1000, win(c->cpu, HOST_SMMU_OFF), 7, c->cpu, 0), KC_EINVAL,
+		  "SMMU map with bad prot refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_PHYS_ADDR_IOREMAP, 0, 0, 0, 4096, 0), KC_EINVAL, "IOREMAP for the host refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_CLEAR_VM_S2_RANGE, 1, 0x123, 4096, 0, 0), KC_EINVAL,
+		  "CLEAR_VM_S2_RANGE unaligned refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_REGISTER_KVM, EL2_MEM_BASE, 0, 0, 0, 0), KC_EINVAL,
+		  "REGISTER_KVM with a key outside host memory refused");
+	/* the hypervisor's memory: the access is refused and skipped, v keeps its value */
+	__asm__ volatile("ldr %0, [%1]" : "+r"(v) : "r"(el2mem) : "memory");
+	EXPECT_EQ(c, v, 0x5AFE, "load from EL2 memory refused");
+}
+
+static void hvc_mill(struct cpu_ctx *c)
+{
+	for (unsigned i = 0; i < HVC_LOOPS; i++) {
+		uint64_t pa = win(c->cpu, HOST_SMMU_OFF) + (i % SMMU_PAGES) * 4096ull;
+		EXPECT_EQ(c, hvc(HVC_TIMER_SET_CNTVOFF, i, 0, 0, 0, 0), 0, "TIMER_SET_CNTVOFF");
+		EXPECT_EQ(c, hvc(HVC_SMMU_LPAE_MAP, pa, pa, 1 + (i & 1), c->cpu, 0), 0, "SMMU map (mill)");
+		EXPECT_EQ(c, hvc(HVC_SMMU_LPAE_IOVA_TO_PHYS, pa, c->cpu, 0, 0, 0), pa, "SMMU walk (mill)");
+		EXPECT_EQ(c, hvc(HVC_SMMU_CLEAR, pa, c->cpu, 0, 0, 0), 0, "SMMU clear (mill)");
+		EXPECT_EQ(c, (int64_t)hvc(HVC_DECRYPT_BUF, 0, 0, 0, 0, 0), KC_ENOTSUP, "DECRYPT_BUF (mill)");
+		(void)mmio_r32(KC_SMMU_BASE + SMMU_GR0_sCR0);
+	}
+}
+
+void host_main(unsigned cpu);
+void host_main(unsigned cpu)
+{
+	struct cpu_ctx *c = &ctxs[cpu];
+	unsigned gp = 0;
+
+	c->cpu = cpu;
+	say(c, "EL1 host test kernel on cpu %u, stage 2 from the engine", (uint64_t)cpu);
+	touch_memory(c);
+	hvc(VH_BARRIER, 0, 0, 0, 0, 0);
+	smmu_host_bank(c);
+	for (unsigned j = 0; j < VMS_PER_CPU; j++)
+		run_vm(c, j, &gp);
+	forbidden(c);
+	hvc_mill(c);
+	say(c, "done: %u checks, %u failed", c->checks, c->fails);
+	hvc(VH_DONE, c->fails ? 1 : 0, c->checks, 0, 0, 0);
+}

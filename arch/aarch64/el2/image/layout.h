@@ -1,0 +1,45 @@
+/*
+ * layout.h - the EL2 image's memory map and the private calls between the EL1 host test
+ * kernel and the image, shared by the EL2 code, the host kernel and the guest.
+ *
+ * QEMU virt (-m 1024): RAM 0x40000000..0x80000000.
+ *   0x40000000 .. +ram_mib     host RAM: the engine's s2page (the host kernel is loaded at
+ *                              its start and runs from there under the engine's stage 2)
+ *   0x48000000 ..              the EL2 image: text, data, bss, per-CPU stacks and TLS
+ *   EL2_HEAP_BASE .. RAM end   the EL2 heap: engine state, table pools, log segments
+ * Everything from EL2_MEM_BASE up is never mapped for the host (main.c refuses it before
+ * the engine sees the fault: the engine maps any PA outside s2page as device memory).
+ */
+#ifndef EL2IMG_LAYOUT_H
+#define EL2IMG_LAYOUT_H
+
+#define EL2_MEM_BASE      0x48000000
+#define EL2_HEAP_BASE     0x50000000
+#define EL2_RAM_END       0x80000000   /* -m 1024 */
+#define EL2_UART_BASE     0x09000000
+#define EL2_STACK_SIZE    0x20000      /* per CPU */
+#define EL2_TLS_SIZE      0x1000       /* per CPU: TCB + .tdata + .tbss */
+#define EL2_MAX_CPUS      8
+
+#define HOST_BASE         0x40000000   /* host kernel load address */
+#define HOST_STACK_SIZE   0x10000
+/* per host CPU c: a 12 MiB window at HOST_CPU_BASE + c * HOST_CPU_STRIDE */
+#define HOST_CPU_BASE     0x40400000
+#define HOST_CPU_STRIDE   0x00C00000
+#define HOST_TOUCH_OFF    0x000000     /* pages the host touches: host stage-2 faults */
+#define HOST_IMG_OFF      0x200000     /* 2 MiB-aligned chunks, one per VM image */
+#define HOST_GPOOL_OFF    0x800000     /* pages handed to guests on their stage-2 faults */
+#define HOST_SMMU_OFF     0xA00000     /* pages mapped through the SMMU */
+
+#define GUEST_IPA         0x80000000ull   /* guest image load address (2 MiB block) */
+#define GUEST_DATA_IPA    0x80200000ull   /* pages the guest touches (stage-2 faults) */
+#define GUEST_MMIO_IPA    0x0a000000ull   /* unmapped device IPA: MMIO exits */
+#define GUEST_DATA_PAGES  12
+
+/* SMCCC vendor-specific hypervisor service calls (fast, 64-bit): handled by the image,
+ * never by KCore, so they are not engine operations */
+#define VH_PUTS           0xC6000001   /* x1 = PA of a NUL-terminated line (<= 200 bytes) */
+#define VH_DONE           0xC6000002   /* x1 = status (0 pass), x2 = host checks run */
+#define VH_BARRIER        0xC6000003   /* wait until every host CPU called it */
+
+#endif

@@ -1,0 +1,439 @@
+/*
+ * main.c - the EL2 image: KCore's trap layer and the engine running at EL2 on every CPU.
+ *
+ *   CPU 0   console, heap, engine (table pools in real RAM, pool PA = their address),
+ *           kcore; PSCI CPU_ON (SMC) for the others; then like every CPU:
+ *   each    TLS + TCB, vectors, stage 2 = the engine's host table (VTTBR/VTCR), enter
+ *           the EL1 host test kernel; from then on every host exception is a trap into
+ *           kcore_host_trap (arch_el2_host_trap below)
+ *   last    the CPU that finishes last streams every object log over the PL011 and
+ *           leaves QEMU through semihosting SYS_EXIT
+ *
+ * The stream (read by `hyplog boot`, cli/cmd_boot.c), one ASCII line per item:
+ *   HLBEGIN <version> <ncpus> <build config...>
+ *   HLINIT <obj> <pool pa>             table objects: their initial image's pool PA
+ *   HLOBJ <obj> <first seq> <nrecs> <bytes> <live digest>
+ *   HLREC <record bytes, hex> <crc32>  the object's records in sequence order
+ *   HLCPU <cpu> <halted> <status> <checks> <refused> <mmio_rejected> <hvc_errors> <traps...>
+ *   HLEND <records> <crc32 of every record byte>
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "el2.h"
+#include "hl_access.h"
+#include "hl_engine.h"
+#include "hl_pgtable.h"
+#include "image.h"
+#include "kcore.h"
+#include "sysreg.h"
+#include "hl_fault.h"
+
+void el2_sys_init(void);
+
+#define read_sysreg(r) ({ uint64_t __v; __asm__ volatile("mrs %0, " #r : "=r"(__v)); __v; })
+#define write_sysreg(v, r) __asm__ volatile("msr " #r ", %x0" : : "rZ"((uint64_t)(v)))
+
+#define PSCI_CPU_ON 0xC4000003ull
+#define PSCI_AFFINITY_INFO 0xC4000004ull
+/* VTCR_EL2: T0SZ 16 (48-bit IPA), SL0 2 (level-0 start, the engine's 4-level tables),
+ * inner/outer WBWA, inner shareable, 4K granule, PS 48-bit, RES1 bit 31 */
+#define VTCR_VAL (16ull | (2ull << 6) | (1ull << 8) | (1ull << 10) | (3ull << 12) | (5ull << 16) | (1ull << 31))
+#define SCTLR_EL1_RESET 0x30D00800ull
+
+/* ---- console --------------------------------------------------------------------------- */
+#define UART_DR 0x00
+#define UART_FR 0x18
+#define UART_FR_TXFF (1u << 5)
+
+static uint32_t con_lock;
+
+static void uart_putc(char c)
+{
+	volatile uint32_t *base = (volatile uint32_t *)EL2_UART_BASE;
+
+	while (base[UART_FR / 4] & UART_FR_TXFF)
+		;
+	base[UART_DR / 4] = (uint8_t)c;
+}
+
+static void uart_write_locked(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\n')
+			uart_putc('\r');
+		uart_putc(*s);
+	}
+}
+
+void el2_console_write(const char *s)
+{
+	el2_spin_lock(&con_lock);
+	uart_write_locked(s);
+	el2_spin_unlock(&con_lock);
+}
+
+void el2_printf(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	el2_console_write(line);
+}
+
+_Noreturn void el2_fatal(const char *fmt, ...)
+{
+	char line[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* no lock: the CPU that holds it may be the one that died */
+	uart_write_locked("\nEL2 FATAL: ");
+	uart_write_locked(line);
+	uart_write_locked("\nRESULT: FAIL (EL2 fatal error)\n");
+	el2_semihost_exit(3);
+}
+
+/* ---- per-CPU TLS and TCB ----------------------------------------------------------------- */
+extern char __tdata_start[], __tdata_end[], __tbss_size[];
+static uint8_t tls_area[EL2_MAX_CPUS][EL2_TLS_SIZE] __attribute__((aligned(64)));
+
+static struct el2_tcb *tls_init(unsigned cpu)
+{
+	size_t td = (size_t)(__tdata_end - __tdata_start), tb = (size_t)(uintptr_t)__tbss_size;
+	uint8_t *a = tls_area[cpu];
+
+	if (sizeof(struct el2_tcb) + td + tb > EL2_TLS_SIZE)
+		el2_fatal("TLS needs %zu bytes, the area has %u", td + tb, EL2_TLS_SIZE);
+	memcpy(a + sizeof(struct el2_tcb), __tdata_start, td);
+	memset(a + sizeof(struct el2_tcb) + td, 0, tb);
+	return (struct el2_tcb *)a;
+}
+
+/* ---- engine environment: real memory for the state ----------------------------------------- */
+static void *page_alloc(size_t n)
+{
+	return aligned_alloc(HL_PAGE_SIZE, n);
+}
+
+static void page_free(void *p)
+{
+	free(p);
+}
+
+static uint64_t pool_pa(const void *img)
+{
+	return (uint64_t)(uintptr_t)img;   /* the EL2 stage 1 is an identity map */
+}
+
+/* ---- shared state ------------------------------------------------------------------------------ */
+static struct hl_engine *eng;
+static struct kcore *kc;
+static unsigned ncpus;
+static volatile uint32_t cpus_up, start_gate, host_barrier[2], ndone;
+static struct {
+	uint64_t status, checks, refused, done, halted;
+} __attribute__((aligned(64))) cpu_res[EL2_MAX_CPUS];
+
+static void wait_count(volatile uint32_t *c, uint32_t n)
+{
+	while (__atomic_load_n(c, __ATOMIC_ACQUIRE) < n)
+		__asm__ volatile("wfe");
+}
+
+static void bump_count(volatile uint32_t *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_ACQ_REL);
+	__asm__ volatile("dsb ish\n\tsev" : : : "memory");
+}
+
+/* ---- the log stream ------------------------------------------------------------------------------ */
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t crc32_upd(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	while (n--)
+		crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void put_hex(const uint8_t *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		uart_putc(hx[p[i] >> 4]);
+		uart_putc(hx[p[i] & 15]);
+	}
+}
+
+struct walk {
+	uint64_t n, bytes;
+	bool emit;
+	uint32_t *all_crc;
+};
+
+static int rec_visit(const struct hl_rec *r, void *arg)
+{
+	struct walk *w = arg;
+
+	w->n++;
+	w->bytes += r->len;
+	if (w->emit) {
+		char tail[16];
+		uart_write_locked("HLREC ");
+		put_hex((const uint8_t *)r, r->len);
+		snprintf(tail, sizeof(tail), " %08x\n", crc32_upd(0, (const uint8_t *)r, r->len));
+		uart_write_locked(tail);
+		*w->all_crc = crc32_upd(*w->all_crc, (const uint8_t *)r, r->len);
+	}
+	return 0;
+}
+
+static void dump_logs(void)
+{
+	char line[512];
+	uint64_t total = 0;
+	uint32_t all_crc = 0;
+
+	crc_init();
+	el2_spin_lock(&con_lock);   /* every other CPU is parked: the console is ours */
+	snprintf(line, sizeof(line), "HLBEGIN 1 %u %u %u %u %u %u %u %u %u %u %zu\n", ncpus, HL_MAX_VM,
+		 HL_VCPU_PER_VM, HL_NR_CPUS, HL_CFG_RAM_MIB, HL_CFG_HOST_PMD_PAGES, HL_CFG_VM_PMD_PAGES,
+		 HL_CFG_CORE_PMD_PAGES, HL_CFG_SPT_PMD_PAGES, HL_ID_END, sizeof(struct hl_rec));
+	uart_write_locked(line);
+	hl_rcu_read_lock();
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		const struct hl_log_base *b = hl_log_base_get(&eng->logs[o]);
+		struct walk w = { .all_crc = &all_crc };
+
+		if (b->snap)
+			el2_fatal("object %u has a checkpoint: the stream has no snapshots", o);
+		if (o == HL_SPT_ID || (o >= HL_NPT_ID && o < HL_INFO_ID)) {
+			snprintf(line, sizeof(line), "HLINIT %u %llx\n", o,
+				 (unsigned long long)hl_pt_meta(eng->st->img[o].base)->pool_pa);
+			uart_write_locked(line);
+		}
+		hl_log_base_foreach(b, rec_visit, &w);
+		snprintf(line, sizeof(line), "HLOBJ %u %llu %llu %llu %016llx\n", o, (unsigned long long)b->first_seq,
+			 (unsigned long long)w.n, (unsigned long long)w.bytes,
+			 (unsigned long long)hl_state_obj_digest(eng->st, o));
+		uart_write_locked(line);
+		w.emit = true;
+		w.n = w.bytes = 0;
+		hl_log_base_foreach(b, rec_visit, &w);
+		total += w.n;
+	}
+	hl_rcu_read_unlock();
+	for (unsigned c = 0; c < ncpus; c++) {
+		int n = snprintf(line, sizeof(line), "HLCPU %u %u %llu %llu %llu %llu %llu", c,
+				 hl_cpu_halted(eng, (int)c) ? 1u : 0u, (unsigned long long)cpu_res[c].status,
+				 (unsigned long long)cpu_res[c].checks, (unsigned long long)cpu_res[c].refused,
+				 (unsigned long long)kc->cpu[c].mmio_rejected, (unsigned long long)kc->cpu[c].hvc_errors);
+		for (unsigned t = 0; t < KC_T__COUNT; t++)
+			n += snprintf(line + n, sizeof(line) - n, " %s=%llu", kc_trap_kind_name(t),
+				      (unsigned long long)kc->cpu[c].traps[t]);
+		snprintf(line + n, sizeof(line) - n, "\n");
+		uart_write_locked(line);
+	}
+	snprintf(line, sizeof(line), "HLEND %llu %08x\n", (unsigned long long)total, all_crc);
+	uart_write_locked(line);
+	el2_spin_unlock(&con_lock);
+}
+
+/* the last CPU to finish streams the logs and ends the run */
+static _Noreturn void cpu_finish(unsigned cpu)
+{
+	uint32_t n = __atomic_add_fetch(&ndone, 1, __ATOMIC_ACQ_REL);
+	bool pass = true;
+
+	if (n < ncpus)
+		for (;;)
+			__asm__ volatile("wfe");
+	for (unsigned c = 0; c < ncpus; c++)
+		pass &= cpu_res[c].status == 0 && !cpu_res[c].halted;
+	el2_printf("el2: all %u CPUs done (heap %zu KiB); streaming the logs\n", ncpus, el2_heap_used() >> 10);
+	dump_logs();
+	el2_printf("el2: image verdict %s\n", pass ? "pass" : "FAIL");
+	el2_semihost_exit(pass ? 0 : 1);
+}
+
+/* ---- the host's traps ------------------------------------------------------------------------------ */
+static void vendor_call(unsigned cpu, struct trap_frame *f)
+{
+	switch (f->x[0]) {
+	case VH_PUTS: {
+		char buf[208];
+		/* host memory through the engine: only pages the host owns are readable */
+		memset(buf, 0, sizeof(buf));
+		if (kcore_host_read(kc, cpu, f->x[1], buf, 200) != HL_OK) {
+			f->x[0] = (uint64_t)KC_EINVAL;
+			return;
+		}
+		el2_printf("host%u: %s\n", cpu, buf);
+		f->x[0] = 0;
+		return;
+	}
+	case VH_BARRIER: {
+		uint32_t gen = (uint32_t)f->x[1] & 1;
+		bump_count(&host_barrier[gen]);
+		wait_count(&host_barrier[gen], ncpus);
+		f->x[0] = 0;
+		return;
+	}
+	case VH_DONE:
+		cpu_res[cpu].status = f->x[1];
+		cpu_res[cpu].checks = f->x[2];
+		el2_printf("el2: cpu %u: host test %s (%llu checks)\n", cpu, f->x[1] ? "FAILED" : "passed",
+			   (unsigned long long)f->x[2]);
+		cpu_finish(cpu);
+	default:
+		f->x[0] = (uint64_t)KC_ENOSYS;
+		return;
+	}
+}
+
+/* calls whose steps can take pages away from the host (OASSIGN_VM, OASSIGN_SMMU, OCLEAR_VM
+ * set host entries to PAGE_GUEST): the old translations must leave every CPU's TLB */
+static bool may_unmap_host(uint64_t call)
+{
+	return call == HVC_VCPU_RUN || call == HVC_VERIFY_VM_IMAGE || call == HVC_SMMU_LPAE_MAP ||
+	       call == HVC_CLEAR_VM_S2_RANGE;
+}
+
+void arch_el2_host_trap(struct trap_frame *f)
+{
+	unsigned cpu = arch_cpu_id(), ec = esr_ec(f->esr);
+	uint64_t call = f->x[0];
+
+	if (ec == EC_HVC64 && (call >> 24) == 0xC6) {
+		vendor_call(cpu, f);
+		return;
+	}
+	if (ec == EC_DABT_LOW || ec == EC_IABT_LOW) {
+		uint64_t ipa = hpfar_to_ipa(f->hpfar, f->far);
+		/* the hypervisor's own memory: never the host's, whatever s2page says (the engine
+		 * maps every PA outside s2page as a device page) */
+		if (ipa >= EL2_MEM_BASE && ipa < EL2_RAM_END) {
+			cpu_res[cpu].refused++;
+			f->elr += 4;
+			return;
+		}
+	}
+	if (kcore_host_trap(kc, f) == KC_RET_HALTED) {
+		cpu_res[cpu].halted = 1;
+		el2_printf("el2: cpu %u HALTED by the engine (esr %llx x0 %llx)\n", cpu, (unsigned long long)f->esr,
+			   (unsigned long long)call);
+		cpu_res[cpu].status = 0xDEAD;
+		cpu_finish(cpu);
+	}
+	if (ec == EC_HVC64 && may_unmap_host(call))
+		__asm__ volatile("dsb ishst\n\ttlbi vmalls12e1is\n\tdsb ish\n\tisb" : : : "memory");
+	else
+		__asm__ volatile("dsb ish" : : : "memory");   /* new host entries before the retry */
+}
+
+/* ---- bring-up ------------------------------------------------------------------------------------ */
+extern char host_image_start[];
+
+static _Noreturn void enter_host(unsigned cpu)
+{
+	write_sysreg(VTCR_VAL, vtcr_el2);
+	write_sysreg(hl_pt_root_pa_of(eng, HL_HOSTVISOR), vttbr_el2);   /* VMID 0 */
+	write_sysreg(HCR_HOST_NVHE_FLAGS, hcr_el2);
+	write_sysreg(read_sysreg(midr_el1), vpidr_el2);
+	write_sysreg(read_sysreg(mpidr_el1), vmpidr_el2);
+	write_sysreg(0, mdcr_el2);
+	write_sysreg(SCTLR_EL1_RESET, sctlr_el1);
+	write_sysreg(0, vbar_el1);
+	__asm__ volatile("isb\n\ttlbi vmalls12e1\n\tdsb ish\n\tisb" : : : "memory");
+	bump_count(&cpus_up);
+	wait_count(&start_gate, 1);   /* every host CPU starts at the same time */
+	el2_enter_el1(HOST_BASE, cpu);
+}
+
+static void boot_cpu0(void)
+{
+	struct hl_state_env env = { page_alloc, page_free, pool_pa, (uint8_t *)(uintptr_t)HL_RAM_BASE };
+	struct hl_engine_cfg cfg;
+	uint64_t el = read_sysreg(CurrentEL) >> 2;
+
+	el2_printf("\nhyplog EL2 image: CPU 0 at EL%llu, MMU on, %s\n", (unsigned long long)el,
+#ifdef HL_FAULT_INJECTION
+		   "FAULT-INJECTION engine (WRONG_DELTA)"
+#else
+		   "engine"
+#endif
+	);
+	if (el != 2)
+		el2_fatal("not at EL2");
+	el2_heap_init(EL2_HEAP_BASE, EL2_RAM_END);
+	/* how many CPUs: PSCI AFFINITY_INFO answers ON/OFF for a present CPU, an error else */
+	ncpus = 1;
+	while (ncpus < EL2_MAX_CPUS && ncpus < HL_NR_CPUS && el2_psci_smc(PSCI_AFFINITY_INFO, ncpus, 0, 0) >= 0)
+		ncpus++;
+	hl_state_set_env(&env);
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = ncpus;
+	cfg.with_ram = true;
+	cfg.ckpt_every = 0;
+	eng = hl_engine_new(&cfg);
+	if (!eng)
+		el2_fatal("hl_engine_new failed");
+	kc = kcore_new(eng);
+	if (!kc)
+		el2_fatal("kcore_new failed");
+#ifdef HL_FAULT_INJECTION
+	hl_fault_set(HL_FAULT_WRONG_DELTA, 97);
+#endif
+	el2_printf("el2: engine up: %u CPUs, host stage-2 root %llx, heap %zu KiB\n", ncpus,
+		   (unsigned long long)hl_pt_root_pa_of(eng, HL_HOSTVISOR), el2_heap_used() >> 10);
+	for (unsigned c = 1; c < ncpus; c++) {
+		int64_t rc = el2_psci_smc(PSCI_CPU_ON, c, (uint64_t)(uintptr_t)el2_secondary_entry, c);
+		if (rc != 0)
+			el2_fatal("PSCI CPU_ON(%u) = %lld", c, (long long)rc);
+	}
+	wait_count(&cpus_up, ncpus - 1);
+	el2_printf("el2: %u CPUs at EL2; entering the EL1 host on each\n", ncpus);
+	bump_count(&cpus_up);
+	__atomic_store_n(&start_gate, 1, __ATOMIC_RELEASE);
+	__asm__ volatile("dsb ish\n\tsev" : : : "memory");
+}
+
+static struct el2_tcb *tcbs[EL2_MAX_CPUS];
+
+_Noreturn void el2_cpu_main(unsigned cpu);
+_Noreturn void el2_cpu_main(unsigned cpu)
+{
+	if (cpu == 0)
+		el2_sys_init();   /* the stack-protector guard, before libsodium runs */
+	tcbs[cpu] = tls_init(cpu);
+	arch_el2_init_cpu(tcbs[cpu]);
+	if (cpu == 0) {
+		boot_cpu0();
+		/* cpus_up counted CPU 0 too */
+		write_sysreg(VTCR_VAL, vtcr_el2);
+	} else {
+		el2_printf("el2: cpu %u up (PSCI CPU_ON), stack %p\n", cpu, __builtin_frame_address(0));
+	}
+	enter_host(cpu);
+}

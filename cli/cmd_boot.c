@@ -1,0 +1,557 @@
+/*
+ * cmd_boot.c - `hyplog boot`: boot the EL2 image (arch/aarch64/el2/image) on
+ * qemu-system-aarch64 with N CPUs, collect the object logs it streams over the PL011 at the
+ * end, write them as a log file (engine/hl_file.c's format, readable by `hyplog replay` and
+ * `hyplog check`), read that file back and run every SPEC §10 oracle on it.
+ *
+ * The stream (arch/aarch64/el2/image/main.c): ASCII lines
+ *   HLBEGIN 1 ncpus max_vm vcpus_per_vm nr_cpus ram_mib host_pmd vm_pmd core_pmd spt_pmd id_end rec_hdr
+ *   HLINIT obj pool_pa        a table object's initial image uses this real pool PA: the log
+ *                             gets that initial image as a snapshot at seq 0
+ *   HLOBJ obj first_seq nrecs bytes live_digest
+ *   HLREC hex crc32           one record (crc32 of its bytes, checked here)
+ *   HLCPU cpu halted status checks refused mmio_rejected hvc_errors name=count...
+ *   HLEND records crc32-of-every-record-byte
+ * Every other line is the image's console and is echoed.
+ *
+ * Verdict: PASS iff QEMU exits 0 through semihosting (every host CPU's own test passed and
+ * none halted), the stream is complete and intact, and the check holds. A hang is caught by
+ * --timeout. Prints the trap counts per CPU and a final "RESULT: PASS|FAIL (...)" line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "cli.h"
+#include "hl_check.h"
+#include "hl_file.h"
+#include "hl_pgtable.h"
+#include "kcore.h"
+
+#define MAX_LINE (2 * HL_REC_MAX + 64)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hyplog boot [--smp N] [--image ELF] [--log FILE] [--timeout SEC] [--qemu PATH]\n"
+		"\n"
+		"Boot the EL2 image on qemu-system-aarch64 (-M virt,virtualization=on -cpu max -m 1024\n"
+		"-nographic -nic none -semihosting), with the engine and KCore's trap layer at EL2 and an\n"
+		"EL1 host test kernel (and its guests) on every CPU. At the end the image streams every\n"
+		"object log over the UART; they are written to FILE (the format of `hyplog check`) and\n"
+		"checked. Prints the trap counts per CPU, the verdict and a RESULT: line.\n"
+		"\n"
+		"  --smp N         CPUs (default 4)\n"
+		"  --image ELF     the image (default: $HYPLOG_EL2_IMAGE, else\n"
+		"                  build-aarch64/arch/aarch64/el2/image/hyplog-el2.elf beside this binary's\n"
+		"                  build directory or in the current directory)\n"
+		"  --log FILE      where the log file goes (default hyplog-boot.log)\n"
+		"  --timeout SEC   boot-to-stream limit (default 600)\n"
+		"  --qemu PATH     qemu-system-aarch64\n"
+		"  --quiet         do not echo the console\n"
+		"  --min-traps N   also fail unless every CPU took >= N traps to EL2 and every trap kind\n"
+		"                  the host kernel drives (all but irq) occurred on every CPU\n"
+		"  --expect-violation  invert the verdict of the check (for an image built with a fault\n"
+		"                  switch): pass iff the run completes and the check finds a violation\n"
+		"\n"
+		"exit: 0 pass, 1 failure (host test, halt, check violation, hang, timeout), 2 usage\n");
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static const char *default_image(char *buf, size_t n)
+{
+	const char *env = getenv("HYPLOG_EL2_IMAGE");
+	const char *rel = "build-aarch64/arch/aarch64/el2/image/hyplog-el2.elf";
+	char exe[PATH_MAX - 64];
+	ssize_t k;
+
+	if (env && *env)
+		return env;
+	k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (k > 0) {
+		exe[k] = 0;
+		char *s = strrchr(exe, '/');
+		/* hyplog lives in <root>/build-xxx/; the image in <root>/build-aarch64/... */
+		for (int up = 0; up < 3 && s; up++) {
+			*s = 0;
+			snprintf(buf, n, "%s/%s", exe, rel);
+			if (access(buf, R_OK) == 0)
+				return buf;
+			s = strrchr(exe, '/');
+		}
+	}
+	snprintf(buf, n, "%s", rel);
+	return buf;
+}
+
+struct boot {
+	struct hl_engine *e;
+	unsigned ncpus;
+	bool began, ended, bad;
+	char why[256];
+	unsigned cur_obj;
+	uint64_t cur_n, cur_bytes, cur_first;
+	uint64_t want_n[HL_ID_END], want_bytes[HL_ID_END];
+	uint64_t live[HL_ID_END];
+	bool have_obj[HL_ID_END];
+	uint64_t got_n[HL_ID_END], got_bytes[HL_ID_END];
+	uint64_t total;
+	uint32_t all_crc;
+	char cpu_line[HL_NR_CPUS][400];
+	unsigned halted_cpus, host_fail;
+	uint64_t traps_total[HL_NR_CPUS];
+	unsigned missing_kind[HL_NR_CPUS];   /* trap kinds (not irq) that never occurred */
+};
+
+static int bad(struct boot *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(struct boot *b, const char *fmt, ...)
+{
+	va_list ap;
+	if (!b->bad) {
+		va_start(ap, fmt);
+		vsnprintf(b->why, sizeof(b->why), fmt, ap);
+		va_end(ap);
+	}
+	b->bad = true;
+	return -1;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int on_begin(struct boot *b, const char *l)
+{
+	unsigned v, n, mv, vc, nc, rm, hp, vp, cp, sp, ie, rh;
+	struct hl_engine_cfg cfg;
+
+	if (sscanf(l, "HLBEGIN %u %u %u %u %u %u %u %u %u %u %u %u", &v, &n, &mv, &vc, &nc, &rm, &hp, &vp, &cp, &sp,
+		   &ie, &rh) != 12 || v != 1)
+		return bad(b, "malformed HLBEGIN line");
+	if (mv != HL_MAX_VM || vc != HL_VCPU_PER_VM || nc != HL_NR_CPUS || rm != HL_CFG_RAM_MIB ||
+	    hp != HL_CFG_HOST_PMD_PAGES || vp != HL_CFG_VM_PMD_PAGES || cp != HL_CFG_CORE_PMD_PAGES ||
+	    sp != HL_CFG_SPT_PMD_PAGES || ie != HL_ID_END || rh != sizeof(struct hl_rec))
+		return bad(b, "the image was built with another configuration (max_vm %u ram_mib %u ...)", mv, rm);
+	if (n < 1 || n > HL_NR_CPUS)
+		return bad(b, "HLBEGIN: %u CPUs", n);
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = n;
+	cfg.with_ram = false;
+	b->e = hl_engine_new(&cfg);
+	if (!b->e)
+		return bad(b, "out of memory");
+	b->ncpus = n;
+	b->began = true;
+	return 0;
+}
+
+/* the table object's initial image with the image's real pool PA, as a snapshot at seq 0 */
+static int on_init(struct boot *b, const char *l)
+{
+	unsigned o;
+	unsigned long long pa;
+	struct hl_pool_layout lay;
+	size_t size;
+	uint8_t *img;
+	int rc;
+
+	if (sscanf(l, "HLINIT %u %llx", &o, &pa) != 2 || !(o == HL_SPT_ID || (o >= HL_NPT_ID && o < HL_INFO_ID)) ||
+	    (pa & (HL_PAGE_SIZE - 1)))
+		return bad(b, "malformed HLINIT line");
+	size = b->e->st->img[o].size;
+	img = calloc(1, size);
+	if (!img)
+		return bad(b, "out of memory");
+	if (o == HL_SPT_ID) {
+		hl_spt_layout(&lay);
+		hl_pt_init(img, &lay, HL_INVALID, pa, 3);
+	} else {
+		hl_pool_layout_of(o - HL_NPT_ID, &lay);
+		hl_pt_init(img, &lay, o - HL_NPT_ID, pa, 4);
+	}
+	rc = hl_log_set_snapshot(&b->e->logs[o], 0, img, size);
+	free(img);
+	return rc ? bad(b, "out of memory") : 0;
+}
+
+static int on_obj(struct boot *b, const char *l)
+{
+	unsigned o;
+	unsigned long long first, n, bytes, dig;
+
+	if (sscanf(l, "HLOBJ %u %llu %llu %llu %llx", &o, &first, &n, &bytes, &dig) != 5 || o < 1 || o >= HL_ID_END ||
+	    b->have_obj[o])
+		return bad(b, "malformed HLOBJ line");
+	if (first != 1)
+		return bad(b, "object %u: log starts at seq %llu (the image takes no checkpoints)", o, first);
+	b->cur_obj = o;
+	b->have_obj[o] = true;
+	b->want_n[o] = n;
+	b->want_bytes[o] = bytes;
+	b->live[o] = dig;
+	return 0;
+}
+
+static int on_rec(struct boot *b, char *l)
+{
+	uint64_t buf[HL_REC_MAX / 8];
+	uint8_t *p = (uint8_t *)buf;
+	char *hex = l + 6, *sp = strchr(hex, ' ');
+	size_t nhex, len;
+	unsigned long crc;
+	unsigned o = b->cur_obj;
+	const struct hl_rec *r = (const struct hl_rec *)buf;
+
+	if (!o || !sp)
+		return bad(b, "HLREC outside an object");
+	nhex = (size_t)(sp - hex);
+	len = nhex / 2;
+	if (nhex % 2 || len < sizeof(struct hl_rec) || len > sizeof(buf))
+		return bad(b, "object %u: record of bad length", o);
+	for (size_t i = 0; i < len; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return bad(b, "object %u: bad hex in a record", o);
+		p[i] = (uint8_t)(hi << 4 | lo);
+	}
+	crc = strtoul(sp + 1, NULL, 16);
+	if (crc32(0, p, (uInt)len) != crc)
+		return bad(b, "object %u: record %llu checksum mismatch", o, (unsigned long long)b->got_n[o] + 1);
+	if (r->len != len || r->obj != o || r->seq != b->got_n[o] + 1)
+		return bad(b, "object %u: record %llu has len %u obj %u seq %llu", o,
+			   (unsigned long long)b->got_n[o] + 1, r->len, r->obj, (unsigned long long)r->seq);
+	if (!hl_log_ensure(&b->e->logs[o], r->len))
+		return bad(b, "out of memory");
+	hl_log_append(&b->e->logs[o], r);
+	b->got_n[o]++;
+	b->got_bytes[o] += len;
+	b->total++;
+	b->all_crc = (uint32_t)crc32(b->all_crc, p, (uInt)len);
+	return 0;
+}
+
+static int on_cpu(struct boot *b, const char *l)
+{
+	unsigned c, halted;
+	unsigned long long status, checks;
+	const char *t;
+
+	if (sscanf(l, "HLCPU %u %u %llu %llu", &c, &halted, &status, &checks) != 4 || c >= b->ncpus)
+		return bad(b, "malformed HLCPU line");
+	snprintf(b->cpu_line[c], sizeof(b->cpu_line[c]), "%s", l + 6);
+	if (halted) {
+		b->halted_cpus++;
+		b->e->cpus[c].halted = true;
+	}
+	if (status)
+		b->host_fail++;
+	/* exceptions taken to EL2: host hypercalls (VCPU_RUN included), host stage-2 faults,
+	 * emulated SMMU accesses and VM exits (pv, sys64, guest_s2, wfx, irq, poweroff are
+	 * kinds of VM exit) */
+	for (t = strchr(l, '='); t; t = strchr(t + 1, '=')) {
+		const char *k = t;
+		while (k > l && k[-1] != ' ')
+			k--;
+		if (!strncmp(k, "hvc=", 4) || !strncmp(k, "host_s2=", 8) || !strncmp(k, "host_mmio=", 10) ||
+		    !strncmp(k, "vm_exit=", 8))
+			b->traps_total[c] += strtoull(t + 1, NULL, 10);
+		if (strncmp(k, "irq=", 4) && strtoull(t + 1, NULL, 10) == 0)
+			b->missing_kind[c]++;
+	}
+	{
+		unsigned cc, hh;
+		unsigned long long st, ck, refused, mrej, herr;
+		const char *kinds = strstr(l, "hvc=");
+		if (sscanf(l, "HLCPU %u %u %llu %llu %llu %llu %llu", &cc, &hh, &st, &ck, &refused, &mrej, &herr) == 7)
+			snprintf(b->cpu_line[c], sizeof(b->cpu_line[c]),
+				 "%s; host test %s (%llu checks)%s, refused by EL2 %llu, SMMU writes refused %llu, "
+				 "hypercall errors %llu", kinds ? kinds : "", st ? "FAILED" : "passed", ck,
+				 hh ? ", HALTED" : "", refused, mrej, herr);
+	}
+	return 0;
+}
+
+static int on_end(struct boot *b, const char *l)
+{
+	unsigned long long n;
+	unsigned crc;
+
+	if (sscanf(l, "HLEND %llu %x", &n, &crc) != 2)
+		return bad(b, "malformed HLEND line");
+	if (n != b->total || crc != b->all_crc)
+		return bad(b, "stream totals differ: %llu records crc %08x, got %llu crc %08x", n, crc,
+			   (unsigned long long)b->total, b->all_crc);
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		if (!b->have_obj[o] || b->got_n[o] != b->want_n[o] || b->got_bytes[o] != b->want_bytes[o])
+			return bad(b, "object %u: %llu records announced, %llu received", o,
+				   (unsigned long long)b->want_n[o], (unsigned long long)b->got_n[o]);
+	b->ended = true;
+	return 0;
+}
+
+static void on_line(struct boot *b, char *l, bool quiet)
+{
+	size_t n = strlen(l);
+
+	while (n && (l[n - 1] == '\r' || l[n - 1] == '\n'))
+		l[--n] = 0;
+	if (b->bad && !strncmp(l, "HL", 2))
+		return;
+	if (!strncmp(l, "HLREC ", 6)) {
+		if (b->began)
+			on_rec(b, l);
+		return;
+	}
+	if (!strncmp(l, "HLBEGIN ", 8)) {
+		if (!b->began)
+			on_begin(b, l);
+		return;
+	}
+	if (!b->began && !strncmp(l, "HL", 2) && strchr("IOCE", l[2])) {
+		bad(b, "stream line before HLBEGIN");
+		return;
+	}
+	if (!strncmp(l, "HLINIT ", 7))
+		on_init(b, l);
+	else if (!strncmp(l, "HLOBJ ", 6))
+		on_obj(b, l);
+	else if (!strncmp(l, "HLCPU ", 6))
+		on_cpu(b, l);
+	else if (!strncmp(l, "HLEND ", 6))
+		on_end(b, l);
+	else if (!quiet)
+		printf("  | %s\n", l);
+}
+
+int cmd_boot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "smp", required_argument, NULL, 's' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "qemu", required_argument, NULL, 'q' },
+		{ "quiet", no_argument, NULL, 'Q' },
+		{ "min-traps", required_argument, NULL, 'm' },
+		{ "expect-violation", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long long smp = 4, timeout = 600, min_traps = 0;
+	bool expect_violation = false;
+	const char *image = NULL, *log = "hyplog-boot.log", *qemu = "qemu-system-aarch64";
+	char imgbuf[PATH_MAX], smpbuf[16], accel[64];
+	bool quiet = false, timed_out = false;
+	struct boot *b;
+	int c, pfd[2], status = 0, qrc = -1, rc = HL_EXIT_MISMATCH;
+	pid_t pid;
+	double t0 = now(), t_stream = 0, t_check = 0;
+	char *line = NULL;
+	size_t lcap = 0;
+	FILE *in;
+	long host_cores;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (cli_parse_u64("--smp", optarg, 1, HL_NR_CPUS < 8 ? HL_NR_CPUS : 8, &smp))
+				return HL_EXIT_USAGE;
+			break;
+		case 'i': image = optarg; break;
+		case 'l': log = optarg; break;
+		case 't':
+			if (cli_parse_u64("--timeout", optarg, 1, 86400, &timeout))
+				return HL_EXIT_USAGE;
+			break;
+		case 'q': qemu = optarg; break;
+		case 'Q': quiet = true; break;
+		case 'm':
+			if (cli_parse_u64("--min-traps", optarg, 0, 1ull << 40, &min_traps))
+				return HL_EXIT_USAGE;
+			break;
+		case 'V': expect_violation = true; break;
+		case 'h': usage(stdout); return HL_EXIT_OK;
+		default: usage(stderr); return HL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return HL_EXIT_USAGE;
+	}
+	if (!image)
+		image = default_image(imgbuf, sizeof(imgbuf));
+	if (access(image, R_OK) != 0) {
+		fprintf(stderr, "hyplog boot: no image at %s (build it: scripts/test-aarch64, or pass --image)\n", image);
+		printf("RESULT: FAIL (no EL2 image)\n");
+		return HL_EXIT_USAGE;
+	}
+	/* multi-threaded TCG only when every vCPU has a host core */
+	host_cores = sysconf(_SC_NPROCESSORS_ONLN);
+	snprintf(accel, sizeof(accel), "tcg,thread=%s", host_cores >= (long)smp ? "multi" : "single");
+	snprintf(smpbuf, sizeof(smpbuf), "%llu", smp);
+	b = calloc(1, sizeof(*b));
+	if (!b || pipe(pfd) != 0) {
+		perror("hyplog boot");
+		return HL_EXIT_USAGE;
+	}
+	printf("boot: %s -M virt,virtualization=on -cpu max -smp %s -m 1024 -accel %s -kernel %s\n", qemu, smpbuf,
+	       accel, image);
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("hyplog boot: fork");
+		return HL_EXIT_USAGE;
+	}
+	if (pid == 0) {
+		char *args[] = { (char *)qemu, "-M", "virt,virtualization=on", "-cpu", "max", "-smp", smpbuf, "-m", "1024",
+				 "-nographic", "-nic", "none", "-semihosting", "-accel", accel, "-kernel", (char *)image,
+				 NULL };
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		setpgid(0, 0);
+		execvp(qemu, args);
+		fprintf(stderr, "hyplog boot: cannot run %s: %s\n", qemu, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	in = fdopen(pfd[0], "r");
+	for (;;) {
+		struct pollfd p = { pfd[0], POLLIN, 0 };
+		double left = t0 + (double)timeout - now();
+		ssize_t n;
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		/* stdio may hold whole lines already: only poll when its buffer is empty */
+		if (in->_IO_read_ptr >= in->_IO_read_end && poll(&p, 1, (int)(left * 1000) + 1) == 0)
+			continue;
+		n = getline(&line, &lcap, in);
+		if (n < 0)
+			break;
+		on_line(b, line, quiet);
+		if (b->ended && !t_stream)
+			t_stream = now();
+	}
+	if (timed_out) {
+		kill(pid, SIGKILL);
+		fprintf(stderr, "hyplog boot: timeout after %llu s: killed QEMU (pid %d)\n", timeout, (int)pid);
+	}
+	if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+		qrc = WEXITSTATUS(status);
+	fclose(in);
+	free(line);
+
+	if (!t_stream)
+		t_stream = now();
+	printf("boot: QEMU exited %s%d after %.1f s\n", WIFEXITED(status) ? "with " : "by signal ",
+	       WIFEXITED(status) ? qrc : WTERMSIG(status), t_stream - t0);
+	if (b->began)
+		for (unsigned i = 0; i < b->ncpus; i++)
+			if (b->cpu_line[i][0])
+				printf("  cpu %u: %llu traps to EL2: %s\n", i, (unsigned long long)b->traps_total[i], b->cpu_line[i]);
+	if (timed_out) {
+		printf("RESULT: FAIL (timeout after %llu s)\n", timeout);
+		goto out;
+	}
+	if (b->bad || !b->ended) {
+		printf("boot: log stream %s: %s\n", b->bad ? "rejected" : "incomplete",
+		       b->bad ? b->why : "no HLEND (the image died or hung before streaming its logs)");
+		printf("RESULT: FAIL (log stream %s)\n", b->bad ? "rejected" : "incomplete");
+		goto out;
+	}
+	{
+		struct hl_file_err ferr = { 0 };
+		struct hl_file_info info;
+		struct hl_check_stats st;
+		struct hl_verdict v;
+		struct hl_engine *e2;
+		int crc;
+		double tc = now();
+
+		if (hl_file_write_live(b->e, log, b->live, &ferr)) {
+			printf("boot: cannot write %s: %s\nRESULT: FAIL (log file)\n", log, ferr.msg);
+			goto out;
+		}
+		e2 = hl_file_read(log, &info, &ferr);
+		if (!e2) {
+			printf("boot: %s does not read back: %s\nRESULT: FAIL (log file)\n", log, ferr.msg);
+			goto out;
+		}
+		{
+			const struct hl_check_src src = { e2, &info };
+			crc = hl_check_all(&src, &v, &st);
+		}
+		t_check = now() - tc;
+		printf("boot: %llu records from %u CPUs in %s (%llu bytes)\n", (unsigned long long)info.records,
+		       b->ncpus, log, (unsigned long long)info.file_bytes);
+		if (crc == 0)
+			printf("check: every oracle holds (H_CalLock, sync_shared, relate_hlock, serializability, relate_log, "
+			       "relate_oracle, security): %llu operations, %.2f s\n", (unsigned long long)st.ops, t_check);
+		else
+			printf("check: VIOLATION of %s: %s\n  expected: %s\n  actual:   %s\n", hl_rel_name(v.rel), v.what,
+			       v.expected, v.actual);
+		hl_engine_free(e2);
+		printf("boot-to-verdict %.1f s (QEMU %.1f s, check %.2f s)\n", now() - t0, t_stream - t0, t_check);
+		{
+			uint64_t lo = UINT64_MAX;
+			unsigned missing = 0;
+			for (unsigned i = 0; i < b->ncpus; i++) {
+				lo = b->traps_total[i] < lo ? b->traps_total[i] : lo;
+				missing += b->missing_kind[i];
+			}
+			if (qrc != 0 || b->host_fail || b->halted_cpus)
+				printf("RESULT: FAIL (image exit %d, %u host tests failed, %u CPUs halted)\n", qrc,
+				       b->host_fail, b->halted_cpus);
+			else if (min_traps && (lo < min_traps || missing))
+				printf("RESULT: FAIL (fewest traps on a CPU %llu, want >= %llu; %u trap kinds never seen)\n",
+				       (unsigned long long)lo, min_traps, missing);
+			else if (expect_violation && crc == 1) {
+				printf("RESULT: PASS (the broken engine's logs fail the check: %s)\n", hl_rel_name(v.rel));
+				rc = HL_EXIT_OK;
+			} else if (expect_violation)
+				printf("RESULT: FAIL (a violation was expected, the check %s)\n", crc ? "could not run" : "holds");
+			else if (crc != 0)
+				printf("RESULT: FAIL (check: %s)\n", hl_rel_name(v.rel));
+			else {
+				printf("RESULT: PASS (%u CPUs, >= %llu traps per CPU, %llu records, check holds)\n", b->ncpus,
+				       (unsigned long long)lo, (unsigned long long)info.records);
+				rc = HL_EXIT_OK;
+			}
+		}
+	}
+out:
+	if (b->e)
+		hl_engine_free(b->e);
+	free(b);
+	fflush(stdout);
+	return rc;
+}
