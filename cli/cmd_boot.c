@@ -346,6 +346,36 @@ static void on_line(struct boot *b, char *l, bool quiet)
 		printf("  | %s\n", l);
 }
 
+struct log_size {
+	uint64_t n, bytes;
+};
+
+static int log_size_visit(const struct hl_rec *r, void *arg)
+{
+	struct log_size *ls = arg;
+	ls->n++;
+	ls->bytes += r->len;
+	return 0;
+}
+
+/* per-object log sizes, one line, objects with records only */
+static void print_log_sizes(struct hl_engine *e)
+{
+	printf("logs:");
+	hl_rcu_reader_ensure();
+	hl_rcu_read_lock();
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		struct log_size ls = { 0, 0 };
+		char name[24];
+		hl_log_foreach(&e->logs[o], log_size_visit, &ls);
+		if (ls.n)
+			printf(" %s %llu rec/%.1f KiB;", hl_obj_name(o, name, sizeof(name)), (unsigned long long)ls.n,
+			       (double)ls.bytes / 1024.0);
+	}
+	hl_rcu_read_unlock();
+	printf("\n");
+}
+
 int cmd_boot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -513,11 +543,13 @@ int cmd_boot(int argc, char **argv)
 		t_check = now() - tc;
 		printf("boot: %llu records from %u CPUs in %s (%llu bytes)\n", (unsigned long long)info.records,
 		       b->ncpus, log, (unsigned long long)info.file_bytes);
+		print_log_sizes(e2);
 		if (crc == 0)
-			printf("check: every oracle holds (H_CalLock, sync_shared, relate_hlock, serializability, relate_log, "
-			       "relate_oracle, security): %llu operations, %.2f s\n", (unsigned long long)st.ops, t_check);
+			printf("check: pass (every oracle holds: H_CalLock, sync_shared, relate_hlock, serializability, "
+			       "relate_log, relate_oracle, security; %llu operations, %.2f s)\n", (unsigned long long)st.ops,
+			       t_check);
 		else
-			printf("check: VIOLATION of %s: %s\n  expected: %s\n  actual:   %s\n", hl_rel_name(v.rel), v.what,
+			printf("check: fail: VIOLATION of %s: %s\n  expected: %s\n  actual:   %s\n", hl_rel_name(v.rel), v.what,
 			       v.expected, v.actual);
 		hl_engine_free(e2);
 		printf("boot-to-verdict %.1f s (QEMU %.1f s, check %.2f s)\n", now() - t0, t_stream - t0, t_check);
