@@ -298,7 +298,7 @@ static int check_build(const struct fhdr *h, struct hl_file_err *err)
 
 /* structural check of one record at file offset `off` */
 static int check_record(const struct hl_rec *r, uint64_t off, uint64_t room, unsigned obj,
-			uint64_t seq, const struct hl_state *st, struct hl_file_err *err)
+			uint64_t seq, size_t objsize, struct hl_file_err *err)
 {
 	const struct hl_delta *d;
 	const uint8_t *end;
@@ -333,7 +333,7 @@ static int check_record(const struct hl_rec *r, uint64_t off, uint64_t room, uns
 	for (unsigned i = 0; i < r->ndelta; i++) {
 		if ((const uint8_t *)(d + 1) > end)
 			return ferr(err, off, "delta %u runs past the record", i);
-		if ((uint64_t)d->off + d->len > st->img[obj].size)
+		if ((uint64_t)d->off + d->len > objsize)
 			return ferr(err, off, "delta %u writes outside object %u", i, obj);
 		if (!(d->flags & HL_DF_ZERO) && (const uint8_t *)(d + 1) + HL_ALIGN8(d->len) > end)
 			return ferr(err, off, "delta %u payload runs past the record", i);
@@ -344,13 +344,137 @@ static int check_record(const struct hl_rec *r, uint64_t off, uint64_t room, uns
 	return 0;
 }
 
+/*
+ * The sections and the trailer. With e == NULL this only validates (no allocation but a
+ * record buffer): a malformed or truncated file is refused before an engine exists, so
+ * a bad file costs no more than reading it.
+ */
+static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, struct hl_engine *e,
+		      struct hl_file_info *info, struct hl_file_err *err)
+{
+	uint64_t recbuf[HL_REC_MAX / 8];
+	uint8_t *snapbuf = NULL;
+	uint64_t off = sizeof(*h);
+	int rc = -1;
+
+	info->records = 0;
+	info->nsnap = 0;
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		size_t objsize = hl_obj_image_size(o);
+		struct fsec sec;
+		uint64_t sec_off = off;
+
+		if (size - off < sizeof(sec)) {
+			ferr(err, off, "truncated file: section header of object %u missing", o);
+			goto out;
+		}
+		memcpy(&sec, buf + off, sizeof(sec));
+		if (sec.magic != SEC_MAGIC || sec.crc != crc_struct(&sec, sizeof(sec))) {
+			ferr(err, off, "corrupt section header for object %u", o);
+			goto out;
+		}
+		if (sec.obj != o || sec.has_snap > 1 || sec.first_seq == 0 ||
+		    (sec.has_snap && sec.snap_seq + 1 != sec.first_seq) || (!sec.has_snap && sec.first_seq != 1)) {
+			ferr(err, off, "section header for object %u is inconsistent", o);
+			goto out;
+		}
+		off += sizeof(sec);
+		info->live_digest[o] = sec.live_digest;
+		info->has_live_digest[o] = 1;
+		if (sec.has_snap) {
+			uLongf raw = objsize;
+			if (sec.snap_raw != objsize) {
+				ferr(err, sec_off, "snapshot of object %u has %llu bytes, expected %zu", o,
+				     (unsigned long long)sec.snap_raw, objsize);
+				goto out;
+			}
+			if (sec.snap_comp > size - off) {
+				ferr(err, off, "truncated snapshot of object %u", o);
+				goto out;
+			}
+			if (crc_of(buf + off, sec.snap_comp) != sec.snap_crc) {
+				ferr(err, off, "snapshot checksum mismatch (object %u)", o);
+				goto out;
+			}
+			if (e) {
+				free(snapbuf);
+				snapbuf = malloc(raw);
+				if (!snapbuf || uncompress(snapbuf, &raw, buf + off, sec.snap_comp) != Z_OK ||
+				    raw != sec.snap_raw) {
+					ferr(err, off, "snapshot of object %u does not decompress", o);
+					goto out;
+				}
+				if (hl_log_set_snapshot(&e->logs[o], sec.snap_seq, snapbuf, raw)) {
+					ferr(err, off, "out of memory");
+					goto out;
+				}
+			}
+			info->nsnap++;
+			off += sec.snap_comp;
+		}
+		if (sec.rec_bytes > size - off) {
+			ferr(err, off, "truncated file: object %u records need %llu bytes, %llu left", o,
+			     (unsigned long long)sec.rec_bytes, (unsigned long long)(size - off));
+			goto out;
+		}
+		for (uint64_t i = 0, end = off + sec.rec_bytes; i < sec.nrecs; i++) {
+			/* a compressed snapshot has any length, so records in the file are not
+			 * 8-byte aligned: check and append an aligned copy */
+			const struct hl_rec *r = (const struct hl_rec *)recbuf;
+			uint64_t room = end - off;
+			memcpy(recbuf, buf + off, room < sizeof(recbuf) ? room : sizeof(recbuf));
+			if (check_record(r, off, room, o, sec.first_seq + i, objsize, err))
+				goto out;
+			if (e) {
+				if (!hl_log_ensure(&e->logs[o], r->len)) {
+					ferr(err, off, "out of memory");
+					goto out;
+				}
+				hl_log_append(&e->logs[o], r);
+			}
+			off += r->len;
+			info->records++;
+		}
+		if (off != sec_off + sizeof(sec) + (sec.has_snap ? sec.snap_comp : 0) + sec.rec_bytes) {
+			ferr(err, off, "object %u: record bytes do not match the section header", o);
+			goto out;
+		}
+	}
+	{
+		struct ftrl t;
+		if (size - off < sizeof(t)) {
+			ferr(err, off, "truncated file: trailer missing");
+			goto out;
+		}
+		memcpy(&t, buf + off, sizeof(t));
+		if (t.magic != END_MAGIC || t.crc != crc_struct(&t, sizeof(t)) || t.records != info->records ||
+		    t.nobj != HL_ID_END - 1) {
+			ferr(err, off, "corrupt trailer");
+			goto out;
+		}
+		if (off + sizeof(t) != size) {
+			ferr(err, off + sizeof(t), "%llu unexpected bytes after the trailer",
+			     (unsigned long long)(size - off - sizeof(t)));
+			goto out;
+		}
+		info->halted_mask = t.halted_mask;
+		if (e)
+			for (unsigned c = 0; c < h->ncpus && c < 64; c++)
+				if (t.halted_mask & (1ull << c))
+					e->cpus[c].halted = true;
+	}
+	rc = 0;
+out:
+	free(snapbuf);
+	return rc;
+}
+
 struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, struct hl_file_err *err)
 {
 	struct hl_engine_cfg cfg;
 	struct hl_engine *e = NULL;
 	struct hl_file_info dummy;
-	uint64_t recbuf[HL_REC_MAX / 8];
-	uint8_t *buf = NULL, *snapbuf = NULL;
+	uint8_t *buf = NULL;
 	struct stat stb;
 	struct fhdr h;
 	uint64_t off = 0, size;
@@ -415,6 +539,9 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	info->lock_kind = h.lock_kind;
 	off = sizeof(h);
 
+	/* validate everything first: a bad file never costs an engine */
+	if (parse_body(buf, size, &h, NULL, info, err))
+		goto bad;
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = h.ncpus;
 	cfg.lock_kind = (enum hl_lock_kind)h.lock_kind;
@@ -424,110 +551,11 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 		ferr(err, off, "out of memory");
 		goto bad;
 	}
-
-	for (unsigned o = 1; o < HL_ID_END; o++) {
-		struct fsec sec;
-		uint64_t sec_off = off;
-
-		if (size - off < sizeof(sec)) {
-			ferr(err, off, "truncated file: section header of object %u missing", o);
-			goto bad;
-		}
-		memcpy(&sec, buf + off, sizeof(sec));
-		if (sec.magic != SEC_MAGIC || sec.crc != crc_struct(&sec, sizeof(sec))) {
-			ferr(err, off, "corrupt section header for object %u", o);
-			goto bad;
-		}
-		if (sec.obj != o || sec.has_snap > 1 || sec.first_seq == 0 ||
-		    (sec.has_snap && sec.snap_seq + 1 != sec.first_seq) || (!sec.has_snap && sec.first_seq != 1)) {
-			ferr(err, off, "section header for object %u is inconsistent", o);
-			goto bad;
-		}
-		off += sizeof(sec);
-		info->live_digest[o] = sec.live_digest;
-		info->has_live_digest[o] = 1;
-		if (sec.has_snap) {
-			uLongf raw = e->st->img[o].size;
-			if (sec.snap_raw != e->st->img[o].size) {
-				ferr(err, sec_off, "snapshot of object %u has %llu bytes, expected %zu", o,
-				     (unsigned long long)sec.snap_raw, e->st->img[o].size);
-				goto bad;
-			}
-			if (sec.snap_comp > size - off) {
-				ferr(err, off, "truncated snapshot of object %u", o);
-				goto bad;
-			}
-			if (crc_of(buf + off, sec.snap_comp) != sec.snap_crc) {
-				ferr(err, off, "snapshot checksum mismatch (object %u)", o);
-				goto bad;
-			}
-			free(snapbuf);
-			snapbuf = malloc(raw);
-			if (!snapbuf || uncompress(snapbuf, &raw, buf + off, sec.snap_comp) != Z_OK ||
-			    raw != sec.snap_raw) {
-				ferr(err, off, "snapshot of object %u does not decompress", o);
-				goto bad;
-			}
-			if (hl_log_set_snapshot(&e->logs[o], sec.snap_seq, snapbuf, raw)) {
-				ferr(err, off, "out of memory");
-				goto bad;
-			}
-			info->nsnap++;
-			off += sec.snap_comp;
-		}
-		if (sec.rec_bytes > size - off) {
-			ferr(err, off, "truncated file: object %u records need %llu bytes, %llu left", o,
-			     (unsigned long long)sec.rec_bytes, (unsigned long long)(size - off));
-			goto bad;
-		}
-		for (uint64_t i = 0, end = off + sec.rec_bytes; i < sec.nrecs; i++) {
-			/* a compressed snapshot has any length, so records in the file are not
-			 * 8-byte aligned: check and append an aligned copy */
-			const struct hl_rec *r = (const struct hl_rec *)recbuf;
-			uint64_t room = end - off;
-			memcpy(recbuf, buf + off, room < sizeof(recbuf) ? room : sizeof(recbuf));
-			if (check_record(r, off, room, o, sec.first_seq + i, e->st, err))
-				goto bad;
-			if (!hl_log_ensure(&e->logs[o], r->len)) {
-				ferr(err, off, "out of memory");
-				goto bad;
-			}
-			hl_log_append(&e->logs[o], r);
-			off += r->len;
-			info->records++;
-		}
-		if (off != sec_off + sizeof(sec) + (sec.has_snap ? sec.snap_comp : 0) + sec.rec_bytes) {
-			ferr(err, off, "object %u: record bytes do not match the section header", o);
-			goto bad;
-		}
-	}
-	{
-		struct ftrl t;
-		if (size - off < sizeof(t)) {
-			ferr(err, off, "truncated file: trailer missing");
-			goto bad;
-		}
-		memcpy(&t, buf + off, sizeof(t));
-		if (t.magic != END_MAGIC || t.crc != crc_struct(&t, sizeof(t)) || t.records != info->records ||
-		    t.nobj != HL_ID_END - 1) {
-			ferr(err, off, "corrupt trailer");
-			goto bad;
-		}
-		if (off + sizeof(t) != size) {
-			ferr(err, off + sizeof(t), "%llu unexpected bytes after the trailer",
-			     (unsigned long long)(size - off - sizeof(t)));
-			goto bad;
-		}
-		info->halted_mask = t.halted_mask;
-		for (unsigned c = 0; c < h.ncpus && c < 64; c++)
-			if (t.halted_mask & (1ull << c))
-				e->cpus[c].halted = true;
-	}
-	free(snapbuf);
+	if (parse_body(buf, size, &h, e, info, err))
+		goto bad;
 	free(buf);
 	return e;
 bad:
-	free(snapbuf);
 	free(buf);
 	hl_engine_free(e);
 	return NULL;

@@ -58,6 +58,29 @@ uint64_t hl_zero_page_digest(void)
 	return __atomic_load_n(&d, __ATOMIC_RELAXED);
 }
 
+size_t hl_obj_image_size(unsigned obj)
+{
+	struct hl_pool_layout lay;
+
+	if (obj == HL_CORE_ID)
+		return sizeof(struct hl_core_data);
+	if (obj == HL_S2PAGE_ID)
+		return sizeof(struct hl_s2page_obj);
+	if (obj == HL_SPT_ID) {
+		hl_spt_layout(&lay);
+		return hl_pt_image_size(&lay);
+	}
+	if (obj == HL_SMMU_ID)
+		return sizeof(struct hl_smmu_obj);
+	if (obj >= HL_NPT_ID && obj < HL_INFO_ID) {
+		hl_pool_layout_of(obj - HL_NPT_ID, &lay);
+		return hl_pt_image_size(&lay);
+	}
+	if (obj >= HL_INFO_ID && obj < HL_ID_END)
+		return sizeof(struct hl_vminfo);
+	return 0;
+}
+
 bool hl_obj_valid(unsigned obj)
 {
 	return obj > HL_FLATMEM_ID && obj < HL_ID_END;

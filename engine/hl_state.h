@@ -61,7 +61,9 @@ void hl_state_copy(struct hl_state *dst, const struct hl_state *src);
 /* the initial image of one object, as hl_state_new builds it */
 void hl_state_init_obj(struct hl_state *st, unsigned obj);
 uint64_t hl_state_obj_digest(const struct hl_state *st, unsigned obj);
-bool hl_obj_valid(unsigned obj);   /* false for IDs with no state (vminfo(0), vminfo(COREVISOR)) */
+bool hl_obj_valid(unsigned obj);
+/* the image size of object `obj` in every state of this build (0 for invalid IDs) */
+size_t hl_obj_image_size(unsigned obj);   /* false for IDs with no state (vminfo(0), vminfo(COREVISOR)) */
 
 /* pool layout of principal v */
 void hl_pool_layout_of(unsigned princ, struct hl_pool_layout *lay);
