@@ -23,6 +23,7 @@ int cli_parse_u64(const char *opt, const char *s, unsigned long long min, unsign
 #include <stdint.h>
 
 #include "hl_engine.h"
+#include "hl_file.h"
 
 double cli_now(void);
 long cli_peak_rss_kib(void);
@@ -38,5 +39,11 @@ void cli_progress_end(struct cli_progress *p);
 /* --lock / --global-lock / --logs-off / --ckpt-every (getopt values 'k' 'g' 'n' 'p'):
  * 1 handled, 0 not an engine option, -1 bad value (message printed) */
 int cli_engine_option(int opt, const char *arg, struct hl_engine_cfg *cfg, unsigned long long *ckpt);
+
+/* the single FILE operand after the options, or NULL (message printed) */
+const char *cli_one_file(const char *cmd, int argc, char **argv, int optind_now);
+/* hl_file_read, printing "hyplog CMD: FILE: at byte offset N: why" on failure */
+struct hl_engine *cli_read_log(const char *cmd, const char *path, struct hl_file_info *info,
+			       struct hl_file_err *ferr);
 
 #endif

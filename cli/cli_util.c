@@ -67,3 +67,22 @@ int cli_engine_option(int opt, const char *arg, struct hl_engine_cfg *cfg, unsig
 		return 0;
 	}
 }
+
+const char *cli_one_file(const char *cmd, int argc, char **argv, int optind_now)
+{
+	if (optind_now != argc - 1) {
+		fprintf(stderr, "hyplog %s: expected exactly one FILE\n", cmd);
+		return NULL;
+	}
+	return argv[optind_now];
+}
+
+struct hl_engine *cli_read_log(const char *cmd, const char *path, struct hl_file_info *info,
+			       struct hl_file_err *ferr)
+{
+	struct hl_engine *e = hl_file_read(path, info, ferr);
+	if (!e)
+		fprintf(stderr, "hyplog %s: %s: at byte offset %llu: %s\n", cmd, path,
+			(unsigned long long)ferr->offset, ferr->msg);
+	return e;
+}

@@ -143,8 +143,7 @@ int cmd_check(int argc, char **argv)
 			return HL_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "hyplog check: expected exactly one FILE\n");
+	if (!cli_one_file("check", argc, argv, optind)) {
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}

@@ -114,17 +114,13 @@ int cmd_export(int argc, char **argv)
 			return HL_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "hyplog export: expected exactly one FILE\n");
+	if (!cli_one_file("export", argc, argv, optind)) {
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
-	e = hl_file_read(argv[optind], &info, &ferr);
-	if (!e) {
-		fprintf(stderr, "hyplog export: %s: at byte offset %llu: %s\n", argv[optind],
-			(unsigned long long)ferr.offset, ferr.msg);
+	e = cli_read_log("export", argv[optind], &info, &ferr);
+	if (!e)
 		return HL_EXIT_USAGE;
-	}
 	{
 		const struct hl_check_src src = { e, &info };
 		int r = hl_check_serializable(&src, &v, &lin, &nlin);

@@ -52,17 +52,13 @@ int cmd_replay(int argc, char **argv)
 			return HL_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "hyplog replay: expected exactly one FILE\n");
+	if (!cli_one_file("replay", argc, argv, optind)) {
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
-	e = hl_file_read(argv[optind], &info, &ferr);
-	if (!e) {
-		fprintf(stderr, "hyplog replay: %s: at byte offset %llu: %s\n", argv[optind],
-			(unsigned long long)ferr.offset, ferr.msg);
+	e = cli_read_log("replay", argv[optind], &info, &ferr);
+	if (!e)
 		return HL_EXIT_USAGE;
-	}
 	if (!quiet)
 		printf("file %s: version %u, %u cpus, %llu records, %llu snapshots, %llu bytes, halted cpus 0x%llx\n",
 		       argv[optind], info.version, info.ncpus, (unsigned long long)info.records,
