@@ -55,6 +55,7 @@
 #define HL_MAX_SHARE_COUNT   100u
 #define HL_SMMU_HOST_OFFSET  1000000000ull
 #define HL_MAX_LOAD_INFO     5u
+#define HL_MAX_KEYS          4u    /* KCore's provisioned image-verification keys (SPEC §11) */
 #define HL_REMAP_START       0x2000000ull
 #define HL_REMAP_END         0x4000000ull
 
@@ -116,6 +117,7 @@ enum hl_status {
 	HL_E_NOLOG = -4,        /* log memory cap reached: refused before any change */
 	HL_E_NOTSUP = -5,       /* outside the first version (encryption calls) */
 	HL_E_CPU = -6,          /* bad CPU id */
+	HL_E_DENIED = -7,       /* refused by an isolation rule (SPEC §12-§17): nothing changed */
 };
 
 const char *hl_status_str(int st);

@@ -53,6 +53,7 @@ const char *hl_status_str(int st)
 	case HL_E_NOLOG: return "log memory exhausted";
 	case HL_E_NOTSUP: return "not supported";
 	case HL_E_CPU: return "bad cpu id";
+	case HL_E_DENIED: return "denied by an isolation rule";
 	default: return "?";
 	}
 }
