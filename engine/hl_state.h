@@ -16,12 +16,8 @@
 #include "hl_record.h"
 #include "hl_types.h"
 
-#define HL_PT_POOL_PA_BASE  0x8000000000ull   /* table pools live above every host-mappable PA */
-#define HL_PT_POOL_PA_STRIDE 0x10000000ull
-/* The SMMU roots are two concatenated 4 KiB tables (40-bit input at level 1), which the
- * Arm ARM requires aligned to their 8 KiB size; they start one (meta) page into the image,
- * so the image starts one page below an 8 KiB boundary. */
-#define HL_SPT_POOL_PA      0x6FFFFFF000ull
+/* HL_PT_POOL_PA_BASE, HL_PT_POOL_PA_STRIDE, HL_SPT_POOL_PA: shared with the oracle's model */
+#include "hl_pool.h"
 
 struct hl_obj_img {
 	uint8_t *base;
@@ -74,7 +70,7 @@ uint64_t hl_page_digest(const void *page);
 uint64_t hl_zero_page_digest(void);
 uint64_t hl_digest(const void *p, size_t n);
 
-/* s2page access; pfns outside RAM read as {INVALID, 0, INVALID64} */
+/* s2page access; pfns outside RAM read as {INVALID, 0, INVALID64, dma 0} */
 static inline bool hl_pfn_is_ram(uint64_t pfn)
 {
 	return pfn >= HL_RAM_BASE_PFN && pfn < HL_RAM_BASE_PFN + HL_RAM_PAGES;
