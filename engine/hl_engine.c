@@ -44,6 +44,14 @@ static void release_one(struct hl_step *s, unsigned obj);
 /* append what an APPEND_LATE step left behind, without its locks (that is the fault) */
 static void fi_late_flush(struct hl_engine *e)
 {
+	/* the written entries name the seqs the records get now */
+	for (unsigned k = 0; k < fi_late.n && fi_late.e == e; k++) {
+		struct hl_rec *r = (struct hl_rec *)fi_late.buf[k];
+		struct hl_rdep *rd = (struct hl_rdep *)hl_rec_rdeps(r);
+		for (unsigned i = 0; i < r->nlock; i++)
+			if (rd[i].flags & HL_RD_WRITTEN)
+				rd[i].seq = e->logs[rd[i].obj].next_seq;
+	}
 	for (unsigned k = 0; k < fi_late.n && fi_late.e == e; k++) {
 		struct hl_log *l = &e->logs[fi_late.obj[k]];
 		struct hl_rec *r = (struct hl_rec *)fi_late.buf[k];
@@ -343,13 +351,19 @@ static bool is_stranded(const struct hl_step *s, unsigned obj)
 	return false;
 }
 
+/*
+ * Build the record of one changed (or stranded) object. Its lock list holds every lock the
+ * step holds, in acquisition order: an object that gets a record of this op is marked
+ * HL_RD_WRITTEN with the seq of that record (wseq[k] for objs[k]); any other is a read
+ * dependency at the seq the step saw when it took the lock.
+ */
 static unsigned build_record(struct hl_step *s, struct hl_stage *st, unsigned obj, uint8_t *buf,
-			     unsigned nrec, const uint16_t *objs, unsigned nobjs)
+			     unsigned nrec, const uint16_t *objs, const uint64_t *wseq, unsigned nobjs)
 {
 	struct hl_rec *r = (struct hl_rec *)buf;
 	uint32_t blob = HL_ALIGN8(s->blob_len);
 	struct hl_rdep *rd = (struct hl_rdep *)(buf + sizeof(*r) + blob);
-	unsigned nread = 0;
+	unsigned nlock = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->obj = (uint16_t)obj;
@@ -370,24 +384,27 @@ static unsigned build_record(struct hl_step *s, struct hl_stage *st, unsigned ob
 		memcpy(buf + sizeof(*r), s->blob, s->blob_len);
 		memset(buf + sizeof(*r) + s->blob_len, 0, blob - s->blob_len);
 	}
-	/* locked objects that get no record of this op: the step read them at lseq */
 	for (unsigned i = 0; i < s->nlocked; i++) {
-		bool written = false;
-		for (unsigned k = 0; k < nobjs; k++)
-			written |= objs[k] == s->locked[i];
-		if (written)
-			continue;
-		memset(&rd[nread], 0, sizeof(rd[nread]));
-		rd[nread].obj = s->locked[i];
-		rd[nread].seq = s->lseq[i];
-		nread++;
+		unsigned k;
+		for (k = 0; k < nobjs; k++)
+			if (objs[k] == s->locked[i])
+				break;
+		memset(&rd[nlock], 0, sizeof(rd[nlock]));
+		rd[nlock].obj = s->locked[i];
+		if (k < nobjs) {
+			rd[nlock].flags = HL_RD_WRITTEN;
+			rd[nlock].seq = wseq[k];
+		} else {
+			rd[nlock].seq = s->lseq[i];
+		}
+		nlock++;
 	}
-	r->nread = (uint16_t)nread;
+	r->nlock = (uint16_t)nlock;
 	if (st) {
-		memcpy((uint8_t *)(rd + nread), st->buf, st->used);
+		memcpy((uint8_t *)(rd + nlock), st->buf, st->used);
 		r->ndelta = st->ndelta;
 	}
-	r->len = (uint32_t)(sizeof(*r) + blob + nread * sizeof(*rd) + (st ? st->used : 0));
+	r->len = (uint32_t)(sizeof(*r) + blob + nlock * sizeof(*rd) + (st ? st->used : 0));
 	return r->len;
 }
 
@@ -397,6 +414,7 @@ int hl_step_end(struct hl_step *s, int rc)
 	struct hl_cpu *c = s->c;
 	uint8_t buf[HL_REC_MAX];
 	uint16_t objs[HL_MAX_STAGES];
+	uint64_t wseq[HL_MAX_STAGES];
 	struct hl_stage *stg[HL_MAX_STAGES];
 	unsigned n = 0;
 #ifdef HL_FAULT_INJECTION
@@ -428,12 +446,15 @@ int hl_step_end(struct hl_step *s, int rc)
 				}
 			}
 		}
+		/* the step holds every lock: the seq each record will get is known now */
+		for (unsigned k = 0; k < n; k++)
+			wseq[k] = e->logs[objs[k]].next_seq;
 #ifdef HL_FAULT_INJECTION
 		fi_defer = n && !fi_pending && hl_fault_hit(HL_FAULT_APPEND_LATE);
 		if (fi_defer) {
 			/* APPEND_LATE: keep the records; they are appended after the next step */
 			for (unsigned k = 0; k < n; k++) {
-				build_record(s, stg[k], objs[k], (uint8_t *)fi_late.buf[k], n, objs, n);
+				build_record(s, stg[k], objs[k], (uint8_t *)fi_late.buf[k], n, objs, wseq, n);
 				fi_late.obj[k] = objs[k];
 			}
 			fi_late.e = e;
@@ -443,8 +464,8 @@ int hl_step_end(struct hl_step *s, int rc)
 #endif
 		for (unsigned k = 0; k < n; k++) {
 			struct hl_log *l = &e->logs[objs[k]];
-			build_record(s, stg[k], objs[k], buf, n, objs, n);
-			((struct hl_rec *)buf)->seq = l->next_seq;
+			build_record(s, stg[k], objs[k], buf, n, objs, wseq, n);
+			((struct hl_rec *)buf)->seq = wseq[k];
 			hl_log_append(l, (struct hl_rec *)buf);
 			if (e->cfg.ckpt_every && l->since_ckpt >= e->cfg.ckpt_every &&
 			    !(s->halted && is_stranded(s, objs[k])))

@@ -320,15 +320,18 @@ static int check_record(const struct hl_rec *r, uint64_t off, uint64_t room, uns
 			    (unsigned long long)seq, (unsigned long long)r->seq);
 	if (r->event == HL_EV_NONE || r->event >= HL_EV__COUNT || r->result > HL_RES_HALT ||
 	    r->cpu >= HL_NR_CPUS + 1 || r->nrec == 0 || r->nrec > HL_MAX_STAGES || r->blob_len > HL_BLOB_MAX ||
-	    r->nread > HL_MAX_STAGES)
+	    r->nlock > HL_MAX_STAGES)
 		return ferr(err, off, "malformed record fields (object %u, seq %llu)", obj,
 			    (unsigned long long)seq);
 	end = (const uint8_t *)r + r->len;
 	if ((const uint8_t *)hl_rec_first_delta(r) > end)
-		return ferr(err, off, "record too short for its blob and read list");
-	for (unsigned i = 0; i < r->nread; i++)
+		return ferr(err, off, "record too short for its blob and lock list");
+	for (unsigned i = 0; i < r->nlock; i++) {
 		if (hl_rec_rdeps(r)[i].obj == 0 || hl_rec_rdeps(r)[i].obj >= HL_ID_END)
-			return ferr(err, off, "read dependency on unknown object %u", hl_rec_rdeps(r)[i].obj);
+			return ferr(err, off, "lock entry on unknown object %u", hl_rec_rdeps(r)[i].obj);
+		if (hl_rec_rdeps(r)[i].flags & ~(unsigned)HL_RD_WRITTEN)
+			return ferr(err, off, "lock entry %u has unknown flags 0x%x", i, hl_rec_rdeps(r)[i].flags);
+	}
 	d = hl_rec_first_delta(r);
 	for (unsigned i = 0; i < r->ndelta; i++) {
 		if ((const uint8_t *)(d + 1) > end)

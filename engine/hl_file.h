@@ -19,7 +19,7 @@
 
 #include "hl_engine.h"
 
-#define HL_FILE_VERSION 1u
+#define HL_FILE_VERSION 2u
 
 struct hl_file_info {
 	uint32_t version;

@@ -327,11 +327,13 @@ static int graph_build(struct hl_engine *e, struct graph *g, struct hl_replay_er
 	for (size_t ni = 0; ni < g->nn; ni++) {
 		const struct hl_rec *r = g->n[ni].rec[0];
 		const struct hl_rdep *rd = hl_rec_rdeps(r);
-		for (unsigned k = 0; k < r->nread; k++) {
+		for (unsigned k = 0; k < r->nlock; k++) {
 			unsigned o = rd[k].obj;
 			uint64_t seq = rd[k].seq, first = g->first_seq[o < HL_ID_END ? o : 0];
 			if (o == 0 || o >= HL_ID_END)
 				return fail(err, HL_RP_BAD_LOG, r->obj, r->seq, r->op, "read dependency on object %u", o);
+			if (!hl_rdep_is_read(&rd[k]))
+				continue;   /* a written object: ordered by its own record */
 			if (seq >= first && seq - first < g->objn[o] &&
 			    add_edge(g, g->objnode[o][seq - first], (uint32_t)ni))
 				return HL_RP_NOMEM;
@@ -535,8 +537,8 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 		if (halted[r0->cpu] && !(r0->flags & HL_RF_NESTED))
 			rc = fail(err, HL_RP_BAD_LOG, r0->obj, r0->seq, r0->op,
 				  "cpu %u ran %s after it halted", r0->cpu, hl_event_name(r0->event));
-		for (unsigned k = 0; !rc && k < r0->nread; k++)
-			reads_ok &= rd[k].seq >= snap_seq[rd[k].obj];
+		for (unsigned k = 0; !rc && k < r0->nlock; k++)
+			reads_ok &= !hl_rdep_is_read(&rd[k]) || rd[k].seq >= snap_seq[rd[k].obj];
 		if (rc)
 			break;
 		if (n->nfound == n->nrec && reads_ok) {

@@ -293,7 +293,7 @@ static int run_callock(struct chk *k)
 			}
 			if (r->obj != o || r->cpu != HL_OP_CPU(r->op) || r->cpu >= ncpus || r->nrec == 0 ||
 			    r->nrec > HL_MAX_STAGES || r->event == HL_EV_NONE || r->event >= HL_EV__COUNT ||
-			    r->result > HL_RES_HALT || r->nread > HL_MAX_STAGES)
+			    r->result > HL_RES_HALT || r->nlock > HL_MAX_STAGES)
 				return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
 						 "malformed critical section in %s (object %u, cpu %u, op cpu %u, "
 						 "nrec %u, event %u)", ob, r->obj, r->cpu, HL_OP_CPU(r->op), r->nrec,
@@ -309,9 +309,10 @@ static int run_callock(struct chk *k)
 						 ob, r->cpu);
 			}
 			last_op[r->cpu] = r->op;
-			/* the read-only locks a record lists are in acquisition order: global order */
-			for (unsigned j = 0; j < r->nread; j++) {
-				if (rd[j].obj == 0 || rd[j].obj >= HL_ID_END || rd[j].obj == o)
+			/* every lock a record lists, in acquisition order: global order */
+			for (unsigned j = 0; j < r->nlock; j++) {
+				if (rd[j].obj == 0 || rd[j].obj >= HL_ID_END ||
+				    (rd[j].obj == o && hl_rdep_is_read(&rd[j])))
 					return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
 							 "read dependency on object %u", rd[j].obj);
 				if (j && hl_lock_order_key(rd[j - 1].obj) >= hl_lock_order_key(rd[j].obj)) {
@@ -696,7 +697,7 @@ static int footprint(struct pass *p, const struct opn *n, const struct hl_model_
 		fp[nfp++] = n->rec[i]->obj;
 		if (n->rec[i]->flags & HL_RF_STRANDED)
 			st[nst++] = n->rec[i]->obj;
-		for (unsigned j = 0; j < n->rec[i]->nread && nfp < 2 * HL_MAX_STAGES; j++)
+		for (unsigned j = 0; j < n->rec[i]->nlock && nfp < 2 * HL_MAX_STAGES; j++)
 			if (!in_set(fp, nfp, rd[j].obj))
 				fp[nfp++] = rd[j].obj;
 	}
@@ -744,13 +745,15 @@ static int one_op(struct pass *p, const struct opn *n)
 	for (unsigned i = 0; i < n->nfound; i++) {
 		const struct hl_rec *r = n->rec[i];
 		const struct hl_rdep *rd = hl_rec_rdeps(r);
-		if (r->obj == 0 || r->obj >= HL_ID_END || r->nread > HL_MAX_STAGES)
+		if (r->obj == 0 || r->obj >= HL_ID_END || r->nlock > HL_MAX_STAGES)
 			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "malformed record");
 		if (r->seq != p->cur[r->obj] + 1)
 			return violation(k, HL_REL_ORACLE, r, 0, 0, NULL, NULL, "view of %s out of order",
 					 hl_obj_name(r->obj, ob, sizeof(ob)));
-		for (unsigned j = 0; j < r->nread; j++) {
+		for (unsigned j = 0; j < r->nlock; j++) {
 			unsigned o = rd[j].obj;
+			if (!hl_rdep_is_read(&rd[j]))
+				continue;   /* written: the record's own view */
 			if (rd[j].seq < p->snap_seq[o]) {
 				straddle = true;
 				continue;

@@ -5,9 +5,15 @@
  *
  *   struct hl_rec            88 bytes, fixed
  *   blob[blob_len]           data-oracle bytes (public key, signature), padded to 8
- *   nread x struct hl_rdep   objects the step locked and read without changing, with the
- *                            last sequence number it saw there (orders readers before
- *                            later writers, so CalStateH's linearization is faithful)
+ *   nlock x struct hl_rdep   EVERY object the step locked, in acquisition order (so
+ *                            H_CalLock checks the global lock order over all of a step's
+ *                            locks). An entry without HL_RD_WRITTEN is a read dependency:
+ *                            the step locked the object and read it without changing it,
+ *                            and `seq` is the last record it saw there (orders readers
+ *                            before later writers, so CalStateH's linearization is
+ *                            faithful). An entry with HL_RD_WRITTEN is an object the step
+ *                            appended a record to; `seq` is that record's sequence number.
+ *                            Every record of one step carries the same list.
  *   ndelta x { struct hl_delta, payload padded to 8 }
  *
  * A delta writes `len` bytes at byte offset `off` of the object image (or zero-fills
@@ -76,7 +82,7 @@ struct hl_rec {
 	uint8_t nrec;        /* records this operation appended, over all objects */
 	uint16_t ndelta;
 	uint16_t flags;      /* enum hl_rec_flags */
-	uint16_t nread;      /* read dependencies that follow the blob */
+	uint16_t nlock;      /* lock entries (struct hl_rdep) that follow the blob */
 	uint32_t blob_len;
 	uint64_t arg[4];
 	uint64_t dorc;       /* data-oracle value (content digest, signature verdict) */
@@ -87,13 +93,19 @@ static_assert(sizeof(struct hl_rec) % 8 == 0, "records are 8-byte aligned");
 static_assert(offsetof(struct hl_rec, seq) == 8, "seq offset");
 static_assert(offsetof(struct hl_rec, arg) == 40, "arg offset");
 
+enum hl_rdep_flags {
+	HL_RD_WRITTEN = 1u << 0,   /* the step appended a record to obj; seq = that record's */
+};
+
+/* one lock a step took; the list is in acquisition order */
 struct hl_rdep {
 	uint16_t obj;
-	uint16_t pad0;
+	uint16_t flags;      /* enum hl_rdep_flags */
 	uint32_t pad1;
-	uint64_t seq;        /* last record of obj the step saw (0 = initial state) */
+	uint64_t seq;        /* read: last record of obj the step saw (0 = initial state);
+				written: the record the step appended there */
 };
-static_assert(sizeof(struct hl_rdep) == 16, "read dependency layout");
+static_assert(sizeof(struct hl_rdep) == 16, "lock entry layout");
 
 enum hl_delta_flags {
 	HL_DF_ZERO = 1u << 0,   /* zero-fill `len` bytes; no payload */
@@ -116,14 +128,21 @@ static inline const uint8_t *hl_rec_blob(const struct hl_rec *r)
 	return (const uint8_t *)(r + 1);
 }
 
+/* the record's lock list: r->nlock entries, acquisition order (read and written) */
 static inline const struct hl_rdep *hl_rec_rdeps(const struct hl_rec *r)
 {
 	return (const struct hl_rdep *)((const uint8_t *)(r + 1) + HL_ALIGN8(r->blob_len));
 }
 
+/* a lock entry that is a read dependency (the step did not write that object) */
+static inline int hl_rdep_is_read(const struct hl_rdep *d)
+{
+	return !(d->flags & HL_RD_WRITTEN);
+}
+
 static inline const struct hl_delta *hl_rec_first_delta(const struct hl_rec *r)
 {
-	return (const struct hl_delta *)(hl_rec_rdeps(r) + r->nread);
+	return (const struct hl_delta *)(hl_rec_rdeps(r) + r->nlock);
 }
 
 static inline const struct hl_delta *hl_delta_next(const struct hl_delta *d)

@@ -907,7 +907,7 @@ static void m_delta_off(uint8_t *b, const struct layout *L, uint64_t kind)
 
 	memcpy(&r, b + ro, sizeof(r));
 	cr_assert_gt(r.ndelta, 0);
-	d = ro + sizeof(r) + HL_ALIGN8(r.blob_len) + r.nread * sizeof(struct hl_rdep);
+	d = ro + sizeof(r) + HL_ALIGN8(r.blob_len) + r.nlock * sizeof(struct hl_rdep);
 	if (kind == 0 || (kind == 1 && (b[d + 6] & HL_DF_ZERO)))
 		put32(b, d, 0xFFFFFFF0u);                 /* off */
 	else if (kind == 1)
@@ -992,8 +992,8 @@ Test(file, forged_fields_with_valid_checksums)
 		forged(good, len, m_rec, &L, 29ull << 32 | 2, "record nrec max");
 		forged(good, len, m_rec, &L, 30ull << 32 | 1, "record ndelta max");
 		forged(good, len, m_rec, &L, 30ull << 32 | 5, "record ndelta + 1");
-		forged(good, len, m_rec, &L, 34ull << 32 | 1, "record nread max");
-		forged(good, len, m_rec, &L, 34ull << 32 | 5, "record nread + 1");
+		forged(good, len, m_rec, &L, 34ull << 32 | 1, "record nlock max");
+		forged(good, len, m_rec, &L, 34ull << 32 | 5, "record nlock + 1");
 		forged(good, len, m_rec, &L, 36ull << 32 | 4, "record blob_len max");
 		forged(good, len, m_delta_off, &L, 0, "delta offset");
 		forged(good, len, m_delta_off, &L, 1, "delta length");

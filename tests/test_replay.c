@@ -248,7 +248,7 @@ Test(replay, read_dependencies_order_readers_before_writers)
 	cr_assert_eq(hl_map_vm_io(e, 1, vm, hl_ipa(0x9000000), hl_pa(0x10002 * PG)), HL_OK);
 	r = rec_at(e, HL_NPT_OBJ(vm), 1);
 	rd = hl_rec_rdeps(r);
-	for (unsigned i = 0; i < r->nread; i++)
+	for (unsigned i = 0; i < r->nlock; i++)
 		found |= rd[i].obj == HL_INFO_OBJ(vm) && rd[i].seq == 1;
 	cr_assert(found, "map_io did not record that it read vminfo(%u) at seq 1", vm);
 	/* then cpu 0 powers the VM off: map_io must replay before it, or it would halt */
@@ -256,7 +256,7 @@ Test(replay, read_dependencies_order_readers_before_writers)
 	cr_assert_eq(th_replay_matches(e), 0);
 	/* claim map_io read vminfo after the poweroff: CalStateH now re-executes it on a
 	 * POWEROFF VM, which halts, and says so */
-	for (unsigned i = 0; i < r->nread; i++)
+	for (unsigned i = 0; i < r->nlock; i++)
 		if (rd[i].obj == HL_INFO_OBJ(vm))
 			((struct hl_rdep *)rd)[i].seq = 2;
 	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_MISMATCH);
@@ -283,5 +283,58 @@ Test(replay, halted_cpu_running_again_is_caught)
 	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_BAD_LOG);
 	cr_assert(strstr(err.msg, "after it halted"), "%s", err.msg);
 	hl_state_free(st);
+	hl_engine_free(e);
+}
+
+/* ---- issue 10.2: every record lists every lock of its step, in acquisition order ------ */
+static void expect_locks(struct hl_engine *e, unsigned obj, uint64_t seq, const unsigned *want,
+			 const uint64_t *wseq, const bool *written, unsigned n)
+{
+	const struct hl_rec *r = rec_at(e, obj, seq);
+	const struct hl_rdep *rd = hl_rec_rdeps(r);
+
+	cr_assert_eq(r->nlock, n, "record of object %u lists %u locks, the step took %u", obj,
+		     r->nlock, n);
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(rd[i].obj, want[i], "lock %u: object %u, expected %u", i, rd[i].obj, want[i]);
+		cr_assert_eq(!!(rd[i].flags & HL_RD_WRITTEN), written[i], "lock %u (object %u): written flag",
+			     i, rd[i].obj);
+		cr_assert_eq(rd[i].seq, wseq[i], "lock %u (object %u): seq %llu, expected %llu", i,
+			     rd[i].obj, (unsigned long long)rd[i].seq, (unsigned long long)wseq[i]);
+		cr_assert_eq(hl_rdep_is_read(&rd[i]), !written[i]);
+	}
+}
+
+Test(replay, records_list_every_lock_in_acquisition_order)
+{
+	struct hl_engine *e = th_engine(2);
+	uint32_t vm = th_new_vm(e, 0);
+	uint64_t s2, hnpt;
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(3) * PG)), HL_OK);
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 2, vm, 0), HL_OK);
+	/* OASSIGN_SMMU locks smmu -> vminfo(vm) -> s2page -> npt(host); writes the last two */
+	cr_assert_eq(hl_smmu_assign_page(e, 1, 2, 0, th_pfn(3), 0x300), HL_OK);
+	s2 = e->logs[HL_S2PAGE_ID].next_seq - 1;
+	hnpt = e->logs[HL_NPT_OBJ(HL_HOSTVISOR)].next_seq - 1;
+	{
+		const unsigned want[] = { HL_SMMU_ID, HL_INFO_OBJ(vm), HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR) };
+		const uint64_t seq[] = { e->logs[HL_SMMU_ID].next_seq - 1, e->logs[HL_INFO_OBJ(vm)].next_seq - 1,
+					 s2, hnpt };
+		const bool wr[] = { false, false, true, true };
+		/* both records of the op carry the same list */
+		expect_locks(e, HL_S2PAGE_ID, s2, want, seq, wr, 4);
+		expect_locks(e, HL_NPT_OBJ(HL_HOSTVISOR), hnpt, want, seq, wr, 4);
+	}
+	/* OSMMU_ALLOC locks smmu -> vminfo(vm) -> spt: a written object between two others */
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 1, 3, vm, 0), HL_OK);
+	{
+		const unsigned want[] = { HL_SMMU_ID, HL_INFO_OBJ(vm), HL_SPT_ID };
+		const uint64_t seq[] = { e->logs[HL_SMMU_ID].next_seq - 1, e->logs[HL_INFO_OBJ(vm)].next_seq - 1,
+					 e->logs[HL_SPT_ID].next_seq - 1 };
+		const bool wr[] = { true, false, true };
+		expect_locks(e, HL_SMMU_ID, seq[0], want, seq, wr, 3);
+	}
+	cr_assert_eq(th_replay_matches(e), 0);
 	hl_engine_free(e);
 }
