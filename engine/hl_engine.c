@@ -127,6 +127,10 @@ void hl_engine_free(struct hl_engine *e)
 	hl_lock_destroy(&e->global);
 	hl_segpool_destroy(&e->pool);
 	hl_state_free(e->st);
+	if (e->seq0)
+		for (unsigned id = 0; id < HL_ID_END; id++)
+			free(e->seq0[id].comp);
+	free(e->seq0);
 	free(e->cpus);
 	free(e);
 }

@@ -55,6 +55,12 @@ struct hl_cpu {
 	uint64_t steps_ok, steps_halt, steps_rejected, records;
 } __attribute__((aligned(64)));
 
+/* a seq-0 (initial) object image that a log file carried (engine/hl_file.c), zlib-compressed */
+struct hl_seq0_img {
+	uint8_t *comp;
+	uint64_t clen, raw;
+};
+
 struct hl_engine {
 	struct hl_engine_cfg cfg;
 	struct hl_state *st;
@@ -64,6 +70,9 @@ struct hl_engine {
 	struct hl_segpool pool;
 	struct hl_cpu *cpus;         /* cfg.ncpus + 1: the last one is the maintenance CPU */
 	uint64_t halts;              /* CPUs halted so far */
+	struct hl_seq0_img *seq0;    /* HL_ID_END entries: the seq-0 images of the file this engine
+					was read from (hl_file_read); NULL: it started from
+					hl_state_new's initial images */
 };
 
 struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg);

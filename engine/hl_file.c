@@ -46,9 +46,18 @@ struct fsec {
 	uint64_t snap_comp;
 	uint64_t live_digest;
 	uint32_t snap_crc;
+	/* the object's seq-0 (initial) image, zlib-compressed, right after this header (before
+	 * the snapshot): an independent checker starts Cal<Obj> from it, and compares it with
+	 * the spec's initial state. init_raw is the object's image size (0: no state) */
+	uint32_t init_crc;      /* crc32 of the init_comp compressed bytes */
+	uint64_t init_raw;
+	uint64_t init_comp;
+	uint32_t pad;
 	uint32_t crc;
 };
-static_assert(sizeof(struct fsec) == 72, "section header layout");
+static_assert(sizeof(struct fsec) == 96, "section header layout");
+static_assert(offsetof(struct fsec, init_crc) == 68 && offsetof(struct fsec, init_raw) == 72 &&
+	      offsetof(struct fsec, init_comp) == 80, "section header layout");
 
 struct ftrl {
 	uint32_t magic;
@@ -163,6 +172,60 @@ static int write_visit(const struct hl_rec *r, void *arg)
 	return 0;
 }
 
+/*
+ * The seq-0 image of object o, the bytes the file carries: the file's own when e was read
+ * from one, a snapshot at seq 0 (a log collected from the EL2 image: its tables start at
+ * their real pool PAs), else the initial image hl_state_new builds (a hosted engine starts
+ * from exactly that; the state environment is set once before the first state). Sets *img
+ * to raw bytes (*raw of them), or *comp and *clen to e's compressed copy. Caller: RCU reader.
+ */
+static int seq0_source(struct hl_engine *e, unsigned o, const struct hl_log_base *base,
+		       struct hl_state **scratch, const uint8_t **img, uint64_t *raw,
+		       const uint8_t **comp, uint64_t *clen)
+{
+	*img = NULL;
+	*comp = NULL;
+	*raw = hl_obj_image_size(o);
+	*clen = 0;
+	if (e->seq0 && e->seq0[o].comp) {
+		*comp = e->seq0[o].comp;
+		*clen = e->seq0[o].clen;
+		return e->seq0[o].raw == *raw ? 0 : -1;
+	}
+	if (*raw == 0)
+		return 0;
+	if (base->snap && base->snap->seq == 0) {
+		*img = base->snap->img;
+		return base->snap->size == *raw ? 0 : -1;
+	}
+	if (!*scratch && !(*scratch = hl_state_new(false)))
+		return -1;
+	*img = (*scratch)->img[o].base;
+	return (*scratch)->img[o].size == *raw ? 0 : -1;
+}
+
+int hl_file_seq0(struct hl_engine *e, unsigned obj, void *buf, size_t size)
+{
+	struct hl_state *scratch = NULL;
+	const uint8_t *img, *comp;
+	uint64_t raw, clen;
+	uLongf out = size;
+	int rc;
+
+	if (obj == 0 || obj >= HL_ID_END || size != hl_obj_image_size(obj))
+		return -1;
+	hl_rcu_reader_ensure();
+	hl_rcu_read_lock();
+	rc = seq0_source(e, obj, rcu_dereference(e->logs[obj].base), &scratch, &img, &raw, &comp, &clen);
+	if (!rc && comp)
+		rc = uncompress(buf, &out, comp, clen) == Z_OK && out == size ? 0 : -1;
+	else if (!rc && img)
+		memcpy(buf, img, size);
+	hl_rcu_read_unlock();
+	hl_state_free(scratch);
+	return rc;
+}
+
 int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err)
 {
 	return hl_file_write_live(e, path, NULL, err);
@@ -176,6 +239,7 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 	struct ftrl t;
 	FILE *f;
 	uint64_t total = 0;
+	struct hl_state *scratch = NULL;
 	int rc = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -197,8 +261,10 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		struct wctx w = { .f = f, .count_only = true };
 		const struct hl_log_base *base;
 		const struct hl_snapshot *snap;
-		uint8_t *comp = NULL;
+		uint8_t *comp = NULL, *icomp = NULL;
+		const uint8_t *iimg, *iref;
 		uLongf clen = 0;
+		uint64_t iraw, iclen;
 
 		hl_rcu_read_lock();
 		base = rcu_dereference(e->logs[o].base);
@@ -211,12 +277,33 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		sec.nrecs = w.nrecs;
 		sec.rec_bytes = w.bytes;
 		sec.live_digest = live_digest ? live_digest[o] : hl_state_obj_digest(e->st, o);
+		if (seq0_source(e, o, base, &scratch, &iimg, &iraw, &iref, &iclen)) {
+			hl_rcu_read_unlock();
+			rc = ferr(err, 0, "no seq-0 image of object %u", o);
+			break;
+		}
+		if (iimg) {
+			uLongf l = compressBound(iraw);
+			icomp = malloc(l);
+			if (!icomp || compress2(icomp, &l, iimg, iraw, 1) != Z_OK) {
+				hl_rcu_read_unlock();
+				free(icomp);
+				rc = ferr(err, 0, "cannot compress the seq-0 image of object %u", o);
+				break;
+			}
+			iref = icomp;
+			iclen = l;
+		}
+		sec.init_raw = iraw;
+		sec.init_comp = iclen;
+		sec.init_crc = iclen ? crc_of(iref, iclen) : 0;
 		if (snap) {
 			clen = compressBound(snap->size);
 			comp = malloc(clen);
 			if (!comp || compress2(comp, &clen, snap->img, snap->size, 1) != Z_OK) {
 				hl_rcu_read_unlock();
 				free(comp);
+				free(icomp);
 				rc = ferr(err, 0, "cannot compress snapshot of object %u", o);
 				break;
 			}
@@ -227,9 +314,11 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 			sec.snap_crc = crc_of(comp, clen);
 		}
 		sec.crc = crc_struct(&sec, sizeof(sec));
-		if (fwrite(&sec, sizeof(sec), 1, f) != 1 || (comp && fwrite(comp, 1, clen, f) != clen))
+		if (fwrite(&sec, sizeof(sec), 1, f) != 1 || (iclen && fwrite(iref, 1, iclen, f) != iclen) ||
+		    (comp && fwrite(comp, 1, clen, f) != clen))
 			rc = ferr(err, 0, "write failed: %s", strerror(errno));
 		free(comp);
+		free(icomp);
 		/* records are written as counted: the chain of `base` cannot shrink while we
 		 * read it, and anything appended after counting is left out (the count pass
 		 * fixed nrecs and rec_bytes in the section header) */
@@ -256,6 +345,7 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		if (fwrite(&t, sizeof(t), 1, f) != 1)
 			rc = ferr(err, 0, "write failed: %s", strerror(errno));
 	}
+	hl_state_free(scratch);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		rc = rc ? rc : ferr(err, 0, "write failed: %s", strerror(errno));
 	if (fclose(f) != 0 && !rc)
@@ -348,6 +438,40 @@ static int check_record(const struct hl_rec *r, uint64_t off, uint64_t room, uns
 }
 
 /*
+ * Inflate a zlib stream of n bytes that must give exactly `want` bytes: into dst, or with
+ * dst == NULL only checked, through a fixed buffer (the validation pass allocates nothing).
+ */
+static int inflate_exact(const uint8_t *src, uint64_t n, uint64_t want, uint8_t *dst)
+{
+	uint8_t chunk[16384];
+	z_stream z;
+	uint64_t got = 0;
+	int zr;
+
+	memset(&z, 0, sizeof(z));
+	if (n > UINT32_MAX || inflateInit(&z) != Z_OK)
+		return -1;
+	z.next_in = (Bytef *)src;
+	z.avail_in = (uInt)n;
+	do {
+		uint64_t room = dst ? want - got : sizeof(chunk);
+		z.next_out = dst ? dst + got : chunk;
+		z.avail_out = (uInt)(room < UINT32_MAX ? room : UINT32_MAX);
+		if (dst && room == 0) {
+			/* full: the stream must end here, with no input left */
+			z.next_out = chunk;
+			z.avail_out = 1;
+		}
+		zr = inflate(&z, Z_NO_FLUSH);
+		got = z.total_out;
+		if (got > want)
+			break;
+	} while (zr == Z_OK);
+	inflateEnd(&z);
+	return zr == Z_STREAM_END && got == want && z.avail_in == 0 ? 0 : -1;
+}
+
+/*
  * The sections and the trailer. With e == NULL this only validates (no allocation but a
  * record buffer): a malformed or truncated file is refused before an engine exists, so
  * a bad file costs no more than reading it.
@@ -362,6 +486,10 @@ static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, s
 
 	info->records = 0;
 	info->nsnap = 0;
+	if (e && !e->seq0 && !(e->seq0 = calloc(HL_ID_END, sizeof(*e->seq0)))) {
+		ferr(err, off, "out of memory");
+		goto out;
+	}
 	for (unsigned o = 1; o < HL_ID_END; o++) {
 		size_t objsize = hl_obj_image_size(o);
 		struct fsec sec;
@@ -384,6 +512,39 @@ static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, s
 		off += sizeof(sec);
 		info->live_digest[o] = sec.live_digest;
 		info->has_live_digest[o] = 1;
+		/* the seq-0 image: every object with state has one */
+		if (sec.init_raw != objsize || (objsize != 0) != (sec.init_comp != 0) || sec.pad ||
+		    (sec.init_comp == 0 && sec.init_crc != 0)) {
+			ferr(err, sec_off, "seq-0 image of object %u: %llu bytes (%llu compressed), expected %zu",
+			     o, (unsigned long long)sec.init_raw, (unsigned long long)sec.init_comp, objsize);
+			goto out;
+		}
+		if (sec.init_comp > size - off) {
+			ferr(err, off, "truncated seq-0 image of object %u", o);
+			goto out;
+		}
+		if (sec.init_comp) {
+			if (crc_of(buf + off, sec.init_comp) != sec.init_crc) {
+				ferr(err, off, "seq-0 image checksum mismatch (object %u)", o);
+				goto out;
+			}
+			if (inflate_exact(buf + off, sec.init_comp, objsize, NULL)) {
+				ferr(err, off, "seq-0 image of object %u does not decompress to %zu bytes", o, objsize);
+				goto out;
+			}
+			if (e) {
+				struct hl_seq0_img *s0 = &e->seq0[o];
+				s0->comp = malloc(sec.init_comp);
+				if (!s0->comp) {
+					ferr(err, off, "out of memory");
+					goto out;
+				}
+				memcpy(s0->comp, buf + off, sec.init_comp);
+				s0->clen = sec.init_comp;
+				s0->raw = objsize;
+			}
+			off += sec.init_comp;
+		}
 		if (sec.has_snap) {
 			uLongf raw = objsize;
 			if (sec.snap_raw != objsize) {
@@ -438,7 +599,7 @@ static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, s
 			off += r->len;
 			info->records++;
 		}
-		if (off != sec_off + sizeof(sec) + (sec.has_snap ? sec.snap_comp : 0) + sec.rec_bytes) {
+		if (off != sec_off + sizeof(sec) + sec.init_comp + (sec.has_snap ? sec.snap_comp : 0) + sec.rec_bytes) {
 			ferr(err, off, "object %u: record bytes do not match the section header", o);
 			goto out;
 		}

@@ -4,8 +4,11 @@
  *   header      magic "HYPLOG\r\n", version, the build configuration, the run's
  *               configuration, crc32
  *   per object  section header (object, first seq, record count, snapshot sizes,
- *               the live object's digest at write time, crc32), the zlib-compressed
- *               checkpoint snapshot if any, then the records, each with its crc32
+ *               the live object's digest at write time, seq-0 image sizes and crc32,
+ *               crc32), the zlib-compressed seq-0 (initial) image of the object (every
+ *               object with state has one: a checker needs no engine code to start from
+ *               it), the zlib-compressed checkpoint snapshot if any, then the records,
+ *               each with its crc32
  *   trailer     magic, object and record totals, halted-CPU mask, crc32
  *
  * Files are written to NAME.tmp and renamed, so a crash never leaves a half-written log.
@@ -19,7 +22,7 @@
 
 #include "hl_engine.h"
 
-#define HL_FILE_VERSION 2u
+#define HL_FILE_VERSION 4u   /* 4: seq-0 images in the object sections */
 
 struct hl_file_info {
 	uint32_t version;
@@ -46,5 +49,9 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		       struct hl_file_err *err);
 /* Read a file into a new engine (no page memory) whose logs are the file's. */
 struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, struct hl_file_err *err);
+/* The seq-0 (initial) image of `obj` that a file written from e carries, into buf (`size`
+ * must be the object's image size): the file's own if e was read from one, else e's
+ * initial image (a seq-0 snapshot, or what hl_state_new builds). 0, or -1. */
+int hl_file_seq0(struct hl_engine *e, unsigned obj, void *buf, size_t size);
 
 #endif

@@ -28,7 +28,7 @@
 
 /* ---- the on-disk layout, as far as the tests need it (see engine/hl_file.c) ------------ */
 #define FHDR_SIZE 72u
-#define FSEC_SIZE 72u
+#define FSEC_SIZE 96u
 #define FTRL_SIZE 32u
 /* section header field offsets */
 #define SEC_OBJ 4u
@@ -40,7 +40,10 @@
 #define SEC_SNAP_RAW 40u
 #define SEC_SNAP_COMP 48u
 #define SEC_SNAP_CRC 64u
-#define SEC_CRC 68u
+#define SEC_INIT_CRC 68u
+#define SEC_INIT_RAW 72u
+#define SEC_INIT_COMP 80u
+#define SEC_CRC 92u
 /* file header: ncpus and lock_kind follow the build configuration */
 #define HDR_NCPUS 56u
 #define HDR_CRC 68u
@@ -50,6 +53,7 @@
 
 struct sec_pos {
 	uint64_t off;           /* section header */
+	uint64_t init_off, init_len;   /* the seq-0 image */
 	uint64_t snap_off, snap_len;
 	uint64_t rec_off, rec_bytes, nrecs;
 };
@@ -175,6 +179,9 @@ static void parse_layout(const uint8_t *b, size_t len, struct layout *L)
 		cr_assert_eq(get16(b, off + SEC_OBJ), o);
 		s->off = off;
 		off += FSEC_SIZE;
+		s->init_off = off;
+		s->init_len = get64(b, s->off + SEC_INIT_COMP);
+		off += s->init_len;
 		if (get16(b, s->off + SEC_HAS_SNAP)) {
 			s->snap_off = off;
 			s->snap_len = get64(b, s->off + SEC_SNAP_COMP);
@@ -752,9 +759,9 @@ Test(file, truncated_everywhere)
 	for (size_t cut = 0; cut < len; cut += 37) {
 		bool deep = false;
 		for (unsigned o = 1; o < HL_ID_END; o++) {
-			const uint64_t start[2] = { L.sec[o].snap_off, L.sec[o].rec_off };
-			const uint64_t n[2] = { L.sec[o].snap_len, L.sec[o].rec_bytes };
-			for (unsigned k = 0; k < 2; k++)
+			const uint64_t start[3] = { L.sec[o].snap_off, L.sec[o].rec_off, L.sec[o].init_off };
+			const uint64_t n[3] = { L.sec[o].snap_len, L.sec[o].rec_bytes, L.sec[o].init_len };
+			for (unsigned k = 0; k < 3; k++)
 				deep |= n[k] && cut > start[k] + 37 * 3 && cut + 37 * 3 < start[k] + n[k] &&
 					(cut - start[k]) % (37 * 16) >= 37;
 		}
@@ -1081,5 +1088,183 @@ Test(file, forged_step_is_caught_by_calstateh)
 	cr_assert_neq(rerr.msg[0], 0);
 	hl_state_free(out);
 	hl_engine_free(l);
+	free(good);
+}
+
+/* ---- issue 10: the file carries every object's seq-0 (initial) image ------------------ */
+static uint32_t s0_get32(const uint8_t *b, uint64_t off)
+{
+	uint32_t v;
+	memcpy(&v, b + off, 4);
+	return v;
+}
+
+static uint8_t *inflate_all(const uint8_t *src, uint64_t n, size_t want)
+{
+	uint8_t *out = malloc(want ? want : 1);
+	uLongf got = want;
+	cr_assert_not_null(out);
+	cr_assert_eq(uncompress(out, &got, src, (uLong)n), Z_OK, "seq-0 image does not inflate");
+	cr_assert_eq(got, want);
+	return out;
+}
+
+Test(file, seq0_images_are_the_initial_state_even_after_checkpoints)
+{
+	struct layout L;
+	size_t len;
+	char p[512];
+	uint8_t *good = good_file(p, sizeof(p), &len, &L);   /* checkpoints: snapshots at seq > 0 */
+	struct hl_state *init = hl_state_new(false);
+	struct hl_file_err err;
+	struct hl_engine *l;
+	unsigned nsnap = 0;
+
+	cr_assert_not_null(init);
+	l = hl_file_read(p, NULL, &err);
+	cr_assert_not_null(l, "%s", err.msg);
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		const struct sec_pos *s = &L.sec[o];
+		size_t n = hl_obj_image_size(o);
+		char nb[32];
+		hl_obj_name(o, nb, sizeof(nb));
+		cr_assert_eq(get64(good, s->off + SEC_INIT_RAW), n, "%s: seq-0 image size", nb);
+		nsnap += s->snap_len != 0;
+		if (!n) {
+			cr_assert_eq(s->init_len, 0);
+			continue;
+		}
+		cr_assert_gt(s->init_len, 0, "%s: no seq-0 image in the file", nb);
+		cr_assert_eq(s0_get32(good, s->off + SEC_INIT_CRC), (uint32_t)crc32(0L, good + s->init_off, (uInt)s->init_len));
+		{
+			uint8_t *img = inflate_all(good + s->init_off, s->init_len, n);
+			uint8_t *mine = malloc(n);
+			cr_assert_eq(memcmp(img, init->img[o].base, n), 0, "%s: seq-0 image is not the initial state", nb);
+			/* the reader keeps it */
+			cr_assert_not_null(mine);
+			cr_assert_eq(hl_file_seq0(l, o, mine, n), 0);
+			cr_assert_eq(memcmp(mine, img, n), 0, "%s: hl_file_seq0 of the read engine", nb);
+			free(mine);
+			free(img);
+		}
+	}
+	cr_assert_gt(nsnap, 3, "the file should hold checkpoint snapshots");
+	cr_assert_eq(hl_file_seq0(l, 0, NULL, 0), -1);
+	cr_assert_eq(hl_file_seq0(l, HL_CORE_ID, NULL, 1), -1);
+	hl_engine_free(l);
+	hl_state_free(init);
+	free(good);
+}
+
+/* replace object o's seq-0 image in a file by `img` (recompressed): the rest moves */
+static uint8_t *with_seq0(const uint8_t *b, size_t len, const struct layout *L, unsigned o,
+			  const uint8_t *img, size_t n, size_t *newlen)
+{
+	const struct sec_pos *s = &L->sec[o];
+	uLongf cl = compressBound(n);
+	uint8_t *c = malloc(cl), *out;
+
+	cr_assert_not_null(c);
+	cr_assert_eq(compress2(c, &cl, img, n, 9), Z_OK);
+	*newlen = len - s->init_len + cl;
+	out = malloc(*newlen);
+	cr_assert_not_null(out);
+	memcpy(out, b, s->init_off);
+	memcpy(out + s->init_off, c, cl);
+	memcpy(out + s->init_off + cl, b + s->init_off + s->init_len, len - s->init_off - s->init_len);
+	put64(out, s->off + SEC_INIT_COMP, cl);
+	put32(out, s->off + SEC_INIT_CRC, (uint32_t)crc32(0L, c, (uInt)cl));
+	fix_struct_crc(out, s->off, FSEC_SIZE);
+	free(c);
+	return out;
+}
+
+/* the seq-0 images are the file's: reading and writing again never replaces them by the
+ * reader's own initial state (a checker must see what the run claimed it started from) */
+Test(file, seq0_images_survive_read_and_write)
+{
+	struct layout L, L2;
+	size_t len, len2, len3;
+	char p[512], p2[512];
+	uint8_t *good = good_file(p, sizeof(p), &len, &L), *forged_b, *again;
+	size_t n = hl_obj_image_size(HL_CORE_ID);
+	uint8_t *img = inflate_all(good + L.sec[HL_CORE_ID].init_off, L.sec[HL_CORE_ID].init_len, n);
+	uint8_t *back = malloc(n);
+	struct hl_file_err err;
+	struct hl_engine *l;
+
+	cr_assert_not_null(back);
+	img[0] ^= 0x40;   /* a run that claims next_vmid started elsewhere */
+	forged_b = with_seq0(good, len, &L, HL_CORE_ID, img, n, &len2);
+	tpath(p, sizeof(p), "seq0.hlog");
+	spit(p, forged_b, len2);
+	l = hl_file_read(p, NULL, &err);
+	cr_assert_not_null(l, "%s (offset %llu)", err.msg, (unsigned long long)err.offset);
+	cr_assert_eq(hl_file_seq0(l, HL_CORE_ID, back, n), 0);
+	cr_assert_eq(memcmp(back, img, n), 0, "the reader did not keep the file's seq-0 image");
+	tpath(p2, sizeof(p2), "seq0-again.hlog");
+	cr_assert_eq(hl_file_write(l, p2, &err), 0, "%s", err.msg);
+	hl_engine_free(l);
+	again = slurp(p2, &len3);
+	parse_layout(again, len3, &L2);
+	free(back);
+	back = inflate_all(again + L2.sec[HL_CORE_ID].init_off, L2.sec[HL_CORE_ID].init_len, n);
+	cr_assert_eq(memcmp(back, img, n), 0, "writing a read engine replaced the file's seq-0 image");
+	free(back);
+	free(again);
+	free(forged_b);
+	free(img);
+	free(good);
+}
+
+static void m_init(uint8_t *b, const struct layout *L, uint64_t kind)
+{
+	const struct sec_pos *s = &L->sec[forged_obj];
+	if (kind == 0) {
+		/* garbage with a valid crc: zlib must refuse it */
+		for (uint64_t i = s->init_len / 3; i < s->init_len; i += 3)
+			b[s->init_off + i] ^= 0x5A;
+		put32(b, s->off + SEC_INIT_CRC, (uint32_t)crc32(0L, b + s->init_off, (uInt)s->init_len));
+	} else if (kind == 1) {
+		put64(b, s->off + SEC_INIT_RAW, get64(b, s->off + SEC_INIT_RAW) + 8);
+	} else if (kind == 2) {
+		put64(b, s->off + SEC_INIT_RAW, 0);
+	} else if (kind == 3) {
+		put64(b, s->off + SEC_INIT_COMP, get64(b, s->off + SEC_INIT_COMP) + 1);
+	} else if (kind == 4) {
+		put64(b, s->off + SEC_INIT_COMP, UINT64_MAX - 16);
+	} else {
+		put64(b, s->off + SEC_INIT_COMP, 0);
+	}
+	fix_struct_crc(b, s->off, FSEC_SIZE);
+}
+
+Test(file, damaged_seq0_images_are_refused)
+{
+	struct layout L;
+	size_t len, len2;
+	char p[512];
+	uint8_t *good = good_file(p, sizeof(p), &len, &L);
+	const unsigned objs[] = { HL_CORE_ID, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR) };
+
+	for (unsigned k = 0; k < 3; k++) {
+		const struct sec_pos *s = &L.sec[objs[k]];
+		forged_obj = objs[k];
+		for (uint64_t kind = 0; kind < 6; kind++)
+			forged(good, len, m_init, &L, kind, "seq-0 image field");
+		for (uint64_t i = 0; i < s->init_len; i += 1 + s->init_len / 50)
+			flip_at(good, len, s->init_off + i, 0x08, "seq-0 image flip");
+	}
+	/* a valid stream of the wrong size (one byte short, one byte long) */
+	for (int d = -1; d <= 1; d += 2) {
+		size_t n = hl_obj_image_size(HL_CORE_ID) + (size_t)d;
+		uint8_t *img = calloc(1, n), *b;
+		cr_assert_not_null(img);
+		b = with_seq0(good, len, &L, HL_CORE_ID, img, n, &len2);
+		expect_refused(b, len2, "seq-0 image of the wrong size", L.sec[HL_CORE_ID].init_off);
+		free(b);
+		free(img);
+	}
+	cr_log_info("%u damaged files refused", refused_count);
 	free(good);
 }
