@@ -142,10 +142,14 @@ static int walk_base(const struct hl_log_base *b, int (*fn)(const struct hl_rec 
 		ck_pr_fence_load();
 		for (uint32_t off = 0; off < used;) {
 			const struct hl_rec *r = (const struct hl_rec *)(s->data + off);
-			int rc = fn(r, arg);
+			uint32_t len = hl_seg_rec_len(s, off, used);   /* bounded: a torn log stops */
+			int rc;
+			if (!len)
+				return HL_LOG_TORN;
+			rc = fn(r, arg);
 			if (rc)
 				return rc;
-			off += r->len;
+			off += len;
 		}
 	}
 	return 0;
@@ -273,7 +277,11 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		sec.magic = SEC_MAGIC;
 		sec.obj = (uint16_t)o;
 		sec.first_seq = base->first_seq;
-		walk_base(base, write_visit, &w);
+		if (walk_base(base, write_visit, &w) == HL_LOG_TORN) {
+			hl_rcu_read_unlock();
+			rc = ferr(err, 0, "the in-memory log of object %u is torn (a record with a bad length)", o);
+			break;
+		}
 		sec.nrecs = w.nrecs;
 		sec.rec_bytes = w.bytes;
 		sec.live_digest = live_digest ? live_digest[o] : hl_state_obj_digest(e->st, o);
@@ -324,8 +332,10 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		 * fixed nrecs and rec_bytes in the section header) */
 		if (!rc) {
 			struct wctx w2 = { .f = f, .limit = sec.nrecs };
-			walk_base(base, write_visit, &w2);
-			if (w2.ioerr)
+			int wr = walk_base(base, write_visit, &w2);
+			if (wr == HL_LOG_TORN)
+				rc = ferr(err, 0, "the in-memory log of object %u is torn (a record with a bad length)", o);
+			else if (w2.ioerr)
 				rc = ferr(err, 0, "write failed: %s", strerror(w2.ioerr));
 			else if (w2.nrecs != sec.nrecs || w2.bytes != sec.rec_bytes)
 				rc = ferr(err, 0, "object %u: log shrank while being written", o);

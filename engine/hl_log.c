@@ -375,17 +375,32 @@ int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg)
 
 int hl_log_base_foreach(const struct hl_log_base *b, hl_log_visit_fn fn, void *arg)
 {
-	for (const struct hl_seg *s = b->head, *next; s; s = next) {
+	return hl_log_base_walk(b, fn, arg, NULL);
+}
+
+int hl_log_base_walk(const struct hl_log_base *b, hl_log_visit_fn fn, void *arg, struct hl_log_torn *torn)
+{
+	uint64_t idx = 0;
+
+	for (const struct hl_seg *s = b->head, *next; s; s = next, idx++) {
 		/* `next` before `used`: once a segment has a successor it takes no more records,
 		 * so `used` read afterwards is final and a concurrent reader misses nothing */
 		next = hl_seg_next(s);
 		uint32_t used = hl_seg_used(s);
 		for (uint32_t off = 0; off < used;) {
 			const struct hl_rec *r = (const struct hl_rec *)(s->data + off);
-			int rc = fn(r, arg);
+			uint32_t len = hl_seg_rec_len(s, off, used);
+			int rc;
+			if (!len) {
+				if (torn)
+					*torn = (struct hl_log_torn){ idx, off,
+						used - off >= sizeof(*r) ? r->len : 0, used };
+				return HL_LOG_TORN;
+			}
+			rc = fn(r, arg);
 			if (rc)
 				return rc;
-			off += r->len;
+			off += len;
 		}
 	}
 	return 0;

@@ -86,11 +86,39 @@ int hl_log_checkpoint(struct hl_log *l, const void *img, size_t size);
 /* Install an explicit base (used by the file reader) */
 int hl_log_set_snapshot(struct hl_log *l, uint64_t seq, const void *img, size_t size);
 
+/*
+ * Every walk over a segment is bounded by the segment's committed bytes: the record at
+ * `off` is walkable only if a whole header fits below `used` and its length is at least a
+ * header, a multiple of 8, at most HL_REC_MAX and inside `used`. Otherwise the log is torn
+ * (a zero length would never advance, a length past `used` reads what was never committed)
+ * and the walk stops with HL_LOG_TORN. Returns the record's length, or 0 if torn.
+ */
+#define HL_LOG_TORN (-74)
+static inline uint32_t hl_seg_rec_len(const struct hl_seg *s, uint32_t off, uint32_t used)
+{
+	uint32_t len;
+
+	if (off > used || used - off < sizeof(struct hl_rec))
+		return 0;
+	len = ((const struct hl_rec *)(s->data + off))->len;
+	if (len < sizeof(struct hl_rec) || len % 8 || len > HL_REC_MAX || len > used - off)
+		return 0;
+	return len;
+}
+
+/* where a walk found a log torn */
+struct hl_log_torn {
+	uint64_t seg;             /* segment index in the base's chain, from 0 */
+	uint32_t off, len, used;  /* the record's offset and length; the segment's used bytes */
+};
+
 /* Reader side. Call between urcu_memb_read_lock/unlock. */
 typedef int (*hl_log_visit_fn)(const struct hl_rec *r, void *arg);
 /* One consistent view: read the base once and use it for snapshot, first seq and walk. */
 const struct hl_log_base *hl_log_base_get(const struct hl_log *l);
+/* the walks return fn's first nonzero value, or HL_LOG_TORN (with *torn filled if given) */
 int hl_log_base_foreach(const struct hl_log_base *b, hl_log_visit_fn fn, void *arg);
+int hl_log_base_walk(const struct hl_log_base *b, hl_log_visit_fn fn, void *arg, struct hl_log_torn *torn);
 const struct hl_snapshot *hl_log_snapshot(const struct hl_log *l);
 uint64_t hl_log_first_seq(const struct hl_log *l);
 int hl_log_foreach(const struct hl_log *l, hl_log_visit_fn fn, void *arg);

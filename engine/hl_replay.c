@@ -74,6 +74,15 @@ static int cal_visit(const struct hl_rec *r, void *arg)
 	return 0;
 }
 
+/* a walk met a torn record (hl_seg_rec_len): report it, never trust its length */
+static int torn_fail(struct hl_replay_err *err, unsigned obj, const struct hl_log_torn *t)
+{
+	return fail(err, HL_RP_BAD_LOG, obj, 0, 0,
+		    "torn log: the record at byte %u of segment %llu has length %u (the segment holds %u "
+		    "bytes; a record is %zu..%u bytes, a multiple of 8)",
+		    t->off, (unsigned long long)t->seg, t->len, t->used, sizeof(struct hl_rec), HL_REC_MAX);
+}
+
 /* The Cal<Obj> loop: hl_log_base_foreach with cal_visit's fast path inlined (no indirect
  * call per record). Any record that fails a check goes through cal_visit, which reports it
  * exactly as before (re-applying a prefix of a record's deltas writes the same bytes). */
@@ -81,25 +90,30 @@ static int cal_walk(const struct hl_log_base *b, struct cal_ctx *c)
 {
 	uint8_t *img = c->out->img[c->obj].base;
 	size_t size = c->out->img[c->obj].size;
-	uint64_t expect = c->expect;
+	uint64_t expect = c->expect, idx = 0;
 
-	for (const struct hl_seg *sg = b->head, *next; sg; sg = next) {
+	for (const struct hl_seg *sg = b->head, *next; sg; sg = next, idx++) {
 		/* `next` before `used` (see hl_log_base_foreach): nothing is missed beside writers */
 		next = hl_seg_next(sg);
 		uint32_t used = hl_seg_used(sg);
 		for (uint32_t off = 0; off < used;) {
 			const struct hl_rec *r = (const struct hl_rec *)(sg->data + off);
+			uint32_t len = hl_seg_rec_len(sg, off, used);
+			if (!len) {
+				struct hl_log_torn t = { idx, off, used - off >= sizeof(*r) ? r->len : 0, used };
+				return torn_fail(c->err, c->obj, &t);
+			}
 			if (r->seq != expect || r->obj != c->obj || hl_apply_deltas(img, size, r)) {
 				int rc;
 				c->expect = expect;
 				if ((rc = cal_visit(r, c)) != 0)
 					return rc;
 				expect = c->expect;
-				off += r->len;
+				off += len;
 				continue;
 			}
 			expect++;
-			off += r->len;
+			off += len;
 		}
 	}
 	c->expect = expect;
@@ -284,7 +298,10 @@ static int graph_build(struct hl_engine *e, struct graph *g, struct hl_replay_er
 		struct gather_ctx c = { .g = g, .obj = o, .err = err };
 		g->base[o] = hl_log_base_get(&e->logs[o]);
 		g->first_seq[o] = c.expect = g->base[o]->first_seq;
-		rc = hl_log_base_foreach(g->base[o], gather_visit, &c);
+		struct hl_log_torn t;
+		rc = hl_log_base_walk(g->base[o], gather_visit, &c, &t);
+		if (rc == HL_LOG_TORN)
+			return torn_fail(err, o, &t);
 		if (rc)
 			return rc == HL_RP_NOMEM ? fail(err, HL_RP_NOMEM, o, 0, 0, "out of memory") : rc;
 		total += g->objn[o];

@@ -115,9 +115,19 @@ static void follow(struct hl_live *lv, unsigned o)
 		uint32_t used = hl_seg_used(s);
 		while (off < used) {
 			const struct hl_rec *r = (const struct hl_rec *)(s->data + off);
+			uint32_t len = hl_seg_rec_len(s, off, used);   /* bounded: a torn log stops */
+			if (!len) {
+				char m[160];
+				snprintf(m, sizeof(m), "torn log: the record at byte %u has length %u (the segment holds %u bytes)",
+					 off, used - off >= sizeof(*r) ? r->len : 0, used);
+				violation(lv, o, NULL, m);
+				c->seg = s;
+				c->off = off;
+				return;
+			}
 			if (r->seq > c->seq)
 				one(lv, o, r);
-			off += r->len;
+			off += len;
 		}
 		c->seg = s;
 		c->off = off;

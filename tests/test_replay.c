@@ -338,3 +338,78 @@ Test(replay, records_list_every_lock_in_acquisition_order)
 	cr_assert_eq(th_replay_matches(e), 0);
 	hl_engine_free(e);
 }
+
+/* ---- issue 10: every in-memory log walk is bounded; a torn log is an error, never a hang -- */
+#include "hl_file.h"
+#include "hl_live.h"
+#include <unistd.h>
+
+/* tear obj's log at record `seq`: kind 0 zero length, 1 past the segment's end, 2 not a
+ * multiple of 8, 3 above HL_REC_MAX */
+static void tear(struct hl_engine *e, unsigned obj, uint64_t seq, unsigned kind)
+{
+	struct hl_rec *r = rec_at(e, obj, seq);
+	switch (kind) {
+	case 0: r->len = 0; break;
+	case 1: r->len += 1u << 20; break;
+	case 2: r->len += 4; break;
+	default: r->len = HL_REC_MAX + 8; break;
+	}
+}
+
+static void expect_torn(struct hl_engine *e, unsigned obj, unsigned kind)
+{
+	struct hl_state *st = hl_state_new(false);
+	struct hl_replay_err err;
+	struct hl_file_err ferr;
+	struct hl_live_report rep;
+	struct hl_live *lv;
+	char path[128];
+
+	memset(&err, 0, sizeof(err));
+	cr_assert_eq(hl_cal_obj(e, obj, st, &err), HL_RP_BAD_LOG, "kind %u: Cal<Obj> on a torn log", kind);
+	cr_assert(strstr(err.msg, "torn log"), "kind %u: %s", kind, err.msg);
+	memset(&err, 0, sizeof(err));
+	cr_assert_eq(hl_calstateh(e, st, NULL, &err), HL_RP_BAD_LOG, "kind %u: CalStateH on a torn log", kind);
+	cr_assert(strstr(err.msg, "torn log"), "kind %u: %s", kind, err.msg);
+	cr_assert_neq(th_replay_matches(e), 0);
+	/* the file writer refuses to write it */
+	snprintf(path, sizeof(path), "/tmp/test_replay_torn_%d.hlog", (int)getpid());
+	memset(&ferr, 0, sizeof(ferr));
+	cr_assert_neq(hl_file_write(e, path, &ferr), 0, "kind %u: a torn log was written to a file", kind);
+	cr_assert(strstr(ferr.msg, "torn"), "kind %u: %s", kind, ferr.msg);
+	unlink(path);
+	/* the live checker reports it */
+	lv = hl_live_start(e, 100);
+	cr_assert_not_null(lv);
+	hl_live_stop(lv, &rep);
+	cr_assert(rep.violation, "kind %u: the live checker missed a torn log", kind);
+	cr_assert(strstr(rep.what, "torn log"), "kind %u: %s", kind, rep.what);
+	hl_state_free(st);
+}
+
+Test(replay, torn_in_memory_log_is_an_error_not_a_hang, .timeout = 60)
+{
+	for (unsigned kind = 0; kind < 4; kind++) {
+		struct hl_engine *e = scripted(2, 0);
+		uint64_t n = th_nrecs(e, HL_S2PAGE_ID);
+		cr_assert_gt(n, 3);
+		/* in the middle of the log, and its last record (kind 1: past `used`) */
+		tear(e, HL_S2PAGE_ID, kind == 1 ? n : n / 2, kind);
+		expect_torn(e, HL_S2PAGE_ID, kind);
+		hl_engine_free(e);
+	}
+}
+
+/* after a checkpoint: the walk of the new base's chain is bounded too */
+Test(replay, torn_log_after_a_checkpoint_is_an_error, .timeout = 60)
+{
+	struct hl_engine *e = scripted(2, 0);
+
+	cr_assert_gt(hl_engine_checkpoint_all(e), 3);
+	for (unsigned i = 40; i < 44; i++)
+		cr_assert_eq(hl_map_host(e, 1, hl_pa(th_pfn(i) * PG)), HL_OK);
+	tear(e, HL_NPT_OBJ(HL_HOSTVISOR), e->logs[HL_NPT_OBJ(HL_HOSTVISOR)].next_seq - 2, 0);
+	expect_torn(e, HL_NPT_OBJ(HL_HOSTVISOR), 0);
+	hl_engine_free(e);
+}
