@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli/cli.h"   /* cli_parse_u64, cli_parse_seconds */
 
 static const struct {
 	const char *name;
@@ -131,6 +132,7 @@ int hlbench_main(int argc, char **argv)
 	const char *jsonpath = NULL;
 	bool want[NSUITES] = { false }, any = false;
 	int opt, rc = 0;
+	unsigned long long v;
 	bool strict = false;
 
 	memset(&x, 0, sizeof(x));
@@ -144,9 +146,20 @@ int hlbench_main(int argc, char **argv)
 		case 'o': x.outdir = optarg; break;
 		case 'j': jsonpath = optarg; break;
 		case 'q': x.quick = true; break;
-		case 'r': x.reps = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'p': x.point_sec = strtod(optarg, NULL); break;
-		case 'c': x.max_cpus = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'r':   /* the strict parsers of the CLI (cli/cli_util.c) */
+			if (cli_parse_u64("--reps", optarg, 1, 15, &v))
+				return 2;
+			x.reps = (unsigned)v;
+			break;
+		case 'p':
+			if (cli_parse_seconds("--point-sec", optarg, 0.001, 60, &x.point_sec))
+				return 2;
+			break;
+		case 'c':
+			if (cli_parse_u64("--max-cpus", optarg, 1, HL_NR_CPUS, &v))
+				return 2;
+			x.max_cpus = (unsigned)v;
+			break;
 		case 'n': x.charts = false; break;
 		case 's': strict = true; break;
 		case 'C': x.cold = true; break;

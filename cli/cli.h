@@ -15,9 +15,16 @@ int cmd_export(int argc, char **argv);
 int cmd_explore(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
 
-/* parse an unsigned decimal/hex number in [min, max]; prints a clear error and returns -1 */
+/* Every numeric option goes through these (cli_util.c). cli_parse_u64: decimal digits or
+ * 0x + hex digits, nothing else (no blanks, sign, octal, overflow or trailing junk), in
+ * [min, max]. cli_parse_seconds: a plain decimal like 0.25 in [min, max]. On a bad value
+ * they print "hyplog: OPT: why" and return -1. */
 int cli_parse_u64(const char *opt, const char *s, unsigned long long min, unsigned long long max,
 		  unsigned long long *out);
+int cli_parse_seconds(const char *opt, const char *s, double min, double max, double *out);
+
+/* a JSON string for s (file names need not be UTF-8: other bytes become '?'); NULL: no memory */
+struct json_t *cli_json_str(const char *s);
 
 #include <stdbool.h>
 #include <stdint.h>

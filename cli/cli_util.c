@@ -1,11 +1,65 @@
 /* cli_util.c - what several subcommands share: clocks, memory, progress, engine options. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
+
+/*
+ * The one number parser of every option: decimal digits, or 0x/0X and hex digits, and
+ * nothing else. No sign, no leading or trailing blanks (strtoull would skip leading white
+ * space and take a '+' or '-'), no octal (strtoull's base 0 reads "010" as 8), no
+ * overflow (strtoull saturates), no trailing junk.
+ */
+int cli_parse_u64(const char *opt, const char *s, unsigned long long min, unsigned long long max,
+		  unsigned long long *out)
+{
+	unsigned long long v = 0;
+	unsigned base = 10, ndig = 0;
+	const char *p = s;
+
+	if (!s || !*s) {
+		fprintf(stderr, "hyplog: %s needs a number\n", opt);
+		return -1;
+	}
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	for (; *p; p++, ndig++) {
+		unsigned d;
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			break;
+		if (v > (~0ull - d) / base) {
+			fprintf(stderr, "hyplog: %s: '%s' is too large (at most %llu)\n", opt, s, max);
+			return -1;
+		}
+		v = v * base + d;
+	}
+	if (*p || !ndig) {
+		fprintf(stderr, "hyplog: %s: '%s' is not a non-negative %s number\n", opt, s,
+			base == 16 ? "hexadecimal" : "decimal");
+		return -1;
+	}
+	if (v < min || v > max) {
+		fprintf(stderr, "hyplog: %s: %llu is out of range [%llu, %llu]\n", opt, v, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
 
 double cli_now(void)
 {
@@ -85,4 +139,43 @@ struct hl_engine *cli_read_log(const char *cmd, const char *path, struct hl_file
 		fprintf(stderr, "hyplog %s: %s: at byte offset %llu: %s\n", cmd, path,
 			(unsigned long long)ferr->offset, ferr->msg);
 	return e;
+}
+
+json_t *cli_json_str(const char *s)
+{
+	json_t *j = json_string(s);
+	char *t;
+
+	if (j || !s)
+		return j;
+	/* not UTF-8 (a file name is any byte string): keep the ASCII, '?' for the other bytes */
+	t = strdup(s);
+	if (!t)
+		return NULL;
+	for (char *p = t; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
+int cli_parse_seconds(const char *opt, const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	/* strtod also takes blanks, signs, hex floats, "inf" and "nan": a plain decimal only */
+	if (!s || !*s || strspn(s, "0123456789.") != strlen(s)) {
+		fprintf(stderr, "hyplog: %s: '%s' is not a number of seconds (e.g. 0.25)\n", opt, s ? s : "");
+		return -1;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || end == s || !(v >= min && v <= max)) {
+		fprintf(stderr, "hyplog: %s: '%s' is out of range [%g, %g] seconds\n", opt, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }

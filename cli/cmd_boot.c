@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -429,6 +430,7 @@ int cmd_boot(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "hyplog boot: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
@@ -438,6 +440,15 @@ int cmd_boot(int argc, char **argv)
 		fprintf(stderr, "hyplog boot: no image at %s (build it: scripts/test-aarch64, or pass --image)\n", image);
 		printf("RESULT: FAIL (no EL2 image)\n");
 		return HL_EXIT_USAGE;
+	}
+	{
+		/* qemu would block on a FIFO until the timeout: only a regular file is an image */
+		struct stat st;
+		if (stat(image, &st) != 0 || !S_ISREG(st.st_mode)) {
+			fprintf(stderr, "hyplog boot: --image %s is not a regular file\n", image);
+			printf("RESULT: FAIL (no EL2 image)\n");
+			return HL_EXIT_USAGE;
+		}
 	}
 	/* multi-threaded TCG only when every vCPU has a host core */
 	host_cores = sysconf(_SC_NPROCESSORS_ONLN);

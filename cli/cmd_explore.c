@@ -65,11 +65,12 @@ int cmd_explore(int argc, char **argv)
 	unsigned long long v, runs = 50;
 	const char *replay = NULL;
 	char line[1024];
-	int opt;
+	int opt, nopts = 0;
 
 	hl_explore_cfg_default(&x);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		nopts += opt != 'R' && opt != 'h';
 		switch (opt) {
 		case 'S':
 			if (hl_strategy_parse(optarg, &x.strat)) {
@@ -126,15 +127,20 @@ int cmd_explore(int argc, char **argv)
 				return HL_EXIT_USAGE;
 			}
 			snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1), optarg);
-			if (hl_explore_fault_parse(name, &x.fault) ||
-			    (colon && opt_u64("--fault", colon + 1, 1, 1u << 30, &v))) {
+			if (n >= sizeof(name) || hl_explore_fault_parse(name, &x.fault)) {
 				fprintf(stderr, "hyplog explore: --fault: '%s' is not NAME[:N] (see --help)\n", optarg);
 				return HL_EXIT_USAGE;
 			}
+			if (colon && opt_u64("--fault N", colon + 1, 1, 1u << 30, &v))
+				return HL_EXIT_USAGE;
 			x.fault_every = colon ? (unsigned)v : 1;
 			break;
 		}
 		case 'R':
+			if (replay) {
+				fprintf(stderr, "hyplog explore: --replay given twice\n");
+				return HL_EXIT_USAGE;
+			}
 			replay = optarg;
 			break;
 		case 'h':
@@ -149,10 +155,20 @@ int cmd_explore(int argc, char **argv)
 		fprintf(stderr, "hyplog explore: unexpected argument '%s'\n", argv[optind]);
 		return HL_EXIT_USAGE;
 	}
+	/* a reproducer line is the whole configuration: other options would be ignored */
+	if (replay && nopts) {
+		fprintf(stderr, "hyplog explore: --replay LINE takes no other options (the line has them all)\n");
+		return HL_EXIT_USAGE;
+	}
+	if (replay && !replay[strspn(replay, " \t")]) {
+		fprintf(stderr, "hyplog explore: --replay needs a reproducer line (as printed by a failing run)\n");
+		return HL_EXIT_USAGE;
+	}
 
 	if (replay) {
 		if (hl_explore_parse(replay, &x)) {
-			fprintf(stderr, "hyplog explore: --replay: cannot parse '%s'\n", replay);
+			fprintf(stderr, "hyplog explore: --replay: '%s' is not a reproducer line (it names strategy=, "
+				"seed= and the rest as printed by a failing run)\n", replay);
 			free(x.prefix);
 			return HL_EXIT_USAGE;
 		}

@@ -1,4 +1,4 @@
-/* cmd_export.c - `hyplog export FILE --format json`: the linearized history of a log file. */
+/* cmd_export.c - `hyplog export [--format json] FILE`: the linearized history of a log file. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: hyplog export --format json FILE\n"
+		"usage: hyplog export [--format json] FILE\n"
+		"\n"
+		"  -f, --format F   output format; json (the only one, and the default)\n"
+		"  -h, --help       this text\n"
 		"\n"
 		"Print the history of a log file as one JSON object: the operations in a\n"
 		"linearization of the per-object logs (the order CalStateH replays), each with\n"
@@ -142,6 +145,7 @@ int cmd_export(int argc, char **argv)
 	/* program order: ops of one CPU are contiguous and increasing in the sorted list */
 	prog = malloc((g.n + 1) * sizeof(*prog));
 	if (!prog) {
+		fprintf(stderr, "hyplog export: out of memory\n");
 		rc = HL_EXIT_USAGE;
 		goto out;
 	}
@@ -156,8 +160,17 @@ int cmd_export(int argc, char **argv)
 		}
 		prog[i] = k++;
 	}
-	printf("{\"file\": ");
-	json_dumpf(json_string(argv[optind]), stdout, JSON_ENCODE_ANY);
+	{
+		json_t *name = cli_json_str(argv[optind]);
+		printf("{\"file\": ");
+		if (!name || json_dumpf(name, stdout, JSON_ENCODE_ANY)) {
+			json_decref(name);
+			fprintf(stderr, "hyplog export: out of memory\n");
+			rc = HL_EXIT_USAGE;
+			goto out;
+		}
+		json_decref(name);
+	}
 	printf(", \"cpus\": %u, \"operations\": [\n", info.ncpus);
 	for (size_t i = 0; i < nlin; i++) {
 		size_t at = find(&g, lin[i]);

@@ -1,5 +1,4 @@
 /* hyplog.c - command-line entry: dispatch to subcommands. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,57 +23,68 @@ static void usage(FILE *f)
 		"  export    print a log file's linearized history (--format json)\n"
 		"  explore   run CPUs under a deterministic scheduler (random, pct, exhaustive)\n"
 		"  boot      boot the EL2 image on qemu-system-aarch64 (--smp N), collect and check its logs\n"
-		"  help      this text; `hyplog COMMAND --help` for a command's options\n"
+		"  help      this text; `hyplog help COMMAND` (or `hyplog COMMAND --help`) for a\n"
+		"            command's options\n"
 		"\n"
 		"exit codes: 0 ok, 1 mismatch or violation, 2 bad input (usage, malformed file)\n"
 		"build: MAX_VM=%u vCPUs/VM=%u CPUs<=%u RAM=%u MiB\n",
 		HL_MAX_VM, HL_VCPU_PER_VM, HL_NR_CPUS, HL_CFG_RAM_MIB);
 }
 
-int cli_parse_u64(const char *opt, const char *s, unsigned long long min, unsigned long long max,
-		  unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "stress", cmd_stress }, { "replay", cmd_replay }, { "bench", cmd_bench },   { "check", cmd_check },
+	{ "export", cmd_export }, { "explore", cmd_explore }, { "boot", cmd_boot },
+};
 
-	if (!s || !*s || *s == '-') {
-		fprintf(stderr, "hyplog: %s needs a non-negative number\n", opt);
-		return -1;
-	}
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end) {
-		fprintf(stderr, "hyplog: %s: '%s' is not a number\n", opt, s);
-		return -1;
-	}
-	if (v < min || v > max) {
-		fprintf(stderr, "hyplog: %s: %llu is out of range [%llu, %llu]\n", opt, v, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
+static int (*find_command(const char *name))(int, char **)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(name, commands[i].name))
+			return commands[i].fn;
+	return NULL;
 }
 
 int main(int argc, char **argv)
 {
+	int (*fn)(int, char **);
+
 	if (argc < 2) {
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
-	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		if (argc > 2) {
+			fprintf(stderr, "hyplog: %s takes no arguments (try hyplog help COMMAND)\n", argv[1]);
+			return HL_EXIT_USAGE;
+		}
 		usage(stdout);
 		return HL_EXIT_OK;
 	}
-	if (!strcmp(argv[1], "stress"))
-		return cmd_stress(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "replay"))
-		return cmd_replay(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "check")) return cmd_check(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "boot")) return cmd_boot(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "export")) return cmd_export(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "explore"))
-		return cmd_explore(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "help")) {
+		/* `hyplog help` or `hyplog help COMMAND` (= `hyplog COMMAND --help`), nothing else */
+		char help_opt[] = "--help", *sub[3] = { NULL, help_opt, NULL };
+		if (argc == 2) {
+			usage(stdout);
+			return HL_EXIT_OK;
+		}
+		if (argc > 3) {
+			fprintf(stderr, "hyplog help: expected at most one COMMAND\n");
+			return HL_EXIT_USAGE;
+		}
+		fn = find_command(argv[2]);
+		if (!fn) {
+			fprintf(stderr, "hyplog help: unknown command '%s' (try hyplog --help)\n", argv[2]);
+			return HL_EXIT_USAGE;
+		}
+		sub[0] = argv[2];
+		return fn(2, sub);
+	}
+	fn = find_command(argv[1]);
+	if (fn)
+		return fn(argc - 1, argv + 1);
 	fprintf(stderr, "hyplog: unknown command '%s' (try hyplog --help)\n", argv[1]);
 	return HL_EXIT_USAGE;
 }

@@ -2,6 +2,7 @@
 #include "hl_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -662,20 +663,40 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	struct fhdr h;
 	uint64_t off = 0, size;
 	FILE *f;
+	int fd;
 
 	if (!info)
 		info = &dummy;
 	memset(info, 0, sizeof(*info));
 	/* loading a snapshot publishes a new log base with call_rcu: be a registered reader */
 	hl_rcu_reader_ensure();
-	f = fopen(path, "rb");
-	if (!f) {
+	/*
+	 * Only a regular file is read. Opening a FIFO for reading blocks until a writer comes,
+	 * and a device may block or have side effects, so open non-blocking (no side effect on
+	 * a FIFO: it returns at once), check the type of what was opened (fstat: no race with a
+	 * rename between a stat and the open), and only then read it, blocking again.
+	 */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
 		ferr(err, 0, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &stb) != 0 || !S_ISREG(stb.st_mode)) {
-		fclose(f);
-		ferr(err, 0, "%s is not a regular file", path);
+	if (fstat(fd, &stb) != 0) {
+		ferr(err, 0, "cannot stat %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(stb.st_mode)) {
+		close(fd);
+		ferr(err, 0, "%s is not a regular file (a %s)", path,
+		     S_ISDIR(stb.st_mode) ? "directory" : S_ISFIFO(stb.st_mode) ? "FIFO" :
+		     S_ISCHR(stb.st_mode) ? "character device" : S_ISBLK(stb.st_mode) ? "block device" :
+		     S_ISSOCK(stb.st_mode) ? "socket" : "special file");
+		return NULL;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 || !(f = fdopen(fd, "rb"))) {
+		ferr(err, 0, "cannot open %s: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	size = (uint64_t)stb.st_size;

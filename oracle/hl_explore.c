@@ -1,6 +1,7 @@
 /* hl_explore.c - one controlled, checked run; reproducer lines. */
 #include "hl_explore.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,10 +185,12 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	char *end;
 	unsigned long long v;
 
-	if (!*s || *s == '-')
+	/* digits only (strtoull would take blanks, a sign, octal and saturate on overflow) */
+	if (!(*s >= '0' && *s <= '9') || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
 		return -1;
+	errno = 0;
 	v = strtoull(s, &end, 0);
-	if (*end || v < min || v > max)
+	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -198,6 +201,7 @@ int hl_explore_parse(const char *line, struct hl_explore_cfg *x)
 	char *dup = strdup(line), *save = NULL, *tok;
 	int rc = 0;
 	uint64_t v = 0;
+	bool have_strategy = false, have_seed = false;
 
 	if (!dup)
 		return -1;
@@ -208,6 +212,8 @@ int hl_explore_parse(const char *line, struct hl_explore_cfg *x)
 			break;
 		}
 		*eq++ = 0;
+		have_strategy |= !strcmp(tok, "strategy");
+		have_seed |= !strcmp(tok, "seed");
 		if (!strcmp(tok, "strategy"))
 			rc = hl_strategy_parse(eq, &x->strat);
 		else if (!strcmp(tok, "seed"))
@@ -236,5 +242,7 @@ int hl_explore_parse(const char *line, struct hl_explore_cfg *x)
 			rc = -1;
 	}
 	free(dup);
-	return rc;
+	/* a reproducer always names its strategy and seed (hl_explore_repro): an empty or
+	 * partial line is not one, and must not silently become a default run */
+	return rc ? rc : (have_strategy && have_seed) ? 0 : -1;
 }
