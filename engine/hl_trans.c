@@ -5,22 +5,9 @@
  * Each tr_*() runs in live mode (locks + logs) and in replay mode (CalStateH). Its table
  * is written above it: pre-state => post-state, and the locks it takes. "halt{X,Y}" means
  * the halt branch; X and Y stay locked forever (the seed clears their hlock).
- *
- * Isolation rules (SPEC §12-§17). "DENIED" means: HL_E_DENIED, nothing changed, no record.
- * Order inside a step: the seed's own checks and halt branches come first, exactly as the
- * seed has them; the isolation refusals come after them and before the first write. So a
- * step the seed halts on still halts, and a step the seed lets through is either done or
- * DENIED, never half done.
- *   §12 s2page[pfn].dma counts the SMMU entries (any bank, free or owned) that map pfn;
- *       a page never changes owner (OCLEAR_VM, OASSIGN_VM, OASSIGN_SMMU) while dma != 0;
- *       OSMMU_FREE clears every entry of the bank; host DMA counts (count of host pages)
- *       stay exact: +1 per host-bank entry, -1 when that entry goes, never for a VM bank.
- *   §13 a VM's stage-2 entry is set once: OMAP_VM / OMAP_IO never replace an entry
- *       (a page over a page, a block over a table, a page inside a block).
  */
 #include "hl_trans.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,17 +42,10 @@ static struct hl_s2page *s2p_ref(struct hl_step *s, uint64_t pfn)
 }
 
 static void s2p_store(struct hl_step *s, uint64_t pfn, uint32_t owner, uint32_t count, uint64_t gfn)
-/* owner, count, gfn := ...; dma is left as it is (its own writes: s2p_dma) */
 {
-	struct hl_s2page p = { owner, count, gfn, 0, 0 };
+	struct hl_s2page p = { owner, count, gfn };
 	hl_step_assert_held(s, HL_S2PAGE_ID);
-	hl_wr(&s->w, HL_S2PAGE_ID, s2p_ref(s, pfn), &p, offsetof(struct hl_s2page, dma));
-}
-
-static void s2p_dma(struct hl_step *s, uint64_t pfn, uint32_t dma)
-{
-	hl_step_assert_held(s, HL_S2PAGE_ID);
-	hl_wr32(&s->w, HL_S2PAGE_ID, &s2p_ref(s, pfn)->dma, dma);
+	hl_wr(&s->w, HL_S2PAGE_ID, s2p_ref(s, pfn), &p, sizeof(p));
 }
 
 static void flatmem_store(struct hl_step *s, uint64_t pfn, uint64_t digest)
@@ -153,9 +133,7 @@ static int tr_map_host(struct hl_step *s)
 
 /*
  * OCLEAR_VM vmid pfn                               locks: s2page -> npt(host)
- *   s2page[pfn].owner == vmid, dma != 0 => DENIED (§12: an SMMU bank, even a freed one,
- *                                 still maps the page; it never goes back while mapped)
- *   s2page[pfn].owner == vmid  => s2page[pfn] := {HOSTVISOR, 0, pfn + SMMU_HOST_OFFSET, dma 0},
+ *   s2page[pfn].owner == vmid  => s2page[pfn] := {HOSTVISOR, 0, pfn + SMMU_HOST_OFFSET},
  *                                 flatmem[pfn] := 0, host entry (if any) := PAGE_GUEST (§9.7)
  *   otherwise                  => no change
  */
@@ -176,8 +154,6 @@ static int tr_clear_vm(struct hl_step *s)
 	return HL_OK;
 }
 
-	if (p.dma != 0)
-		return HL_E_DENIED;
 /*
  * OASSIGN_VM vmid gfn pfn (dorc = content digest)  locks: s2page -> npt(host)
  *   owner HOSTVISOR, count 0 => s2page[pfn] := {vmid, 0, gfn}, flatmem[pfn] := dorc,
@@ -191,8 +167,6 @@ static int tr_assign_vm(struct hl_step *s)
 {
 	uint64_t vmid = s->arg[0], gfn = s->arg[1], pfn = s->arg[2];
 	struct hl_s2page p;
- *   owner HOSTVISOR, count 0, dma != 0 => DENIED (§12; unreachable while counts are exact,
- *       as a host page's dma equals its count, kept so the rule holds on its own)
 
 	LOCK(HL_S2PAGE_ID);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
@@ -207,8 +181,6 @@ static int tr_assign_vm(struct hl_step *s)
 		flatmem_store(s, pfn, s->dorc);
 		return HL_OK;
 	}
-		if (p.dma != 0)
-			return HL_E_DENIED;
 	if (p.owner == vmid && (p.gfn == gfn || p.gfn == HL_INVALID64)) {
 		uint32_t count = p.count == HL_INVALID ? 0 : p.count;
 		if (count != p.count || gfn != p.gfn)
@@ -220,11 +192,8 @@ static int tr_assign_vm(struct hl_step *s)
 
 /*
  * OMAP_VM vmid addr pte level                      locks: npt(vmid)
- *   the entry is set already (§13): level 3 over a valid page or inside a 2 MiB block,
- *       level 2 over a block or over a level-3 table => DENIED (C: "set existing npt"
- *       panics; the value is host-chosen, so refused instead, SPEC §17)
- *   otherwise map addr at level (2 or 3) with phys_page(pte) | PAGE_S2_KERNEL (2: block)
- *   pool exhausted => halt{npt(vmid)}
+ *   map addr at level (2 or 3) with phys_page(pte) | PAGE_S2_KERNEL (level 2: block)
+ *   pool exhausted or level 3 inside a block => halt{npt(vmid)}
  */
 static int tr_map_vm(struct hl_step *s)
 {
@@ -239,15 +208,10 @@ static int tr_map_vm(struct hl_step *s)
 	return HL_OK;
 }
 
-	if (!hl_npt_slot_free(s->st->npt[vmid], addr, level == 2 ? 2 : 3))
-		return HL_E_DENIED;
 /*
  * OMAP_IO vmid gpa pa                              locks: vminfo(vmid) -> s2page -> npt(vmid)
  *   VM not READY => halt{vminfo(vmid)} (§9.7, as C map_io)
- *   s2page[pa].owner == INVALID:
- *       gpa already mapped, or inside a 2 MiB block (§13) => DENIED (the seed overwrites
- *           a page, and halts inside a block, on host-chosen input)
- *       otherwise => VM maps gpa -> pa, PAGE_S2_DEVICE|S2_RDWR
+ *   s2page[pa].owner == INVALID => VM maps gpa -> pa, PAGE_S2_DEVICE|S2_RDWR
  *       pool exhausted => halt{s2page, npt(vmid)}
  *   otherwise (RAM) => no change
  */
@@ -270,8 +234,6 @@ static int tr_map_io(struct hl_step *s)
 
 /*
  * OGRANT vmid pfn                                  locks: s2page
-	if (!hl_npt_slot_free(s->st->npt[vmid], gpa, 3))
-		return HL_E_DENIED;
  *   owner == vmid and count < MAX_SHARE_COUNT => count + 1
  *   otherwise => no change
  */
@@ -531,9 +493,7 @@ static uint32_t bank_owner(struct hl_step *s, uint64_t index, uint64_t cbndx)
 
 /*
  * OSMMU_ALLOC cbndx vmid index num                 locks: smmu -> vminfo(vmid) -> spt
- *   cbndx >= num (banks of this SMMU) => halt{smmu}: the seed's branch, kept; it cannot be
- *       taken, as hl_trans_valid refuses cbndx >= banks(index) and num != banks(index)
- *       (HL_E_INVAL, SPEC §17: a bank index past SMMU 1's banks is bad input, not a halt)
+ *   cbndx >= num (banks of this SMMU) => halt{smmu}
  *   bank free, VM VERIFIED => halt{smmu, vminfo(vmid)} (§9.7, C alloc_smmu panics)
  *   bank free => owner := vmid; the bank's table root is reset
  *   bank owned => no change
@@ -558,52 +518,10 @@ static int tr_smmu_alloc(struct hl_step *s)
 }
 
 /*
- * One SMMU entry that mapped pfn, in a bank owned by bank_owner, is gone (§12): dma - 1;
- * a host page's DMA count - 1 only for a host bank's entry (a VM bank never counted it).
- * The guards keep a corrupted (replayed) state from wrapping; live counts are exact.
- */
-static void smmu_unref(struct hl_step *s, uint32_t bank_owner, uint64_t pfn)
-{
-	struct hl_s2page p = hl_s2page_get(s->st, pfn);
-
-	if (!hl_pfn_is_ram(pfn))
-		return;
-	if (bank_owner == HL_HOSTVISOR && p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID)
-		s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
-	if (p.dma > 0)
-		s2p_dma(s, pfn, p.dma - 1);
-}
-
-struct bank_clear {
-	struct hl_step *s;
-	unsigned bank;
-	uint32_t owner;
-	bool halt;
-};
-
-static void bank_clear_leaf(uint64_t gfn, const struct hl_pt_entry *e, void *arg)
-{
-	struct bank_clear *bc = arg;
-
-	if (bc->halt)
-		return;
-	/* the tables exist, so clearing allocates nothing and cannot run out of pool */
-	if (hl_spt_map(&bc->s->w, bc->s->st->spt, bc->bank, gfn * PG, 0)) {
-		bc->halt = true;
-		return;
-	}
-	smmu_unref(bc->s, bc->owner, phys_page(e->pte) / PG);
-}
-
-/*
- * OSMMU_FREE cbndx index                 locks: smmu -> vminfo(owner) [-> s2page -> spt]
+ * OSMMU_FREE cbndx index                           locks: smmu -> vminfo(owner)
  *   bank free => no change
- *   owner not POWEROFF => halt{smmu}
- *   owner POWEROFF => every present entry of the bank := 0, each with OSMMU_CLEAR's
- *       accounting (dma - 1; host page count - 1 for a host bank), then
- *       smmu_vmid[smmu_id(index, cbndx)] := INVALID (§9.3). §12: freeing a bank leaves
- *       nothing mapped through it. (s2page and spt are locked after the state check, in
- *       the global order, so the halt branch touches what the seed's touches.)
+ *   owner POWEROFF => smmu_vmid[smmu_id(index, cbndx)] := INVALID (§9.3)
+ *   otherwise => halt{smmu}
  */
 static int tr_smmu_free(struct hl_step *s)
 {
@@ -617,15 +535,7 @@ static int tr_smmu_free(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(owner));
 	if (info_of(s, owner)->state != HL_VM_POWEROFF)
 		return hl_step_halt(s, 1, HL_SMMU_ID);
-	LOCK(HL_S2PAGE_ID);
-	LOCK(HL_SPT_ID);
-	bc = (struct bank_clear){ s, bank, owner, false };
-	hl_spt_for_each(s->st->spt, bank, bank_clear_leaf, &bc);
-	if (bc.halt)
-		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
-	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[bank], HL_INVALID);
-	unsigned bank = HL_SMMU_ID_OF(index, cbndx);
-	struct bank_clear bc;
+	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[HL_SMMU_ID_OF(index, cbndx)], HL_INVALID);
 	return HL_OK;
 }
 
@@ -647,7 +557,6 @@ static int tr_assign_smmu(struct hl_step *s)
 	struct hl_s2page p;
 
 	LOCK(HL_SMMU_ID);
- *   page host's, count 0, dma != 0 => DENIED (§12; as in OASSIGN_VM)
 	owner = bank_owner(s, index, cbndx);
 	if (owner == HL_INVALID || !is_vm(owner))
 		return HL_OK;
@@ -670,20 +579,15 @@ static int tr_assign_smmu(struct hl_step *s)
 		return HL_OK;
 	return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
 }
-		if (p.dma != 0)
-			return HL_E_DENIED;
 
 /*
  * OSMMU_MAP cbndx index iova pte             locks: smmu -> vminfo(owner) -> s2page -> spt
  *   bank free => no change
  *   owner a VERIFIED VM => halt{smmu, vminfo}
- *   s2page[pfn].owner != owner or gfn mismatch => halt{smmu, vminfo, s2page}
- *   iova already mapped in this bank => DENIED (§12: the seed overwrites the entry and
- *       leaves the old page's count and dma too high)
- *   host page with count >= EL2_SMMU_CFG_SIZE => DENIED (§12: counts stay exact; C caps
- *       the count silently and maps anyway)
- *   otherwise spt maps iova -> pte; s2page[pfn].dma + 1; host page: count + 1
+ *   s2page[pfn].owner == owner and gfn matches => spt maps iova -> pte;
+ *       host page with count < EL2_SMMU_CFG_SIZE => count + 1
  *       pool exhausted => halt{smmu, vminfo, s2page, spt}
+ *   otherwise => halt{smmu, vminfo, s2page}
  * gfn match: iova/4K == s2page gfn for VM banks; for host banks iova/4K + SMMU_HOST_OFFSET
  * == gfn (deviation: the 40-bit SMMU input cannot hold pfn + 10^9; host DMA is identity).
  */
@@ -703,7 +607,6 @@ static int tr_smmu_map(struct hl_step *s)
 	LOCK(HL_SPT_ID);
 	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
-	struct hl_pt_entry e;
 	p = hl_s2page_get(s->st, pfn);
 	if (owner == HL_HOSTVISOR)
 		gfn += HL_SMMU_HOST_OFFSET;
@@ -711,7 +614,7 @@ static int tr_smmu_map(struct hl_step *s)
 		return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
 	if (hl_spt_map(&s->w, s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, pte))
 		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
-	if (p.owner == HL_HOSTVISOR)
+	if (p.owner == HL_HOSTVISOR && p.count < HL_SMMU_CFG_SIZE)
 		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
 	return HL_OK;
 }
@@ -719,26 +622,17 @@ static int tr_smmu_map(struct hl_step *s)
 /*
  * OSMMU_CLEAR iova cbndx index               locks: smmu -> vminfo(owner) -> s2page -> spt
  *   bank free => no change
-	hl_spt_walk(s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, &e);
-	if (e.pte != 0)
-		return HL_E_DENIED;
-	if (p.owner == HL_HOSTVISOR && p.count >= HL_SMMU_CFG_SIZE)
-		return HL_E_DENIED;
  *   owner a VERIFIED VM => halt{smmu, vminfo}
- *   entry absent => no change
- *   entry present => entry := 0; pfn0 = phys_page(pte)/4K: s2page[pfn0].dma - 1; and
- *       count - 1 only when the bank is the host's, the page is the host's and count > 0
- *       (§12: the seed lowers a host page's count for any bank's entry, so a stale VM-bank
- *       entry could lower the count of a page the host's own bank still maps)
- *       (pool exhaustion cannot happen: the tables exist)
+ *   entry present => entry := 0; pfn0 = phys_page(pte)/4K; host page with count > 0 =>
+ *       count - 1 (pool exhaustion cannot happen: the tables exist)
  */
-	s2p_dma(s, pfn, p.dma + 1);
 static int tr_smmu_clear(struct hl_step *s)
 {
 	uint64_t iova = s->arg[0], cbndx = s->arg[1], index = s->arg[2];
 	unsigned bank = HL_SMMU_ID_OF(index, cbndx);
 	uint32_t owner;
 	struct hl_pt_entry e;
+	struct hl_s2page p;
 	uint64_t pfn0;
 
 	LOCK(HL_SMMU_ID);
@@ -751,12 +645,12 @@ static int tr_smmu_clear(struct hl_step *s)
 	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
 	hl_spt_walk(s->st->spt, bank, iova, &e);
-	if (e.pte == 0)
-		return HL_OK;
-	if (hl_spt_map(&s->w, s->st->spt, bank, iova, 0))
+	if (e.pte != 0 && hl_spt_map(&s->w, s->st->spt, bank, iova, 0))
 		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
 	pfn0 = phys_page(e.pte) / PG;
-	smmu_unref(s, owner, pfn0);
+	p = hl_s2page_get(s->st, pfn0);
+	if (p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID)
+		s2p_store(s, pfn0, p.owner, p.count - 1, p.gfn);
 	return HL_OK;
 }
 
@@ -800,7 +694,7 @@ int hl_trans_exec(struct hl_step *s)
 
 static bool bank_ok(uint64_t cbndx, uint64_t index)
 {
-	return index < HL_SMMU_NUM && cbndx < hl_smmu_num_banks((unsigned)index);
+	return index < HL_SMMU_NUM && cbndx < HL_SMMU_NUM_CB;
 }
 
 static bool vcpu_ok(uint64_t vmid, uint64_t vcpuid)
@@ -808,8 +702,6 @@ static bool vcpu_ok(uint64_t vmid, uint64_t vcpuid)
 	return is_vm(vmid) && vcpuid < HL_VCPU_PER_VM;
 }
 
-/* SPEC §8/§17: a bank index past that SMMU's own banks (SMMU 1 has HL_SMMU_NUM_CB / 2) is
- * out of range for every SMMU call, refused like any other bad index */
 bool hl_trans_valid(unsigned ev, const uint64_t *a)
 {
 	switch (ev) {
@@ -842,14 +734,11 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 	case HL_EV_BOOT_INFO:
 		/* images load as 2 MiB blocks: an unaligned load address is malformed */
 		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && (a[1] & (HL_PMD_SIZE - 1)) == 0 &&
-		       a[2] < HL_REMAP_END - HL_REMAP_START &&
-		       (a[2] + PG - 1) / PG * PG < HL_REMAP_END - HL_REMAP_START;
+		       a[2] < HL_REMAP_END;
 	case HL_EV_REMAP_IMAGE:
 		return is_vm(a[0]) && hl_pfn_is_ram(a[1]) && a[2] < HL_MAX_LOAD_INFO;
 	case HL_EV_SMMU_ALLOC:
-		/* num (a[3]) is the engine's own bank count of that SMMU: any other value is a
-		 * forged record */
-		return bank_ok(a[0], a[2]) && a[1] <= HL_MAX_VM && a[3] == hl_smmu_num_banks((unsigned)a[2]);
+		return bank_ok(a[0], a[2]) && a[1] <= HL_MAX_VM && a[3] <= HL_SMMU_NUM_CB;
 	case HL_EV_SMMU_FREE:
 		return bank_ok(a[0], a[1]);
 	case HL_EV_ASSIGN_SMMU:
@@ -857,9 +746,6 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 	case HL_EV_SMMU_MAP:
 		return bank_ok(a[0], a[1]) && a[2] < HL_SMMU_IPA_SIZE && (a[2] & (PG - 1)) == 0 &&
 		       phys_page(a[3]) < HL_PHYS_SIZE;
-		/* SPEC §17: an image whose pages could never fit in the whole remap window is
-		 * bad input (HL_E_INVAL), not the seed's "window full" halt, which stays for a
-		 * window that the images before it filled */
 	case HL_EV_SMMU_CLEAR:
 	case HL_EV_SMMU_GET:
 		return bank_ok(a[1], a[2]) && a[0] < HL_SMMU_IPA_SIZE;
@@ -1038,32 +924,6 @@ static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 				return rc;
 			if (off % HL_PMD_SIZE == 0) {
 				base = pfn;
-/*
- * SPEC §13/§14 for verify's loads: where chunk `addr` goes in the VM's table. *same = the
- * VM has exactly this block there already (a VERIFY retried after a failed signature:
- * nothing to map again); *ok = false if anything else is there (OMAP_VM would refuse the
- * block after its 512 pages moved). Takes npt(vmid) briefly, inside vminfo(vmid).
- */
-static int vm_chunk_slot(struct hl_step *parent, uint32_t vmid, uint64_t addr, uint64_t pfn, bool *same,
-			 bool *ok)
-{
-	struct hl_engine *e = parent->e;
-	struct hl_step s;
-	struct hl_pt_entry ent;
-	int rc = hl_step_begin(&s, e, parent->cpu, HL_EV_NONE);
-
-	if (rc)
-		return rc;
-	rc = hl_step_lock(&s, HL_NPT_OBJ(vmid));
-	if (rc == 0) {
-		hl_npt_walk(e->st->npt[vmid], addr, &ent);
-		*same = ent.level == 2 && phys_page(ent.pte) == pfn * PG;
-		if (!*same && !hl_npt_slot_free(e->st->npt[vmid], addr, 2))
-			*ok = false;
-	}
-	return hl_step_end(&s, rc);
-}
-
 				if (!pfn || (pfn & 511) || !hl_pfn_is_ram(pfn) || !hl_pfn_is_ram(pfn + 511))
 					*ok = false;
 			} else if (pfn != base + (off % HL_PMD_SIZE) / PG) {
@@ -1076,19 +936,9 @@ static int vm_chunk_slot(struct hl_step *parent, uint32_t vmid, uint64_t addr, u
 
 /* Ed25519 over each image, read through KCore's remap window (libsodium) */
 static int images_verify(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
-				bool same = false;
 {
 	uint8_t *buf = NULL;
 
-				/* §13: two chunks never share a 2 MiB region, and the region is free
-				 * (or holds this very block) in the VM's table */
-				for (uint32_t j = 0; j < i && *ok; j++)
-					if (li->load_addr + off >= vi->load[j].load_addr &&
-					    li->load_addr + off < vi->load[j].load_addr + vi->load[j].size)
-						*ok = false;
-				if (*ok && (rc = vm_chunk_slot(s, (uint32_t)s->arg[0], li->load_addr + off, pfn,
-							       &same, ok)) != 0)
-					return rc;
 	*ok = sodium_init() >= 0;
 	for (uint32_t i = 0; i < vi->next_load_info && *ok; i++) {
 		struct hl_load_info *li = &vi->load[i];
@@ -1174,14 +1024,10 @@ int hl_verify_vm_image(struct hl_engine *e, int cpu, uint32_t vmid, int *verifie
 	}
 	s.dorc = ok ? VERIFY_OK : 0;
 	rc = tr_verify_final(&s);
-				bool same = false, free_ok = true;
 	if (verified_out)
 		*verified_out = rc == HL_OK && ok;
 	return hl_step_end(&s, rc);
-				/* the block is there already (a retried VERIFY): mapped once (§13) */
 }
-					rc = vm_chunk_slot(&s, vmid, li->load_addr + off, pfn, &same, &free_ok);
-				if (rc == 0 && !same)
 
 /* ---- SMMU entry points ------------------------------------------------------------------ */
 int hl_smmu_alloc_pgd(struct hl_engine *e, int cpu, uint32_t cbndx, uint32_t vmid, uint32_t index)
@@ -1257,87 +1103,5 @@ int hl_search_load_info(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t ad
 				*remap_out = addr.v - li->load_addr + li->remap_addr;
 		}
 	}
-	return hl_step_end(&s, rc);
-}
-
-/* ---- read-only probes and the guest fault answer (SPEC §12-§14) ------------------------ */
-
-int hl_page_get(struct hl_engine *e, int cpu, uint64_t pfn, struct hl_s2page *out)
-{
-	struct hl_step s;
-	int rc;
-
-	if (!out || pfn >= PFN_SPACE)
-		return HL_E_INVAL;
-	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
-	if (rc)
-		return rc;
-	rc = hl_step_lock(&s, HL_S2PAGE_ID);
-	if (rc == 0)
-		*out = hl_s2page_get(e->st, pfn);
-	return hl_step_end(&s, rc);
-}
-
-/* would OASSIGN_VM(vmid, gfn, pfn) take a branch that neither halts nor is DENIED? */
-static bool assignable(const struct hl_s2page *p, uint32_t vmid, uint64_t gfn)
-{
-	if (p->owner == HL_HOSTVISOR)
-		return p->count == 0 && p->dma == 0;
-	return p->owner == vmid && (p->gfn == gfn || p->gfn == HL_INVALID64);
-}
-
-/* the prepare half: a read-only step under s2page -> npt(vmid); nothing is appended */
-static int fault_answer_check(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t addr, uint64_t pfn,
-			      unsigned level)
-{
-	uint64_t n = level == 2 ? 512 : 1, gfn = addr / PG / n * n;
-	struct hl_step s;
-	int rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
-
-	if (rc)
-		return rc;
-	rc = hl_step_lock(&s, HL_S2PAGE_ID);
-	if (rc == 0)
-		rc = hl_step_lock(&s, HL_NPT_OBJ(vmid));
-	if (rc == 0 && !hl_npt_slot_free(e->st->npt[vmid], addr, level))
-		rc = HL_E_DENIED;
-	for (uint64_t i = 0; rc == 0 && i < n; i++) {
-		struct hl_s2page p = hl_s2page_get(e->st, pfn + i);
-		if (!assignable(&p, vmid, gfn + i))
-			rc = HL_E_DENIED;
-	}
-	return hl_step_end(&s, rc);
-}
-
-int hl_vm_fault_answer(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t addr, uint64_t pte,
-		       uint64_t level)
-{
-	uint64_t pfn = phys_page(pte) / PG;
-	unsigned lvl = level == 2 ? 2 : 3;   /* C: anything but 2 is a page */
-	struct hl_step s;
-	int rc;
-
-	/* prepare, part 1: the shape of the answer (malformed => HL_E_INVAL) */
-	if (!is_vm(vmid) || addr >= HL_ADDR_SPACE || !hl_pfn_is_ram(pfn))
-		return HL_E_INVAL;
-	if (lvl == 2 && ((pfn & 511) || !hl_pfn_is_ram(pfn + 511)))
-		return HL_E_INVAL;
-	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
-	if (rc)
-		return rc;
-	rc = hl_step_lock(&s, HL_INFO_OBJ(vmid));
-	/* prepare, part 2, under the VM's lock: the slot is free, every page can move */
-	if (rc == 0)
-		rc = fault_answer_check(e, cpu, vmid, addr, pfn, lvl);
-	/* commit: the seed's steps, each its own operation */
-	if (lvl == 2) {
-		uint64_t gfn = addr / PG / 512 * 512;
-		for (unsigned i = 0; rc == 0 && i < 512; i++)
-			rc = hl_assign_pfn_to_vm(e, cpu, vmid, gfn + i, pfn + i);
-	} else if (rc == 0) {
-		rc = hl_assign_pfn_to_vm(e, cpu, vmid, addr / PG, pfn);
-	}
-	if (rc == 0)
-		rc = hl_map_pfn_vm(e, cpu, vmid, hl_ipa(addr), pte, lvl);
 	return hl_step_end(&s, rc);
 }

@@ -86,7 +86,6 @@ uint64_t kcore_smmu_pte(uint64_t paddr, uint64_t prot)
 	uint64_t pte = (paddr & HL_DESC_ADDR_MASK) | HL_DESC_TYPE_TABLE | HL_PTE_AF | HL_PTE_SH_INNER |
 		       HL_PTE_MEMATTR_NORMAL;
 	if (prot & 2)
-	case HL_E_DENIED: return KC_EPERM;   /* an isolation rule refused it; nothing changed */
 		pte |= HL_PTE_S2_RDWR;
 	else if (prot & 1)
 		pte |= HL_PTE_S2_RDONLY;
@@ -146,25 +145,6 @@ static int ioremap(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t gpa, u
 {
 	/* the whole range is checked up front: a page refused halfway would leave the pages
 	 * before it mapped, and bad input must change nothing (SPEC §7, §8) */
-	/* prepare (SPEC §12, §14): no page of the range may still be mapped by an SMMU bank
-	 * (OCLEAR_VM would refuse it), checked for the whole range before any page moves, so a
-	 * refused call changes nothing. A bank mapping one of these pages between this pass
-	 * and its OCLEAR_VM (the host racing its own call: a powered-off VM's bank can still
-	 * map the VM's pages) makes that OCLEAR_VM refuse: the pages before it are back with
-	 * the host, legitimately, and the call returns the refusal. */
-	for (uint64_t a = start; a < start + size; a += HL_PAGE_SIZE) {
-		struct hl_pt_entry ent;
-		struct hl_s2page pg;
-		rc = hl_translate(k->e, (int)cpu, (unsigned)vmid, hl_ipa(a), &ent);
-		if (rc == 0 && ent.level != 0 && (ent.pte & HL_DESC_ADDR_MASK) != 0)
-			rc = hl_page_get(k->e, (int)cpu, ent.pfn, &pg);
-		else
-			continue;
-		if (rc)
-			return rc;
-		if (pg.owner == vmid && pg.dma != 0)
-			return HL_E_DENIED;
-	}
 	if ((gpa | pa) & (HL_PAGE_SIZE - 1) || size == 0 || size > (64ull << 20) || gpa >= HL_ADDR_SPACE ||
 	    size > HL_ADDR_SPACE - gpa || pa >= HL_RAM_BASE + HL_RAM_SIZE || size > HL_RAM_BASE + HL_RAM_SIZE - pa)
 		return HL_E_INVAL;
@@ -297,18 +277,6 @@ enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 		kc->hvc_errors++;
 		return set_x0(f, KC_ENOSYS);
 	}
-		/* prepare (SPEC §12, §14): OSMMU_MAP refuses an iova the bank maps already; check
-		 * it before smmu_assign_page moves the page, so the refusal changes nothing. (The
-		 * host mapping that iova from another CPU in between is the host racing itself:
-		 * the page is then the bank owner's, unmapped, as after a bare OASSIGN_SMMU.) */
-		{
-			uint64_t old = 0;
-			rc = hl_smmu_iova_to_phys(e, (int)cpu, hl_iova(iova), (uint32_t)x[4], (uint32_t)x[5], &old);
-			if (rc == HL_OK && old != 0)
-				rc = HL_E_DENIED;
-			if (rc != HL_OK)
-				return ret_status(kc, f, rc);
-		}
 }
 
 /* ---- host stage-2 faults ----------------------------------------------------------------- */
