@@ -294,6 +294,10 @@ int cmd_stress(int argc, char **argv)
 		       (unsigned long long)lrep.max_lag_records, lrep.max_lag_ms, (unsigned long long)lrep.resyncs,
 		       (unsigned long long)lrep.skipped, lrep.violation ? ": VIOLATION: " : ": ok",
 		       lrep.violation ? lrep.what : "");
+		if (lrep.windows)
+			printf("live windows: %llu full checks of %llu steps on the paused engine, each before the "
+			       "checkpoint that cuts them (CPUs waited %.0f ms in all)\n",
+			       (unsigned long long)lrep.windows, (unsigned long long)lrep.window_ops, lrep.window_ms);
 		memset(&v, 0, sizeof(v));
 		cr = hl_check_all(&src, &v, &cs);
 		printf("final check: %s in %.3f s\n", cr == 0 ? "all relations hold" : hl_rel_name(v.rel), cli_now() - tc);

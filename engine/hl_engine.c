@@ -2,6 +2,7 @@
 #include "hl_engine.h"
 
 #include <stdarg.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,46 @@ static inline void zero_prefix(void *p, size_t n)
 	memset(p, 0, n);
 }
 
+/* ---- quiescence gate (hl_engine.h) -------------------------------------------------- */
+/* Dekker: the CPU publishes in_step then reads gate_closed; the controller publishes
+ * gate_closed then reads every in_step (all seq_cst): one of them sees the other. */
+static void gate_enter(struct hl_engine *e, struct hl_cpu *c)
+{
+	for (;;) {
+		__atomic_store_n(&c->in_step, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&e->gate_closed, __ATOMIC_SEQ_CST))
+			return;
+		__atomic_store_n(&c->in_step, 0, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&e->gate_closed, __ATOMIC_ACQUIRE))
+			usleep(20);
+	}
+}
+
+static void gate_leave(struct hl_cpu *c)
+{
+	if (c->in_step)
+		__atomic_store_n(&c->in_step, 0, __ATOMIC_RELEASE);
+}
+
+void hl_engine_gate_enable(struct hl_engine *e, bool on, bool ckpt_external)
+{
+	__atomic_store_n(&e->ckpt_external, on && ckpt_external, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->gate_on, on, __ATOMIC_SEQ_CST);
+}
+
+void hl_engine_pause(struct hl_engine *e)
+{
+	__atomic_store_n(&e->gate_closed, 1, __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i <= e->cfg.ncpus; i++)
+		while (__atomic_load_n(&e->cpus[i].in_step, __ATOMIC_SEQ_CST))
+			usleep(20);
+}
+
+void hl_engine_resume(struct hl_engine *e)
+{
+	__atomic_store_n(&e->gate_closed, 0, __ATOMIC_RELEASE);
+}
+
 int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
 {
 	struct hl_cpu *c;
@@ -187,6 +228,8 @@ int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
 	s->op = ((uint64_t)cpu << 48) | ++c->op_ctr;
 	s->held_base = c->nheld;
 	hl_wctx_init(&s->w, e->st, c->stages[c->depth], !e->cfg.logs_off);
+	if (c->depth == 0 && __atomic_load_n(&e->gate_on, __ATOMIC_RELAXED))
+		gate_enter(e, c);
 	c->depth++;
 #ifdef HL_FAULT_INJECTION
 	if (hl_fault_hit(HL_FAULT_SKIP_LOCK))
@@ -471,7 +514,7 @@ int hl_step_end(struct hl_step *s, int rc)
 			build_record(s, stg[k], objs[k], buf, n, objs, wseq, n);
 			((struct hl_rec *)buf)->seq = wseq[k];
 			hl_log_append(l, (struct hl_rec *)buf);
-			if (e->cfg.ckpt_every && l->since_ckpt >= e->cfg.ckpt_every &&
+			if (e->cfg.ckpt_every && l->since_ckpt >= e->cfg.ckpt_every && !e->ckpt_external &&
 			    !(s->halted && is_stranded(s, objs[k])))
 				(void)hl_log_checkpoint(l, e->st->img[objs[k]].base, e->st->img[objs[k]].size);
 		}
@@ -497,6 +540,8 @@ int hl_step_end(struct hl_step *s, int rc)
 		}
 	}
 	c->depth--;
+	if (c->depth == 0)
+		gate_leave(c);
 #ifdef HL_FAULT_INJECTION
 	if (fi_pending && !fi_defer)
 		fi_late_flush(e);

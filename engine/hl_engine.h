@@ -47,6 +47,7 @@ struct hl_cpu {
 	bool halted;
 	unsigned depth;              /* nesting of steps (verify runs steps inside its own) */
 	uint64_t op_ctr;
+	int in_step;                 /* inside a top-level step (quiescence gate, when enabled) */
 	unsigned nheld;
 	uint16_t held[16];           /* object IDs held, in acquisition order */
 	hl_mcs_node_t mcs[HL_ID_END];
@@ -73,7 +74,23 @@ struct hl_engine {
 	struct hl_seq0_img *seq0;    /* HL_ID_END entries: the seq-0 images of the file this engine
 					was read from (hl_file_read); NULL: it started from
 					hl_state_new's initial images */
+	int gate_on, gate_closed;    /* quiescence gate (hl_engine_gate_enable) */
+	int ckpt_external;           /* steps take no checkpoints: a controller does (hl_live) */
 };
+
+/*
+ * Quiescence gate, for one controller thread (the live checker): hl_engine_pause returns
+ * once no CPU is inside a step (steps nest inside a top-level one; between two steps a
+ * CPU holds no lock but what a halt stranded) and keeps new steps from starting until
+ * hl_engine_resume; a CPU waits at its next step's start, sleeping. The engine is then one
+ * consistent state: every step has all its records, none is half done. Enable the gate
+ * before the CPUs run (a step only announces itself while it is enabled): one relaxed load
+ * per step otherwise. ckpt_external: steps stop taking checkpoints (cfg.ckpt_every); the
+ * controller takes them, paused, with hl_engine_checkpoint_all.
+ */
+void hl_engine_gate_enable(struct hl_engine *e, bool on, bool ckpt_external);
+void hl_engine_pause(struct hl_engine *e);
+void hl_engine_resume(struct hl_engine *e);
 
 struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg);
 void hl_engine_free(struct hl_engine *e);

@@ -10,6 +10,7 @@
 
 #include <ck_pr.h>
 
+#include "hl_check.h"
 #include "hl_log.h"
 
 struct obj_cursor {
@@ -26,7 +27,13 @@ struct hl_live {
 	struct hl_state *replica;
 	struct obj_cursor cur[HL_ID_END];
 	bool halted[256];
+	/* per CPU, ordered by operation, not by the order the logs are read in: the lowest op
+	 * of a halting record (valid when halted[cpu]) and the highest op of a record of a
+	 * top-level (not nested) step seen so far */
+	uint64_t halt_op[256], max_op[256];
 	unsigned interval_us;
+	uint64_t ckpt_every;              /* windows: check, then checkpoint (0: no windows) */
+	uint64_t cut_total[HL_ID_END];    /* records_total of each log at the last window */
 	pthread_t th;
 	int stop;
 	struct hl_live_report rep;
@@ -68,14 +75,30 @@ static void one(struct hl_live *lv, unsigned o, const struct hl_rec *r)
 		violation(lv, o, r, "record after the object was left locked by a halted CPU (relate_hlock)");
 	if (r->cpu > lv->e->cfg.ncpus)
 		violation(lv, o, r, "record by an unknown CPU");
-	if (lv->halted[r->cpu] && !(r->flags & HL_RF_NESTED) && r->result != HL_RES_HALT)
-		violation(lv, o, r, "a halted CPU appended again");
+	/*
+	 * A halted CPU runs nothing after its halting step but the steps nested in it. The
+	 * logs are read object by object, so a record of an earlier step of that CPU may be
+	 * read after the halt: order by operation (a CPU's op IDs grow in program order).
+	 */
+	/*   violation iff a top-level record's op > the CPU's lowest halting op. A step nested
+	 * in the halting one has a higher op but is nested; the outer step of a nested halt
+	 * has a lower op. Checked on both sides, so the order of reading does not matter. */
+	if (r->result == HL_RES_HALT && (!lv->halted[r->cpu] || r->op < lv->halt_op[r->cpu])) {
+		lv->halted[r->cpu] = true;
+		lv->halt_op[r->cpu] = r->op;
+		if (lv->max_op[r->cpu] > r->op)
+			violation(lv, o, r, "a halted CPU appended again (a record of a later operation was read first)");
+	}
+	if (!(r->flags & HL_RF_NESTED)) {
+		if (lv->halted[r->cpu] && r->op > lv->halt_op[r->cpu])
+			violation(lv, o, r, "a halted CPU appended again (an operation after its halt)");
+		if (r->op > lv->max_op[r->cpu])
+			lv->max_op[r->cpu] = r->op;
+	}
 	if (hl_apply_deltas(lv->replica->img[o].base, lv->replica->img[o].size, r))
 		violation(lv, o, r, "delta outside the object image");
 	if (r->flags & HL_RF_STRANDED)
 		c->stranded = true;
-	if (r->result == HL_RES_HALT)
-		lv->halted[r->cpu] = true;
 	c->seq = r->seq;
 	lv->rep.records++;
 }
@@ -169,6 +192,63 @@ static void pass(struct hl_live *lv)
 	lv->last_pass_end = now_ms();
 }
 
+/* the full checks (hl_check.h) on the quiesced engine: every record since the last cut */
+static void window_check(struct hl_live *lv)
+{
+	struct hl_check_src src = { .e = lv->e, .file = NULL };
+	struct hl_check_stats cs;
+	struct hl_verdict v;
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	memset(&cs, 0, sizeof(cs));
+	rc = hl_check_all(&src, &v, &cs);
+	lv->rep.windows++;
+	lv->rep.window_ops += cs.ops;
+	if (rc && !lv->rep.violation) {
+		lv->rep.violation = true;
+		snprintf(lv->rep.what, sizeof(lv->rep.what), "window %llu (before its checkpoint): %s: %.250s",
+			 (unsigned long long)lv->rep.windows, rc < 0 ? "the checks could not run" : hl_rel_name(v.rel),
+			 v.what);
+	}
+}
+
+/*
+ * One window: the CPUs wait between two steps (hl_engine_pause), the follower drains to
+ * that consistent point, the full checks run over every record since the last cut, and
+ * only then are the logs cut (every object's, at the same point, so the next window starts
+ * from one consistent state). After a violation nothing is cut any more: the evidence stays
+ * for the final check and the log file.
+ */
+static void window(struct hl_live *lv, bool last)
+{
+	struct hl_engine *e = lv->e;
+	double t = now_ms();
+
+	hl_engine_pause(e);
+	pass(lv);
+	if (!lv->rep.violation)
+		window_check(lv);
+	if (!lv->rep.violation && !last) {
+		lv->rep.checkpoints += (uint64_t)hl_engine_checkpoint_all(e);
+		for (unsigned o = 1; o < HL_ID_END; o++)
+			lv->cut_total[o] = ck_pr_load_64(&e->logs[o].records_total);
+	}
+	hl_engine_resume(e);
+	lv->rep.window_ms += now_ms() - t;
+}
+
+/* a window is due when some log grew by ckpt_every records since the last cut */
+static bool window_due(struct hl_live *lv)
+{
+	if (!lv->ckpt_every || lv->rep.violation)
+		return false;
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		if (ck_pr_load_64(&lv->e->logs[o].records_total) - lv->cut_total[o] >= lv->ckpt_every)
+			return true;
+	return false;
+}
+
 static void *live_thread(void *arg)
 {
 	struct hl_live *lv = arg;
@@ -176,10 +256,16 @@ static void *live_thread(void *arg)
 	hl_rcu_reader_ensure();
 	while (!__atomic_load_n(&lv->stop, __ATOMIC_ACQUIRE)) {
 		pass(lv);
+		if (window_due(lv))
+			window(lv, false);
 		if (lv->interval_us)
 			usleep(lv->interval_us);
 	}
-	pass(lv);   /* drain: the CPUs have stopped */
+	/* drain: the CPUs have stopped */
+	if (lv->ckpt_every)
+		window(lv, true);
+	else
+		pass(lv);
 	return NULL;
 }
 
@@ -196,7 +282,15 @@ struct hl_live *hl_live_start(struct hl_engine *e, unsigned interval_us)
 		free(lv);
 		return NULL;
 	}
+	/* with checkpoints, this checker takes them, after checking what they cut */
+	lv->ckpt_every = e->cfg.logs_off ? 0 : e->cfg.ckpt_every;
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		lv->cut_total[o] = ck_pr_load_64(&e->logs[o].records_total);
+	if (lv->ckpt_every)
+		hl_engine_gate_enable(e, true, true);
 	if (pthread_create(&lv->th, NULL, live_thread, lv) != 0) {
+		if (lv->ckpt_every)
+			hl_engine_gate_enable(e, false, false);
 		hl_state_free(lv->replica);
 		free(lv);
 		return NULL;
@@ -208,6 +302,8 @@ void hl_live_stop(struct hl_live *lv, struct hl_live_report *rep)
 {
 	__atomic_store_n(&lv->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(lv->th, NULL);
+	if (lv->ckpt_every)
+		hl_engine_gate_enable(lv->e, false, false);
 	lv->rep.avg_lag_records = lv->rep.passes ? lv->lag_sum / (double)lv->rep.passes : 0;
 	/* sync_shared on the replicas the checker built while the CPUs ran */
 	for (unsigned o = 1; o < HL_ID_END && !lv->rep.violation; o++)
