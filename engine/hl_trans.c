@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "arch.h"   /* arch_tlbi_s2_ipa: one hook per backend */
 #include "hl_pgtable.h"
 #include "hl_step.h"
 
@@ -93,7 +94,13 @@ static bool host_unmap(struct hl_step *s, uint64_t pfn)
 	hl_npt_walk(s->st->npt[HL_HOSTVISOR], pfn * PG, &e);
 	if (phys_page(e.pte) == 0 || e.level == 0)
 		return false;
-	return npt_map(s, HL_HOSTVISOR, pfn * PG, 3, HL_PAGE_GUEST);
+	if (npt_map(s, HL_HOSTVISOR, pfn * PG, 3, HL_PAGE_GUEST))
+		return true;
+	/* SPEC §15: the old translation leaves every CPU's TLB here, inside the step, with its
+	 * locks held, before the page changes hands (arch.h; VMID 0 is the host's) */
+	if (!s->replay)
+		arch_tlbi_s2_ipa(hl_pt_root_pa(s->st->npt[HL_HOSTVISOR]), pfn * PG);
+	return false;
 }
 
 #define LOCK(obj)                                           \
@@ -719,7 +726,9 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 		       phys_page(a[2]) < HL_PHYS_SIZE &&
 		       (a[3] != 2 || (phys_page(a[2]) & (HL_PMD_SIZE - 1)) == 0);
 	case HL_EV_MAP_IO:
-		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && a[2] < RAM_END;
+		/* SPEC §16: KCore's emulated SMMU windows never go to a VM */
+		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && a[2] < RAM_END &&
+		       !(a[2] >= HL_SMMU_MMIO_BASE && a[2] < HL_SMMU_MMIO_BASE + HL_SMMU_NUM * HL_SMMU_MMIO_SIZE);
 	case HL_EV_GEN_VMID:
 		return true;
 	case HL_EV_REG_KVM:

@@ -64,6 +64,10 @@
 #define HL_SMMU_NUM_CB       8u
 #define HL_SMMU_CFG_SIZE     (HL_SMMU_NUM * HL_SMMU_NUM_CB)   /* EL2_SMMU_CFG_SIZE 16 */
 #define HL_SMMU_ID_OF(index, cbndx) ((index) * HL_SMMU_NUM_CB + (cbndx))
+/* KCore's emulated SMMU register windows (host PA, HL_SMMU_NUM x 64 KiB): KCore owns them,
+ * so OMAP_IO never maps them into a VM (SPEC §16) */
+#define HL_SMMU_MMIO_BASE    0x2000000ull
+#define HL_SMMU_MMIO_SIZE    0x10000ull
 
 /* ---- VM and vCPU states (Coq numbering; C has no POWEROFF state) ---------------------- */
 enum hl_vm_state {

@@ -397,7 +397,7 @@ static struct exitinfo exit_of(struct vm *vm, unsigned v)
 static unsigned s_poweroff(struct gscript *g, uint64_t *x, uint64_t pc)
 {
 	x[0] = SYSTEM_OFF;
-	return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+	return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 }
 
 static void poweroff(struct vm *vm)
@@ -1140,12 +1140,12 @@ Test(trap, smmu_mmio_reads)
 	cr_assert_eq(mread(0, KC_SMMU_GLOBAL_BASE + 2 * KC_SMMU_CB_SIZE + 0x10, 8), 0x1111222233334444ull);
 	cr_assert_eq(mread(0, KC_SMMU_GLOBAL_BASE + 2 * KC_SMMU_CB_SIZE + 0x10, 4), 0x33334444ull);
 	cr_assert_eq(mread(0, KC_SMMU_GLOBAL_BASE + 2 * KC_SMMU_CB_SIZE + 0x14, 4), 0x11112222ull);
-	/* the reset value of sCR0 on both SMMUs */
-	cr_assert_eq(mread(0, SMMU_GR0_sCR0, 4), SMMU_sCR0_SMCFCFG);
-	cr_assert_eq(mread(1, SMMU_GR0_sCR0, 4), SMMU_sCR0_SMCFCFG);
+	/* the reset value of sCR0 on both SMMUs (mmio.c: no bypass from the start) */
+	cr_assert_eq(mread(0, SMMU_GR0_sCR0, 4), SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG);
+	cr_assert_eq(mread(1, SMMU_GR0_sCR0, 4), SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG);
 	/* only Rt is written */
 	struct trap_frame f = mmio(0, SMMU_GR0_sCR0, 4, false, 30, 0);
-	cr_assert_eq(f.x[30], SMMU_sCR0_SMCFCFG);
+	cr_assert_eq(f.x[30], SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG);
 	for (unsigned i = 0; i < 30; i++)
 		cr_assert_eq(f.x[i], 0xEEEE000000000000ull | i);
 	/* xzr as the target: discarded */
@@ -1156,7 +1156,7 @@ Test(trap, smmu_mmio_reads)
 	uint64_t v = 0;
 	cr_assert(hp_host_load(P, 0, KC_SMMU_BASE + KC_SMMU_SIZE + SMMU_GR0_sCR0, 4, &v));
 	no_lock_held();
-	cr_assert_eq(v, SMMU_sCR0_SMCFCFG);
+	cr_assert_eq(v, SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG);
 	cr_assert_eq(walk(HL_HOSTVISOR, KC_SMMU_BASE + KC_SMMU_SIZE).level, 0);
 	cr_assert_eq(K->cpu[0].traps[KC_T_HOST_MMIO], 8);
 	cr_assert_eq(REJ(), 0);
@@ -1197,11 +1197,13 @@ Test(trap, smmu_mmio_scr0_scr2)
 	mwrite(0, SMMU_GR0_sCR0, 4, 0, false);
 	mwrite(0, SMMU_GR0_sCR0, 4, 0xFFFFFFFFu & ~SMMU_sCR0_SMCFCFG, false);
 	mwrite(0, SMMU_GR0_sCR0, 8, 0x1, false);
-	cr_assert_eq(smmu_reg(0, SMMU_GR0_sCR0), SMMU_sCR0_SMCFCFG);
-	mwrite(0, SMMU_GR0_sCR0, 4, SMMU_sCR0_SMCFCFG | 0x3, true);
-	cr_assert_eq(smmu_reg(0, SMMU_GR0_sCR0), SMMU_sCR0_SMCFCFG | 0x3);
-	mwrite(1, SMMU_GR0_sCR0, 8, SMMU_sCR0_SMCFCFG | 0x10, true);
-	cr_assert_eq(smmu_reg(1, SMMU_GR0_sCR0), SMMU_sCR0_SMCFCFG | 0x10);
+	cr_assert_eq(smmu_reg(0, SMMU_GR0_sCR0), SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG);
+	/* fault-reporting bits (GFRE, GFIE) with SMCFCFG and USFCFG kept: written (the other
+	 * sCR0 fields: tests/test_hostile_trap.c) */
+	mwrite(0, SMMU_GR0_sCR0, 4, SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG | 0x6, true);
+	cr_assert_eq(smmu_reg(0, SMMU_GR0_sCR0), SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG | 0x6);
+	mwrite(1, SMMU_GR0_sCR0, 4, SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG | 0x10, true);
+	cr_assert_eq(smmu_reg(1, SMMU_GR0_sCR0), SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG | 0x10);
 	/* sCR2: only with the low byte 0 */
 	mwrite(0, SMMU_GR0_sCR2, 4, 0x1, false);
 	mwrite(0, SMMU_GR0_sCR2, 4, 0xFF, false);
@@ -1219,7 +1221,7 @@ Test(trap, smmu_mmio_scr0_scr2)
 	no_lock_held();
 	cr_assert_eq(REJ(), 7);
 	cr_assert(hp_host_load(P, 0, KC_SMMU_BASE + SMMU_GR0_sCR0, 4, &v));
-	cr_assert_eq(v, SMMU_sCR0_SMCFCFG | 0x3);
+	cr_assert_eq(v, SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG | 0x6);
 }
 
 Test(trap, smmu_mmio_cbar)
@@ -1231,9 +1233,11 @@ Test(trap, smmu_mmio_cbar)
 	cr_assert_eq(hvc(HVC_SMMU_ALLOC_PGD, 1, vm.vmid, 1, 0, 0), 0);        /* SMMU 1 bank 1: the VM */
 	const uint32_t cbar1 = SMMU_GR1_BASE + 4, cbar2 = SMMU_GR1_BASE + 8, cbar3 = SMMU_GR1_BASE + 12;
 
-	/* a host-owned bank: anything */
-	mwrite(0, cbar1, 4, (2u << SMMU_CBAR_TYPE_SHIFT) | 0x33, true);
-	cr_assert_eq(smmu_reg(0, cbar1) >> 32, (2u << SMMU_CBAR_TYPE_SHIFT) | 0x33);
+	/* a host-owned bank: stage 2 only, with the host's VMID 0 (mmio.c, SPEC §16) */
+	mwrite(0, cbar1, 4, (2u << SMMU_CBAR_TYPE_SHIFT) | 0x33, false);
+	mwrite(0, cbar1, 4, 0x33, false);
+	mwrite(0, cbar1, 4, 0x5u << 24, true);
+	cr_assert_eq(smmu_reg(0, cbar1) >> 32, 0x5u << 24);
 	/* a VM-owned bank: only S2_TRANS with the owner's VMID */
 	mwrite(0, cbar2, 4, vm.vmid + 1, false);
 	mwrite(0, cbar2, 4, (1u << SMMU_CBAR_TYPE_SHIFT) | vm.vmid, false);
@@ -1255,7 +1259,7 @@ Test(trap, smmu_mmio_cbar)
 	uint64_t v = ((uint64_t)(vm.vmid + 1) << 32) | 0x5;
 	mwrite(0, cbar2, 8, v, false);   /* cbar2 low, cbar3 (free) high */
 	cr_assert_eq(smmu_reg(0, cbar2) & 0xFFFFFFFFu, vm.vmid | 0xF000);
-	cr_assert_eq(REJ(), 10);
+	cr_assert_eq(REJ(), 12);
 }
 
 Test(trap, smmu_mmio_cbar_8byte_cannot_reach_vm_bank)
@@ -1270,8 +1274,8 @@ Test(trap, smmu_mmio_cbar_8byte_cannot_reach_vm_bank)
 	mwrite(0, SMMU_GR1_BASE + 8, 8, (0x30000ull << 32) | 0x5, false);
 	cr_assert_eq(smmu_reg(0, SMMU_GR1_BASE + 8) >> 32, vm.vmid, "bank 3's CBAR was rewritten");
 	/* both halves allowed: written */
-	mwrite(0, SMMU_GR1_BASE + 8, 8, ((uint64_t)vm.vmid << 32) | 0x30005, true);
-	cr_assert_eq(smmu_reg(0, SMMU_GR1_BASE + 8), ((uint64_t)vm.vmid << 32) | 0x30005);
+	mwrite(0, SMMU_GR1_BASE + 8, 8, ((uint64_t)vm.vmid << 32) | (0x7u << 24), true);
+	cr_assert_eq(smmu_reg(0, SMMU_GR1_BASE + 8), ((uint64_t)vm.vmid << 32) | (0x7u << 24));
 }
 
 Test(trap, smmu_mmio_ttbr0_gets_kcores_root)
@@ -1311,11 +1315,11 @@ Test(trap, smmu_mmio_contextidr_refused)
 	mwrite(0, cb + SMMU_CB_CONTEXTIDR, 4, 7, false);
 	mwrite(1, cb + SMMU_CB_CONTEXTIDR, 4, 0, false);
 	/* an 8-byte write covering CONTEXTIDR (0x30..0x37) is refused as well */
-	mwrite(0, cb + 0x30, 8, 0x700000001ull, false);
-	cr_assert_eq(smmu_reg(0, cb + 0x30), 0);
-	/* the register next to it alone: written */
-	mwrite(0, cb + 0x30, 4, 0x1, true);
-	cr_assert_eq(smmu_reg(0, cb + 0x30), 0x1);
+	mwrite(0, cb + 0x30, 8, 0x700000000ull | KC_SMMU_S2_TCR, false);
+	cr_assert_eq(smmu_reg(0, cb + 0x30), KC_SMMU_S2_TCR);
+	/* the register next to it (TCR) alone, with KCore's geometry: written */
+	mwrite(0, cb + 0x30, 4, KC_SMMU_S2_TCR & ~0xF00u, true);
+	cr_assert_eq(smmu_reg(0, cb + 0x30), KC_SMMU_S2_TCR & ~0xF00u);
 	cr_assert_eq(REJ(), 3);
 	uint64_t before = REJ();
 	cr_assert(hp_host_store(P, 0, KC_SMMU_BASE + cb + SMMU_CB_CONTEXTIDR, 4, 9));
@@ -1356,13 +1360,13 @@ static unsigned s_cycle(struct gscript *g, uint64_t *x, uint64_t pc)
 	case 5: /* an unknown PV call */
 		x[0] = 0x99000;
 		x[1] = 0xAB;
-		return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 	case 6: /* str x4, [mmio] */
 		x[4] = 0xCAFEF00DBEEF;
 		return gtrap(pc, dabt_esr(4, true), G_MMIO_W);
 	case 7:
 		x[0] = SYSTEM_OFF;
-		return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 	default:
 		return g_irq(pc);
 	}
@@ -1464,7 +1468,7 @@ Test(trap, vcpu_run_exit_cycle)
 	xi = exit_of(&vm, 0);
 	cr_assert_eq(esr_ec(xi.esr), EC_HVC64);
 	cr_assert_eq(xi.value, 0x99000);
-	cr_assert_eq(xi.dirty, DIRTY_PC);
+	cr_assert_eq(xi.dirty, 0, "ELR is past the HVC already: no PC skip (issue 9.8)");
 
 	/* run 6: past the hvc; an MMIO write carries Rt's value to the host */
 	cr_assert_eq(run(&vm, 0), EXIT_TRAP);
@@ -1602,29 +1606,29 @@ static unsigned s_share(struct gscript *g, uint64_t *x, uint64_t pc)
 		x[0] = SET_DESC;
 		x[1] = G_PAGE + 0x10;   /* any address inside the page */
 		x[2] = 8;
-		return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 	case 3: /* grant a page it has not got: nothing; a huge size: refused */
 		x[0] = SET_DESC;
 		x[1] = GUEST_RAM + 100 * PG;
 		x[2] = PG;
-		return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 	case 4:
 		x[0] = SET_DESC;
 		x[1] = G_PAGE;
 		x[2] = 1ull << 40;
-		return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 	case 5:
 		return g_irq(pc);
 	case 6: case 7: /* revoke twice */
 		x[0] = UNSET_DESC;
 		x[1] = G_PAGE;
 		x[2] = PG;
-		return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 	case 8: /* revoke below 0: nothing */
 		x[0] = UNSET_DESC;
 		x[1] = G_PAGE;
 		x[2] = PG;
-		return gtrap(pc, esr_make(EC_HVC64, 0), 0);
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);   /* ELR: past the HVC */
 	default:
 		return g_irq(pc);
 	}

@@ -133,7 +133,7 @@ static unsigned guest(void *arg, uint64_t *x)
 			g->done = true;
 			if (g->poweroff) {
 				x[0] = PSCI_0_2_FN_SYSTEM_OFF;
-				return trap_out(pc, esr_make(EC_HVC64, 0), 0);
+				return trap_out(pc + 4, esr_make(EC_HVC64, 0), 0);
 			}
 			return trap_out(pc, esr_make(EC_WFX, 0), 0);
 		}
@@ -157,7 +157,7 @@ static unsigned guest(void *arg, uint64_t *x)
 			x[0] = i % 8 == 1 ? KVM_SET_DESC_PFN : KVM_UNSET_DESC_PFN;
 			x[1] = gpa;
 			x[2] = PG;
-			return trap_out(pc, esr_make(EC_HVC64, 0), 0);   /* handled: resumes at pc + 4 */
+			return trap_out(pc + 4, esr_make(EC_HVC64, 0), 0);   /* handled: resumes at pc + 4 */
 		case 2:
 			g->check_x9 = true;
 			g->want_x9 = mmio_value(GUEST_MMIO + i * 8);
@@ -179,7 +179,7 @@ static unsigned guest(void *arg, uint64_t *x)
 			return ARCH_EXIT_IRQ;
 		default:
 			x[0] = 0x99000;
-			return trap_out(pc, esr_make(EC_HVC64, 0), 0);
+			return trap_out(pc + 4, esr_make(EC_HVC64, 0), 0);
 		}
 	}
 }
@@ -363,8 +363,10 @@ static bool run(struct sthread *t, struct svm *vm, unsigned v)
 		t->poweroffs++;
 		return true;
 	}
+	/* WFx: ELR at the instruction, skipped on the next run; HVC: ELR already past it,
+	 * nothing to skip (issue 9.8) */
 	if (esr_ec(esr) == EC_WFX || esr_ec(esr) == EC_HVC64) {
-		if (dirty != DIRTY_PC_FLAG)
+		if (dirty != (esr_ec(esr) == EC_WFX ? DIRTY_PC_FLAG : 0))
 			TFAIL(t, "cpu %u: WFx/HVC exit with dirty %#llx", t->id, (unsigned long long)dirty);
 		return true;
 	}

@@ -43,6 +43,16 @@ void arch_set_this_cpu_data(void *p);
 void arch_dsb_isb(void);
 /* invalidate stage-2 TLB entries for a VMID (after an unmap) */
 void arch_tlbi_vmid(uint64_t vttbr);
+/*
+ * SPEC §15: invalidate the stage-2 translations of one IPA page under the VMID of `vttbr`
+ * on EVERY CPU, and return only once no CPU can still use one: DSB ISHST (the table write
+ * reaches the walkers), TLBI IPAS2E1IS + TLBI VMALLE1IS (combined stage-1+2 entries),
+ * DSB ISH (completes the invalidation on every CPU and every access that used the old
+ * translation), ISB. The engine calls it inside the step that removed the mapping, with
+ * the step's locks held, before the page changes hands (engine/hl_trans.c host_unmap).
+ * EL2: the instructions above. Hosted: the platform's per-CPU TLB model (hosted.h).
+ */
+void arch_tlbi_s2_ipa(uint64_t vttbr, uint64_t ipa);
 
 /* wait for an event / wake the others (WFE/SEV at EL2, futex-ish when hosted) */
 void arch_wait(void);

@@ -7,6 +7,8 @@
 int64_t kc_errno(int st);
 /* emulate_mmio: one host access to an SMMU register window, under the smmu lock */
 int kc_emulate_mmio(struct kcore *k, unsigned cpu, struct trap_frame *f, uint64_t ipa);
+/* the emulated SMMU's reset values, which already satisfy every rule of mmio.c */
+void kc_smmu_reset(struct kcore *k, unsigned index);
 
 /* context switch (CtxtSwitch): save/restore the host, restore/save a VM */
 void kc_save_host(struct kcore *k, unsigned cpu);

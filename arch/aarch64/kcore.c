@@ -46,8 +46,27 @@ struct kcore *kcore_new(struct hl_engine *e)
 		k->cpu[c].cur_vcpuid = c;
 	}
 	for (unsigned i = 0; i < HL_SMMU_NUM; i++)
-		k->smmu_dev[i].global[SMMU_GR0_sCR0 / 8] = SMMU_sCR0_SMCFCFG;
+		kc_smmu_reset(k, i);
+	(void)kcore_own_range(k, KC_SMMU_BASE, HL_SMMU_NUM * KC_SMMU_SIZE);
 	return k;
+}
+
+bool kcore_own_range(struct kcore *k, uint64_t base, uint64_t size)
+{
+	if (k->nowned >= KC_MAX_OWNED || size == 0 || base + size < base)
+		return false;
+	k->owned[k->nowned].base = base;
+	k->owned[k->nowned].size = size;
+	k->nowned++;
+	return true;
+}
+
+bool kcore_owns(const struct kcore *k, uint64_t pa, uint64_t size)
+{
+	for (unsigned i = 0; i < k->nowned; i++)
+		if (pa < k->owned[i].base + k->owned[i].size && k->owned[i].base < pa + size)
+			return true;
+	return false;
 }
 
 void kcore_free(struct kcore *k)
@@ -148,6 +167,11 @@ static int ioremap(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t gpa, u
 	if ((gpa | pa) & (HL_PAGE_SIZE - 1) || size == 0 || size > (64ull << 20) || gpa >= HL_ADDR_SPACE ||
 	    size > HL_ADDR_SPACE - gpa || pa >= HL_RAM_BASE + HL_RAM_SIZE || size > HL_RAM_BASE + HL_RAM_SIZE - pa)
 		return HL_E_INVAL;
+	/* SPEC §16: a range KCore emulates or owns (the SMMU register windows, the platform's
+	 * console) never goes to a VM: it would program the SMMU behind KCore's back. The whole
+	 * range is refused if any page of it overlaps; nothing is mapped. */
+	if (kcore_owns(k, pa, size))
+		return HL_E_DENIED;
 	for (uint64_t off = 0; off < size; off += HL_PAGE_SIZE) {
 		int rc = hl_map_vm_io(k->e, (int)cpu, (uint32_t)vmid, hl_ipa(gpa + off), hl_pa(pa + off));
 		if (rc)
@@ -302,6 +326,12 @@ enum kc_ret host_npt_handler(struct kcore *k, struct trap_frame *f)
 		return KC_RET_RESUME;
 	}
 	kc->traps[KC_T_HOST_S2]++;
+	if (kcore_owns(k, ipa & ~(HL_PAGE_SIZE - 1), HL_PAGE_SIZE)) {
+		/* another range KCore owns (kcore_own_range): never the host's; skipped */
+		kc->hvc_errors++;
+		f->elr += 4;
+		return KC_RET_RESUME;
+	}
 	rc = hl_map_host(k->e, (int)cpu, hl_pa(ipa & ~(HL_PAGE_SIZE - 1)));
 	if (HALTED(rc))
 		return KC_RET_HALTED;

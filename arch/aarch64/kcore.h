@@ -103,20 +103,43 @@ enum kc_trap_kind {
 const char *kc_trap_kind_name(unsigned k);
 
 /* SMMU register windows (host PA) and the emulated register file behind them */
-#define KC_SMMU_BASE 0x2000000ull
-#define KC_SMMU_SIZE 0x10000ull
+#define KC_SMMU_BASE HL_SMMU_MMIO_BASE
+#define KC_SMMU_SIZE HL_SMMU_MMIO_SIZE
 #define KC_SMMU_GLOBAL_BASE 0x8000u
 #define KC_SMMU_CB_SIZE 0x1000u
+/* SMMUv2 registers and fields (Arm IHI 0062; Linux arm-smmu.h): the rules are in mmio.c */
 #define SMMU_GR0_sCR0 0x0u
 #define SMMU_GR0_sCR2 0x8u
+#define SMMU_sCR0_CLIENTPD (1u << 0)
+#define SMMU_sCR0_EXIDENABLE (1u << 3)
+#define SMMU_sCR0_USFCFG (1u << 10)
 #define SMMU_sCR0_SMCFCFG (1u << 21)
+#define SMMU_sCR0_VMID16EN (1u << 31)
+#define SMMU_GR0_SMR_BASE 0x800u
+#define SMMU_GR0_S2CR_BASE 0xC00u
+#define SMMU_S2CR_TYPE_SHIFT 16
+#define SMMU_S2CR_TYPE_TRANS 0u
+#define SMMU_S2CR_TYPE_BYPASS 1u
+#define SMMU_S2CR_TYPE_FAULT 2u
+#define SMMU_S2CR_EXIDVALID (1u << 10)
 #define SMMU_GR1_BASE 0x1000u
-#define SMMU_GR1_END 0x1800u
+#define SMMU_GR1_CBA2R 0x1800u
+#define SMMU_CBA2R_VA64 (1u << 0)
 #define SMMU_CBAR_TYPE_SHIFT 16
 #define SMMU_CBAR_TYPE_S2_TRANS 0u
 #define SMMU_CBAR_VMID_MASK 0xFFu
+#define SMMU_CB_SCTLR 0x0u
+#define SMMU_SCTLR_M (1u << 0)
+#define SMMU_SCTLR_E (1u << 4)
 #define SMMU_CB_TTBR0 0x20u
+#define SMMU_CB_TCR 0x30u
 #define SMMU_CB_CONTEXTIDR 0x34u
+/* KCore's SMMU stage-2 geometry (hl_pgtable.c): T0SZ 24 (40-bit input), SL0 1 (start at
+ * level 1, two concatenated roots), IRGN0/ORGN0 write-back, SH0 inner, TG0 4 KiB, PS 40-bit */
+#define KC_SMMU_S2_TCR (24u | (1u << 6) | (1u << 8) | (1u << 10) | (3u << 12) | (0u << 14) | (2u << 16))
+#define KC_SMMU_TCR_GEOMETRY (0x3Fu | (3u << 6) | (3u << 14) | (7u << 16))   /* T0SZ SL0 TG0 PS */
+
+#define KC_MAX_OWNED 8   /* device ranges KCore owns (struct kcore.owned) */
 
 struct kc_smmu_dev {
 	uint64_t global[KC_SMMU_GLOBAL_BASE / 8];
@@ -140,9 +163,18 @@ struct kcore {
 	struct kcore_cpu *cpu;             /* ncpus + 1 */
 	struct shadow_ctxt shadow[HL_NR_PRINC][HL_VCPU_PER_VM];
 	struct kc_smmu_dev smmu_dev[HL_SMMU_NUM];   /* protected by the engine's smmu lock */
+	/* device ranges KCore emulates or owns (host PA): never mapped into a VM, and never
+	 * mapped for the host unless emulated (the SMMU windows). Set before the CPUs start. */
+	struct { uint64_t base, size; } owned[KC_MAX_OWNED];
+	unsigned nowned;
 };
 
 struct kcore *kcore_new(struct hl_engine *e);
+/* one more range KCore owns (the platform's console, its own memory): before the CPUs
+ * start; false if the table is full */
+bool kcore_own_range(struct kcore *k, uint64_t base, uint64_t size);
+/* true if [pa, pa + size) overlaps a range KCore emulates or owns */
+bool kcore_owns(const struct kcore *k, uint64_t pa, uint64_t size);
 void kcore_free(struct kcore *k);
 
 /* Result of a trap: the CPU goes back to where it came from, or it halted (SPEC §8). */

@@ -9,12 +9,14 @@
  * shadow-context pointer, vcpu.c) is its guest_ctx word. Per-CPU data is a per-CPU array
  * indexed by arch_cpu_id() (MPIDR_EL1.Aff0).
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "arch.h"
 #include "el2.h"
 #include "hl_config.h"
+#include "sysreg.h"   /* VTTBR_VMID_SHIFT */
 #include "kcore.h"   /* struct trap_frame: entry.S builds one for host traps */
 
 /* entry.S's TF_* offsets */
@@ -151,6 +153,31 @@ void arch_tlbi_vmid(uint64_t vttbr)
 	__asm__ volatile("tlbi vmalls12e1is\n\tdsb ish\n\tisb" : : : "memory");
 	write_sysreg(old, vttbr_el2);
 	__asm__ volatile("isb" : : : "memory");
+}
+
+/*
+ * SPEC §15, as KVM's __kvm_tlb_flush_vmid_ipa and SeKVM's unmap path: broadcast (inner
+ * shareable) invalidation of one IPA under the VMID of `vttbr`, completed on every CPU
+ * before returning. TLBI IPAS2E1IS drops stage-2-only entries; combined stage-1+2 entries
+ * are tagged by VA, so VMALLE1IS drops those of the VMID. Both act on the VMID in
+ * VTTBR_EL2: the host's traps run with VMID 0 there; otherwise switch for the duration.
+ */
+void arch_tlbi_s2_ipa(uint64_t vttbr, uint64_t ipa)
+{
+	uint64_t old = read_sysreg(vttbr_el2);
+	bool sw = (old >> VTTBR_VMID_SHIFT) != (vttbr >> VTTBR_VMID_SHIFT);
+
+	__asm__ volatile("dsb ishst" : : : "memory");   /* the table write before the TLBI */
+	if (sw) {
+		write_sysreg(vttbr, vttbr_el2);
+		__asm__ volatile("isb" : : : "memory");
+	}
+	__asm__ volatile("tlbi ipas2e1is, %0\n\tdsb ish\n\ttlbi vmalle1is\n\tdsb ish\n\tisb"
+			 : : "r"((ipa >> 12) & ((1ull << 36) - 1)) : "memory");
+	if (sw) {
+		write_sysreg(old, vttbr_el2);
+		__asm__ volatile("isb" : : : "memory");
+	}
 }
 
 void arch_wait(void)

@@ -63,6 +63,25 @@ void arch_tlbi_vmid(uint64_t vttbr)
 	(void)vttbr;
 }
 
+static hosted_tlbi_fn tlbi_fn;
+static void *tlbi_arg;
+
+void arch_tlbi_s2_ipa(uint64_t vttbr, uint64_t ipa)
+{
+	/* no platform: nothing caches a translation. With one: its per-CPU TLB model drops
+	 * the entry everywhere and waits out every access in flight (platform.c) */
+	hosted_tlbi_fn fn = __atomic_load_n(&tlbi_fn, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn(__atomic_load_n(&tlbi_arg, __ATOMIC_RELAXED), vttbr, ipa);
+}
+
+void hosted_set_tlbi_hook(hosted_tlbi_fn fn, void *arg)
+{
+	__atomic_store_n(&tlbi_arg, arg, __ATOMIC_RELAXED);
+	__atomic_store_n(&tlbi_fn, fn, __ATOMIC_RELEASE);
+}
+
 void arch_wait(void) { sched_yield(); }
 void arch_wake_all(void) {}
 

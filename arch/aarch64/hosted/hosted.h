@@ -11,4 +11,8 @@ void hosted_cpu_init(unsigned id);
 typedef unsigned (*hosted_guest_fn)(void *arg, uint64_t *gprs);
 void hosted_set_guest_runner(hosted_guest_fn fn, void *arg);
 
+/* the platform's TLB model: arch_tlbi_s2_ipa calls fn(arg, vttbr, ipa) (NULL: none) */
+typedef void (*hosted_tlbi_fn)(void *arg, uint64_t vttbr, uint64_t ipa);
+void hosted_set_tlbi_hook(hosted_tlbi_fn fn, void *arg);
+
 #endif

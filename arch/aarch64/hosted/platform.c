@@ -72,6 +72,32 @@ struct hp_vm {
 	struct hp_guest g[HP_VCPUS];
 };
 
+/*
+ * The per-CPU TLB model (SPEC §15). Each hosted CPU caches the host stage-2 translations
+ * it used, and keeps using a cached one (even after the table changed) until an
+ * invalidation reaches it, as hardware does. An access runs with its CPU's TLB lock held
+ * from the lookup to the last byte copied ("in flight"); arch_tlbi_s2_ipa (hp_tlbi) takes
+ * every CPU's TLB lock in turn, so it returns only after every access that used the old
+ * translation completed, and no later access can find it: DSB ISH after TLBI ...IS.
+ * A table walk runs without the TLB lock (it takes engine locks, and the invalidating
+ * step holds those while it takes TLB locks); its result is cached only if no
+ * invalidation reached the CPU meanwhile (gen), otherwise the walk is redone.
+ *   lock order: engine locks -> one TLB lock; an access never takes an engine lock while
+ *   it holds its TLB lock.
+ */
+#define HP_TLB_ENTRIES 64u
+struct hp_tlbe {
+	uint64_t page;        /* IPA page + 1; 0 = empty */
+	uint64_t pfn;
+	bool writable;
+};
+struct hp_tlb {
+	pthread_mutex_t lock;
+	uint64_t gen;         /* invalidations that reached this CPU */
+	uint64_t hits, walks, invals;
+	struct hp_tlbe e[HP_TLB_ENTRIES];
+};
+
 struct hp_cpu {
 	struct hp_platform *p;
 	unsigned id;
@@ -86,6 +112,7 @@ struct hp_cpu {
 	uint64_t ops_target;
 	_Atomic uint64_t done;
 	bool halted;
+	struct hp_tlb tlb;
 	struct hp_stats st;
 	char err[240];
 	pthread_t th;
@@ -98,6 +125,9 @@ struct hp_platform {
 	struct hp_cpu *cpus;
 	struct hp_guest *guest_of[HL_NR_PRINC][HL_VCPU_PER_VM];
 	_Atomic int vm_budget;
+	/* tests: called inside every host RAM access, with the access in flight */
+	void (*access_hook)(void *ctx, unsigned cpu, uint64_t pa);
+	void *access_hook_ctx;
 };
 
 /* ---- small utilities --------------------------------------------------------------------- */
@@ -289,43 +319,136 @@ static bool host_abort(struct hp_cpu *c, uint64_t pa, unsigned size, bool write,
 	return true;
 }
 
-static bool host_access(struct hp_cpu *c, uint64_t pa, unsigned size, bool write, uint64_t *val)
+/* the access itself, through a translation in this CPU's TLB: caller holds c->tlb.lock */
+static void tlb_do_access(struct hp_cpu *c, const struct hp_tlbe *t, uint64_t pa, unsigned size, bool write,
+			  uint64_t *val)
+{
+	uint64_t phys = t->pfn * PG + (pa & (PG - 1));
+	uint8_t *page = hl_ram_page(c->p->e, t->pfn);
+
+	if (!page) {   /* a device page: nothing behind it here */
+		if (!write)
+			*val = 0;
+		return;
+	}
+	if (c->p->access_hook)
+		c->p->access_hook(c->p->access_hook_ctx, c->id, pa);   /* tests widen the window */
+	if (write)
+		memcpy(page + (phys & (PG - 1)), val, size);
+	else {
+		*val = 0;
+		memcpy(val, page + (phys & (PG - 1)), size);
+	}
+}
+
+static struct hp_tlbe *tlb_slot(struct hp_cpu *c, uint64_t pa)
+{
+	return &c->tlb.e[(pa / PG) % HP_TLB_ENTRIES];
+}
+
+/* hosted backend of arch_tlbi_s2_ipa: every CPU drops the host's translation of `ipa`,
+ * after every access in flight on it completed (each CPU's TLB lock in turn) */
+static void hp_tlbi(void *arg, uint64_t vttbr, uint64_t ipa)
+{
+	struct hp_platform *p = arg;
+
+	if ((vttbr >> VTTBR_VMID_SHIFT) != HL_HOSTVISOR)
+		return;   /* only the host's translations are cached (guests walk every access) */
+	for (unsigned i = 0; i < p->cfg.ncpus; i++) {
+		struct hp_cpu *o = &p->cpus[i];
+		struct hp_tlbe *t;
+		pthread_mutex_lock(&o->tlb.lock);
+		o->tlb.gen++;
+		o->tlb.invals++;
+		t = tlb_slot(o, ipa);
+		if (t->page == ipa / PG + 1)
+			t->page = 0;
+		pthread_mutex_unlock(&o->tlb.lock);
+	}
+}
+
+/* 1: done; 0: it would take a stage-2 fault (only with `probe`: no trap is taken);
+ * -1: the CPU halted or the access cannot complete */
+static int host_access_(struct hp_cpu *c, uint64_t pa, unsigned size, bool write, uint64_t *val, bool probe)
 {
 	struct hp_platform *p = c->p;
+	struct hp_tlbe *t = tlb_slot(c, pa);
 
 	for (unsigned tries = 0; tries < 4; tries++) {
 		struct hl_pt_entry ent;
 		bool emulated = false;
+		uint64_t gen;
 		int rc;
 
 		if (c->halted)
-			return false;
+			return -1;
+		/* a cached translation, stale or not, is used until an invalidation drops it */
+		pthread_mutex_lock(&c->tlb.lock);
+		if (t->page == pa / PG + 1 && (!write || t->writable)) {
+			c->tlb.hits++;
+			tlb_do_access(c, t, pa, size, write, val);
+			pthread_mutex_unlock(&c->tlb.lock);
+			return 1;
+		}
+		gen = c->tlb.gen;
+		pthread_mutex_unlock(&c->tlb.lock);
+		/* miss: walk the host's stage-2 table (engine locks, no TLB lock) */
 		rc = hl_translate(p->e, (int)c->id, HL_HOSTVISOR, hl_ipa(pa), &ent);
 		if (rc == HL_E_STRANDED || rc == HL_E_CPU_HALTED)
-			return false;
+			return -1;
 		if (rc == HL_OK && ent.level && (ent.pte & HL_DESC_TYPE_MASK) == HL_DESC_TYPE_TABLE &&
 		    (!write || (ent.pte & HL_PTE_S2_RDWR) == HL_PTE_S2_RDWR)) {
-			uint64_t phys = ent.pfn * PG + (pa & (PG - 1));
-			uint8_t *page = hl_ram_page(p->e, phys / PG);
-			if (!page) {   /* a device page: nothing behind it here */
-				if (!write)
-					*val = 0;
-				return true;
+			pthread_mutex_lock(&c->tlb.lock);
+			c->tlb.walks++;
+			if (c->tlb.gen != gen) {
+				/* an invalidation reached this CPU during the walk: its result may
+				 * be the old translation; walk again (does not count as a try) */
+				pthread_mutex_unlock(&c->tlb.lock);
+				tries--;
+				continue;
 			}
-			if (write)
-				memcpy(page + (phys & (PG - 1)), val, size);
-			else {
-				*val = 0;
-				memcpy(val, page + (phys & (PG - 1)), size);
-			}
-			return true;
+			t->page = pa / PG + 1;
+			t->pfn = ent.pfn;
+			t->writable = (ent.pte & HL_PTE_S2_RDWR) == HL_PTE_S2_RDWR;
+			tlb_do_access(c, t, pa, size, write, val);
+			pthread_mutex_unlock(&c->tlb.lock);
+			return 1;
 		}
+		if (probe)
+			return 0;
 		if (!host_abort(c, pa, size, write, (unsigned)rndn(c, 29) + 1, write ? *val : 0, val, &emulated))
-			return false;
+			return -1;
 		if (emulated)
-			return true;
+			return 1;
 	}
-	return false;
+	return -1;
+}
+
+static bool host_access(struct hp_cpu *c, uint64_t pa, unsigned size, bool write, uint64_t *val)
+{
+	return host_access_(c, pa, size, write, val, false) == 1;
+}
+
+int hp_host_probe(struct hp_platform *p, unsigned cpu, uint64_t pa, unsigned size, bool write, uint64_t *val)
+{
+	return host_access_(&p->cpus[cpu], pa, size, write, val, true);
+}
+
+void hp_tlb_stats(struct hp_platform *p, unsigned cpu, uint64_t *hits, uint64_t *walks, uint64_t *invals)
+{
+	struct hp_cpu *c = &p->cpus[cpu];
+
+	pthread_mutex_lock(&c->tlb.lock);
+	*hits = c->tlb.hits;
+	*walks = c->tlb.walks;
+	*invals = c->tlb.invals;
+	pthread_mutex_unlock(&c->tlb.lock);
+}
+
+void hp_set_access_hook(struct hp_platform *p, void (*fn)(void *ctx, unsigned cpu, uint64_t pa), void *ctx)
+{
+	p->access_hook = fn;
+	p->access_hook_ctx = ctx;
 }
 
 bool hp_host_load(struct hp_platform *p, unsigned cpu, uint64_t pa, unsigned size, uint64_t *val)
@@ -438,7 +561,7 @@ static unsigned guest_run(void *arg, uint64_t *x)
 		}
 		if (g->poweroff) {
 			x[0] = PSCI_0_2_FN_SYSTEM_OFF;
-			return guest_trap(pc, esr_make(EC_HVC64, 0), 0, 0);
+			return guest_trap(pc + 4, esr_make(EC_HVC64, 0), 0, 0);   /* ELR: past the HVC */
 		}
 		switch (a) {
 		case G_TOUCH_R:
@@ -504,7 +627,8 @@ static unsigned guest_run(void *arg, uint64_t *x)
 			x[0] = a == G_SHARE ? KVM_SET_DESC_PFN : KVM_UNSET_DESC_PFN;
 			x[1] = gpa;
 			x[2] = PG;
-			return guest_trap(pc, esr_make(EC_HVC64, 0), 0, 0);
+			/* an HVC's exception returns to the next instruction: ELR_EL2 = pc + 4 */
+			return guest_trap(pc + 4, esr_make(EC_HVC64, 0), 0, 0);
 		case G_SYS64:
 			return guest_trap(pc, esr_make(EC_SYS64, 0x1234), 0, 0);
 		case G_WFI:
@@ -514,7 +638,7 @@ static unsigned guest_run(void *arg, uint64_t *x)
 			return ARCH_EXIT_IRQ;
 		case G_BADPV:
 			x[0] = 0x99000;
-			return guest_trap(pc, esr_make(EC_HVC64, 0), 0, 0);
+			return guest_trap(pc + 4, esr_make(EC_HVC64, 0), 0, 0);
 		}
 	}
 	arch_write_sysreg(SR_ELR_EL2, pc);
@@ -951,10 +1075,12 @@ struct hp_platform *hp_new(struct hl_engine *e, struct kcore *k, const struct hp
 		c->host_bank = 2 * i < nbanks ? (int)banks[2 * i] : -1;
 		c->vm_bank = 2 * i + 1 < nbanks ? (int)banks[2 * i + 1] : -1;
 		c->pc = 0xFFFF000010000000ull + i * 0x1000;
+		pthread_mutex_init(&c->tlb.lock, NULL);
 		if (!c->pg)
 			goto fail;
 	}
 	hosted_set_guest_runner(guest_run, p);
+	hosted_set_tlbi_hook(hp_tlbi, p);
 	return p;
 fail:
 	hp_free(p);
@@ -965,9 +1091,12 @@ void hp_free(struct hp_platform *p)
 {
 	if (!p)
 		return;
+	hosted_set_tlbi_hook(NULL, NULL);
 	if (p->cpus)
-		for (unsigned i = 0; i < p->cfg.ncpus; i++)
+		for (unsigned i = 0; i < p->cfg.ncpus; i++) {
 			free(p->cpus[i].pg);
+			pthread_mutex_destroy(&p->cpus[i].tlb.lock);
+		}
 	free(p->cpus);
 	free(p);
 }

@@ -79,7 +79,18 @@ int64_t hp_hvc(struct hp_platform *p, unsigned cpu, uint64_t x0, uint64_t x1, ui
  * access cannot complete */
 bool hp_host_load(struct hp_platform *p, unsigned cpu, uint64_t pa, unsigned size, uint64_t *val);
 bool hp_host_store(struct hp_platform *p, unsigned cpu, uint64_t pa, unsigned size, uint64_t val);
+/* tests: a host access that stops where the CPU would take a stage-2 fault, without taking
+ * it (the spec halts a host CPU that faults on a VM page, which would end a race test).
+ * 1: done (through the TLB or a walk); 0: it faulted; -1: halted / cannot complete */
+int hp_host_probe(struct hp_platform *p, unsigned cpu, uint64_t pa, unsigned size, bool write, uint64_t *val);
 /* become hosted CPU `cpu` (thread-local registers) */
 void hp_enter_cpu(struct hp_platform *p, unsigned cpu);
+/* the per-CPU TLB model (SPEC §15, platform.c): cached-translation hits, table walks, and
+ * invalidations that reached CPU `cpu` */
+void hp_tlb_stats(struct hp_platform *p, unsigned cpu, uint64_t *hits, uint64_t *walks, uint64_t *invals);
+/* tests: fn(ctx, cpu, pa) runs inside every host RAM access while it is in flight (after
+ * the translation, before the bytes move), to widen race windows; NULL: none. Set it
+ * before the CPUs run. */
+void hp_set_access_hook(struct hp_platform *p, void (*fn)(void *ctx, unsigned cpu, uint64_t pa), void *ctx);
 
 #endif

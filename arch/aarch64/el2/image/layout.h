@@ -41,5 +41,7 @@
 #define VH_PUTS           0xC6000001   /* x1 = PA of a NUL-terminated line (<= 200 bytes) */
 #define VH_DONE           0xC6000002   /* x1 = status (0 pass), x2 = host checks run */
 #define VH_BARRIER        0xC6000003   /* wait until every host CPU called it */
+#define VH_TLB_PROBE      0xC6000004   /* x1 = host page of the TLB race (host.c); x0 = ncpus */
+#define VH_TLB_PROBE_FAULTS 0xC6000005 /* x0 = host accesses to it refused once a VM's */
 
 #endif

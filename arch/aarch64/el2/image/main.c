@@ -278,6 +278,8 @@ static _Noreturn void cpu_finish(unsigned cpu)
 }
 
 /* ---- the host's traps ------------------------------------------------------------------------------ */
+static uint64_t tlb_probe_pa, tlb_probe_faults;
+
 static void vendor_call(unsigned cpu, struct trap_frame *f)
 {
 	switch (f->x[0]) {
@@ -300,6 +302,21 @@ static void vendor_call(unsigned cpu, struct trap_frame *f)
 		f->x[0] = 0;
 		return;
 	}
+	case VH_TLB_PROBE:
+		/* test scaffolding for the TLB race (host.c tlb_race): x1 = a host page. Once it
+		 * belongs to a VM, a host access to it is counted and skipped here instead of
+		 * reaching the engine (whose OMAP_HOST halts the CPU, as the seed does): the
+		 * reader sees that it faulted and keeps running */
+		if ((f->x[1] & 0xFFF) || !hl_pfn_is_ram(f->x[1] / 4096)) {
+			f->x[0] = (uint64_t)KC_EINVAL;
+			return;
+		}
+		__atomic_store_n(&tlb_probe_pa, f->x[1], __ATOMIC_RELEASE);
+		f->x[0] = ncpus;   /* the race needs a second CPU */
+		return;
+	case VH_TLB_PROBE_FAULTS:
+		f->x[0] = __atomic_load_n(&tlb_probe_faults, __ATOMIC_ACQUIRE);
+		return;
 	case VH_DONE:
 		cpu_res[cpu].status = f->x[1];
 		cpu_res[cpu].checks = f->x[2];
@@ -312,13 +329,6 @@ static void vendor_call(unsigned cpu, struct trap_frame *f)
 	}
 }
 
-/* calls whose steps can take pages away from the host (OASSIGN_VM, OASSIGN_SMMU, OCLEAR_VM
- * set host entries to PAGE_GUEST): the old translations must leave every CPU's TLB */
-static bool may_unmap_host(uint64_t call)
-{
-	return call == HVC_VCPU_RUN || call == HVC_VERIFY_VM_IMAGE || call == HVC_SMMU_LPAE_MAP ||
-	       call == HVC_CLEAR_VM_S2_RANGE;
-}
 
 void arch_el2_host_trap(struct trap_frame *f)
 {
@@ -338,6 +348,13 @@ void arch_el2_host_trap(struct trap_frame *f)
 			f->elr += 4;
 			return;
 		}
+		uint64_t probe = __atomic_load_n(&tlb_probe_pa, __ATOMIC_ACQUIRE);
+		if (probe && (ipa & ~0xFFFull) == probe &&
+		    hl_s2page_get(eng->st, probe / 4096).owner != HL_HOSTVISOR) {
+			__atomic_add_fetch(&tlb_probe_faults, 1, __ATOMIC_ACQ_REL);
+			f->elr += 4;
+			return;
+		}
 	}
 	if (kcore_host_trap(kc, f) == KC_RET_HALTED) {
 		cpu_res[cpu].halted = 1;
@@ -346,10 +363,11 @@ void arch_el2_host_trap(struct trap_frame *f)
 		cpu_res[cpu].status = 0xDEAD;
 		cpu_finish(cpu);
 	}
-	if (ec == EC_HVC64 && may_unmap_host(call))
-		__asm__ volatile("dsb ishst\n\ttlbi vmalls12e1is\n\tdsb ish\n\tisb" : : : "memory");
-	else
-		__asm__ volatile("dsb ish" : : : "memory");   /* new host entries before the retry */
+	/* SPEC §15: a step that took a page from the host invalidated every CPU's TLB inside
+	 * the step (arch_tlbi_s2_ipa from the engine's host_unmap), before the page changed
+	 * hands: nothing is left to invalidate here (there used to be a TLBI VMALLS12E1IS
+	 * here, after the whole call, which for VCPU_RUN is after the guest ran) */
+	__asm__ volatile("dsb ish" : : : "memory");   /* new host entries before the retry */
 }
 
 /* ---- bring-up ------------------------------------------------------------------------------------ */
@@ -402,6 +420,11 @@ static void boot_cpu0(void)
 	kc = kcore_new(eng);
 	if (!kc)
 		el2_fatal("kcore_new failed");
+	/* what KCore owns on this platform besides the SMMU windows (SPEC §16): its console
+	 * and its own memory never go to a VM (IOREMAP) nor to the host */
+	if (!kcore_own_range(kc, EL2_UART_BASE, 0x1000) ||
+	    !kcore_own_range(kc, EL2_MEM_BASE, EL2_RAM_END - EL2_MEM_BASE))
+		el2_fatal("kcore_own_range failed");
 #ifdef HL_FAULT_INJECTION
 	hl_fault_set(HL_FAULT_WRONG_DELTA, 97);
 #endif

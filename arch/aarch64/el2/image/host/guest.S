@@ -3,7 +3,8 @@
  * Runs at EL1 with its MMU off under its own stage-2 table, at GUEST_IPA (the verified
  * image's 2 MiB block). Every step makes KCore or the host do something:
  *   sysreg writes trapped by HCR_EL2.TVM (SYS64, skipped by KCore)
- *   stores to unmapped RAM IPAs (stage-2 faults, mapped by the host through KCore)
+ *   stores to unmapped RAM IPAs (stage-2 faults, mapped by the host through KCore); the
+ *   first one then spins a while (the host's TLB race, host.c)
  *   KVM_SET_DESC_PFN / KVM_UNSET_DESC_PFN (share/unshare: PV calls KCore handles)
  *   wfi (WFX exits), a read of a device KCore mapped (PHYS_ADDR_IOREMAP, no exit),
  *   MMIO exits (the host emulates), PSCI SYSTEM_OFF (power off)
@@ -26,7 +27,14 @@ guest_start:
 	mov	x21, #GUEST_DATA_PAGES
 2:	str	x21, [x1]
 	ldr	x2, [x1]
-	add	x20, x20, x2
+	/* the first page stays in use a while: the host's TLB race (host.c tlb_reader) reads
+	 * it from another CPU meanwhile, so a stale host translation would show the 12 here */
+	cmp	x21, #GUEST_DATA_PAGES
+	b.ne	4f
+	mov	x22, #0x100000
+5:	subs	x22, x22, #1
+	b.ne	5b
+4:	add	x20, x20, x2
 	add	x1, x1, #4096
 	subs	x21, x21, #1
 	b.ne	2b

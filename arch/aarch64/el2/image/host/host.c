@@ -190,13 +190,113 @@ static void smmu_host_bank(struct cpu_ctx *c)
 	expect(c, (mmio_r32(base + SMMU_GR0_sCR0) & SMMU_sCR0_SMCFCFG) != 0, "sCR0.SMCFCFG set", 0);
 	mmio_w32(base + SMMU_GR0_sCR0, 0);   /* refused: would clear SMCFCFG */
 	expect(c, (mmio_r32(base + SMMU_GR0_sCR0) & SMMU_sCR0_SMCFCFG) != 0, "sCR0 write refused", 0);
-	mmio_w32(base + SMMU_GR1_BASE + cb * 4, 0x12345);   /* CBAR of a host bank: allowed */
-	EXPECT_EQ(c, mmio_r32(base + SMMU_GR1_BASE + cb * 4), 0x12345, "CBAR of a host bank written");
+	mmio_w32(base + SMMU_GR1_BASE + cb * 4, 0x3000000);  /* CBAR of a host bank: stage 2, VMID 0 */
+	EXPECT_EQ(c, mmio_r32(base + SMMU_GR1_BASE + cb * 4), 0x3000000, "CBAR of a host bank written");
+	/* refused (mmio.c's rule table, SPEC §16): each would let DMA bypass KCore's tables */
+	mmio_w32(base + SMMU_GR1_BASE + cb * 4, 0x12345);    /* CBAR type 1 (S2 bypass), VMID 0x45 */
+	EXPECT_EQ(c, mmio_r32(base + SMMU_GR1_BASE + cb * 4), 0x3000000, "host CBAR type S1+bypass refused");
+	mmio_w32(base + SMMU_GR0_sCR0, SMMU_sCR0_SMCFCFG | SMMU_sCR0_USFCFG | SMMU_sCR0_CLIENTPD);
+	expect(c, !(mmio_r32(base + SMMU_GR0_sCR0) & SMMU_sCR0_CLIENTPD), "sCR0.CLIENTPD (bypass) refused", 0);
+	mmio_w32(base + SMMU_GR0_S2CR_BASE + 4 * c->cpu, SMMU_S2CR_TYPE_BYPASS << SMMU_S2CR_TYPE_SHIFT);
+	EXPECT_EQ(c, mmio_r32(base + SMMU_GR0_S2CR_BASE + 4 * c->cpu), SMMU_S2CR_TYPE_FAULT << SMMU_S2CR_TYPE_SHIFT,
+		  "S2CR bypass refused");
+	mmio_w32(base + SMMU_GR0_S2CR_BASE + 4 * c->cpu, (uint32_t)cb);   /* into its own bank: allowed */
+	EXPECT_EQ(c, mmio_r32(base + SMMU_GR0_S2CR_BASE + 4 * c->cpu), cb, "S2CR into the host's bank");
+	mmio_w32(cbreg + SMMU_CB_SCTLR, 0);                   /* translation off: refused */
+	expect(c, (mmio_r32(cbreg + SMMU_CB_SCTLR) & SMMU_SCTLR_M) != 0, "SCTLR.M = 0 refused", 0);
 	mmio_w64(cbreg + SMMU_CB_TTBR0, 0x1234000);          /* KCore keeps its own root */
 	expect(c, mmio_r64(cbreg + SMMU_CB_TTBR0) != 0x1234000 && mmio_r64(cbreg + SMMU_CB_TTBR0) != 0,
 	       "CB TTBR0 holds KCore's root", mmio_r64(cbreg + SMMU_CB_TTBR0));
 	mmio_w32(cbreg + SMMU_CB_CONTEXTIDR, 7);             /* refused */
 	EXPECT_EQ(c, mmio_r32(cbreg + SMMU_CB_CONTEXTIDR), 0, "CONTEXTIDR write refused");
+}
+
+/* ---- the TLB race (SPEC §15, issue 9.6) ---------------------------------------------------------------
+ * CPU 1 keeps loading a page of CPU 0's while CPU 0 answers its first guest's first stage-2
+ * fault with that page. From the hand-over (OASSIGN_VM, inside VCPU_RUN) on, CPU 1's load
+ * must fault: the step invalidated every CPU's TLB before the guest could write there. The
+ * image counts and skips the faulting loads (VH_TLB_PROBE), so a skipped load leaves the
+ * sentinel in the register. Any other value than the host's mark is the VM's data. */
+#define RACE_MARK 0x484F53544D41524Bull
+#define RACE_SENTINEL 0x5E5E5E5E5E5E5E5Eull
+#define RACE_SPIN 20000000ull
+static volatile uint64_t race_phase;   /* 1 reader may start, 2 hand-over done */
+static volatile uint64_t race_reads, race_leaked, race_leak_val, race_faulted, race_done, race_late;
+
+static uint64_t race_page(void)
+{
+	return win(0, HOST_GPOOL_OFF) + 500 * 4096ull;   /* beyond what gpool_next hands out */
+}
+
+static void tlb_reader(struct cpu_ctx *c)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)race_page();
+
+	/* CPU 0 starts it (sev) when it answers its guest's first fault; wfe lets the other
+	 * vCPUs run meanwhile (QEMU's single-threaded TCG runs them round-robin) */
+	while (race_phase < 1)
+		__asm__ volatile("wfe" : : : "memory");
+	for (;;) {
+		uint64_t v = RACE_SENTINEL, phase = race_phase;
+		__asm__ volatile("ldr %0, [%1]" : "+r"(v) : "r"(p) : "memory");
+		if (v == RACE_SENTINEL) {
+			race_faulted = 1;   /* the load trapped: the translation was gone */
+			break;
+		}
+		if (v != RACE_MARK) {
+			race_leaked++;
+			race_leak_val = v;
+		}
+		if (++race_reads == 16)
+			__asm__ volatile("dsb sy\n\tsev" : : : "memory");   /* CPU 0 may hand it over */
+		if (phase >= 2) {
+			race_late = 1;      /* a load completed after the hand-over had finished */
+			break;
+		}
+	}
+	race_done = 1;
+	c->checks++;
+}
+
+/* CPU 0, before its first VM: the page, mapped for the host, and the image told of it */
+static bool tlb_race_begin(struct cpu_ctx *c)
+{
+	uint64_t ncpus;
+
+	*(volatile uint64_t *)(uintptr_t)race_page() = RACE_MARK;
+	ncpus = hvc(VH_TLB_PROBE, race_page(), 0, 0, 0, 0);   /* x0: the number of CPUs */
+	expect(c, (int64_t)ncpus >= 1, "VH_TLB_PROBE", ncpus);
+	if ((int64_t)ncpus < 2) {
+		say(c, "TLB race not run: it needs a second CPU");
+		return false;
+	}
+	return true;
+}
+
+/* CPU 0, answering the first fault with the race page: the reader starts, and the next
+ * VCPU_RUN hands the page over only once the reader has it in its TLB */
+static void tlb_race_start(void)
+{
+	race_phase = 1;
+	__asm__ volatile("dsb sy\n\tsev" : : : "memory");
+	while (race_reads < 16 && !race_done)
+		__asm__ volatile("wfe" : : : "memory");
+}
+
+static void tlb_race_end(struct cpu_ctx *c)
+{
+	uint64_t spin = 0;
+
+	race_phase = 2;
+	while (!race_done && spin++ < RACE_SPIN)
+		;
+	expect(c, race_done != 0, "TLB race: the reader finished", race_reads);
+	EXPECT_EQ(c, race_leaked, 0, "TLB race: the host read the VM's page after the hand-over");
+	expect(c, race_faulted != 0 && !race_late, "TLB race: the reader's load faulted after the hand-over",
+	       race_late);
+	expect(c, hvc(VH_TLB_PROBE_FAULTS, 0, 0, 0, 0, 0) >= 1, "TLB race: the image saw the faulting load", 0);
+	say(c, "TLB race: %u host loads before the hand-over, then a fault (leaked %u, value 0x%x)", race_reads,
+	    race_leaked, race_leak_val);
 }
 
 /* ---- 3. VMs ----------------------------------------------------------------------------------------- */
@@ -205,7 +305,7 @@ static uint64_t gpool_next(struct cpu_ctx *c, unsigned *n)
 	return win(c->cpu, HOST_GPOOL_OFF) + (uint64_t)(*n)++ * 4096ull;
 }
 
-static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp)
+static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 {
 	struct host_vcpu *hv = &c->hv;
 	uint64_t chunk = win(c->cpu, HOST_IMG_OFF) + (uint64_t)j * 0x200000ull;
@@ -244,6 +344,8 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp)
 	while (!off && runs < 200) {
 		r = hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0);
 		runs++;
+		if (race && faults == 1 && race_phase == 1)
+			tlb_race_end(c);   /* that run handed the page over and ran the guest */
 		hv->fault_addr = 0;
 		if (r != ARCH_EXIT_TRAP) {
 			expect(c, 0, "VCPU_RUN exits with a trap", r);
@@ -255,7 +357,10 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp)
 			uint64_t ipa = hpfar_to_ipa(hv->exit_hpfar, hv->exit_far);
 			if (ipa >= HL_MAX_MMIO_ADDR) {
 				/* the host picks a page of its own for the guest */
-				uint64_t pa = gpool_next(c, gp);
+				/* the TLB race: the first fault gets the page cpu 1 is reading */
+				uint64_t pa = race && faults == 0 ? race_page() : gpool_next(c, gp);
+				if (race && faults == 0)
+					tlb_race_start();
 				hv->fault_addr = ipa & ~0xFFFull;
 				hv->fault_pte = pa | HL_PAGE_S2_KERNEL;
 				hv->fault_level = 3;
@@ -335,14 +440,18 @@ void host_main(unsigned cpu)
 {
 	struct cpu_ctx *c = &ctxs[cpu];
 	unsigned gp = 0;
+	bool race;
 
 	c->cpu = cpu;
 	say(c, "EL1 host test kernel on cpu %u, stage 2 from the engine", (uint64_t)cpu);
 	touch_memory(c);
 	hvc(VH_BARRIER, 0, 0, 0, 0, 0);
+	if (cpu == 1)
+		tlb_reader(c);
+	race = cpu == 0 && tlb_race_begin(c);
 	smmu_host_bank(c);
 	for (unsigned j = 0; j < VMS_PER_CPU; j++)
-		run_vm(c, j, &gp);
+		run_vm(c, j, &gp, race && j == 0);
 	forbidden(c);
 	hvc_mill(c);
 	say(c, "done: %u checks, %u failed", c->checks, c->fails);
