@@ -122,6 +122,36 @@ bool hl_npt_map(struct hl_wctx *w, unsigned obj, uint8_t *img, uint64_t addr, un
 	return false;
 }
 
+/*
+ * SPEC §13 (a VM's stage-2 entry is set once until teardown): may a level-`level` entry
+ * be written at `addr` without replacing anything already there?
+ *   level 3: no level-2 block covers addr, and the level-3 entry is 0
+ *   level 2: the level-2 entry is 0 (neither a block nor a level-3 table, even an empty one)
+ * Missing level-1/level-2 tables mean nothing is mapped there: free. A table descriptor
+ * pointing outside the pool (a corrupted image) reads as free, so hl_npt_map then takes
+ * its halt branch exactly as before.
+ */
+bool hl_npt_slot_free(const uint8_t *img, uint64_t addr, unsigned level)
+{
+	const uint64_t *t = (const uint64_t *)(img + PG);
+	uint64_t d;
+
+	d = t[idx(addr, 39)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return true;
+	d = t[idx(addr, 30)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return true;
+	d = t[idx(addr, 21)];
+	if (level == 2 || d == 0)
+		return d == 0;
+	if (!is_table(d))
+		return false;            /* a block (or any other descriptor) covers addr */
+	if (!(t = tbl(img, d)))
+		return true;
+	return t[idx(addr, 12)] == 0;
+}
+
 void hl_npt_walk(const uint8_t *img, uint64_t addr, struct hl_pt_entry *out)
 {
 	const uint64_t *t = (const uint64_t *)(img + PG);

@@ -30,6 +30,9 @@ uint64_t hl_pt_root_pa(const uint8_t *img);
 /* local_mmap_h: map `addr` at `level` (2 or 3) with descriptor `pte`; true = halt */
 bool hl_npt_map(struct hl_wctx *w, unsigned obj, uint8_t *img, uint64_t addr, unsigned level,
 		uint64_t pte);
+/* SPEC §13: true if a level-`level` entry at `addr` would replace nothing (level 3: no
+ * block over it and its entry 0; level 2: its level-2 entry 0, no block, no table) */
+bool hl_npt_slot_free(const uint8_t *img, uint64_t addr, unsigned level);
 /* the seed's `gfn @ pt`: (pfn, level, pte), all zero when nothing is mapped */
 void hl_npt_walk(const uint8_t *img, uint64_t addr, struct hl_pt_entry *out);
 

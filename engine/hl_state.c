@@ -129,6 +129,8 @@ void hl_state_init_obj(struct hl_state *st, unsigned obj)
 			st->s2p->page[i].owner = HL_HOSTVISOR;
 			st->s2p->page[i].count = 0;
 			st->s2p->page[i].gfn = HL_RAM_BASE_PFN + i + HL_SMMU_HOST_OFFSET;
+			st->s2p->page[i].dma = 0;   /* no SMMU entry maps anything yet (SPEC §12) */
+			st->s2p->page[i].pad = 0;
 			st->s2p->flatmem[i] = zd;   /* RAM starts zeroed */
 		}
 	} else if (obj == HL_SPT_ID) {
@@ -227,7 +229,7 @@ uint64_t hl_state_obj_digest(const struct hl_state *st, unsigned obj)
 struct hl_s2page hl_s2page_get(const struct hl_state *st, uint64_t pfn)
 {
 	if (!hl_pfn_is_ram(pfn))
-		return (struct hl_s2page){ HL_INVALID, 0, HL_INVALID64 };
+		return (struct hl_s2page){ HL_INVALID, 0, HL_INVALID64, 0, 0 };
 	return st->s2p->page[pfn - HL_RAM_BASE_PFN];
 }
 

@@ -5,9 +5,23 @@
  * Each tr_*() runs in live mode (locks + logs) and in replay mode (CalStateH). Its table
  * is written above it: pre-state => post-state, and the locks it takes. "halt{X,Y}" means
  * the halt branch; X and Y stay locked forever (the seed clears their hlock).
+ *
+ * Isolation rules (SPEC §12-§17). "DENIED" means: HL_E_DENIED, nothing changed, no record.
+ * Order inside a step: the seed's own checks and halt branches come first, exactly as the
+ * seed has them; the isolation refusals come after them and before the first write. So a
+ * step the seed halts on still halts, and a step the seed lets through is either done or
+ * DENIED, never half done.
+ *   §12 s2page[pfn].dma counts the SMMU entries (any bank, free or owned) that map pfn;
+ *       a page never changes owner (OCLEAR_VM, OASSIGN_VM, OASSIGN_SMMU) while dma != 0;
+ *       OSMMU_FREE clears every entry of the bank; host DMA counts (count of host pages)
+ *       stay exact: +1 per host-bank entry, -1 when that entry goes, never for a VM bank.
+ *   §13 a VM's stage-2 entry is set once: OMAP_VM never replaces an entry (a page over
+ *       a page, a block over a table, a page inside a block); OMAP_IO never replaces the
+ *       VM's memory (a RAM page, a block).
  */
 #include "hl_trans.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,11 +56,18 @@ static struct hl_s2page *s2p_ref(struct hl_step *s, uint64_t pfn)
 	return &s->st->s2p->page[pfn - HL_RAM_BASE_PFN];
 }
 
+/* owner, count, gfn := ...; dma is left as it is (its own writes: s2p_dma) */
 static void s2p_store(struct hl_step *s, uint64_t pfn, uint32_t owner, uint32_t count, uint64_t gfn)
 {
-	struct hl_s2page p = { owner, count, gfn };
+	struct hl_s2page p = { owner, count, gfn, 0, 0 };
 	hl_step_assert_held(s, HL_S2PAGE_ID);
-	hl_wr(&s->w, HL_S2PAGE_ID, s2p_ref(s, pfn), &p, sizeof(p));
+	hl_wr(&s->w, HL_S2PAGE_ID, s2p_ref(s, pfn), &p, offsetof(struct hl_s2page, dma));
+}
+
+static void s2p_dma(struct hl_step *s, uint64_t pfn, uint32_t dma)
+{
+	hl_step_assert_held(s, HL_S2PAGE_ID);
+	hl_wr32(&s->w, HL_S2PAGE_ID, &s2p_ref(s, pfn)->dma, dma);
 }
 
 static void flatmem_store(struct hl_step *s, uint64_t pfn, uint64_t digest)
@@ -140,7 +161,9 @@ static int tr_map_host(struct hl_step *s)
 
 /*
  * OCLEAR_VM vmid pfn                               locks: s2page -> npt(host)
- *   s2page[pfn].owner == vmid  => s2page[pfn] := {HOSTVISOR, 0, pfn + SMMU_HOST_OFFSET},
+ *   s2page[pfn].owner == vmid, dma != 0 => DENIED (§12: an SMMU bank, even a freed one,
+ *                                 still maps the page; it never goes back while mapped)
+ *   s2page[pfn].owner == vmid  => s2page[pfn] := {HOSTVISOR, 0, pfn + SMMU_HOST_OFFSET, dma 0},
  *                                 flatmem[pfn] := 0, host entry (if any) := PAGE_GUEST (§9.7)
  *   otherwise                  => no change
  */
@@ -154,6 +177,8 @@ static int tr_clear_vm(struct hl_step *s)
 	p = hl_s2page_get(s->st, pfn);
 	if (p.owner != vmid || !hl_pfn_is_ram(pfn))
 		return HL_OK;
+	if (p.dma != 0)
+		return HL_E_DENIED;
 	if (host_unmap(s, pfn))
 		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
 	s2p_store(s, pfn, HL_HOSTVISOR, 0, pfn + HL_SMMU_HOST_OFFSET);
@@ -167,6 +192,8 @@ static int tr_clear_vm(struct hl_step *s)
  *                               host entry := PAGE_GUEST; no halt (§9.4)
  *       host unmap exhausts the pool => halt{s2page, npt(host)} (s2page stored, as the seed)
  *   owner HOSTVISOR, count != 0 => halt{s2page}
+ *   owner HOSTVISOR, count 0, dma != 0 => DENIED (§12; unreachable while counts are exact,
+ *       as a host page's dma equals its count, kept so the rule holds on its own)
  *   owner vmid, gfn matches or unset => count INVALID -> 0, gfn := gfn (§9.5)
  *   otherwise => halt{s2page}
  */
@@ -181,6 +208,8 @@ static int tr_assign_vm(struct hl_step *s)
 	if (p.owner == HL_HOSTVISOR) {
 		if (p.count != 0)
 			return hl_step_halt(s, 1, HL_S2PAGE_ID);
+		if (p.dma != 0)
+			return HL_E_DENIED;
 		s->dorc = dorc_page(s, pfn);
 		s2p_store(s, pfn, (uint32_t)vmid, 0, gfn);
 		if (host_unmap(s, pfn))
@@ -199,8 +228,11 @@ static int tr_assign_vm(struct hl_step *s)
 
 /*
  * OMAP_VM vmid addr pte level                      locks: npt(vmid)
- *   map addr at level (2 or 3) with phys_page(pte) | PAGE_S2_KERNEL (level 2: block)
- *   pool exhausted or level 3 inside a block => halt{npt(vmid)}
+ *   the entry is set already (§13): level 3 over a valid page or inside a 2 MiB block,
+ *       level 2 over a block or over a level-3 table => DENIED (C: "set existing npt"
+ *       panics; the value is host-chosen, so refused instead, SPEC §17)
+ *   otherwise map addr at level (2 or 3) with phys_page(pte) | PAGE_S2_KERNEL (2: block)
+ *   pool exhausted => halt{npt(vmid)}
  */
 static int tr_map_vm(struct hl_step *s)
 {
@@ -208,6 +240,8 @@ static int tr_map_vm(struct hl_step *s)
 	uint64_t pte2 = phys_page(pte) | HL_PAGE_S2_KERNEL;
 
 	LOCK(HL_NPT_OBJ(vmid));
+	if (!hl_npt_slot_free(s->st->npt[vmid], addr, level == 2 ? 2 : 3))
+		return HL_E_DENIED;
 	if (level == 2)
 		pte2 &= HL_NOT_PMD_TABLE_BIT;
 	if (npt_map(s, (unsigned)vmid, addr, level == 2 ? 2 : 3, pte2))
@@ -215,10 +249,26 @@ static int tr_map_vm(struct hl_step *s)
 	return HL_OK;
 }
 
+/* OMAP_IO's part of §13: no block over gpa, and no RAM page at gpa */
+static bool io_slot_ok(const uint8_t *npt, uint64_t gpa)
+{
+	struct hl_pt_entry ent;
+
+	hl_npt_walk(npt, gpa, &ent);
+	if (ent.level == 2)
+		return false;
+	return ent.level == 0 || !hl_pfn_is_ram(phys_page(ent.pte) / PG);
+}
+
 /*
  * OMAP_IO vmid gpa pa                              locks: vminfo(vmid) -> s2page -> npt(vmid)
  *   VM not READY => halt{vminfo(vmid)} (§9.7, as C map_io)
- *   s2page[pa].owner == INVALID => VM maps gpa -> pa, PAGE_S2_DEVICE|S2_RDWR
+ *   s2page[pa].owner == INVALID:
+ *       gpa inside a 2 MiB block, or over a level-3 entry that maps RAM => DENIED (§13:
+ *           the VM's memory is set once; the seed halts inside a block and overwrites a
+ *           page, on host-chosen input, §17)
+ *       otherwise (nothing there, or a device page: the seed's overwrite stays) => VM
+ *           maps gpa -> pa, PAGE_S2_DEVICE|S2_RDWR
  *       pool exhausted => halt{s2page, npt(vmid)}
  *   otherwise (RAM) => no change
  */
@@ -234,6 +284,8 @@ static int tr_map_io(struct hl_step *s)
 		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
 	if (hl_s2page_get(s->st, pa / PG).owner != HL_INVALID)
 		return HL_OK;
+	if (!io_slot_ok(s->st->npt[vmid], gpa))
+		return HL_E_DENIED;
 	if (npt_map(s, (unsigned)vmid, gpa, 3, pte))
 		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(vmid));
 	return HL_OK;
@@ -500,7 +552,9 @@ static uint32_t bank_owner(struct hl_step *s, uint64_t index, uint64_t cbndx)
 
 /*
  * OSMMU_ALLOC cbndx vmid index num                 locks: smmu -> vminfo(vmid) -> spt
- *   cbndx >= num (banks of this SMMU) => halt{smmu}
+ *   cbndx >= num (banks of this SMMU) => halt{smmu}: the seed's branch, kept; it cannot be
+ *       taken, as hl_trans_valid refuses cbndx >= banks(index) and num != banks(index)
+ *       (HL_E_INVAL, SPEC §17: a bank index past SMMU 1's banks is bad input, not a halt)
  *   bank free, VM VERIFIED => halt{smmu, vminfo(vmid)} (§9.7, C alloc_smmu panics)
  *   bank free => owner := vmid; the bank's table root is reset
  *   bank owned => no change
@@ -525,14 +579,58 @@ static int tr_smmu_alloc(struct hl_step *s)
 }
 
 /*
- * OSMMU_FREE cbndx index                           locks: smmu -> vminfo(owner)
+ * One SMMU entry that mapped pfn, in a bank owned by bank_owner, is gone (§12): dma - 1;
+ * a host page's DMA count - 1 only for a host bank's entry (a VM bank never counted it).
+ * The guards keep a corrupted (replayed) state from wrapping; live counts are exact.
+ */
+static void smmu_unref(struct hl_step *s, uint32_t bank_owner, uint64_t pfn)
+{
+	struct hl_s2page p = hl_s2page_get(s->st, pfn);
+
+	if (!hl_pfn_is_ram(pfn))
+		return;
+	if (bank_owner == HL_HOSTVISOR && p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID)
+		s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
+	if (p.dma > 0)
+		s2p_dma(s, pfn, p.dma - 1);
+}
+
+struct bank_clear {
+	struct hl_step *s;
+	unsigned bank;
+	uint32_t owner;
+	bool halt;
+};
+
+static void bank_clear_leaf(uint64_t gfn, const struct hl_pt_entry *e, void *arg)
+{
+	struct bank_clear *bc = arg;
+
+	if (bc->halt)
+		return;
+	/* the tables exist, so clearing allocates nothing and cannot run out of pool */
+	if (hl_spt_map(&bc->s->w, bc->s->st->spt, bc->bank, gfn * PG, 0)) {
+		bc->halt = true;
+		return;
+	}
+	smmu_unref(bc->s, bc->owner, phys_page(e->pte) / PG);
+}
+
+/*
+ * OSMMU_FREE cbndx index                 locks: smmu -> vminfo(owner) [-> s2page -> spt]
  *   bank free => no change
- *   owner POWEROFF => smmu_vmid[smmu_id(index, cbndx)] := INVALID (§9.3)
- *   otherwise => halt{smmu}
+ *   owner not POWEROFF => halt{smmu}
+ *   owner POWEROFF => every present entry of the bank := 0, each with OSMMU_CLEAR's
+ *       accounting (dma - 1; host page count - 1 for a host bank), then
+ *       smmu_vmid[smmu_id(index, cbndx)] := INVALID (§9.3). §12: freeing a bank leaves
+ *       nothing mapped through it. (s2page and spt are locked after the state check, in
+ *       the global order, so the halt branch touches what the seed's touches.)
  */
 static int tr_smmu_free(struct hl_step *s)
 {
 	uint64_t cbndx = s->arg[0], index = s->arg[1];
+	unsigned bank = HL_SMMU_ID_OF(index, cbndx);
+	struct bank_clear bc;
 	uint32_t owner;
 
 	LOCK(HL_SMMU_ID);
@@ -542,7 +640,13 @@ static int tr_smmu_free(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(owner));
 	if (info_of(s, owner)->state != HL_VM_POWEROFF)
 		return hl_step_halt(s, 1, HL_SMMU_ID);
-	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[HL_SMMU_ID_OF(index, cbndx)], HL_INVALID);
+	LOCK(HL_S2PAGE_ID);
+	LOCK(HL_SPT_ID);
+	bc = (struct bank_clear){ s, bank, owner, false };
+	hl_spt_for_each(s->st->spt, bank, bank_clear_leaf, &bc);
+	if (bc.halt)
+		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
+	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[bank], HL_INVALID);
 	return HL_OK;
 }
 
@@ -554,6 +658,7 @@ static int tr_smmu_free(struct hl_step *s)
  *       (the seed computes the new flatmem but never stores it; so do we)
  *       host unmap exhausts the pool => halt{smmu, vminfo, s2page, npt(host)}
  *   page host's, count != 0 => halt{smmu, vminfo, s2page}
+ *   page host's, count 0, dma != 0 => DENIED (§12; as in OASSIGN_VM)
  *   page already the owner's => no change
  *   otherwise => halt{smmu, vminfo, s2page}
  */
@@ -576,6 +681,8 @@ static int tr_assign_smmu(struct hl_step *s)
 	if (p.owner == HL_HOSTVISOR) {
 		if (p.count != 0)
 			return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
+		if (p.dma != 0)
+			return HL_E_DENIED;
 		if (host_unmap(s, pfn))
 			return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID,
 					    HL_NPT_OBJ(HL_HOSTVISOR));
@@ -591,10 +698,13 @@ static int tr_assign_smmu(struct hl_step *s)
  * OSMMU_MAP cbndx index iova pte             locks: smmu -> vminfo(owner) -> s2page -> spt
  *   bank free => no change
  *   owner a VERIFIED VM => halt{smmu, vminfo}
- *   s2page[pfn].owner == owner and gfn matches => spt maps iova -> pte;
- *       host page with count < EL2_SMMU_CFG_SIZE => count + 1
+ *   s2page[pfn].owner != owner or gfn mismatch => halt{smmu, vminfo, s2page}
+ *   iova already mapped in this bank => DENIED (§12: the seed overwrites the entry and
+ *       leaves the old page's count and dma too high)
+ *   host page with count >= EL2_SMMU_CFG_SIZE => DENIED (§12: counts stay exact; C caps
+ *       the count silently and maps anyway)
+ *   otherwise spt maps iova -> pte; s2page[pfn].dma + 1; host page: count + 1
  *       pool exhausted => halt{smmu, vminfo, s2page, spt}
- *   otherwise => halt{smmu, vminfo, s2page}
  * gfn match: iova/4K == s2page gfn for VM banks; for host banks iova/4K + SMMU_HOST_OFFSET
  * == gfn (deviation: the 40-bit SMMU input cannot hold pfn + 10^9; host DMA is identity).
  */
@@ -604,6 +714,7 @@ static int tr_smmu_map(struct hl_step *s)
 	uint64_t pfn = phys_page(pte) / PG, gfn = iova / PG;
 	uint32_t owner;
 	struct hl_s2page p;
+	struct hl_pt_entry e;
 
 	LOCK(HL_SMMU_ID);
 	owner = bank_owner(s, index, cbndx);
@@ -619,10 +730,16 @@ static int tr_smmu_map(struct hl_step *s)
 		gfn += HL_SMMU_HOST_OFFSET;
 	if (!(p.owner == owner && p.gfn == gfn))
 		return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
+	hl_spt_walk(s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, &e);
+	if (e.pte != 0)
+		return HL_E_DENIED;
+	if (p.owner == HL_HOSTVISOR && p.count >= HL_SMMU_CFG_SIZE)
+		return HL_E_DENIED;
 	if (hl_spt_map(&s->w, s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, pte))
 		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
-	if (p.owner == HL_HOSTVISOR && p.count < HL_SMMU_CFG_SIZE)
+	if (p.owner == HL_HOSTVISOR)
 		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
+	s2p_dma(s, pfn, p.dma + 1);
 	return HL_OK;
 }
 
@@ -630,8 +747,12 @@ static int tr_smmu_map(struct hl_step *s)
  * OSMMU_CLEAR iova cbndx index               locks: smmu -> vminfo(owner) -> s2page -> spt
  *   bank free => no change
  *   owner a VERIFIED VM => halt{smmu, vminfo}
- *   entry present => entry := 0; pfn0 = phys_page(pte)/4K; host page with count > 0 =>
- *       count - 1 (pool exhaustion cannot happen: the tables exist)
+ *   entry absent => no change
+ *   entry present => entry := 0; pfn0 = phys_page(pte)/4K: s2page[pfn0].dma - 1; and
+ *       count - 1 only when the bank is the host's, the page is the host's and count > 0
+ *       (§12: the seed lowers a host page's count for any bank's entry, so a stale VM-bank
+ *       entry could lower the count of a page the host's own bank still maps)
+ *       (pool exhaustion cannot happen: the tables exist)
  */
 static int tr_smmu_clear(struct hl_step *s)
 {
@@ -639,7 +760,6 @@ static int tr_smmu_clear(struct hl_step *s)
 	unsigned bank = HL_SMMU_ID_OF(index, cbndx);
 	uint32_t owner;
 	struct hl_pt_entry e;
-	struct hl_s2page p;
 	uint64_t pfn0;
 
 	LOCK(HL_SMMU_ID);
@@ -652,12 +772,12 @@ static int tr_smmu_clear(struct hl_step *s)
 	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
 	hl_spt_walk(s->st->spt, bank, iova, &e);
-	if (e.pte != 0 && hl_spt_map(&s->w, s->st->spt, bank, iova, 0))
+	if (e.pte == 0)
+		return HL_OK;
+	if (hl_spt_map(&s->w, s->st->spt, bank, iova, 0))
 		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
 	pfn0 = phys_page(e.pte) / PG;
-	p = hl_s2page_get(s->st, pfn0);
-	if (p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID)
-		s2p_store(s, pfn0, p.owner, p.count - 1, p.gfn);
+	smmu_unref(s, owner, pfn0);
 	return HL_OK;
 }
 
@@ -699,9 +819,11 @@ int hl_trans_exec(struct hl_step *s)
 #define GFN_SPACE (HL_ADDR_SPACE / PG)
 #define RAM_END (HL_RAM_BASE + HL_RAM_SIZE)
 
+/* SPEC §8/§17: a bank index past that SMMU's own banks (SMMU 1 has HL_SMMU_NUM_CB / 2) is
+ * out of range for every SMMU call, refused like any other bad index */
 static bool bank_ok(uint64_t cbndx, uint64_t index)
 {
-	return index < HL_SMMU_NUM && cbndx < HL_SMMU_NUM_CB;
+	return index < HL_SMMU_NUM && cbndx < hl_smmu_num_banks((unsigned)index);
 }
 
 static bool vcpu_ok(uint64_t vmid, uint64_t vcpuid)
@@ -742,12 +864,18 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 		return vcpu_ok(a[0], a[1]);
 	case HL_EV_BOOT_INFO:
 		/* images load as 2 MiB blocks: an unaligned load address is malformed */
+		/* SPEC §17: an image whose pages could never fit in the whole remap window is
+		 * bad input (HL_E_INVAL), not the seed's "window full" halt, which stays for a
+		 * window that the images before it filled */
 		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && (a[1] & (HL_PMD_SIZE - 1)) == 0 &&
-		       a[2] < HL_REMAP_END;
+		       a[2] < HL_REMAP_END - HL_REMAP_START &&
+		       (a[2] + PG - 1) / PG * PG < HL_REMAP_END - HL_REMAP_START;
 	case HL_EV_REMAP_IMAGE:
 		return is_vm(a[0]) && hl_pfn_is_ram(a[1]) && a[2] < HL_MAX_LOAD_INFO;
 	case HL_EV_SMMU_ALLOC:
-		return bank_ok(a[0], a[2]) && a[1] <= HL_MAX_VM && a[3] <= HL_SMMU_NUM_CB;
+		/* num (a[3]) is the engine's own bank count of that SMMU: any other value is a
+		 * forged record */
+		return bank_ok(a[0], a[2]) && a[1] <= HL_MAX_VM && a[3] == hl_smmu_num_banks((unsigned)a[2]);
 	case HL_EV_SMMU_FREE:
 		return bank_ok(a[0], a[1]);
 	case HL_EV_ASSIGN_SMMU:
@@ -920,6 +1048,32 @@ static int core_walk(struct hl_step *parent, uint64_t va, uint64_t *pfn)
  * the chunk is loaded as frames pfn .. pfn + 511, so the bytes the signature check reads
  * through the remap window must be the bytes of exactly those frames.
  */
+/*
+ * SPEC §13/§14 for verify's loads: where chunk `addr` goes in the VM's table. *same = the
+ * VM has exactly this block there already (a VERIFY retried after a failed signature:
+ * nothing to map again); *ok = false if anything else is there (OMAP_VM would refuse the
+ * block after its 512 pages moved). Takes npt(vmid) briefly, inside vminfo(vmid).
+ */
+static int vm_chunk_slot(struct hl_step *parent, uint32_t vmid, uint64_t addr, uint64_t pfn, bool *same,
+			 bool *ok)
+{
+	struct hl_engine *e = parent->e;
+	struct hl_step s;
+	struct hl_pt_entry ent;
+	int rc = hl_step_begin(&s, e, parent->cpu, HL_EV_NONE);
+
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_NPT_OBJ(vmid));
+	if (rc == 0) {
+		hl_npt_walk(e->st->npt[vmid], addr, &ent);
+		*same = ent.level == 2 && phys_page(ent.pte) == pfn * PG;
+		if (!*same && !hl_npt_slot_free(e->st->npt[vmid], addr, 2))
+			*ok = false;
+	}
+	return hl_step_end(&s, rc);
+}
+
 static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 {
 	*ok = true;
@@ -932,9 +1086,19 @@ static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 			if (rc)
 				return rc;
 			if (off % HL_PMD_SIZE == 0) {
+				bool same = false;
 				base = pfn;
 				if (!pfn || (pfn & 511) || !hl_pfn_is_ram(pfn) || !hl_pfn_is_ram(pfn + 511))
 					*ok = false;
+				/* §13: two chunks never share a 2 MiB region, and the region is free
+				 * (or holds this very block) in the VM's table */
+				for (uint32_t j = 0; j < i && *ok; j++)
+					if (li->load_addr + off >= vi->load[j].load_addr &&
+					    li->load_addr + off < vi->load[j].load_addr + vi->load[j].size)
+						*ok = false;
+				if (*ok && (rc = vm_chunk_slot(s, (uint32_t)s->arg[0], li->load_addr + off, pfn,
+							       &same, ok)) != 0)
+					return rc;
 			} else if (pfn != base + (off % HL_PMD_SIZE) / PG) {
 				*ok = false;
 			}
@@ -1010,10 +1174,14 @@ int hl_verify_vm_image(struct hl_engine *e, int cpu, uint32_t vmid, int *verifie
 			struct hl_load_info *li = &vi->load[i];
 			for (uint64_t off = 0; rc == 0 && off < li->size; off += HL_PMD_SIZE) {
 				uint64_t pfn = 0, gfn = (li->load_addr + off) / PG;
+				bool same = false, free_ok = true;
 				rc = core_walk(&s, li->remap_addr + off, &pfn);
 				for (unsigned j = 0; rc == 0 && j < 512; j++)
 					rc = hl_assign_pfn_to_vm(e, cpu, vmid, gfn + j, pfn + j);
+				/* the block is there already (a retried VERIFY): mapped once (§13) */
 				if (rc == 0)
+					rc = vm_chunk_slot(&s, vmid, li->load_addr + off, pfn, &same, &free_ok);
+				if (rc == 0 && !same)
 					rc = hl_map_pfn_vm(e, cpu, vmid, hl_ipa(li->load_addr + off),
 							   pfn * PG, 2);
 			}
@@ -1112,5 +1280,87 @@ int hl_search_load_info(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t ad
 				*remap_out = addr.v - li->load_addr + li->remap_addr;
 		}
 	}
+	return hl_step_end(&s, rc);
+}
+
+/* ---- read-only probes and the guest fault answer (SPEC §12-§14) ------------------------ */
+
+int hl_page_get(struct hl_engine *e, int cpu, uint64_t pfn, struct hl_s2page *out)
+{
+	struct hl_step s;
+	int rc;
+
+	if (!out || pfn >= PFN_SPACE)
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_S2PAGE_ID);
+	if (rc == 0)
+		*out = hl_s2page_get(e->st, pfn);
+	return hl_step_end(&s, rc);
+}
+
+/* would OASSIGN_VM(vmid, gfn, pfn) take a branch that neither halts nor is DENIED? */
+static bool assignable(const struct hl_s2page *p, uint32_t vmid, uint64_t gfn)
+{
+	if (p->owner == HL_HOSTVISOR)
+		return p->count == 0 && p->dma == 0;
+	return p->owner == vmid && (p->gfn == gfn || p->gfn == HL_INVALID64);
+}
+
+/* the prepare half: a read-only step under s2page -> npt(vmid); nothing is appended */
+static int fault_answer_check(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t addr, uint64_t pfn,
+			      unsigned level)
+{
+	uint64_t n = level == 2 ? 512 : 1, gfn = addr / PG / n * n;
+	struct hl_step s;
+	int rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
+
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_S2PAGE_ID);
+	if (rc == 0)
+		rc = hl_step_lock(&s, HL_NPT_OBJ(vmid));
+	if (rc == 0 && !hl_npt_slot_free(e->st->npt[vmid], addr, level))
+		rc = HL_E_DENIED;
+	for (uint64_t i = 0; rc == 0 && i < n; i++) {
+		struct hl_s2page p = hl_s2page_get(e->st, pfn + i);
+		if (!assignable(&p, vmid, gfn + i))
+			rc = HL_E_DENIED;
+	}
+	return hl_step_end(&s, rc);
+}
+
+int hl_vm_fault_answer(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t addr, uint64_t pte,
+		       uint64_t level)
+{
+	uint64_t pfn = phys_page(pte) / PG;
+	unsigned lvl = level == 2 ? 2 : 3;   /* C: anything but 2 is a page */
+	struct hl_step s;
+	int rc;
+
+	/* prepare, part 1: the shape of the answer (malformed => HL_E_INVAL) */
+	if (!is_vm(vmid) || addr >= HL_ADDR_SPACE || !hl_pfn_is_ram(pfn))
+		return HL_E_INVAL;
+	if (lvl == 2 && ((pfn & 511) || !hl_pfn_is_ram(pfn + 511)))
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_INFO_OBJ(vmid));
+	/* prepare, part 2, under the VM's lock: the slot is free, every page can move */
+	if (rc == 0)
+		rc = fault_answer_check(e, cpu, vmid, addr, pfn, lvl);
+	/* commit: the seed's steps, each its own operation */
+	if (lvl == 2) {
+		uint64_t gfn = addr / PG / 512 * 512;
+		for (unsigned i = 0; rc == 0 && i < 512; i++)
+			rc = hl_assign_pfn_to_vm(e, cpu, vmid, gfn + i, pfn + i);
+	} else if (rc == 0) {
+		rc = hl_assign_pfn_to_vm(e, cpu, vmid, addr / PG, pfn);
+	}
+	if (rc == 0)
+		rc = hl_map_pfn_vm(e, cpu, vmid, hl_ipa(addr), pte, lvl);
 	return hl_step_end(&s, rc);
 }

@@ -15,8 +15,8 @@
 #include "hl_engine.h"
 #include "hl_types.h"
 
-/* SMMU context banks per SMMU device (SMMUConf.smmu_dev_context_banks): cbndx values
- * below HL_SMMU_NUM_CB but at or above this count take the spec's halt branch. */
+/* SMMU context banks per SMMU device (SMMUConf.smmu_dev_context_banks): a cbndx at or
+ * above this count is out of range for every SMMU call (HL_E_INVAL, SPEC §17). */
 unsigned hl_smmu_num_banks(unsigned index);
 /* argument checks of an event (also applied to every replayed record) */
 bool hl_trans_valid(unsigned ev, const uint64_t *args);
@@ -56,6 +56,30 @@ int hl_smmu_iova_to_phys(struct hl_engine *e, int cpu, hl_iova_t iova, uint32_t 
 /* read-only: OVM_GET / search_load_info (no record); *remap_out = 0 if not found */
 int hl_search_load_info(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t addr,
 			uint64_t *remap_out);
+
+/* read-only: s2page[pfn] under the s2page lock (no record); pfn < 2^28 else HL_E_INVAL */
+int hl_page_get(struct hl_engine *e, int cpu, uint64_t pfn, struct hl_s2page *out);
+
+/*
+ * prot_and_map_vm_s2pt: the host's answer (addr, pte, level) to a guest stage-2 fault of
+ * VM vmid (SPEC §13, §14). Prepare, then commit:
+ *   prepare (nothing changes, no record): addr < 2^48; the frame is RAM; level 2 (a 2 MiB
+ *     block): frame 2 MiB aligned and all 512 pages RAM (else HL_E_INVAL); then, under the
+ *     VM's vminfo lock and a read-only step on s2page -> npt(vmid): the npt slot is free
+ *     (no page, no block over it; for level 2 no block and no level-3 table) and every
+ *     page is one OASSIGN_VM takes without halting or refusing (the host's with count 0
+ *     and dma 0, or already vmid's for that gfn or unbound) (else HL_E_DENIED);
+ *   commit: OASSIGN_VM for each page, then OMAP_VM (each its own operation, as the seed).
+ * Any level but 2 is a level-3 page (C). The whole answer holds vminfo(vmid) (an outer
+ * step that changes and appends nothing), so the answers of two vCPUs of one VM are
+ * serialized: the later one sees the earlier one's mapping in its prepare and is refused
+ * before it moves a page. No other step changes a VM's table once it runs (OMAP_IO needs
+ * READY and takes vminfo too), so a committed answer is never refused halfway. A page of
+ * the answer that the host hands elsewhere at the same moment (another VM's answer, its
+ * SMMU) makes the seed's OASSIGN_VM halt branch fire: that CPU halts (SPEC §8).
+ */
+int hl_vm_fault_answer(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t addr, uint64_t pte,
+		       uint64_t level);
 
 /* hosted page memory access for tests and the host model (not engine state) */
 uint8_t *hl_ram_page(struct hl_engine *e, uint64_t pfn);

@@ -34,13 +34,16 @@ static_assert(sizeof(struct hl_core_data) == 16, "core_data layout");
  * The S2PAGE object image is s2page[HL_RAM_PAGES] followed by the flatmem digests
  * (one 64-bit content digest per RAM page): every flatmem change happens under the
  * s2page lock, so its deltas ride in s2page records. Pages outside RAM read as
- * {INVALID, 0, INVALID64} and cannot be changed. */
+ * {INVALID, 0, INVALID64, dma 0} and cannot be changed. */
 struct hl_s2page {
 	uint32_t owner;   /* HOSTVISOR, a vmid, COREVISOR, or INVALID (not RAM) */
 	uint32_t count;   /* grants to host (VM pages) / SMMU mappings (host pages); INVALID allowed */
 	uint64_t gfn;
+	uint32_t dma;     /* SMMU table entries, in any bank (free or owned), whose output page is
+			   * this pfn (SPEC §12): a page never changes owner while dma != 0 */
+	uint32_t pad;     /* always 0 */
 };
-static_assert(sizeof(struct hl_s2page) == 16, "s2page layout");
+static_assert(sizeof(struct hl_s2page) == 24, "s2page layout");
 
 struct hl_s2page_obj {
 	struct hl_s2page page[HL_RAM_PAGES];

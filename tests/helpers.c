@@ -422,3 +422,89 @@ struct hl_engine *th_random_run(const struct th_run_cfg *rc, uint64_t *steps_out
 	}
 	return e;
 }
+
+/* ---- snapshot everything / assert unchanged --------------------------------------------- */
+#include "kcore.h"
+
+static uint64_t th_smmu_digest(const struct kcore *k)
+{
+	return k ? hl_digest(k->smmu_dev, sizeof(k->smmu_dev)) : 0;
+}
+
+static uint64_t th_halted_mask(struct hl_engine *e)
+{
+	uint64_t m = 0;
+	for (unsigned c = 0; c <= e->cfg.ncpus && c < 64; c++)
+		if (hl_cpu_halted(e, (int)c))
+			m |= 1ull << c;
+	return m;
+}
+
+void th_snap_take(struct hl_engine *e, const struct kcore *k, struct th_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (unsigned o = 0; o < HL_ID_END; o++) {
+		s->dig[o] = hl_state_obj_digest(e->st, o);
+		s->nrec[o] = th_nrecs(e, o);
+	}
+	if (e->st->ram && (s->ram = malloc(sizeof(uint64_t) * HL_RAM_PAGES)) != NULL)
+		for (uint64_t i = 0; i < HL_RAM_PAGES; i++)
+			s->ram[i] = hl_digest(e->st->ram + i * HL_PAGE_SIZE, HL_PAGE_SIZE);
+	s->smmu = th_smmu_digest(k);
+	s->halted = th_halted_mask(e);
+}
+
+unsigned th_snap_diff_except(struct hl_engine *e, const struct kcore *k, const struct th_snap *s,
+			     const unsigned *objs, unsigned nobjs, const uint64_t *pfns, unsigned npfns)
+{
+	unsigned nd = 0;
+
+	for (unsigned o = 0; o < HL_ID_END; o++) {
+		bool skip = false;
+		for (unsigned i = 0; i < nobjs; i++)
+			skip |= objs[i] == o;
+		if (skip)
+			continue;
+		if (hl_state_obj_digest(e->st, o) != s->dig[o]) {
+			fprintf(stderr, "th_snap: object %u changed\n", o);
+			nd++;
+		}
+		if (th_nrecs(e, o) != s->nrec[o]) {
+			fprintf(stderr, "th_snap: object %u got %lld records\n", o,
+				(long long)(th_nrecs(e, o) - s->nrec[o]));
+			nd++;
+		}
+	}
+	if (s->ram && e->st->ram)
+		for (uint64_t i = 0; i < HL_RAM_PAGES; i++) {
+			bool skip = false;
+			for (unsigned j = 0; j < npfns; j++)
+				skip |= pfns[j] == HL_RAM_BASE_PFN + i;
+			if (!skip && hl_digest(e->st->ram + i * HL_PAGE_SIZE, HL_PAGE_SIZE) != s->ram[i]) {
+				fprintf(stderr, "th_snap: RAM page pfn %#llx changed\n",
+					(unsigned long long)(HL_RAM_BASE_PFN + i));
+				nd++;
+			}
+		}
+	if (th_smmu_digest(k) != s->smmu) {
+		fprintf(stderr, "th_snap: emulated SMMU registers changed\n");
+		nd++;
+	}
+	if (th_halted_mask(e) != s->halted) {
+		fprintf(stderr, "th_snap: halted CPUs %#llx, were %#llx\n", (unsigned long long)th_halted_mask(e),
+			(unsigned long long)s->halted);
+		nd++;
+	}
+	return nd;
+}
+
+unsigned th_snap_diff(struct hl_engine *e, const struct kcore *k, const struct th_snap *s)
+{
+	return th_snap_diff_except(e, k, s, NULL, 0, NULL, 0);
+}
+
+void th_snap_free(struct th_snap *s)
+{
+	free(s->ram);
+	s->ram = NULL;
+}

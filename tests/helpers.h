@@ -41,3 +41,25 @@ struct th_run_cfg {
 	unsigned chaos;         /* 1 in `chaos` steps is unconstrained (bad input, halts); 0 = none */
 };
 struct hl_engine *th_random_run(const struct th_run_cfg *cfg, uint64_t *steps_out);
+
+/* ---- "snapshot everything / assert unchanged" (SPEC §8: a refused call changes nothing) ----
+ * th_snap_take records the digest of every engine object, the record count of every log,
+ * a digest of every RAM page, the emulated SMMU register files (when k is not NULL) and
+ * the halted CPUs. th_snap_diff compares the present against it and prints each
+ * difference to stderr, naming the object / pfn; it returns the number of differences
+ * (0 = nothing changed). th_snap_diff_except ignores the listed objects and RAM pages
+ * (e.g. a VCPU_RUN's own OVM_ACTIVE / OVM_INACTIVE records on vminfo(vmid) and the exit
+ * information it writes into the host's vcpu struct). */
+struct kcore;
+struct th_snap {
+	uint64_t dig[HL_ID_END];
+	uint64_t nrec[HL_ID_END];
+	uint64_t *ram;          /* HL_RAM_PAGES page digests (NULL without hosted RAM) */
+	uint64_t smmu;          /* digest of k->smmu_dev, 0 without a kcore */
+	uint64_t halted;        /* mask of halted CPUs */
+};
+void th_snap_take(struct hl_engine *e, const struct kcore *k, struct th_snap *s);
+unsigned th_snap_diff(struct hl_engine *e, const struct kcore *k, const struct th_snap *s);
+unsigned th_snap_diff_except(struct hl_engine *e, const struct kcore *k, const struct th_snap *s,
+			     const unsigned *objs, unsigned nobjs, const uint64_t *pfns, unsigned npfns);
+void th_snap_free(struct th_snap *s);

@@ -694,9 +694,14 @@ Test(map_pfn_vm, level3_page)
 		cr_assert_eq(r->arg[2], (pfn << 12) | (1ull << 54) | 0xABC);
 		cr_assert_eq(r->arg[3], 3);
 	}
-	/* remapping the gfn replaces the entry */
-	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80001000), (pfn + 1) << 12, 3), HL_OK);
-	assert_npt(e, vm, 0x80001000, pfn + 1, 3, ((pfn + 1) << 12) | KERNEL);
+	/* SPEC §13: the entry is set once; remapping the gfn is refused, nothing changes
+	 * (the seed replaced the entry) */
+	snap_take(e, &s);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80001000), (pfn + 1) << 12, 3), HL_E_DENIED);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80001000), pfn << 12, 3), HL_E_DENIED);
+	assert_untouched(e, &s);
+	assert_npt(e, vm, 0x80001000, pfn, 3, (pfn << 12) | KERNEL);
+	cr_assert_not(hl_cpu_halted(e, 0));
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -721,21 +726,35 @@ Test(map_pfn_vm, level2_block)
 	hl_engine_free(e);
 }
 
-Test(map_pfn_vm, level2_over_level3_table)
+/* SPEC §13: a block never replaces a level-3 table (the seed's block over it made the
+ * table's pages unreachable and put host-chosen frames under the VM's mapped gfns) */
+Test(map_pfn_vm, level2_over_level3_table_denied)
 {
 	struct hl_engine *e = eng();
 	uint32_t vm = new_vm(e, 0);
 	uint64_t pfn = th_pfn(1024);
+	struct snap s;
 
 	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80203000), th_pfn(3) << 12, 3), HL_OK);
 	assert_npt(e, vm, 0x80203000, th_pfn(3), 3, (th_pfn(3) << 12) | KERNEL);
-	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80200000), pfn << 12, 2), HL_OK);
-	assert_npt(e, vm, 0x80203000, pfn + 3, 2, (pfn << 12) | KERNEL_BLOCK);
+	snap_take(e, &s);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80200000), pfn << 12, 2), HL_E_DENIED);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80204000), pfn << 12, 2), HL_E_DENIED);
+	assert_untouched(e, &s);
+	assert_npt(e, vm, 0x80203000, th_pfn(3), 3, (th_pfn(3) << 12) | KERNEL);
+	/* a block over a block is refused too */
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80400000), pfn << 12, 2), HL_OK);
+	snap_take(e, &s);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80400000), (pfn + 512) << 12, 2), HL_E_DENIED);
+	assert_untouched(e, &s);
+	cr_assert_not(hl_cpu_halted(e, 0));
 	replay_ok(e);
 	hl_engine_free(e);
 }
 
-Test(map_pfn_vm, level3_inside_block_halts)
+/* SPEC §13, §17: a page inside a block is refused, not the seed's halt (the value is the
+ * host's); the VM's block is untouched and the CPU goes on */
+Test(map_pfn_vm, level3_inside_block_denied)
 {
 	struct hl_engine *e = eng();
 	uint32_t vm = new_vm(e, 0), other = new_vm(e, 0);
@@ -744,11 +763,11 @@ Test(map_pfn_vm, level3_inside_block_halts)
 
 	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80200000), pfn << 12, 2), HL_OK);
 	snap_take(e, &s);
-	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80201000), th_pfn(3) << 12, 3), HL_HALT);
-	assert_halt(e, &s, HL_EV_MAP_VM, (unsigned[]){ NPT(vm) }, 1, (unsigned[]){ NPT(vm) }, 1);
-	snap_take(e, &s);
-	cr_assert_eq(hl_map_pfn_vm(e, 1, vm, hl_ipa(0x90000000), th_pfn(3) << 12, 3), HL_E_STRANDED);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x80201000), th_pfn(3) << 12, 3), HL_E_DENIED);
 	assert_untouched(e, &s);
+	cr_assert_not(hl_cpu_halted(e, 0));
+	assert_npt(e, vm, 0x80201000, pfn + 1, 2, (pfn << 12) | KERNEL_BLOCK);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x90000000), th_pfn(3) << 12, 3), HL_OK);
 	cr_assert_eq(hl_map_pfn_vm(e, 1, other, hl_ipa(0x80201000), th_pfn(3) << 12, 3), HL_OK);
 	assert_npt(e, other, 0x80201000, th_pfn(3), 3, (th_pfn(3) << 12) | KERNEL);
 	replay_ok(e);
@@ -1592,7 +1611,9 @@ Test(set_boot_info, remap_window_full_halts)
 	hl_engine_free(e);
 }
 
-Test(set_boot_info, one_image_too_big_halts)
+/* SPEC §17: an image that could never fit in the whole remap window is bad input
+ * (HL_E_INVAL, nothing changed), not the seed's halt */
+Test(set_boot_info, one_image_too_big_rejected)
 {
 	struct hl_engine *e = eng();
 	uint32_t vm = new_vm(e, 0);
@@ -1600,8 +1621,12 @@ Test(set_boot_info, one_image_too_big_halts)
 	struct snap s;
 
 	snap_take(e, &s);
-	cr_assert_eq(hl_set_boot_info(e, 0, vm, hl_ipa(0), REMAP_END - REMAP_START, sig, NULL), HL_HALT);
-	assert_halt(e, &s, HL_EV_BOOT_INFO, (unsigned[]){ INFO(vm), CORE }, 2, NULL, 0);
+	cr_assert_eq(hl_set_boot_info(e, 0, vm, hl_ipa(0), REMAP_END - REMAP_START, sig, NULL), HL_E_INVAL);
+	cr_assert_eq(hl_set_boot_info(e, 0, vm, hl_ipa(0), REMAP_END - REMAP_START - PG + 1, sig, NULL),
+		     HL_E_INVAL);
+	assert_untouched(e, &s);
+	cr_assert_not(hl_cpu_halted(e, 0));
+	cr_assert_eq(hl_set_boot_info(e, 0, vm, hl_ipa(0), REMAP_END - REMAP_START - PG, sig, NULL), HL_OK);
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -2111,40 +2136,38 @@ Test(smmu_alloc_pgd, owned_bank_is_a_noop)
 	hl_engine_free(e);
 }
 
-Test(smmu_alloc_pgd, bank_beyond_smmu1_banks_halts)
+/* SMMU 1 has 4 context banks: cbndx 4..7 are valid on SMMU 0 but out of range on SMMU 1.
+ * SPEC §17 (issue 9.8): bad input, HL_E_INVAL and nothing changed, not the seed's halt */
+Test(smmu_alloc_pgd, bank_beyond_smmu1_banks_rejected)
 {
 	struct hl_engine *e = eng();
 	uint32_t vm = new_vm(e, 0);
 	struct snap s;
 
-	/* SMMU 1 has 4 context banks: cbndx 4..7 are valid ids but the spec's halt branch */
 	snap_take(e, &s);
-	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 4, vm, 1), HL_HALT);
-	assert_halt(e, &s, HL_EV_SMMU_ALLOC, (unsigned[]){ SMMU, INFO(vm), SPT }, 3, (unsigned[]){ SMMU }, 1);
-	cr_assert_eq(last(e, SMMU)->arg[3], 4);
-	snap_take(e, &s);
-	cr_assert_eq(hl_smmu_alloc_pgd(e, 1, 0, vm, 0), HL_E_STRANDED);
-	cr_assert_eq(hl_smmu_free_pgd(e, 1, 0, 0), HL_E_STRANDED);
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 4, vm, 1), HL_E_INVAL);
 	assert_untouched(e, &s);
-	{
-		uint64_t pa = 1;
-		cr_assert_eq(hl_smmu_iova_to_phys(e, 1, hl_iova(0x1234), 0, 0, &pa), HL_OK);   /* spt free */
-		cr_assert_eq(pa, 0x234);
-	}
-	cr_assert_eq(hl_register_vcpu(e, 1, vm, 0, 1), HL_OK);                      /* vminfo free */
+	cr_assert_not(hl_cpu_halted(e, 0));
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 0, vm, 0), HL_OK);
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 3, vm, 1), HL_OK);   /* SMMU 1's last bank */
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 4, vm, 0), HL_OK);   /* bank 4 exists on SMMU 0 */
 	replay_ok(e);
 	hl_engine_free(e);
 }
 
-Test(smmu_alloc_pgd, each_bank_above_num_halts)
+Test(smmu_alloc_pgd, each_bank_above_num_rejected)
 {
-	for (uint32_t cb = 5; cb < 8; cb++) {
+	for (uint32_t cb = 4; cb < 8; cb++) {
 		struct hl_engine *e = eng();
 		struct snap s;
 		snap_take(e, &s);
-		cr_assert_eq(hl_smmu_alloc_pgd(e, 0, cb, 0, 1), HL_HALT, "cbndx %u on SMMU 1", cb);
-		assert_halt(e, &s, HL_EV_SMMU_ALLOC, (unsigned[]){ SMMU, INFO(0), SPT }, 3, (unsigned[]){ SMMU }, 1);
-		cr_assert_eq(hl_smmu_alloc_pgd(e, 1, cb, 0, 0), HL_E_STRANDED);
+		cr_assert_eq(hl_smmu_alloc_pgd(e, 0, cb, 0, 1), HL_E_INVAL, "cbndx %u on SMMU 1", cb);
+		cr_assert_eq(hl_smmu_free_pgd(e, 0, cb, 1), HL_E_INVAL);
+		cr_assert_eq(hl_smmu_assign_page(e, 0, cb, 1, th_pfn(5), 5), HL_E_INVAL);
+		cr_assert_eq(hl_smmu_map_page(e, 0, cb, 1, hl_iova(0x5000), th_pfn(5) << 12), HL_E_INVAL);
+		cr_assert_eq(hl_smmu_clear(e, 0, hl_iova(0x5000), cb, 1), HL_E_INVAL);
+		assert_untouched(e, &s);
+		cr_assert_not(hl_cpu_halted(e, 0));
 		replay_ok(e);
 		hl_engine_free(e);
 	}
@@ -2458,7 +2481,8 @@ Test(smmu_map_page, vm_bank_maps_owned_page)
 	assert_spt(e, 1, 2, 0x12346000, 0, 0);
 	assert_spt(e, 0, 2, 0x12345000, 0, 0);                 /* another bank */
 	assert_page(e, pfn, vm, INV32, 0x12345);                /* VM pages are not counted */
-	assert_recs(e, &s, HL_EV_SMMU_MAP, HL_RES_OK, 0, (unsigned[]){ SPT }, 1);
+	cr_assert_eq(page(e, pfn).dma, 1, "SPEC §12: every SMMU entry is counted in dma");
+	assert_recs(e, &s, HL_EV_SMMU_MAP, HL_RES_OK, 0, (unsigned[]){ S2P, SPT }, 2);
 	{
 		const struct hl_rec *r = last(e, SPT);
 		cr_assert_eq(r->arg[0], 2);
@@ -2470,28 +2494,39 @@ Test(smmu_map_page, vm_bank_maps_owned_page)
 	hl_engine_free(e);
 }
 
-Test(smmu_map_page, host_bank_counts_up_to_cfg_size)
+/* SPEC §12: a host page's count is exactly the number of host-bank entries that map it
+ * (one per bank: the iova is the identity); mapping an iova twice is refused (the seed
+ * overwrote the entry and counted it again), and so is a count past EL2_SMMU_CFG_SIZE
+ * (C caps it silently and maps anyway) */
+Test(smmu_map_page, host_bank_counts_each_entry_exactly)
 {
 	struct hl_engine *e = eng();
 	uint64_t pfn = th_pfn(171);
 	struct snap s;
 
 	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 7, 0, 0), HL_OK);
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 6, 0, 0), HL_OK);
 	snap_take(e, &s);
 	/* host bank: identity DMA, iova = pfn * 4K (gfn = iova/4K + SMMU_HOST_OFFSET) */
 	cr_assert_eq(hl_smmu_map_page(e, 0, 7, 0, hl_iova(pfn * PG), (pfn << 12) | 3), HL_OK);
 	assert_spt(e, 0, 7, pfn * PG, pfn, (pfn << 12) | 3);
 	assert_page(e, pfn, 0, 1, pfn + HOST_OFF);
+	cr_assert_eq(page(e, pfn).dma, 1);
 	assert_recs(e, &s, HL_EV_SMMU_MAP, HL_RES_OK, 0, (unsigned[]){ S2P, SPT }, 2);
-	for (unsigned i = 2; i <= 16; i++)
-		cr_assert_eq(hl_smmu_map_page(e, i & 1, 7, 0, hl_iova(pfn * PG), (pfn << 12) | 3), HL_OK);
-	assert_page(e, pfn, 0, 16, pfn + HOST_OFF);
 	snap_take(e, &s);
-	cr_assert_eq(hl_smmu_map_page(e, 0, 7, 0, hl_iova(pfn * PG), (pfn << 12) | 7), HL_OK);
-	assert_page(e, pfn, 0, 16, pfn + HOST_OFF);             /* EL2_SMMU_CFG_SIZE: no more */
-	assert_spt(e, 0, 7, pfn * PG, pfn, (pfn << 12) | 7);
-	assert_recs(e, &s, HL_EV_SMMU_MAP, HL_RES_OK, 0, (unsigned[]){ SPT }, 1);
-	replay_ok(e);
+	cr_assert_eq(hl_smmu_map_page(e, 1, 7, 0, hl_iova(pfn * PG), (pfn << 12) | 7), HL_E_DENIED);
+	assert_untouched(e, &s);
+	assert_spt(e, 0, 7, pfn * PG, pfn, (pfn << 12) | 3);
+	cr_assert_eq(hl_smmu_map_page(e, 1, 6, 0, hl_iova(pfn * PG), (pfn << 12) | 3), HL_OK);
+	assert_page(e, pfn, 0, 2, pfn + HOST_OFF);
+	cr_assert_eq(page(e, pfn).dma, 2);
+	/* at EL2_SMMU_CFG_SIZE (more host banks than any SMMU has: planted) no more */
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 5, 0, 0), HL_OK);
+	e->st->s2p->page[pfn - HL_RAM_BASE_PFN].count = 16;
+	snap_take(e, &s);
+	cr_assert_eq(hl_smmu_map_page(e, 0, 5, 0, hl_iova(pfn * PG), (pfn << 12) | 3), HL_E_DENIED);
+	assert_untouched(e, &s);
+	cr_assert_not(hl_cpu_halted(e, 0));
 	hl_engine_free(e);
 }
 
@@ -2659,14 +2694,19 @@ Test(smmu_clear, host_bank_entry_cleared_count_down)
 	struct snap s;
 	uint64_t pa = 0;
 
+	/* two host banks map the page: count 2, dma 2 */
 	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 1, 0, 1), HL_OK);
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 2, 0, 1), HL_OK);
 	cr_assert_eq(hl_smmu_map_page(e, 0, 1, 1, hl_iova(pfn * PG), (pfn << 12) | 3), HL_OK);
-	cr_assert_eq(hl_smmu_map_page(e, 0, 1, 1, hl_iova(pfn * PG), (pfn << 12) | 3), HL_OK);
+	cr_assert_eq(hl_smmu_map_page(e, 0, 2, 1, hl_iova(pfn * PG), (pfn << 12) | 3), HL_OK);
 	assert_page(e, pfn, 0, 2, pfn + HOST_OFF);
+	cr_assert_eq(page(e, pfn).dma, 2);
 	snap_take(e, &s);
 	cr_assert_eq(hl_smmu_clear(e, 0, hl_iova(pfn * PG + 0x10), 1, 1), HL_OK);
 	assert_spt(e, 1, 1, pfn * PG, 0, 0);
+	assert_spt(e, 1, 2, pfn * PG, pfn, (pfn << 12) | 3);
 	assert_page(e, pfn, 0, 1, pfn + HOST_OFF);
+	cr_assert_eq(page(e, pfn).dma, 1);
 	assert_recs(e, &s, HL_EV_SMMU_CLEAR, HL_RES_OK, 0, (unsigned[]){ S2P, SPT }, 2);
 	{
 		const struct hl_rec *r = last(e, SPT);
@@ -2699,7 +2739,8 @@ Test(smmu_clear, vm_bank_entry_cleared_count_kept)
 	cr_assert_eq(hl_smmu_clear(e, 0, hl_iova(0x40000), 0, 0), HL_OK);
 	assert_spt(e, 0, 0, 0x40000, 0, 0);
 	assert_page(e, pfn, vm, INV32, 0x40);
-	assert_recs(e, &s, HL_EV_SMMU_CLEAR, HL_RES_OK, 0, (unsigned[]){ SPT }, 1);
+	cr_assert_eq(page(e, pfn).dma, 0);
+	assert_recs(e, &s, HL_EV_SMMU_CLEAR, HL_RES_OK, 0, (unsigned[]){ S2P, SPT }, 2);
 	/* an iova never mapped (its tables do not even exist) */
 	snap_take(e, &s);
 	cr_assert_eq(hl_smmu_clear(e, 0, hl_iova(0x80000000), 0, 0), HL_OK);
@@ -2751,7 +2792,8 @@ Test(smmu_clear, poweroff_owner_clears)
 	snap_take(e, &s);
 	cr_assert_eq(hl_smmu_clear(e, 0, hl_iova(0x40000), 0, 0), HL_OK);
 	assert_spt(e, 0, 0, 0x40000, 0, 0);
-	assert_recs(e, &s, HL_EV_SMMU_CLEAR, HL_RES_OK, 0, (unsigned[]){ SPT }, 1);
+	cr_assert_eq(page(e, pfn).dma, 0);
+	assert_recs(e, &s, HL_EV_SMMU_CLEAR, HL_RES_OK, 0, (unsigned[]){ S2P, SPT }, 2);
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -2791,8 +2833,10 @@ Test(smmu_iova_to_phys, walks_the_bank)
 	cr_assert_eq(pa, 0x5);                                  /* unmapped */
 	cr_assert_eq(hl_smmu_iova_to_phys(e, 1, hl_iova(pfn * PG), 2, 0, &pa), HL_OK);
 	cr_assert_eq(pa, 0);                                    /* other bank, never allocated */
-	cr_assert_eq(hl_smmu_iova_to_phys(e, 1, hl_iova((1ull << 40) - 1), 7, 1, &pa), HL_OK);
+	cr_assert_eq(hl_smmu_iova_to_phys(e, 1, hl_iova((1ull << 40) - 1), 3, 1, &pa), HL_OK);
 	cr_assert_eq(pa, 0xFFF);
+	/* SMMU 1 has 4 banks: bank 7 is out of range there (SPEC §17) */
+	cr_assert_eq(hl_smmu_iova_to_phys(e, 1, hl_iova(0), 7, 1, &pa), HL_E_INVAL);
 	assert_untouched(e, &s);
 	cr_assert_eq(hl_engine_nheld(e, 0), 0);
 	cr_assert_eq(hl_engine_nheld(e, 1), 0);

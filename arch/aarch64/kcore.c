@@ -86,6 +86,7 @@ int64_t kc_errno(int st)
 	case HL_E_STRANDED: return KC_EBUSY;
 	case HL_E_NOLOG: return KC_ENOMEM;
 	case HL_E_NOTSUP: return KC_ENOTSUP;
+	case HL_E_DENIED: return KC_EPERM;   /* an isolation rule refused it; nothing changed */
 	default: return KC_EINVAL;
 	}
 }
@@ -145,6 +146,25 @@ static int clear_vm_range(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t
 		return rc;
 	if (state != HL_VM_POWEROFF)
 		return HL_OK;        /* C: only a powered-off VM is cleared */
+	/* prepare (SPEC §12, §14): no page of the range may still be mapped by an SMMU bank
+	 * (OCLEAR_VM would refuse it), checked for the whole range before any page moves, so a
+	 * refused call changes nothing. A bank mapping one of these pages between this pass
+	 * and its OCLEAR_VM (the host racing its own call: a powered-off VM's bank can still
+	 * map the VM's pages) makes that OCLEAR_VM refuse: the pages before it are back with
+	 * the host, legitimately, and the call returns the refusal. */
+	for (uint64_t a = start; a < start + size; a += HL_PAGE_SIZE) {
+		struct hl_pt_entry ent;
+		struct hl_s2page pg;
+		rc = hl_translate(k->e, (int)cpu, (unsigned)vmid, hl_ipa(a), &ent);
+		if (rc == 0 && ent.level != 0 && (ent.pte & HL_DESC_ADDR_MASK) != 0)
+			rc = hl_page_get(k->e, (int)cpu, ent.pfn, &pg);
+		else
+			continue;
+		if (rc)
+			return rc;
+		if (pg.owner == vmid && pg.dma != 0)
+			return HL_E_DENIED;
+	}
 	for (uint64_t a = start; a < start + size; a += HL_PAGE_SIZE) {
 		struct hl_pt_entry ent;
 		rc = hl_translate(k->e, (int)cpu, (unsigned)vmid, hl_ipa(a), &ent);
@@ -275,6 +295,18 @@ enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 		if (x[4] > UINT32_MAX || x[5] > UINT32_MAX || prot > 3 || (paddr & (HL_PAGE_SIZE - 1)) ||
 		    !hl_pfn_is_ram(paddr / HL_PAGE_SIZE) || iova >= HL_SMMU_IPA_SIZE || (iova & (HL_PAGE_SIZE - 1)))
 			return ret_status(kc, f, HL_E_INVAL);
+		/* prepare (SPEC §12, §14): OSMMU_MAP refuses an iova the bank maps already; check
+		 * it before smmu_assign_page moves the page, so the refusal changes nothing. (The
+		 * host mapping that iova from another CPU in between is the host racing itself:
+		 * the page is then the bank owner's, unmapped, as after a bare OASSIGN_SMMU.) */
+		{
+			uint64_t old = 0;
+			rc = hl_smmu_iova_to_phys(e, (int)cpu, hl_iova(iova), (uint32_t)x[4], (uint32_t)x[5], &old);
+			if (rc == HL_OK && old != 0)
+				rc = HL_E_DENIED;
+			if (rc != HL_OK)
+				return ret_status(kc, f, rc);
+		}
 		rc = hl_smmu_assign_page(e, (int)cpu, (uint32_t)x[4], (uint32_t)x[5], paddr / HL_PAGE_SIZE,
 					 iova / HL_PAGE_SIZE);
 		if (rc == HL_OK)

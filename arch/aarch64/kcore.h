@@ -39,6 +39,7 @@ enum {
 
 /* hypercall results in x0 (as int64): >= 0 success/value, negative errors */
 #define KC_EINVAL (-22)      /* malformed argument: nothing changed */
+#define KC_EPERM (-1)        /* refused by an isolation rule (HL_E_DENIED): nothing changed */
 #define KC_ENOSYS (-38)      /* unknown call number */
 #define KC_ENOTSUP (-95)     /* encryption calls: outside the first version */
 #define KC_EBUSY (-16)       /* an object it needs was left locked by a halted CPU */

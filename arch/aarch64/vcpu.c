@@ -73,23 +73,17 @@ void kc_save_vm_el1(struct kcore *k, unsigned cpu, struct shadow_ctxt *sh)
 /*
  * prot_and_map_vm_s2pt(vmid, addr, pte, level), with addr/pte/level chosen by the host:
  * the pages become the VM's (OASSIGN_VM each), then the VM maps them (OMAP_VM).
+ * SPEC §13-§14: the whole answer is validated before any page moves (prepare: frame
+ * 2 MiB aligned and inside RAM for a level-2 block, the VM's entry not set yet, every
+ * page one the VM may take), then committed; a refused answer changes nothing, and a
+ * level-2 answer never leaves pages the VM's but unmapped. Answers of two vCPUs of one
+ * VM are serialized under the VM's vminfo lock. The rules and what is guaranteed against
+ * a racing host are at hl_vm_fault_answer (engine/hl_trans.h).
  */
 static int prot_and_map_vm_s2pt(struct kcore *k, unsigned cpu, uint32_t vmid, uint64_t addr,
 				 uint64_t pte, uint64_t level)
 {
-	uint64_t pfn = (pte & HL_DESC_ADDR_MASK) / HL_PAGE_SIZE;
-	int rc;
-
-	if (level == 2) {
-		uint64_t gfn = addr / HL_PAGE_SIZE / 512 * 512;
-		for (unsigned i = 0; i < 512; i++)
-			if ((rc = hl_assign_pfn_to_vm(k->e, (int)cpu, vmid, gfn + i, pfn + i)) != HL_OK)
-				return rc;
-		return hl_map_pfn_vm(k->e, (int)cpu, vmid, hl_ipa(addr), pte, 2);
-	}
-	if ((rc = hl_assign_pfn_to_vm(k->e, (int)cpu, vmid, addr / HL_PAGE_SIZE, pfn)) != HL_OK)
-		return rc;
-	return hl_map_pfn_vm(k->e, (int)cpu, vmid, hl_ipa(addr), pte, 3);
+	return hl_vm_fault_answer(k->e, (int)cpu, vmid, addr, pte, level);
 }
 
 /* first run: reset the vCPU; the boot PC must lie inside a registered image */
