@@ -42,26 +42,40 @@ bool hl_fault_hit(enum hl_fault f)
 
 static void release_one(struct hl_step *s, unsigned obj);
 
-/* append what an APPEND_LATE step left behind, without its locks (that is the fault) */
-static void fi_late_flush(struct hl_engine *e)
+/* append what an APPEND_LATE step left behind, without its locks (that is the fault);
+ * `cpu` runs the step whose end flushes them */
+static void fi_late_flush(struct hl_engine *e, int cpu)
 {
+	static __thread uint64_t buf[HL_MAX_STAGES][HL_REC_MAX / 8];
+	uint16_t obj[HL_MAX_STAGES];
+	unsigned n = fi_late.e == e ? fi_late.n : 0;
+
+	/* take them: a step that ends while this one waits at a scheduling point finds none */
+	memcpy(buf, fi_late.buf, sizeof(buf[0]) * n);
+	memcpy(obj, fi_late.obj, sizeof(obj[0]) * n);
+	fi_late.n = 0;
 	/* the written entries name the seqs the records get now */
-	for (unsigned k = 0; k < fi_late.n && fi_late.e == e; k++) {
-		struct hl_rec *r = (struct hl_rec *)fi_late.buf[k];
+	for (unsigned k = 0; k < n; k++) {
+		struct hl_rec *r = (struct hl_rec *)buf[k];
 		struct hl_rdep *rd = (struct hl_rdep *)hl_rec_rdeps(r);
 		for (unsigned i = 0; i < r->nlock; i++)
 			if (rd[i].flags & HL_RD_WRITTEN)
 				rd[i].seq = e->logs[rd[i].obj].next_seq;
 	}
-	for (unsigned k = 0; k < fi_late.n && fi_late.e == e; k++) {
-		struct hl_log *l = &e->logs[fi_late.obj[k]];
-		struct hl_rec *r = (struct hl_rec *)fi_late.buf[k];
+	for (unsigned k = 0; k < n; k++) {
+		struct hl_log *l = &e->logs[obj[k]];
+		struct hl_rec *r = (struct hl_rec *)buf[k];
+		struct hl_rdep *rd = (struct hl_rdep *)hl_rec_rdeps(r);
 		if (!hl_log_ensure(l, r->len))
 			break;
+		if (e->cfg.sched_point)   /* after the locks were released: that is the fault */
+			(void)e->cfg.sched_point(e->cfg.sched_ctx, cpu, HL_SP_APPEND, obj[k]);
 		r->seq = l->next_seq;
+		for (unsigned i = 0; i < r->nlock; i++)
+			if ((rd[i].flags & HL_RD_WRITTEN) && rd[i].obj == obj[k])
+				rd[i].seq = r->seq;
 		hl_log_append(l, r);
 	}
-	fi_late.n = 0;
 }
 #define FI_NO_ORDER_CHECK fi_no_order_check
 #else
@@ -282,7 +296,10 @@ int hl_step_lock(struct hl_step *s, unsigned obj)
 #ifdef HL_FAULT_INJECTION
 	if (s == fi_skip_step) {
 		fi_skip_step = NULL;
-		return 0;   /* SKIP_LOCK: no lock, no bookkeeping, no read dependency */
+		/* SKIP_LOCK: no lock, no bookkeeping, no read dependency; the step reads it now */
+		if (e->cfg.sched_point)
+			(void)e->cfg.sched_point(e->cfg.sched_ctx, s->cpu, HL_SP_READ, obj);
+		return 0;
 	}
 	if (s == fi_order_step && s->nlocked == 1) {
 		/* LOCK_ORDER: drop the first lock, take this one, then the first again */
@@ -321,6 +338,9 @@ int hl_step_lock(struct hl_step *s, unsigned obj)
 	/* reserve log room now, so the commit after a successful check cannot fail */
 	if (!e->cfg.logs_off && !hl_log_ensure(&e->logs[obj], HL_REC_MAX))
 		return HL_E_NOLOG;
+	/* the step reads the object from here on */
+	if (e->cfg.sched_point)
+		(void)e->cfg.sched_point(e->cfg.sched_ctx, s->cpu, HL_SP_READ, obj);
 	return 0;
 }
 
@@ -511,6 +531,8 @@ int hl_step_end(struct hl_step *s, int rc)
 #endif
 		for (unsigned k = 0; k < n; k++) {
 			struct hl_log *l = &e->logs[objs[k]];
+			if (e->cfg.sched_point)
+				(void)e->cfg.sched_point(e->cfg.sched_ctx, s->cpu, HL_SP_APPEND, objs[k]);
 			build_record(s, stg[k], objs[k], buf, n, objs, wseq, n);
 			((struct hl_rec *)buf)->seq = wseq[k];
 			hl_log_append(l, (struct hl_rec *)buf);
@@ -544,7 +566,7 @@ int hl_step_end(struct hl_step *s, int rc)
 		gate_leave(c);
 #ifdef HL_FAULT_INJECTION
 	if (fi_pending && !fi_defer)
-		fi_late_flush(e);
+		fi_late_flush(e, s->cpu);
 	(void)fi_release;
 #endif
 	if (rc < 0) {

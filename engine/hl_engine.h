@@ -25,17 +25,20 @@ struct hl_engine_cfg {
 	size_t log_cap_bytes;        /* cap on log segment memory (0 = unlimited) */
 	bool lock_order_check;       /* abort on an out-of-order acquire (default: debug builds) */
 	/*
-	 * Scheduling points for a controlled (deterministic) run: called on the CPU's own
-	 * thread before every lock acquisition (kind HL_SP_LOCK, obj = object ID) and at every
-	 * trap entry (HL_SP_TRAP). NULL in normal runs. A non-zero return refuses the lock
-	 * (the step fails as if the object were stranded): how a controlled run gets out of
-	 * a deadlock it detected.
+	 * Scheduling points for a controlled (deterministic) run, called on the CPU's own
+	 * thread: before every lock acquisition (kind HL_SP_LOCK, obj = object ID), at every
+	 * trap entry (HL_SP_TRAP), when a step starts reading an object (HL_SP_READ: right
+	 * after its lock is taken, or where a step reaches an object without its lock) and
+	 * before every record is appended to a log (HL_SP_APPEND, obj = the log's object;
+	 * also an append after the locks were released). NULL in normal runs. For HL_SP_LOCK a
+	 * non-zero return refuses the lock (the step fails as if the object were stranded):
+	 * how a controlled run gets out of a deadlock it detected; the other kinds ignore it.
 	 */
 	int (*sched_point)(void *ctx, int cpu, unsigned kind, unsigned obj);
 	void *sched_ctx;
 };
 
-enum hl_sched_kind { HL_SP_LOCK = 1, HL_SP_TRAP = 2 };
+enum hl_sched_kind { HL_SP_LOCK = 1, HL_SP_TRAP = 2, HL_SP_READ = 3, HL_SP_APPEND = 4 };
 
 void hl_engine_cfg_default(struct hl_engine_cfg *cfg);
 

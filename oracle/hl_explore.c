@@ -112,11 +112,12 @@ void hl_explore_one(const struct hl_explore_cfg *x, uint64_t seed, const uint8_t
 		snprintf(res->msg, sizeof(res->msg), "cannot set up the run (out of memory?)");
 		goto out;
 	}
+	res->status = 0;
 	if (hp_setup(p) != 0) {
 		snprintf(res->msg, sizeof(res->msg), "setup failed: %s",
 			 hp_first_error(p) ? hp_first_error(p) : "a CPU halted");
 		res->status = 1;
-		goto out;
+		goto check;
 	}
 	hl_sched_attach(&sched);
 	arm_fault(x, true);
@@ -125,7 +126,7 @@ void hl_explore_one(const struct hl_explore_cfg *x, uint64_t seed, const uint8_t
 	hl_sched_detach(&sched);
 	res->steps = sched.steps;
 	res->decisions = sched.ndec;
-	res->status = 0;
+	memcpy(res->points, sched.points, sizeof(res->points));
 	if (sched.deadlocks) {
 		snprintf(res->msg, sizeof(res->msg), "%s", sched.deadlock_msg);
 		res->status = 1;
@@ -136,20 +137,33 @@ void hl_explore_one(const struct hl_explore_cfg *x, uint64_t seed, const uint8_t
 		snprintf(res->msg, sizeof(res->msg), "%u CPUs halted", hp_halted_cpus(p));
 		res->status = 1;
 	}
-	if (res->status == 0) {
+check:
+	/*
+	 * The oracles run whatever the workload saw, so the relation behind a failure is named:
+	 * a violation comes first in the message, the workload's own report after it.
+	 */
+	{
+		char wl[sizeof(res->msg)], orc[sizeof(res->msg)];
 		struct hl_check_src src = { .e = e, .file = NULL };
 		struct hl_verdict v;
+
+		snprintf(wl, sizeof(wl), "%s", res->status ? res->msg : "");
+		orc[0] = 0;
 		memset(&v, 0, sizeof(v));
-		if (hl_check_all(&src, &v, NULL) != 0) {
-			snprintf(res->msg, sizeof(res->msg), "%s violated at op %u:%llu (cpu %d): %.380s",
-				 hl_rel_name(v.rel), (unsigned)(v.op >> 48),
-				 (unsigned long long)(v.op & 0xFFFFFFFFFFFFull), v.cpu, v.what);
+		if (hl_check_all(&src, &v, NULL) != 0)
+			snprintf(orc, sizeof(orc), "%s violated at op %u:%llu (cpu %d): %.380s", hl_rel_name(v.rel),
+				 (unsigned)(v.op >> 48), (unsigned long long)(v.op & 0xFFFFFFFFFFFFull), v.cpu,
+				 v.what);
+		else if (hl_report_replay(e, NULL, false, stdout, &rep) != 0)
+			snprintf(orc, sizeof(orc), "replay != live: %.400s", rep.why);
+		if (orc[0] && wl[0])
+			snprintf(res->msg, sizeof(res->msg), "%.280s; the workload saw: %.200s", orc, wl);
+		else if (orc[0])
+			snprintf(res->msg, sizeof(res->msg), "%s", orc);
+		else if (wl[0])
+			snprintf(res->msg, sizeof(res->msg), "%.440s (every oracle holds, replay == live)", wl);
+		if (orc[0])
 			res->status = 1;
-		}
-	}
-	if (res->status == 0 && hl_report_replay(e, NULL, false, stdout, &rep) != 0) {
-		snprintf(res->msg, sizeof(res->msg), "replay != live: %.400s", rep.why);
-		res->status = 1;
 	}
 	if (x->strat == HL_STRAT_EXHAUSTIVE && !hl_sched_next_prefix(&sched, &res->next_prefix, &res->nnext)) {
 		res->next_prefix = NULL;

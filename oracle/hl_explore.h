@@ -33,6 +33,7 @@ struct hl_explore_result {
 	char msg[512];
 	uint64_t steps;
 	size_t decisions;
+	uint64_t points[5];     /* scheduling points reached, by enum hl_sched_kind */
 	uint8_t *next_prefix;   /* exhaustive: the next prefix (NULL when the tree is done) */
 	size_t nnext;
 };

@@ -238,11 +238,15 @@ int hl_sched_point(void *ctx, int cpu, unsigned kind, unsigned obj)
 		pthread_mutex_unlock(&s->mu);
 		return 0;
 	}
+	if (kind < sizeof(s->points) / sizeof(s->points[0]))
+		s->points[kind]++;
 	s->state[cpu] = 1;
+	/* only an acquisition can wait; a read or an append is a plain preemption point */
 	s->want[cpu] = kind == HL_SP_LOCK ? (uint16_t)obj : 0;
 	yield_to_next(s, (unsigned)cpu);
-	refuse = s->refuse[cpu];
-	s->refuse[cpu] = false;
+	refuse = kind == HL_SP_LOCK && s->refuse[cpu];
+	if (kind == HL_SP_LOCK)
+		s->refuse[cpu] = false;
 	s->want[cpu] = 0;
 	pthread_mutex_unlock(&s->mu);
 	return refuse;

@@ -3,8 +3,9 @@
  * made concrete.
  *
  * K CPU threads run, but only one at a time: at every scheduling point (each lock
- * acquisition, each trap entry, thread start and end) the running thread hands the
- * baton to the thread the strategy picks. A thread that wants a lock someone else holds
+ * acquisition, each object a step starts reading, each record appended to a log, each
+ * trap entry, thread start and end) the running thread hands the baton to the thread the
+ * strategy picks. A thread that wants a lock someone else holds
  * is not eligible, so no thread ever spins; if nobody is eligible the run has deadlocked
  * (reported, and broken by refusing the waiting acquisitions). A run is a function of
  * its choice sequence, so any run can be replayed exactly.
@@ -50,6 +51,7 @@ struct hl_sched {
 	size_t max_decisions;              /* exhaustive: branch only in the first N decisions */
 	uint64_t deadlocks;
 	char deadlock_msg[200];
+	uint64_t points[5];                /* scheduling points reached, by enum hl_sched_kind */
 };
 
 /*

@@ -111,3 +111,47 @@ Test(explore, malformed_reproducer_lines_are_refused)
 	cr_assert_neq(hl_explore_parse("fault=nope", &x), 0);
 	free(x.prefix);
 }
+
+/* ---- issue 10: explore preempts at every read and append, and always runs the oracles -- */
+Test(explore, scheduling_points_at_reads_and_appends)
+{
+	struct hl_explore_cfg x;
+	struct hl_explore_result r;
+
+	hl_explore_cfg_default(&x);
+	x.ops = 20;
+	hl_explore_one(&x, hl_explore_run_seed(&x, 0), NULL, 0, &r);
+	free(r.next_prefix);
+	cr_assert_eq(r.status, 0, "%s", r.msg);
+	cr_assert_gt(r.points[HL_SP_LOCK], 0);
+	cr_assert_gt(r.points[HL_SP_TRAP], 0);
+	/* a step can be preempted after it took a lock and read, and before each append */
+	cr_assert_geq(r.points[HL_SP_READ], r.points[HL_SP_LOCK] / 2, "read points %llu, lock points %llu",
+		      (unsigned long long)r.points[HL_SP_READ], (unsigned long long)r.points[HL_SP_LOCK]);
+	cr_assert_gt(r.points[HL_SP_APPEND], 0);
+}
+
+/* a run the workload reports as failed (a deadlock from locks taken out of order) still
+ * gets the oracles, and the message names the relation behind it */
+Test(explore, workload_failure_still_names_the_relation)
+{
+	struct hl_explore_cfg x;
+	struct hl_explore_result r;
+	bool found = false;
+
+	for (unsigned every = 2; every <= 8 && !found; every *= 2) {
+		hl_explore_cfg_default(&x);
+		x.ops = 20;
+		cr_assert_eq(hl_explore_fault_parse("lock-order", &x.fault), 0);
+		x.fault_every = every;
+		for (unsigned run = 0; run < 10 && !found; run++) {
+			hl_explore_one(&x, hl_explore_run_seed(&x, run), NULL, 0, &r);
+			free(r.next_prefix);
+			found = strstr(r.msg, "deadlock") != NULL;
+		}
+	}
+	cr_assert(found, "no run deadlocked");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.msg, "H_CalLock violated"), "the oracles did not name the relation: %s", r.msg);
+	cr_assert(strstr(r.msg, "the workload saw: deadlock"), "%s", r.msg);
+}
