@@ -1,313 +1,36 @@
 /*
- * libc.c - the freestanding C library subset the engine, the trap layer and libsodium use
- * at EL2: string functions, a formatter, console stdio, a locked free-list allocator over
- * the EL2 heap, and the few POSIX thread calls of the hosted code (a "thread" is a CPU:
- * one EL2 context per physical CPU, nothing is ever descheduled).
+ * libc.c - what the EL2 image cannot take from picolibc (meson.build links Debian's picolibc
+ * for the string functions, the formatter and the printf family; stdio.c puts its stdout and
+ * stderr on the UART). What stays here, and why:
+ *
+ *   errno      per CPU behind __errno_location: the engine, the trap layer and libsodium are
+ *              compiled against glibc's headers, which reach errno through that call.
+ *              picolibc's errno is a thread-local addressed through TPIDR_EL0, which at EL2
+ *              holds the host's value (a host-chosen address); image.ld refuses any TLS.
+ *   allocator  picolibc's malloc reports failure by writing that thread-local errno (so a
+ *              host that drives the heap to exhaustion would choose where EL2 writes), and
+ *              needs retargeted locks; ours takes the EL2 spinlock and never touches errno.
+ *              Its heap is the fixed region [EL2_HEAP_BASE, EL2_RAM_END) (layout.h).
+ *   abort, __assert_fail   stop the machine with a message on the UART (el2_fatal):
+ *              there is no process to kill, and glibc's assert calls __assert_fail.
+ *   threads    the few pthread calls of the hosted code: a "thread" is a CPU, one EL2
+ *              context per physical CPU, never descheduled; usleep spins on the generic
+ *              timer (there is nothing else to run, and picolibc has no usleep).
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "image.h"
-
-/* ---- string.h (the compiler's builtins call these for non-constant sizes) -------------- */
-void *memcpy(void *restrict d, const void *restrict s, size_t n)
-{
-	uint8_t *dp = d;
-	const uint8_t *sp = s;
-
-	if ((((uintptr_t)dp | (uintptr_t)sp) & 7) == 0) {
-		for (; n >= 8; n -= 8, dp += 8, sp += 8)
-			*(uint64_t *)dp = *(const uint64_t *)sp;
-	}
-	while (n--)
-		*dp++ = *sp++;
-	return d;
-}
-
-void *memmove(void *d, const void *s, size_t n)
-{
-	uint8_t *dp = d;
-	const uint8_t *sp = s;
-
-	if (dp == sp || n == 0)
-		return d;
-	if (dp < sp || dp >= sp + n)
-		return memcpy(d, s, n);
-	while (n--)
-		dp[n] = sp[n];
-	return d;
-}
-
-void *memset(void *d, int c, size_t n)
-{
-	uint8_t *dp = d;
-	uint64_t v = (uint8_t)c * 0x0101010101010101ull;
-
-	while (n && ((uintptr_t)dp & 7)) {
-		*dp++ = (uint8_t)c;
-		n--;
-	}
-	for (; n >= 8; n -= 8, dp += 8)
-		*(uint64_t *)dp = v;
-	while (n--)
-		*dp++ = (uint8_t)c;
-	return d;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-	const uint8_t *x = a, *y = b;
-
-	for (size_t i = 0; i < n; i++)
-		if (x[i] != y[i])
-			return x[i] - y[i];
-	return 0;
-}
-
-size_t strlen(const char *s)
-{
-	size_t n = 0;
-
-	while (s[n])
-		n++;
-	return n;
-}
-
-int strcmp(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return (unsigned char)*a - (unsigned char)*b;
-}
-
-int strncmp(const char *a, const char *b, size_t n)
-{
-	for (; n; n--, a++, b++) {
-		if (*a != *b || !*a)
-			return (unsigned char)*a - (unsigned char)*b;
-	}
-	return 0;
-}
-
-char *strerror(int e)
-{
-	(void)e;
-	return "error";
-}
 
 int *__errno_location(void)
 {
 	static int err[EL2_MAX_CPUS];
 	return &err[el2_cpu()];
-}
-
-/* ---- formatter ------------------------------------------------------------------------- */
-struct out {
-	char *buf;
-	size_t cap, len;
-};
-
-static void put(struct out *o, char c)
-{
-	if (o->len + 1 < o->cap)
-		o->buf[o->len] = c;
-	o->len++;
-}
-
-static void put_num(struct out *o, uint64_t v, unsigned base, bool upper, bool neg, int width, bool zero,
-		    bool left)
-{
-	char tmp[24];
-	int n = 0, pad;
-	const char *dig = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-
-	do {
-		tmp[n++] = dig[v % base];
-		v /= base;
-	} while (v);
-	pad = width - n - (neg ? 1 : 0);
-	if (!left && !zero)
-		while (pad-- > 0)
-			put(o, ' ');
-	if (neg)
-		put(o, '-');
-	if (!left && zero)
-		while (pad-- > 0)
-			put(o, '0');
-	while (n)
-		put(o, tmp[--n]);
-	if (left)
-		while (pad-- > 0)
-			put(o, ' ');
-}
-
-int vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap)
-{
-	struct out o = { buf, cap, 0 };
-
-	for (; *fmt; fmt++) {
-		bool left = false, zero = false, upper = false;
-		int width = 0, prec = -1, lng = 0;
-
-		if (*fmt != '%') {
-			put(&o, *fmt);
-			continue;
-		}
-		fmt++;
-		for (;; fmt++) {
-			if (*fmt == '-')
-				left = true;
-			else if (*fmt == '0')
-				zero = true;
-			else if (*fmt == ' ' || *fmt == '+' || *fmt == '#')
-				;
-			else
-				break;
-		}
-		if (*fmt == '*') {
-			width = va_arg(ap, int);
-			fmt++;
-		}
-		while (*fmt >= '0' && *fmt <= '9')
-			width = width * 10 + (*fmt++ - '0');
-		if (*fmt == '.') {
-			fmt++;
-			prec = 0;
-			if (*fmt == '*') {
-				prec = va_arg(ap, int);
-				fmt++;
-			}
-			while (*fmt >= '0' && *fmt <= '9')
-				prec = prec * 10 + (*fmt++ - '0');
-		}
-		for (;; fmt++) {
-			if (*fmt == 'l' || *fmt == 'z' || *fmt == 'j' || *fmt == 't')
-				lng = 2;
-			else if (*fmt == 'h')
-				;
-			else
-				break;
-		}
-		switch (*fmt) {
-		case 'd':
-		case 'i': {
-			int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
-			put_num(&o, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, false, v < 0, width, zero, left);
-			break;
-		}
-		case 'u':
-		case 'x':
-		case 'X':
-		case 'o': {
-			uint64_t v = lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned);
-			upper = *fmt == 'X';
-			put_num(&o, v, *fmt == 'u' ? 10 : *fmt == 'o' ? 8 : 16, upper, false, width, zero, left);
-			break;
-		}
-		case 'p':
-			put(&o, '0');
-			put(&o, 'x');
-			put_num(&o, (uintptr_t)va_arg(ap, void *), 16, false, false, 0, false, false);
-			break;
-		case 'c':
-			put(&o, (char)va_arg(ap, int));
-			break;
-		case 's': {
-			const char *s = va_arg(ap, const char *);
-			int n;
-			if (!s)
-				s = "(null)";
-			n = (int)strlen(s);
-			if (prec >= 0 && n > prec)
-				n = prec;
-			if (!left)
-				for (int i = n; i < width; i++)
-					put(&o, ' ');
-			for (int i = 0; i < n; i++)
-				put(&o, s[i]);
-			if (left)
-				for (int i = n; i < width; i++)
-					put(&o, ' ');
-			break;
-		}
-		case '%':
-			put(&o, '%');
-			break;
-		default:
-			put(&o, '?');
-			break;
-		}
-	}
-	if (cap)
-		buf[o.len < cap ? o.len : cap - 1] = 0;
-	return (int)o.len;
-}
-
-int snprintf(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-/* ---- stdio: everything goes to the console ------------------------------------------------ */
-FILE *stderr = (FILE *)2;
-FILE *stdout = (FILE *)1;
-
-int vfprintf(FILE *f, const char *fmt, va_list ap)
-{
-	char line[512];
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-
-	(void)f;
-	el2_console_write(line);
-	return n;
-}
-
-int fprintf(FILE *f, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vfprintf(f, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-int printf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
-int fputs(const char *s, FILE *f)
-{
-	(void)f;
-	el2_console_write(s);
-	return 0;
-}
-
-int puts(const char *s)
-{
-	el2_console_write(s);
-	el2_console_write("\n");
-	return 0;
 }
 
 void abort(void)
@@ -583,4 +306,18 @@ int pthread_setspecific(pthread_key_t k, const void *v)
 void *pthread_getspecific(pthread_key_t k)
 {
 	return k < NKEYS ? (void *)specific[el2_cpu()][k] : NULL;
+}
+
+/* the engine's quiescence gate waits with usleep: spin on the physical counter */
+int usleep(useconds_t us)
+{
+	uint64_t frq, t0, now;
+
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(frq));
+	__asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(t0) : : "memory");
+	do {
+		__asm__ volatile("yield");
+		__asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(now) : : "memory");
+	} while ((now - t0) * 1000000u < (uint64_t)us * frq);
+	return 0;
 }
