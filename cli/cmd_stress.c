@@ -199,10 +199,20 @@ int cmd_stress(int argc, char **argv)
 		return HL_EXIT_MISMATCH;
 	}
 	double t0 = cli_now();
+	/* the live checker starts before the first step: it sees every record (hl_live.h) */
+	if (check && !(live = hl_live_start(e, 1000))) {
+		fprintf(stderr, "hyplog stress: cannot start the live checker\n");
+		rc = HL_EXIT_MISMATCH;
+		goto out;
+	}
 	if (hp_setup(p) != 0) {
 		fprintf(stderr, "hyplog stress: boot of the first VMs failed: %s\n",
 			hp_first_error(p) ? hp_first_error(p) : "a CPU halted");
 		rc = HL_EXIT_MISMATCH;
+		if (live) {
+			struct hl_live_report lr;
+			hl_live_stop(live, &lr);
+		}
 		goto out;
 	}
 	double t1 = cli_now();
@@ -210,11 +220,6 @@ int cmd_stress(int argc, char **argv)
 		fprintf(stderr, "stress: %llu cpus, %llu VMs, %llu host actions, mix %s, seed %llu, %s locks%s%s\n",
 			ncpus, vms, ops, hp_mix_name(mix), seed, hl_lock_kind_name(cfg.lock_kind),
 			cfg.global_lock ? " (one global lock)" : "", cfg.logs_off ? ", logs off" : "");
-	if (check && !(live = hl_live_start(e, 1000))) {
-		fprintf(stderr, "hyplog stress: cannot start the live checker\n");
-		rc = HL_EXIT_MISMATCH;
-		goto out;
-	}
 	struct run_ctx rctx = { p, 0 };
 	pthread_t th;
 	pthread_create(&th, NULL, runner, &rctx);
