@@ -61,7 +61,6 @@ static double run_point(unsigned cpus, bool global, enum hl_lock_kind kind, doub
 	struct hl_engine *e = hb_engine(cpus, kind, global, false, 0);
 	struct dshared sh = { .e = e };
 	struct dthr t[8];
-	uint8_t key[32] = { 1, 2, 3 };
 	double total = 0;
 
 	if (!e) {
@@ -72,7 +71,7 @@ static double run_point(unsigned cpus, bool global, enum hl_lock_kind kind, doub
 	for (unsigned i = 0; i < cpus; i++) {
 		t[i].sh = &sh;
 		t[i].cpu = (int)i;
-		if (hl_register_kvm(e, (int)i, 0x1000 + i, key, &t[i].vmid) != HL_OK)
+		if (hl_register_kvm(e, (int)i, 0x1000 + i, 0, &t[i].vmid) != HL_OK)
 			*bad = true;
 		/* build the VM's tables once, outside the timed part */
 		for (unsigned p = 0; p < 64; p++)

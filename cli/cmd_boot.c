@@ -6,6 +6,8 @@
  *
  * The stream (arch/aarch64/el2/image/main.c): ASCII lines
  *   HLBEGIN 1 ncpus max_vm vcpus_per_vm nr_cpus ram_mib host_pmd vm_pmd core_pmd spt_pmd id_end rec_hdr
+ *   HLKEY idx hex             KCore's compiled-in key idx (0, 1, ... in order): the log
+ *                             file's header carries them (SPEC §11)
  *   HLINIT obj pool_pa        a table object's initial image uses this real pool PA: the log
  *                             gets that initial image as a snapshot at seq 0
  *   HLOBJ obj first_seq nrecs bytes live_digest
@@ -166,6 +168,28 @@ static int on_begin(struct boot *b, const char *l)
 		return bad(b, "out of memory");
 	b->ncpus = n;
 	b->began = true;
+	return 0;
+}
+
+/* one of KCore's compiled-in keys: into the reading engine's configuration, which the log
+ * file's header copies, so that `hyplog check` recomputes verdicts with the image's keys */
+static int on_key(struct boot *b, const char *l)
+{
+	unsigned idx;
+	char hex[80];
+	struct hl_engine_cfg *cfg = &b->e->cfg;
+
+	if (sscanf(l, "HLKEY %u %79s", &idx, hex) != 2 || strlen(hex) != 64)
+		return bad(b, "malformed HLKEY line");
+	if (idx != cfg->nkeys || idx >= HL_MAX_KEYS)
+		return bad(b, "HLKEY %u out of order or past HL_MAX_KEYS (%u)", idx, HL_MAX_KEYS);
+	for (unsigned i = 0; i < 32; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return bad(b, "HLKEY %u: bad hex", idx);
+		cfg->kcore_keys[idx][i] = (uint8_t)(hi << 4 | lo);
+	}
+	cfg->nkeys++;
 	return 0;
 }
 
@@ -331,11 +355,13 @@ static void on_line(struct boot *b, char *l, bool quiet)
 			on_begin(b, l);
 		return;
 	}
-	if (!b->began && !strncmp(l, "HL", 2) && strchr("IOCE", l[2])) {
+	if (!b->began && !strncmp(l, "HL", 2) && strchr("IOCEK", l[2])) {
 		bad(b, "stream line before HLBEGIN");
 		return;
 	}
-	if (!strncmp(l, "HLINIT ", 7))
+	if (!strncmp(l, "HLKEY ", 6))
+		on_key(b, l);
+	else if (!strncmp(l, "HLINIT ", 7))
 		on_init(b, l);
 	else if (!strncmp(l, "HLOBJ ", 6))
 		on_obj(b, l);

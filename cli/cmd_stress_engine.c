@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "hl_file.h"
 #include "hl_report.h"
+#include "hl_testkey.h"
 #include "hl_trans.h"
 
 #define PG HL_PAGE_SIZE
@@ -120,13 +121,13 @@ static int setup(struct cpu_ctx *c, unsigned nvms, int bank)
 
 	for (unsigned k = 0; k < nvms; k++) {
 		struct vm *v = &c->vms[c->nvms];
-		uint8_t pk[32], sk[64], sig[64];
+		uint8_t sig[64];
 		uint32_t vmid = 0, idx = 0;
 		int verified = 0;
 		bool want_verified = k == 0;
 
-		crypto_sign_keypair(pk, sk);
-		if (hl_register_kvm(e, c->id, 0xFFFF000000000000ull | c->id, pk, &vmid) != HL_OK)
+		/* KCore's key 0 is the test key (provisioned in main); images are signed with it */
+		if (hl_register_kvm(e, c->id, 0xFFFF000000000000ull | c->id, 0, &vmid) != HL_OK)
 			return -1;
 		v->vmid = vmid;
 		v->bank = -1;
@@ -143,7 +144,10 @@ static int setup(struct cpu_ctx *c, unsigned nvms, int bank)
 				img[i] = (uint8_t)rnd(c);
 			for (uint32_t pg = 0; pg < IMG_BYTES / PG; pg++)
 				memcpy(hl_ram_page(e, pfn_of(c, base + pg)), img + pg * PG, PG);
-			crypto_sign_detached(sig, NULL, img, IMG_BYTES, sk);
+			if (hl_testkey_sign_image(sig, img, IMG_BYTES) != 0) {
+				free(img);
+				return -1;
+			}
 			free(img);
 			if (hl_set_boot_info(e, c->id, vmid, hl_ipa(LOAD_ADDR), IMG_BYTES, sig, &idx) != HL_OK)
 				return -1;
@@ -465,6 +469,7 @@ int cmd_stress_engine(int argc, char **argv)
 	cfg.ncpus = (unsigned)ncpus;
 	cfg.ckpt_every = ckpt;
 	cfg.with_ram = true;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	/* stress runs are long: the order check stays on in debug builds only */
 	r.e = hl_engine_new(&cfg);
 	if (!r.e) {

@@ -94,13 +94,22 @@ void hl_engine_cfg_default(struct hl_engine_cfg *cfg)
 #else
 	cfg->lock_order_check = true;
 #endif
+	cfg->nkeys = 0;   /* no KCore key: every REGISTER_KVM is refused until one is provisioned */
+}
+
+int hl_engine_cfg_add_key(struct hl_engine_cfg *cfg, const uint8_t pk[32])
+{
+	if (cfg->nkeys >= HL_MAX_KEYS)
+		return -1;
+	memcpy(cfg->kcore_keys[cfg->nkeys], pk, 32);
+	return (int)cfg->nkeys++;
 }
 
 struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg)
 {
 	struct hl_engine *e;
 
-	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS)
+	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS || cfg->nkeys > HL_MAX_KEYS)
 		return NULL;
 	e = aligned_alloc(64, sizeof(*e));
 	if (!e)

@@ -36,11 +36,22 @@ struct hl_engine_cfg {
 	 */
 	int (*sched_point)(void *ctx, int cpu, unsigned kind, unsigned obj);
 	void *sched_ctx;
+	/*
+	 * KCore's own image-verification keys (SPEC §11): Ed25519 public keys provisioned by
+	 * whoever builds KCore (the hosted engine's configuration; the EL2 image compiles them
+	 * in). The host never supplies a key: REGISTER_KVM names one by index < nkeys, and
+	 * images are verified against kcore_keys[index]. The default is none (nkeys = 0): every
+	 * REGISTER_KVM is refused until a key is provisioned. Immutable after hl_engine_new.
+	 */
+	uint8_t kcore_keys[HL_MAX_KEYS][32];
+	unsigned nkeys;
 };
 
 enum hl_sched_kind { HL_SP_LOCK = 1, HL_SP_TRAP = 2, HL_SP_READ = 3, HL_SP_APPEND = 4 };
 
 void hl_engine_cfg_default(struct hl_engine_cfg *cfg);
+/* provision one more KCore key: its index, or -1 if HL_MAX_KEYS are provisioned already */
+int hl_engine_cfg_add_key(struct hl_engine_cfg *cfg, const uint8_t pk[32]);
 
 struct hl_engine;
 

@@ -31,9 +31,14 @@ struct fhdr {
 	/* the run */
 	uint32_t ncpus, lock_kind;
 	uint32_t nobj;
+	/* KCore's provisioned image-verification keys (SPEC §11): nkeys <= HL_MAX_KEYS Ed25519
+	 * public keys, unused slots zero; `hyplog check` recomputes OVERIFY verdicts with them */
+	uint32_t nkeys;
+	uint8_t kcore_keys[HL_MAX_KEYS][32];
+	uint32_t pad;
 	uint32_t crc;
 };
-static_assert(sizeof(struct fhdr) == 72, "file header layout");
+static_assert(sizeof(struct fhdr) == 80 + HL_MAX_KEYS * 32, "file header layout");
 
 struct fsec {
 	uint32_t magic;
@@ -256,6 +261,8 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 	fill_build(&h);
 	h.ncpus = e->cfg.ncpus;
 	h.lock_kind = e->cfg.lock_kind;
+	h.nkeys = e->cfg.nkeys;
+	memcpy(h.kcore_keys, e->cfg.kcore_keys, (size_t)e->cfg.nkeys * 32);
 	h.crc = crc_struct(&h, sizeof(h));
 	if (fwrite(&h, sizeof(h), 1, f) != 1)
 		rc = ferr(err, 0, "write failed: %s", strerror(errno));
@@ -738,9 +745,27 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 		ferr(err, offsetof(struct fhdr, ncpus), "bad run configuration (cpus %u)", h.ncpus);
 		goto bad;
 	}
+	if (h.nkeys > HL_MAX_KEYS) {
+		ferr(err, offsetof(struct fhdr, nkeys), "bad header: %u KCore keys (at most %u)", h.nkeys,
+		     HL_MAX_KEYS);
+		goto bad;
+	}
+	for (unsigned i = h.nkeys; i < HL_MAX_KEYS; i++)
+		for (unsigned b = 0; b < 32; b++)
+			if (h.kcore_keys[i][b]) {
+				ferr(err, offsetof(struct fhdr, kcore_keys) + i * 32u + b,
+				     "bad header: unused KCore key slot %u is not zero", i);
+				goto bad;
+			}
+	if (h.pad) {
+		ferr(err, offsetof(struct fhdr, pad), "bad header: padding is not zero");
+		goto bad;
+	}
 	info->version = h.version;
 	info->ncpus = h.ncpus;
 	info->lock_kind = h.lock_kind;
+	info->keys.nkeys = h.nkeys;
+	memcpy(info->keys.key, h.kcore_keys, sizeof(info->keys.key));
 	off = sizeof(h);
 
 	/* validate everything first: a bad file never costs an engine */
@@ -750,6 +775,8 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	cfg.ncpus = h.ncpus;
 	cfg.lock_kind = (enum hl_lock_kind)h.lock_kind;
 	cfg.with_ram = false;
+	cfg.nkeys = h.nkeys;
+	memcpy(cfg.kcore_keys, h.kcore_keys, sizeof(cfg.kcore_keys));
 	e = hl_engine_new(&cfg);
 	if (!e) {
 		ferr(err, off, "out of memory");

@@ -2,7 +2,7 @@
  * hl_file.h - a run's logs in one versioned binary file (SPEC §5 "Files").
  *
  *   header      magic "HYPLOG\r\n", version, the build configuration, the run's
- *               configuration, crc32
+ *               configuration, KCore's public keys (nkeys + keys), crc32
  *   per object  section header (object, first seq, record count, snapshot sizes,
  *               the live object's digest at write time, seq-0 image sizes and crc32,
  *               crc32), the zlib-compressed seq-0 (initial) image of the object (every
@@ -21,13 +21,15 @@
 #include <stdint.h>
 
 #include "hl_engine.h"
+#include "hl_images.h"
 
-#define HL_FILE_VERSION 4u   /* 4: seq-0 images in the object sections */
+#define HL_FILE_VERSION 5u   /* 4: seq-0 images in the object sections; 5: KCore's keys in the header */
 
 struct hl_file_info {
 	uint32_t version;
 	uint32_t ncpus;
 	uint32_t lock_kind;
+	struct hl_keyset keys;       /* KCore's provisioned public keys, from the header */
 	uint64_t halted_mask;
 	uint64_t records;
 	uint64_t nsnap;

@@ -189,8 +189,15 @@ static void base_free_rcu(struct rcu_head *h)
 	base_free(caa_container_of(h, struct hl_log_base, rcu));
 }
 
+#ifdef HL_FAULT_INJECTION
+static void fi_forget(const struct hl_log *l);
+#endif
+
 void hl_log_destroy(struct hl_log *l)
 {
+#ifdef HL_FAULT_INJECTION
+	fi_forget(l);   /* a record REORDER held back never lands in a later log at this address */
+#endif
 	if (l->base)
 		base_free(l->base);
 	l->base = NULL;
@@ -220,6 +227,15 @@ static void log_put(struct hl_log *l, const struct hl_rec *r);
 static uint64_t fi_held[64][HL_REC_MAX / 8];   /* REORDER: one held-back record per log */
 static bool fi_has_held[64];
 static const struct hl_log *fi_held_log[64];   /* a held record only lands in its own log */
+
+static void fi_forget(const struct hl_log *l)
+{
+	for (unsigned o = 0; o < 64; o++)
+		if (fi_held_log[o] == l) {
+			fi_has_held[o] = false;
+			fi_held_log[o] = NULL;
+		}
+}
 
 /* true if the fault consumed the append */
 static bool fi_append(struct hl_log *l, const struct hl_rec *r)

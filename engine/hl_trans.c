@@ -353,9 +353,12 @@ static int tr_gen_vmid(struct hl_step *s)
 }
 
 /*
- * OREG_KVM vmid kvm (blob = public key)            locks: vminfo(vmid)
- *   state UNUSED => state READY, kvm := handle, inc_exe 0, public key stored
+ * OREG_KVM vmid kvm key_idx                        locks: vminfo(vmid)
+ *   state UNUSED => state READY, kvm := handle, inc_exe 0, key_idx stored
  *   otherwise => halt
+ * key_idx names one of KCore's provisioned keys (SPEC §11, hyplog: the C hard-codes one
+ * key); hl_register_kvm refused key_idx >= nkeys before this step, so the stored index
+ * always names a key KCore holds. The host never supplies key bytes.
  */
 static int tr_reg_kvm(struct hl_step *s)
 {
@@ -370,7 +373,7 @@ static int tr_reg_kvm(struct hl_step *s)
 	hl_wr64(&s->w, HL_INFO_OBJ(vmid), &vi->kvm, s->arg[1]);
 	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->state, HL_VM_READY);
 	hl_wr64(&s->w, HL_INFO_OBJ(vmid), &vi->inc_exe, 0);
-	hl_wr(&s->w, HL_INFO_OBJ(vmid), vi->public_key, s->blob, 32);
+	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->key_idx, (uint32_t)s->arg[2]);
 	return HL_OK;
 }
 
@@ -949,14 +952,15 @@ int hl_revoke_vm_page(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t pfn)
 	return run(e, cpu, HL_EV_REVOKE, vmid, pfn, 0, 0, tr_revoke, NULL);
 }
 
-int hl_register_kvm(struct hl_engine *e, int cpu, uint64_t kvm, const uint8_t pubkey[32],
+int hl_register_kvm(struct hl_engine *e, int cpu, uint64_t kvm, uint32_t key_idx,
 		    uint32_t *vmid_out)
 {
 	struct hl_step s;
 	uint64_t vmid;
 	int rc;
 
-	if (!pubkey)
+	/* host input: a key KCore does not hold is refused before OGEN_VMID (nothing changes) */
+	if (key_idx >= e->cfg.nkeys)
 		return HL_E_INVAL;
 	rc = run(e, cpu, HL_EV_GEN_VMID, 0, 0, 0, 0, tr_gen_vmid, &vmid);
 	if (rc != HL_OK)
@@ -967,8 +971,7 @@ int hl_register_kvm(struct hl_engine *e, int cpu, uint64_t kvm, const uint8_t pu
 		return rc;
 	s.arg[0] = vmid;
 	s.arg[1] = kvm;
-	memcpy(s.blob, pubkey, 32);
-	s.blob_len = 32;
+	s.arg[2] = key_idx;
 	s.ret = vmid;
 	rc = hl_step_end(&s, tr_reg_kvm(&s));
 	if (vmid_out)
@@ -1107,39 +1110,49 @@ static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 	return 0;
 }
 
-/* Ed25519 over each image, read through KCore's remap window (libsodium) */
+/*
+ * Image verification (SPEC §11): for each image i, digest_i = BLAKE2b-256 of its bytes, read
+ * live from RAM through KCore's remap window (libsodium crypto_generichash, no key), then
+ * Ed25519-verify load[i].signature over digest_i with KCore's own key kcore_keys[key_idx]
+ * (never a host-supplied key). The digests go into OVERIFY's record (blob = digest_0 ..
+ * digest_{n-1}, 32 bytes each) so that an independent model recomputes the verdict from
+ * the log and the file header's keys instead of trusting dorc. *ok is the verdict.
+ */
 static int images_verify(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 {
-	uint8_t *buf = NULL;
+	const uint8_t *key;
+	bool all = true;
 
-	*ok = sodium_init() >= 0;
-	for (uint32_t i = 0; i < vi->next_load_info && *ok; i++) {
+	static_assert(HL_MAX_LOAD_INFO * 32u <= HL_BLOB_MAX, "OVERIFY's blob holds every image digest");
+	*ok = false;
+	if (sodium_init() < 0 || vi->next_load_info > HL_MAX_LOAD_INFO)
+		return 0;
+	if (vi->key_idx >= s->e->cfg.nkeys)
+		abort();   /* invariant: hl_register_kvm stores only indexes < nkeys (immutable) */
+	key = s->e->cfg.kcore_keys[vi->key_idx];
+	for (uint32_t i = 0; i < vi->next_load_info; i++) {
 		struct hl_load_info *li = &vi->load[i];
-		uint8_t *nb = realloc(buf, li->size ? li->size : 1);
-		if (!nb) {
-			*ok = false;
-			break;
-		}
-		buf = nb;
-		for (uint64_t off = 0; off < li->size && *ok; off += PG) {
+		uint8_t *digest = s->blob + 32u * i;
+		crypto_generichash_state h;
+
+		crypto_generichash_init(&h, NULL, 0, 32);
+		for (uint64_t off = 0; off < li->size; off += PG) {
 			uint64_t pfn = 0;
 			int rc = core_walk(s, li->remap_addr + off, &pfn);
-			if (rc) {
-				free(buf);
+			if (rc)
 				return rc;
-			}
 			uint8_t *page = hl_ram_page(s->e, pfn);
 			uint64_t n = li->size - off < PG ? li->size - off : PG;
-			if (!page) {
-				*ok = false;
-				break;
-			}
-			memcpy(buf + off, page, n);
+			if (!page)
+				return 0;   /* no page memory behind the frame: not verified */
+			crypto_generichash_update(&h, page, n);
 		}
-		if (*ok && crypto_sign_verify_detached(li->signature, buf, li->size, vi->public_key) != 0)
-			*ok = false;
+		crypto_generichash_final(&h, digest, 32);
+		s->blob_len = 32u * (i + 1);
+		if (crypto_sign_verify_detached(li->signature, digest, 32, key) != 0)
+			all = false;
 	}
-	free(buf);
+	*ok = all;
 	return 0;
 }
 

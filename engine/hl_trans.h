@@ -30,8 +30,10 @@ int hl_map_vm_io(struct hl_engine *e, int cpu, uint32_t vmid, hl_ipa_t gpa, hl_p
 int hl_grant_vm_page(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t pfn);
 int hl_revoke_vm_page(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t pfn);
 
-/* register_kvm = OGEN_VMID then OREG_KVM; *vmid_out gets the new vmid */
-int hl_register_kvm(struct hl_engine *e, int cpu, uint64_t kvm, const uint8_t pubkey[32],
+/* register_kvm = OGEN_VMID then OREG_KVM; *vmid_out gets the new vmid. The VM's images
+ * will be verified against KCore's key kcore_keys[key_idx] (SPEC §11); key_idx >= nkeys is
+ * refused (HL_E_INVAL) before any step: no vmid used, nothing changed, nothing logged. */
+int hl_register_kvm(struct hl_engine *e, int cpu, uint64_t kvm, uint32_t key_idx,
 		    uint32_t *vmid_out);
 int hl_register_vcpu(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t vcpuid, uint64_t vcpu);
 int hl_set_vcpu_active(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t vcpuid);

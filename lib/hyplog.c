@@ -28,14 +28,11 @@ static_assert((int)HYPLOG_OK == (int)HL_OK && (int)HYPLOG_HALT == (int)HL_HALT &
 static_assert((int)HYPLOG_LOCK_TICKET == (int)HL_LOCK_TICKET && (int)HYPLOG_LOCK_MCS == (int)HL_LOCK_MCS &&
 		      (int)HYPLOG_LOCK_MUTEX == (int)HL_LOCK_MUTEX,
 	      "public lock kinds differ from the engine's");
-static_assert(sizeof(((struct hyplog_config *)0)->keys) == HL_MAX_KEYS * 32,
+static_assert(sizeof(((struct hyplog_config *)0)->keys) == sizeof(((struct hl_engine_cfg *)0)->kcore_keys),
 	      "public key table differs from the engine's (HL_MAX_KEYS)");
 
-/* KCore's keys: until the engine holds them itself, REGISTER_KVM is given the key by value */
 struct hyplog_engine {
 	struct hl_engine *e;
-	unsigned nkeys;
-	uint8_t keys[HL_MAX_KEYS][32];
 };
 
 static int fail(struct hyplog_error *err, unsigned long long off, const char *msg)
@@ -102,14 +99,17 @@ hyplog_engine *hyplog_engine_new(const struct hyplog_config *cfg, struct hyplog_
 	c.ckpt_every = cfg->checkpoint_every;
 	c.log_cap_bytes = (size_t)cfg->log_cap_bytes;
 	c.with_ram = true;
+	for (unsigned i = 0; i < cfg->nkeys; i++)
+		if (hl_engine_cfg_add_key(&c, cfg->keys[i]) < 0) {
+			fail(err, 0, "hyplog_engine_new: too many keys");
+			return NULL;
+		}
 	h = calloc(1, sizeof(*h));
 	if (!h || !(h->e = hl_engine_new(&c))) {
 		free(h);
 		fail(err, 0, "hyplog_engine_new: out of memory");
 		return NULL;
 	}
-	h->nkeys = cfg->nkeys;
-	memcpy(h->keys, cfg->keys, sizeof(h->keys));
 	return h;
 }
 
@@ -140,9 +140,7 @@ int hyplog_map_host(hyplog_engine *h, int cpu, uint64_t pa)
 int hyplog_register_vm(hyplog_engine *h, int cpu, uint64_t kvm, uint32_t key_index, uint32_t *vmid)
 {
 	uint32_t dummy;
-	if (key_index >= h->nkeys)
-		return HYPLOG_E_INVAL;
-	return hl_register_kvm(h->e, cpu, kvm, h->keys[key_index], vmid ? vmid : &dummy);
+	return hl_register_kvm(h->e, cpu, kvm, key_index, vmid ? vmid : &dummy);
 }
 
 int hyplog_register_vcpu(hyplog_engine *h, int cpu, uint32_t vmid, uint32_t vcpuid, uint64_t vcpu)

@@ -9,6 +9,7 @@
 
 #include "hl_check.h"
 #include "hl_report.h"
+#include "hl_testkey.h"
 #include "kcore.h"
 #include "platform.h"
 #include "hl_fault.h"
@@ -91,6 +92,7 @@ void hl_explore_one(const struct hl_explore_cfg *x, uint64_t seed, const uint8_t
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = x->cpus;
 	cfg.ckpt_every = x->ckpt;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key (hp_new) */
 	/* an injected lock-order fault must reach the checks, not the debug abort */
 	e = hl_engine_new(&cfg);
 	if (e)

@@ -725,7 +725,7 @@ static int m_reg_kvm(struct ctx *c)
 	vi->kvm = A(1);
 	vi->state = HL_VM_READY;
 	vi->inc_exe = 0;
-	blob_copy(vi->public_key, sizeof(vi->public_key), c->ev);
+	vi->key_idx = (uint32_t)A(2);
 	info_touch(c->m, (unsigned)vmid, old);
 	return HL_OK;
 }
@@ -1183,7 +1183,7 @@ static void abstract_info(struct hl_mvminfo *mi, const struct hl_vminfo *vi)
 		mi->load[i].mapped_pages = vi->load[i].mapped_pages;
 		memcpy(mi->load[i].signature, vi->load[i].signature, 64);
 	}
-	memcpy(mi->public_key, vi->public_key, 32);
+	mi->key_idx = vi->key_idx;
 }
 
 /* rebuild the invariant indexes from the maps (after a raw abstraction) */
@@ -1367,7 +1367,7 @@ static int diff_info(const struct hl_mvminfo *a, const struct hl_mvminfo *b, uns
 		DIFF_IDX(obj, "load[%u].signature differs", i,
 			 (uint64_t)(memcmp(a->load[i].signature, b->load[i].signature, 64) != 0), 0ull);
 	}
-	DIFF_U64(obj, "public_key differs", (uint64_t)(memcmp(a->public_key, b->public_key, 32) != 0), 0ull);
+	DIFF_U64(obj, "key_idx", a->key_idx, b->key_idx);
 	return 0;
 }
 

@@ -68,7 +68,7 @@ struct hl_mvminfo {
 	uint32_t vcpu_state[HL_VCPU_PER_VM];
 	uint64_t vcpu[HL_VCPU_PER_VM];
 	struct hl_mload load[HL_MAX_LOAD_INFO];
-	uint8_t public_key[32];
+	uint32_t key_idx;   /* KCore key (file header) that verifies the images (SPEC §11) */
 };
 
 struct hl_mpage {

@@ -4,7 +4,7 @@
  * One record per object a step changed, appended under that object's lock:
  *
  *   struct hl_rec            88 bytes, fixed
- *   blob[blob_len]           data-oracle bytes (public key, signature), padded to 8
+ *   blob[blob_len]           data-oracle bytes (signature, image digests), padded to 8
  *   nlock x struct hl_rdep   EVERY object the step locked, in acquisition order (so
  *                            H_CalLock checks the global lock order over all of a step's
  *                            locks). An entry without HL_RD_WRITTEN is a read dependency:
@@ -38,14 +38,30 @@ enum hl_event {
 	HL_EV_GRANT,           /* vmid, pfn */
 	HL_EV_REVOKE,          /* vmid, pfn; dorc = content digest */
 	HL_EV_GEN_VMID,        /* -; ret = vmid */
-	HL_EV_REG_KVM,         /* vmid, kvm handle; blob = public key */
+	/*
+	 * KCore's keys (SPEC §11; hyplog: the C hard-codes one key). The log file header holds
+	 * the run's provisioned Ed25519 public keys (engine/hl_file.c struct fhdr: nkeys, then
+	 * kcore_keys[HL_MAX_KEYS][32], unused slots zero; hl_file_info.keys). OREG_KVM stores
+	 * arg[2] = key_idx in vminfo.key_idx (shared/hl_types.h; it replaced public_key[32]);
+	 * a live engine refuses key_idx >= nkeys before any step, so every OREG_KVM record
+	 * has key_idx < the header's nkeys. OREG_KVM has no blob.
+	 * OVERIFY's blob = digest_0 .. digest_{n-1}, 32 bytes each, n = vminfo.next_load_info:
+	 * digest_i = BLAKE2b-256 (crypto_generichash, no key) of image i's load[i].size bytes
+	 * as KCore read them through its remap window. With dorc = 1 (verified) the blob always
+	 * holds all n digests, and a model recomputes the verdict as: for every i,
+	 * crypto_sign_verify_detached(vminfo.load[i].signature, digest_i, 32,
+	 * header key[vminfo.key_idx]) == 0 (signatures come from OBOOT_INFO's blob). A refused
+	 * verification changes nothing and appends no record; a halted one has no blob.
+	 */
+	HL_EV_REG_KVM,         /* vmid, kvm handle, key_idx (SPEC §11: an index into KCore's keys) */
 	HL_EV_REG_VCPU,        /* vmid, vcpuid, vcpu handle */
 	HL_EV_VM_ACTIVE,       /* vmid, vcpuid */
 	HL_EV_VM_INACTIVE,     /* vmid, vcpuid */
 	HL_EV_VM_POWEROFF,     /* vmid */
 	HL_EV_BOOT_INFO,       /* vmid, load_addr, size; blob = signature; ret = load_idx */
 	HL_EV_REMAP_IMAGE,     /* vmid, pfn, load_idx */
-	HL_EV_VERIFY,          /* vmid; dorc = 1 if every image signature verified, 2 if a load step halted */
+	HL_EV_VERIFY,          /* vmid; dorc = 1 if every image signature verified, 2 if a load step
+	                        * halted; blob = the images' BLAKE2b-256 digests (see above) */
 	HL_EV_SMMU_ALLOC,      /* cbndx, vmid, index, num */
 	HL_EV_SMMU_FREE,       /* cbndx, index */
 	HL_EV_ASSIGN_SMMU,     /* cbndx, index, pfn, gfn; dorc = content digest */
@@ -119,8 +135,11 @@ struct hl_delta {
 };
 static_assert(sizeof(struct hl_delta) == 8, "delta header layout");
 
-#define HL_REC_MAX     2048u    /* bound on one record, header included */
-#define HL_BLOB_MAX    64u
+/* HL_BLOB_MAX: OVERIFY carries HL_MAX_LOAD_INFO (5) x 32-byte digests = 160 bytes.
+ * HL_REC_MAX grew by as much as HL_BLOB_MAX so that a stage's delta room (engine/hl_state.h)
+ * stays the same. */
+#define HL_REC_MAX     2176u    /* bound on one record, header included */
+#define HL_BLOB_MAX    192u
 #define HL_ALIGN8(x)   (((x) + 7u) & ~(uint32_t)7u)
 
 static inline const uint8_t *hl_rec_blob(const struct hl_rec *r)

@@ -84,7 +84,11 @@ struct hl_vminfo {
 	uint64_t vcpu[HL_VCPU_PER_VM];           /* host handles (shared_vcpu) */
 	uint64_t inc_exe;
 	struct hl_load_info load[HL_MAX_LOAD_INFO];
-	uint8_t public_key[32];                  /* host-supplied Ed25519 key, set at REGISTER_KVM */
+	/* which of KCore's provisioned keys (engine cfg kcore_keys / the file header's keys)
+	 * verifies this VM's images; set at REGISTER_KVM, always < nkeys (SPEC §11: the key
+	 * itself is KCore's, never the host's) */
+	uint32_t key_idx;
+	uint32_t pad_key;
 };
 static_assert(offsetof(struct hl_vminfo, load) % 8 == 0, "vminfo alignment");
 static_assert(sizeof(struct hl_vminfo) % 8 == 0, "vminfo size");

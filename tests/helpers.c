@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hl_testkey.h"
+
 struct hl_engine *th_engine(unsigned ncpus)
 {
 	struct hl_engine_cfg cfg;
@@ -11,6 +13,7 @@ struct hl_engine *th_engine(unsigned ncpus)
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = ncpus;
 	cfg.lock_order_check = true;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	return hl_engine_new(&cfg);
 }
 
@@ -86,9 +89,8 @@ const struct hl_rec *th_last_rec(struct hl_engine *e, unsigned obj, uint8_t *buf
 
 uint32_t th_new_vm(struct hl_engine *e, int cpu)
 {
-	uint8_t key[32] = { 1, 2, 3 };
 	uint32_t vmid = 0;
-	if (hl_register_kvm(e, cpu, 0x1000, key, &vmid) != HL_OK)
+	if (hl_register_kvm(e, cpu, 0x1000, 0, &vmid) != HL_OK)
 		return 0;
 	return vmid;
 }
@@ -100,7 +102,7 @@ uint32_t th_new_vm(struct hl_engine *e, int cpu)
 
 uint32_t th_boot_vm(struct hl_engine *e, int cpu, uint64_t block_pfn, uint64_t load_addr)
 {
-	uint8_t pk[32], sk[64], sig[64];
+	uint8_t sig[64];
 	enum { IMG = 12288 };
 	uint8_t img[IMG];
 	uint32_t vmid = 0, idx = 0;
@@ -108,8 +110,7 @@ uint32_t th_boot_vm(struct hl_engine *e, int cpu, uint64_t block_pfn, uint64_t l
 
 	if (sodium_init() < 0)
 		return 0;
-	crypto_sign_keypair(pk, sk);
-	if (hl_register_kvm(e, cpu, 0x5000, pk, &vmid) != HL_OK)
+	if (hl_register_kvm(e, cpu, 0x5000, 0, &vmid) != HL_OK)   /* KCore key 0: the test key */
 		return 0;
 	for (uint32_t vc = 0; vc < HL_VCPU_PER_VM; vc++)
 		if (hl_register_vcpu(e, cpu, vmid, vc, 0x6000 + vc) != HL_OK)
@@ -118,7 +119,8 @@ uint32_t th_boot_vm(struct hl_engine *e, int cpu, uint64_t block_pfn, uint64_t l
 		img[i] = (uint8_t)(i * 7 + vmid);
 	for (unsigned pg = 0; pg < IMG / 4096; pg++)
 		memcpy(hl_ram_page(e, block_pfn + pg), img + pg * 4096, 4096);
-	crypto_sign_detached(sig, NULL, img, IMG, sk);
+	if (hl_testkey_sign_image(sig, img, IMG) != 0)
+		return 0;
 	if (hl_set_boot_info(e, cpu, vmid, hl_ipa(load_addr), IMG, sig, &idx) != HL_OK)
 		return 0;
 	for (unsigned pg = 0; pg < IMG / 4096; pg++)
@@ -377,6 +379,7 @@ struct hl_engine *th_random_run(const struct th_run_cfg *rc, uint64_t *steps_out
 	cfg.global_lock = rc->global_lock;
 	cfg.ckpt_every = rc->ckpt_every;
 	cfg.lock_order_check = true;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	if (!e)
 		return NULL;

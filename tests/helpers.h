@@ -18,7 +18,7 @@ int th_replay_matches(struct hl_engine *e);
 uint64_t th_nrecs(struct hl_engine *e, unsigned obj);
 /* the last record appended to obj's log, copied to buf (NULL if none) */
 const struct hl_rec *th_last_rec(struct hl_engine *e, unsigned obj, uint8_t *buf, size_t len);
-/* register a VM with a fixed key; returns its vmid */
+/* register a VM with KCore's key 0 (th_engine provisions the test key there); its vmid */
 uint32_t th_new_vm(struct hl_engine *e, int cpu);
 
 #endif

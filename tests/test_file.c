@@ -25,9 +25,10 @@
 
 #include "hl_file.h"
 #include "helpers.h"
+#include "hl_testkey.h"
 
 /* ---- the on-disk layout, as far as the tests need it (see engine/hl_file.c) ------------ */
-#define FHDR_SIZE 72u
+#define FHDR_SIZE (80u + HL_MAX_KEYS * 32u)   /* ... nobj, nkeys, kcore_keys[HL_MAX_KEYS][32], pad, crc */
 #define FSEC_SIZE 96u
 #define FTRL_SIZE 32u
 /* section header field offsets */
@@ -468,6 +469,7 @@ Test(file, roundtrip_automatic_checkpoints_and_halt)
 	cfg.ncpus = 2;
 	cfg.lock_order_check = true;
 	cfg.ckpt_every = 5;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	cr_assert_not_null(e);
 	vmid = workload_phase1(e);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "hl_testkey.h"
 #include "hl_check.h"
 #include "hl_fault.h"
 #include "hl_file.h"
@@ -109,6 +110,7 @@ static struct hl_engine *scripted(uint64_t ckpt_every)
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = 2;
 	cfg.ckpt_every = ckpt_every;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	cr_assert_not_null(e);
 	vm1 = th_boot_vm(e, 0, th_pfn(512), 0x80000000ull);
@@ -593,5 +595,399 @@ Test(oracle_fault, reordered_records_caught_by_serializability)
 	cr_assert_eq(hl_check_all(live(e), &v, NULL), 1);
 	cr_assert_eq(v.rel, HL_REL_SERIAL, "%s: %s", hl_rel_name(v.rel), v.what);
 	expect_file_violation(e, "reorder");
+	hl_engine_free(e);
+}
+
+/* ===================================================================================== */
+/* issue 10: the relations as SPEC §10 states them, each shown failing                     */
+
+/* the lock entry of `obj` in a record's list */
+static struct hl_rdep *lock_entry(struct hl_rec *r, unsigned obj)
+{
+	struct hl_rdep *rd = (struct hl_rdep *)hl_rec_rdeps(r);
+	for (unsigned j = 0; j < r->nlock; j++)
+		if (rd[j].obj == obj)
+			return &rd[j];
+	cr_assert_fail("record of %u has no lock entry for %u", r->obj, obj);
+	return NULL;
+}
+
+/* `hyplog check` on e's file: its exit status, and its stdout in out */
+static int cli_check_out(struct hl_engine *e, const char *tag, char *out, size_t len)
+{
+	const char *bin = getenv("HYPLOG");
+	char path[256], cmd[600];
+	struct hl_file_err fe;
+	size_t n = 0;
+	FILE *p;
+	int st;
+
+	out[0] = 0;
+	if (!bin)
+		return -1;
+	snprintf(path, sizeof(path), "/tmp/test_oracle_%d_%s.hlog", (int)getpid(), tag);
+	cr_assert_eq(hl_file_write(e, path, &fe), 0, "%s", fe.msg);
+	snprintf(cmd, sizeof(cmd), "'%s' check '%s' 2>&1", bin, path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (n + 1 < len && fgets(out + n, (int)(len - n), p))
+		n += strlen(out + n);
+	st = pclose(p);
+	unlink(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(oracle_relations, callock_written_object_missing_from_the_lock_list)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_verdict v;
+	const struct hl_olog *lg;
+	struct hl_rec *r;
+	struct hl_rdep *self;
+	uint32_t vm = th_new_vm(e, 0);
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 1, th_pfn(1)), HL_OK);
+	lg = live(e);
+	cr_assert_eq(hl_check_callock(lg, &v), 0, "%s", v.what);
+	/* the assign's npt(host) record: [s2page W, npt(0) W]; its own entry names spt instead */
+	r = olog_rec(lg, HL_NPT_OBJ(0), 2);
+	cr_assert_eq(r->event, HL_EV_ASSIGN_VM);
+	self = lock_entry(r, HL_NPT_OBJ(0));
+	self->obj = HL_SPT_ID;   /* still in the global order: s2page -> spt */
+	cr_assert_eq(hl_check_callock(lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_CALLOCK);
+	cr_assert_eq(v.obj, HL_NPT_OBJ(0));
+	cr_assert(strstr(v.what, "missing from the acquisition list"), "%s", v.what);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, callock_written_objects_locked_out_of_order)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_verdict v;
+	const struct hl_olog *lg;
+	uint32_t vm = th_new_vm(e, 0);
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 1, th_pfn(1)), HL_OK);
+	lg = live(e);
+	/* both records of the assign list [s2page W, npt(0) W]: swap them, as an engine that
+	 * locked npt(host) before s2page would log it (both objects are written: the old
+	 * H_CalLock saw only read-only locks) */
+	{
+		struct hl_rec *rs[2] = { olog_rec(lg, HL_S2PAGE_ID, 1), olog_rec(lg, HL_NPT_OBJ(0), 2) };
+		for (unsigned i = 0; i < 2; i++) {
+			struct hl_rdep *rd = (struct hl_rdep *)hl_rec_rdeps(rs[i]), t;
+			cr_assert_eq(rs[i]->nlock, 2);
+			cr_assert_eq(rd[0].obj, HL_S2PAGE_ID);
+			cr_assert(rd[0].flags & HL_RD_WRITTEN);
+			cr_assert(rd[1].flags & HL_RD_WRITTEN);
+			t = rd[0];
+			rd[0] = rd[1];
+			rd[1] = t;
+		}
+	}
+	cr_assert_eq(hl_check_callock(lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_CALLOCK);
+	cr_assert(strstr(v.what, "global order"), "%s", v.what);
+	cr_assert(strstr(v.expected, "s2page before npt(0)"), "%s", v.expected);
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, relate_oracle_own_event_seen_as_another_cpus)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_verdict v;
+	const struct hl_olog *lg;
+	struct hl_rec *io;
+	uint32_t vm = th_new_vm(e, 0);
+
+	/* cpu 0: map_io reads s2page at seq 0, then assign writes s2page seq 1 */
+	cr_assert_eq(hl_map_vm_io(e, 0, vm, hl_ipa(0x9000000), hl_pa(MMIO_PA(2))), HL_OK);
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 1, th_pfn(1)), HL_OK);
+	lg = live(e);
+	cr_assert_eq(hl_check_relate_oracle(lg, &v), 0, "%s", v.what);
+	io = olog_rec(lg, HL_NPT_OBJ(vm), 1);
+	cr_assert_eq(io->event, HL_EV_MAP_IO);
+	cr_assert_eq(lock_entry(io, HL_S2PAGE_ID)->seq, 0);
+	cr_assert_eq(olog_rec(lg, HL_S2PAGE_ID, 1)->cpu, 0);
+	/* the map_io claims it saw s2page seq 1: cpu 0's own later assign, between two of
+	 * cpu 0's views, as if another CPU had appended it */
+	lock_entry(io, HL_S2PAGE_ID)->seq = 1;
+	cr_assert_eq(hl_check_relate_oracle(lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_ORACLE, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert_eq(v.cpu, 0);
+	cr_assert(strstr(v.what, "its own event as another cpu's"), "%s", v.what);
+	cr_assert(strstr(v.actual, "by cpu 0 itself"), "%s", v.actual);
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, relate_hlock_step_reads_a_stranded_object)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_verdict v;
+	const struct hl_olog *lg;
+	struct hl_rec *halt;
+	uint32_t vm = th_new_vm(e, 0);
+	unsigned nread = 0;
+
+	/* cpu 0 allocates a bank and DMA-assigns a page through it (a read of smmu); cpu 1
+	 * halts freeing the bank of a running VM and keeps smmu locked */
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 0, 2, vm, 0), HL_OK);
+	cr_assert_eq(hl_smmu_assign_page(e, 0, 2, 0, th_pfn(20), 0x300), HL_OK);
+	cr_assert_eq(hl_smmu_free_pgd(e, 1, 2, 0), HL_HALT);
+	lg = live(e);
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 0, "%s: %s", hl_rel_name(v.rel), v.what);
+	halt = olog_rec(lg, HL_SMMU_ID, 2);
+	cr_assert(halt->flags & HL_RF_STRANDED);
+	/* the assign claims it saw the stranded record: a step that locked what the halted
+	 * CPU holds forever. No record follows the stranded one in smmu's log, so the old
+	 * check (records after a stranded one) saw nothing */
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		for (size_t i = 0; i < lg->obj[o].n; i++) {
+			struct hl_rec *r = (struct hl_rec *)lg->obj[o].rec[i];
+			if (r->event == HL_EV_ASSIGN_SMMU) {
+				struct hl_rdep *rd = lock_entry(r, HL_SMMU_ID);
+				cr_assert(hl_rdep_is_read(rd));
+				rd->seq = 2;
+				nread++;
+			}
+		}
+	cr_assert_gt(nread, 0);
+	cr_assert_eq(hl_check_relate_hlock(lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_HLOCK);
+	cr_assert_eq(v.cpu, 0);
+	cr_assert_eq(v.event, HL_EV_ASSIGN_SMMU);
+	cr_assert(strstr(v.what, "read smmu"), "%s", v.what);
+	cr_assert(strstr(v.what, "halted cpu 1 left locked"), "%s", v.what);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, file_sequence_gap_is_exit_1_naming_h_callock)
+{
+	struct hl_engine *e = scripted(0);
+	char out[4096];
+	int rc;
+
+	rec_at(e, HL_NPT_OBJ(0), 5)->seq = 7;   /* written with a valid checksum */
+	rc = cli_check_out(e, "gap", out, sizeof(out));
+	if (rc != -1 || getenv("HYPLOG")) {
+		cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+		cr_assert(strstr(out, "VIOLATION of H_CalLock"), "%s", out);
+		cr_assert(strstr(out, "not consecutive"), "%s", out);
+	}
+	/* and the oracle's parser reads it as a log, not a malformed file */
+	{
+		struct hl_verdict v;
+		cr_assert_eq(hl_check_all(live(e), &v, NULL), 1);
+		cr_assert_eq(v.rel, HL_REL_CALLOCK);
+	}
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, file_delta_outside_its_object_is_exit_1_naming_sync_shared)
+{
+	struct hl_engine *e = scripted(0);
+	struct hl_rec *r = rec_at(e, HL_CORE_ID, 1);
+	struct hl_delta *d = (struct hl_delta *)hl_rec_first_delta(r);
+	struct hl_verdict v;
+	char out[4096];
+	int rc;
+
+	cr_assert_gt(r->ndelta, 0);
+	d->off = 1u << 20;   /* core_data is 16 bytes */
+	rc = cli_check_out(e, "oob", out, sizeof(out));
+	if (rc != -1 || getenv("HYPLOG")) {
+		cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+		cr_assert(strstr(out, "VIOLATION of sync_shared"), "%s", out);
+		cr_assert(strstr(out, "outside the image of core"), "%s", out);
+	}
+	cr_assert_eq(hl_check_sync_shared(live(e), &v), 1);
+	cr_assert_eq(v.rel, HL_REL_SYNC);
+	cr_assert_eq(v.obj, HL_CORE_ID);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, sync_shared_cleared_page_not_zeroed_in_ram)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_verdict v;
+	uint32_t vm = th_new_vm(e, 0);
+	uint8_t *page;
+
+	cr_assert_not_null(e->st->ram);
+	page = e->st->ram + (th_pfn(3) - HL_RAM_BASE_PFN) * PG;
+	memset(page, 0x5A, PG);   /* the host's data in the page it gives away */
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 3, th_pfn(3)), HL_OK);
+	cr_assert_eq(hl_clear_vm_page(e, 0, vm, th_pfn(3)), HL_OK);
+	expect_pass(e);   /* the page is zero, as flatmem says */
+	/* a clear that does not zero: the VM's data stays in the page the host gets back */
+	memset(page, 0xA5, 64);
+	cr_assert_eq(hl_check_sync_shared(live(e), &v), 1);
+	cr_assert_eq(v.rel, HL_REL_SYNC);
+	cr_assert_eq(v.obj, HL_S2PAGE_ID);
+	cr_assert(strstr(v.what, "was zeroed, it was not"), "%s", v.what);
+	cr_assert_eq(hl_check_all(live(e), &v, NULL), 1);
+	/* a file has no page memory: the same log passes sync_shared there (a live check's job) */
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, security_broken_between_two_checkpoints)
+{
+	struct hl_engine_cfg cfg;
+	struct hl_engine *e;
+	struct hl_check_stats st;
+	struct hl_verdict v;
+	uint32_t vm;
+
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = 1;
+	cfg.ckpt_every = 4;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
+	e = hl_engine_new(&cfg);
+	cr_assert_not_null(e);
+	vm = th_new_vm(e, 0);
+	for (unsigned i = 0; i < 9; i++)   /* npt(host) is cut at seq 4 and 8 */
+		cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(i) * PG)), HL_OK);
+	/* a caller that maps a host page into the VM before assigning it: the invariant "a
+	 * VM's table maps RAM only that VM owns" is false until the assign below */
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x40 * PG), th_pfn(40) * PG, 3), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 0x40, th_pfn(40)), HL_OK);
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(20) * PG)), HL_OK);
+	{
+		/* the log has checkpoint cuts, the final state is clean */
+		const struct hl_olog *lg = live(e);
+		cr_assert_gt(lg->obj[HL_NPT_OBJ(0)].snap_seq, 0);
+		cr_assert_eq(hl_check_security(lg, &v), 1, "the violation between the cuts is missed");
+		cr_assert_eq(v.rel, HL_REL_SECURITY);
+		cr_assert_eq(v.event, HL_EV_MAP_VM, "%s", v.what);
+		cr_assert(strstr(v.what, "after OMAP_VM"), "%s", v.what);
+		cr_assert_eq(hl_check_all(lg, &v, &st), 1);
+		cr_assert_eq(v.rel, HL_REL_SECURITY, "%s: %s", hl_rel_name(v.rel), v.what);
+		cr_assert_gt(st.inv_steps, 0);
+	}
+	expect_file_violation(e, "between_ckpts");
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, security_after_cuts_covers_the_consistent_part)
+{
+	struct hl_engine *e = scripted(3);
+	struct hl_check_stats st;
+	struct hl_verdict v;
+
+	/* no false alarm from snapshots cut at different times (they are one state only
+	 * from the consistent cut on); every step is either before it or checked */
+	cr_assert_eq(hl_check_all(live(e), &v, &st), 0, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert_gt(st.cut_ops, 0, "the log has cuts: some steps precede the consistent cut");
+	cr_assert_eq(st.cut_ops + st.inv_steps, st.ops);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, init_state_compares_the_seq0_images)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_verdict v;
+	struct hl_check_stats st;
+	const struct hl_olog *lg;
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	lg = live(e);
+	cr_assert(lg->has_init);
+	cr_assert_eq(hl_check_all(lg, &v, &st), 0, "%s", v.what);
+	cr_assert(st.init_checked);
+	((uint8_t *)lg->obj[HL_CORE_ID].init)[0] ^= 1;   /* next_vmid of the seq-0 core */
+	cr_assert_eq(hl_check_init(lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_INIT);
+	cr_assert_eq(v.obj, HL_CORE_ID);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, verify_verdict_is_recomputed_not_read)
+{
+	struct hl_engine *e = scripted(0);
+	struct hl_verdict v;
+	const struct hl_olog *lg = live(e);
+	struct hl_rec *r = NULL;
+
+	for (unsigned o = HL_INFO_ID; o < HL_ID_END && !r; o++)
+		for (size_t i = 0; i < lg->obj[o].n; i++)
+			if (lg->obj[o].rec[i]->event == HL_EV_VERIFY && lg->obj[o].rec[i]->dorc == 1)
+				r = (struct hl_rec *)lg->obj[o].rec[i];
+	cr_assert_not_null(r, "the scripted run verifies a VM");
+	cr_assert_geq(r->blob_len, 32);
+	/* the record still says "verified"; the digest it carries no longer matches the signature */
+	((uint8_t *)hl_rec_blob(r))[0] ^= 0xFF;
+	cr_assert_eq(hl_check_relate_log(lg, &v), 1);
+	cr_assert(v.rel == HL_REL_LOG, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert_eq(v.event, HL_EV_VERIFY, "%s", v.what);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, serializability_names_the_cycle)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_verdict v;
+	const struct hl_olog *lg;
+	struct hl_rec *a, *b;
+	uint64_t tmp;
+	uint32_t vm = th_new_vm(e, 0);
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	cr_assert_eq(hl_map_host(e, 1, hl_pa(th_pfn(2) * PG)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 1, th_pfn(1)), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 1, vm, 2, th_pfn(2)), HL_OK);
+	lg = live(e);
+	a = olog_rec(lg, HL_NPT_OBJ(0), 3);
+	b = olog_rec(lg, HL_NPT_OBJ(0), 4);
+	tmp = a->op;
+	a->op = b->op;
+	b->op = tmp;
+	cr_assert_eq(hl_check_serializable(lg, &v, NULL, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_SERIAL);
+	cr_assert(strstr(v.what, "a cycle of"), "%s", v.what);
+	cr_assert(strstr(v.what, "npt(0) log") || strstr(v.what, "s2page log"), "the edges are named: %s", v.what);
+	cr_assert(strstr(v.what, "OASSIGN_VM"), "%s", v.what);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, malformed_file_names_the_offset)
+{
+	struct hl_engine *e = scripted(0);
+	struct hl_file_err fe;
+	struct hl_olog lg;
+	struct hl_olog_err err;
+	const char *path = "/tmp/test_oracle_malformed.hlog";
+	uint8_t *buf;
+	long n;
+	FILE *f;
+
+	cr_assert_eq(hl_file_write(e, path, &fe), 0, "%s", fe.msg);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	unlink(path);
+	cr_assert_eq(hl_olog_parse(&lg, buf, (size_t)n, &err), 0, "%s", err.msg);
+	hl_olog_free(&lg);
+	/* a byte of the last record (just before the 32-byte trailer) */
+	buf[n - 40] ^= 0x10;
+	cr_assert_eq(hl_olog_parse(&lg, buf, (size_t)n, &err), -1);
+	cr_assert(strstr(err.msg, "checksum"), "%s", err.msg);
+	cr_assert_gt(err.offset, 0);
+	cr_assert_lt(err.offset, (uint64_t)n - 32);
+	/* truncated */
+	buf[n - 40] ^= 0x10;
+	cr_assert_eq(hl_olog_parse(&lg, buf, (size_t)n - 5, &err), -1);
+	cr_assert(strstr(err.msg, "truncated") || strstr(err.msg, "trailer"), "%s", err.msg);
+	free(buf);
 	hl_engine_free(e);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "hl_testkey.h"
 #include "hl_step.h"
 
 #define PG 4096ull
@@ -21,6 +22,7 @@ static struct hl_engine *scripted(unsigned ncpus, uint64_t ckpt_every)
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = ncpus;
 	cfg.ckpt_every = ckpt_every;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	cr_assert_not_null(e);
 	vm1 = th_boot_vm(e, 0, th_pfn(512), 0x80000000ull);
@@ -487,6 +489,7 @@ Test(replay, live_checker_checks_security_before_checkpoints_cut, .timeout = 120
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = 2;
 	cfg.ckpt_every = 4;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	cr_assert_not_null(e);
 	lv = hl_live_start(e, 50);
@@ -528,6 +531,7 @@ Test(replay, live_checker_windows_take_the_checkpoints, .timeout = 120)
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = 2;
 	cfg.ckpt_every = 8;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	cr_assert_not_null(e);
 	lv = hl_live_start(e, 50);

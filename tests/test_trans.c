@@ -21,6 +21,7 @@
 
 #include "helpers.h"
 #include "hl_pgtable.h"
+#include "hl_testkey.h"
 
 /* ---- literal constants (REFERENCE §2.3) --------------------------------------------------- */
 #define PG              4096ull
@@ -1135,14 +1136,11 @@ Test(revoke_vm_page, rejects_bad_input)
 Test(register_kvm, new_vm_ready)
 {
 	struct hl_engine *e = eng();
-	uint8_t key[32];
 	uint32_t vmid = 0;
 	struct snap s;
 
-	for (unsigned i = 0; i < 32; i++)
-		key[i] = (uint8_t)(0xA0 + i);
 	snap_take(e, &s);
-	cr_assert_eq(hl_register_kvm(e, 0, 0xFFFF000012340000ull, key, &vmid), HL_OK);
+	cr_assert_eq(hl_register_kvm(e, 0, 0xFFFF000012340000ull, 0, &vmid), HL_OK);
 	cr_assert_eq(vmid, 1);
 	cr_assert_eq(e->st->core->next_vmid, 2);
 	cr_assert_eq(e->st->core->next_remap_ptr, REMAP_START);
@@ -1151,7 +1149,7 @@ Test(register_kvm, new_vm_ready)
 		cr_assert_eq(vi->state, HL_VM_READY);
 		cr_assert_eq(vi->kvm, 0xFFFF000012340000ull);
 		cr_assert_eq(vi->inc_exe, 0);
-		cr_assert_eq(memcmp(vi->public_key, key, 32), 0);
+		cr_assert_eq(vi->key_idx, 0);
 		cr_assert_eq(vi->next_load_info, 0);
 		for (unsigned c = 0; c < HL_VCPU_PER_VM; c++)
 			cr_assert_eq(vi->vcpu_state[c], HL_VCPU_UNUSED);
@@ -1176,12 +1174,12 @@ Test(register_kvm, new_vm_ready)
 		cr_assert_eq(r->arg[0], 1);
 		cr_assert_eq(r->arg[1], 0xFFFF000012340000ull);
 		cr_assert_eq(r->ret, 1);
-		cr_assert_eq(r->blob_len, 32);
-		cr_assert_eq(memcmp(hl_rec_blob(r), key, 32), 0);
+		cr_assert_eq(r->arg[2], 0, "the key index");
+		cr_assert_eq(r->blob_len, 0, "no key bytes from the host");
 		cr_assert_neq(r->op, gop);
 	}
 	/* the next one gets vmid 2, from the other CPU */
-	cr_assert_eq(hl_register_kvm(e, 1, 0x2, key, &vmid), HL_OK);
+	cr_assert_eq(hl_register_kvm(e, 1, 0x2, 0, &vmid), HL_OK);
 	cr_assert_eq(vmid, 2);
 	cr_assert_eq(e->st->core->next_vmid, 3);
 	replay_ok(e);
@@ -1191,7 +1189,7 @@ Test(register_kvm, new_vm_ready)
 Test(register_kvm, gen_vmid_halts_at_corevisor)
 {
 	struct hl_engine *e = eng();
-	uint8_t key[32] = { 0 };
+	const uint32_t key = 0;
 	uint32_t vmid = 0;
 	struct snap s;
 
@@ -1220,7 +1218,7 @@ Test(register_kvm, gen_vmid_halts_at_corevisor)
 Test(register_kvm, reg_kvm_on_used_vmid_halts)
 {
 	struct hl_engine *e = eng();
-	uint8_t key[32] = { 7 };
+	const uint32_t key = 0;
 	uint32_t vmid = 0;
 	struct snap s;
 
@@ -1249,13 +1247,14 @@ Test(register_kvm, reg_kvm_on_used_vmid_halts)
 Test(register_kvm, rejects_bad_input)
 {
 	struct hl_engine *e = eng();
-	uint8_t key[32] = { 0 };
 	uint32_t vmid = 77;
 	struct snap s;
 
 	snap_take(e, &s);
-	cr_assert_eq(hl_register_kvm(e, 0, 1, NULL, &vmid), HL_E_INVAL);
-	cr_assert_eq(hl_register_kvm(e, 5, 1, key, &vmid), HL_E_CPU);
+	cr_assert_eq(hl_register_kvm(e, 0, 1, 1, &vmid), HL_E_INVAL);   /* KCore holds key 0 only */
+	cr_assert_eq(hl_register_kvm(e, 0, 1, HL_MAX_KEYS, &vmid), HL_E_INVAL);
+	cr_assert_eq(hl_register_kvm(e, 0, 1, UINT32_MAX, &vmid), HL_E_INVAL);
+	cr_assert_eq(hl_register_kvm(e, 5, 1, 0, &vmid), HL_E_CPU);
 	cr_assert_eq(vmid, 77);
 	assert_untouched(e, &s);
 	replay_ok(e);
@@ -1792,17 +1791,17 @@ static void image_setup(struct hl_engine *e, struct img *im, uint64_t pfn0, uint
 	im->size = size;
 	im->pgnum = (size + PG - 1) / PG;
 	im->load = 0x40000000;
-	crypto_sign_keypair(im->pk, im->sk);
+	cr_assert_eq(hl_testkey_keypair(im->pk, im->sk), 0);   /* KCore's key 0 */
 	for (uint64_t i = 0; i < size; i++)
 		buf[i] = (uint8_t)(i * 13 + (i >> 12));
 	for (uint64_t p = 0; p < im->pgnum; p++) {
 		uint64_t n = size - p * PG < PG ? size - p * PG : PG;
 		memcpy(hl_ram_page(e, pfn0 + p), buf + p * PG, n);
 	}
-	crypto_sign_detached(im->sig, NULL, buf, size, im->sk);
+	cr_assert_eq(hl_image_sign(im->sig, buf, size, im->sk), 0);
 	if (!good_sig)
 		im->sig[5] ^= 0x10;
-	cr_assert_eq(hl_register_kvm(e, 1, 0xABC, im->pk, &im->vm), HL_OK);
+	cr_assert_eq(hl_register_kvm(e, 1, 0xABC, 0, &im->vm), HL_OK);
 	cr_assert_eq(hl_register_vcpu(e, 1, im->vm, 0, 0x1), HL_OK);
 	cr_assert_eq(hl_set_boot_info(e, 1, im->vm, hl_ipa(im->load), size, im->sig, NULL), HL_OK);
 	for (uint64_t p = 0; remap && p < im->pgnum; p++)
@@ -1901,7 +1900,9 @@ Test(verify_vm_image, wrong_key_stays_ready)
 	cr_assert_geq(sodium_init(), 0);
 	crypto_sign_keypair(pk2, sk2);
 	image_setup(e, &im, th_pfn(512), 2 * PG, true, true);
-	memcpy(e->st->info[im.vm]->public_key, pk2, 32);   /* a key the image was not signed with */
+	/* the right image, signed with a key KCore does not hold */
+	cr_assert_eq(hl_image_sign(e->st->info[im.vm]->load[0].signature, hl_ram_page(e, th_pfn(512)), 2 * PG,
+				   sk2), 0);
 	cr_assert_eq(hl_verify_vm_image(e, 0, im.vm, &ok), HL_OK);
 	cr_assert_eq(ok, 0);
 	cr_assert_eq(e->st->info[im.vm]->state, HL_VM_READY);
@@ -2008,7 +2009,7 @@ Test(verify_vm_image, not_ready_halts_and_strands_vminfo)
 	snap_take(e, &s);
 	cr_assert_eq(hl_set_vm_poweroff(e, 1, vm), HL_E_STRANDED);
 	assert_untouched(e, &s);
-	cr_assert_eq(hl_register_kvm(e, 1, 0x3, (uint8_t[32]){ 0 }, NULL), HL_OK);
+	cr_assert_eq(hl_register_kvm(e, 1, 0x3, 0, NULL), HL_OK);
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -2069,7 +2070,7 @@ Test(verify_vm_image, load_step_halt_halts_verify)
 	cr_assert_eq(hl_set_vm_poweroff(e, 0, 1), HL_E_CPU_HALTED);
 	cr_assert_eq(hl_grant_vm_page(e, 1, im.vm, im.pfn0), HL_E_STRANDED);
 	cr_assert_eq(hl_register_vcpu(e, 1, im.vm, 1, 0x2), HL_E_STRANDED);
-	cr_assert_eq(hl_register_kvm(e, 1, 0x3, (uint8_t[32]){ 0 }, NULL), HL_OK);
+	cr_assert_eq(hl_register_kvm(e, 1, 0x3, 0, NULL), HL_OK);
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -2185,7 +2186,7 @@ Test(smmu_alloc_pgd, verified_vm_halts)
 		    (unsigned[]){ SMMU, INFO(vm) }, 2);
 	cr_assert_eq(e->st->smmu->owner[0], INV32);
 	cr_assert_eq(hl_set_vm_poweroff(e, 1, vm), HL_E_STRANDED);
-	cr_assert_eq(hl_register_kvm(e, 1, 1, (uint8_t[32]){ 0 }, NULL), HL_OK);
+	cr_assert_eq(hl_register_kvm(e, 1, 1, 0, NULL), HL_OK);
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -2648,7 +2649,7 @@ Test(smmu_map_page, pool_exhausted_halts_and_strands_all)
 		uint64_t pa;
 		cr_assert_eq(hl_smmu_iova_to_phys(e, 1, hl_iova(0), 0, 0, &pa), HL_E_STRANDED);
 	}
-	cr_assert_eq(hl_register_kvm(e, 1, 1, (uint8_t[32]){ 0 }, NULL), HL_OK);
+	cr_assert_eq(hl_register_kvm(e, 1, 1, 0, NULL), HL_OK);
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -2859,7 +2860,7 @@ Test(smmu_iova_to_phys, refused_on_a_halted_cpu)
 	cr_assert_eq(hl_smmu_iova_to_phys(e, 0, hl_iova(0), 0, 0, &pa), HL_E_CPU_HALTED);
 	cr_assert_eq(hl_search_load_info(e, 0, 1, hl_ipa(0), &pa), HL_E_CPU_HALTED);
 	cr_assert_eq(hl_verify_vm_image(e, 0, 1, NULL), HL_E_CPU_HALTED);
-	cr_assert_eq(hl_register_kvm(e, 0, 1, (uint8_t[32]){ 0 }, NULL), HL_E_CPU_HALTED);
+	cr_assert_eq(hl_register_kvm(e, 0, 1, 0, NULL), HL_E_CPU_HALTED);
 	cr_assert_eq(hl_set_boot_info(e, 0, 1, hl_ipa(0), 1, (uint8_t[64]){ 0 }, NULL), HL_E_CPU_HALTED);
 	cr_assert_eq(hl_smmu_iova_to_phys(e, 1, hl_iova(0), 0, 0, &pa), HL_OK);
 	replay_ok(e);

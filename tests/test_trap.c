@@ -24,6 +24,7 @@
 #include "hl_access.h"
 #include "hl_pgtable.h"
 #include "hl_step.h"
+#include "hl_testkey.h"
 #include "hosted.h"
 #include "kcore.h"
 #include "platform.h"
@@ -319,16 +320,13 @@ static void make_image(uint8_t *img, uint32_t salt)
 /* register_kvm + 2 vCPUs (boot PC in the image): the VM is READY */
 static void register_vm(struct vm *vm, uint64_t meta_pfn, uint64_t vcpu_pfn, uint64_t block_pfn, uint64_t boot_pc)
 {
-	uint8_t seed[32];
-
 	memset(vm, 0, sizeof(*vm));
 	vm->meta_pfn = meta_pfn;
 	vm->vcpu_pfn = vcpu_pfn;
 	vm->block_pfn = block_pfn;
-	memset(seed, (int)(meta_pfn & 0xFF), sizeof(seed));
-	crypto_sign_seed_keypair(vm->pk, vm->sk, seed);
-	hwrite(meta_pfn * PG, vm->pk, 32);
-	int64_t vmid = hvc(HVC_REGISTER_KVM, meta_pfn * PG, 0xFFFF0000ABCD0000ull, 0, 0, 0);
+	/* KCore's key 0 (th_engine provisions the test key): the image is signed with it */
+	cr_assert_eq(hl_testkey_keypair(vm->pk, vm->sk), 0);
+	int64_t vmid = hvc(HVC_REGISTER_KVM, 0, 0xFFFF0000ABCD0000ull, 0, 0, 0);
 	cr_assert(vmid >= 1 && vmid <= HL_MAX_VM, "REGISTER_KVM returned %lld", (long long)vmid);
 	vm->vmid = (uint32_t)vmid;
 	for (unsigned v = 0; v < 2; v++) {
@@ -346,7 +344,7 @@ static void load_and_verify(struct vm *vm, enum sigmode mode)
 
 	make_image(img, vm->vmid);
 	hwrite(vm->block_pfn * PG, img, IMG_BYTES);
-	crypto_sign_detached(sig, NULL, img, IMG_BYTES, vm->sk);
+	cr_assert_eq(hl_image_sign(sig, img, IMG_BYTES, vm->sk), 0);
 	if (mode == SIG_BAD)
 		sig[5] ^= 0x40;
 	if (mode == SIG_NONE)
@@ -449,53 +447,48 @@ Test(trap, hvc_encryption_calls_are_not_supported)
 
 Test(trap, hvc_register_kvm)
 {
-	uint8_t key[32];
 	struct snap s;
 
-	for (unsigned i = 0; i < 32; i++)
-		key[i] = (uint8_t)(0xA0 + i);
-	hwrite(META_PFN * PG, key, 32);
-	/* bad: the key is not in host memory (nothing changes, no vmid is used up) */
-	BAD(KC_EINVAL, HVC_REGISTER_KVM, 0x1000, 7, 0, 0, 0);                  /* MMIO */
-	BAD(KC_EINVAL, HVC_REGISTER_KVM, 0, 7, 0, 0, 0);                       /* pfn 0 */
-	BAD(KC_EINVAL, HVC_REGISTER_KVM, KC_SMMU_BASE, 7, 0, 0, 0);            /* SMMU window */
-	BAD(KC_EINVAL, HVC_REGISTER_KVM, RAM_END, 7, 0, 0, 0);                 /* beyond RAM */
-	BAD(KC_EINVAL, HVC_REGISTER_KVM, RAM_END - 16, 7, 0, 0, 0);            /* straddles the end */
-	BAD(KC_EINVAL, HVC_REGISTER_KVM, INV64 - 8, 7, 0, 0, 0);               /* wraps */
+	/* bad: x1 names no key KCore holds (SPEC §11: it holds key 0 only; the host never
+	 * supplies key bytes, so an address there is just a bad index). Nothing changes, no
+	 * vmid is used up. */
+	BAD(KC_EINVAL, HVC_REGISTER_KVM, 1, 7, 0, 0, 0);                       /* next index */
+	BAD(KC_EINVAL, HVC_REGISTER_KVM, HL_MAX_KEYS, 7, 0, 0, 0);             /* past the table */
+	BAD(KC_EINVAL, HVC_REGISTER_KVM, META_PFN * PG, 7, 0, 0, 0);           /* a key's address */
+	BAD(KC_EINVAL, HVC_REGISTER_KVM, 1ull << 32, 7, 0, 0, 0);              /* 0 in the low half */
+	BAD(KC_EINVAL, HVC_REGISTER_KVM, INV64, 7, 0, 0, 0);
 
 	/* good */
 	snap_take(&s);
-	cr_assert_eq(hvc(HVC_REGISTER_KVM, META_PFN * PG, 0xFFFF000012340000ull, 0, 0, 0), 1);
+	cr_assert_eq(hvc(HVC_REGISTER_KVM, 0, 0xFFFF000012340000ull, 0, 0, 0), 1);
 	cr_assert_eq(E->st->core->next_vmid, 2);
 	cr_assert_eq(info(1)->state, HL_VM_READY);
 	cr_assert_eq(info(1)->kvm, 0xFFFF000012340000ull);
 	cr_assert_eq(info(1)->inc_exe, 0);
-	cr_assert_arr_eq(info(1)->public_key, key, 32);
+	cr_assert_eq(info(1)->key_idx, 0);
 	cr_assert_eq(th_nrecs(E, CORE), s.n[CORE] + 1);
 	cr_assert_eq(th_nrecs(E, INFO(1)), s.n[INFO(1)] + 1);
 	for (unsigned o = 0; o < HL_ID_END; o++)
 		if (o != CORE && o != INFO(1))
 			cr_assert_eq(th_nrecs(E, o), s.n[o], "object %u got a record", o);
 	/* the second VM gets the next vmid */
-	cr_assert_eq(hvc(HVC_REGISTER_KVM, META_PFN * PG + 8, 5, 0, 0, 0), 2);
+	cr_assert_eq(hvc(HVC_REGISTER_KVM, 0, 5, 0, 0, 0), 2);
 	cr_assert_eq(info(2)->kvm, 5);
-	cr_assert_arr_eq(info(2)->public_key, key + 8, 24);
+	cr_assert_eq(info(2)->key_idx, 0);
 
-	/* a key in a page the host gave to a VM is not host memory */
+	/* still refused with VMs around */
 	struct vm vm;
 	boot_vm(&vm, META2_PFN, VCPU2_PFN, BLOCK_PFN);
-	BAD(KC_EINVAL, HVC_REGISTER_KVM, BLOCK_PFN * PG, 7, 0, 0, 0);
+	BAD(KC_EINVAL, HVC_REGISTER_KVM, 1, 7, 0, 0, 0);
 	cr_assert_eq(th_replay_matches(E), 0);
 }
 
 Test(trap, hvc_register_vcpu)
 {
-	uint8_t key[32] = { 1 };
 	uint64_t hv0 = hv_pa(VCPU_PFN, 0), hv1 = hv_pa(VCPU_PFN, 1);
 	struct snap s;
 
-	hwrite(META_PFN * PG, key, 32);
-	cr_assert_eq(hvc(HVC_REGISTER_KVM, META_PFN * PG, 0, 0, 0, 0), 1);
+	cr_assert_eq(hvc(HVC_REGISTER_KVM, 0, 0, 0, 0, 0), 1);
 	hstore(hv0, 0);   /* the host's vcpu struct page exists */
 
 	BAD(KC_EINVAL, HVC_REGISTER_VCPU, 0, 0, hv0, 0, 0);                      /* vmid 0 */
@@ -697,7 +690,7 @@ Test(trap, hvc_verify_wrong_key_stays_ready)
 	register_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN, BOOT_PC);
 	uint8_t other[32], sk[64], seed[32] = { 9 };
 	crypto_sign_seed_keypair(other, sk, seed);
-	memcpy(vm.sk, sk, 64);   /* the image is signed with a key the VM was not registered with */
+	memcpy(vm.sk, sk, 64);   /* the image is signed with a key KCore does not hold */
 	load_and_verify(&vm, SIG_GOOD);
 	cr_assert_eq(vm.verified, 0);
 	cr_assert_eq(info(vm.vmid)->state, HL_VM_READY);

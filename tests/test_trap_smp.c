@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "hl_testkey.h"
 #include "hl_access.h"
 #include "hl_pgtable.h"
 #include "hosted.h"
@@ -262,7 +263,7 @@ static bool write_bytes(struct sthread *t, uint64_t pa, const uint8_t *b, size_t
 static bool boot(struct sthread *t, unsigned slot)
 {
 	struct svm *vm = &t->vm[slot];
-	uint8_t pk[32], sk[64], seed[32], sig[64];
+	uint8_t sig[64];
 	static _Thread_local uint8_t img[IMG_BYTES];
 	int64_t vmid;
 
@@ -270,9 +271,8 @@ static bool boot(struct sthread *t, unsigned slot)
 	vm->meta_pfn = t->first_pfn + 1 + 2 * slot;
 	vm->vcpu_pfn = t->first_pfn + 2 + 2 * slot;
 	vm->block_pfn = t->first_pfn + 512 * (slot + 1);
-	memset(seed, (int)(t->id * 16 + slot + 1), sizeof(seed));
-	crypto_sign_seed_keypair(pk, sk, seed);
-	if (!write_bytes(t, vm->meta_pfn * PG, pk, 32) || !hvc(t, &vmid, HVC_REGISTER_KVM, vm->meta_pfn * PG, t->id, 0, 0))
+	/* KCore's key 0 (th_engine provisions the test key); the image is signed with it */
+	if (!hvc(t, &vmid, HVC_REGISTER_KVM, 0, t->id, 0, 0))
 		return false;
 	if (vmid < 1 || vmid > HL_MAX_VM)
 		TFAIL(t, "cpu %u: REGISTER_KVM returned %lld", t->id, (long long)vmid);
@@ -292,7 +292,8 @@ static bool boot(struct sthread *t, unsigned slot)
 		img[i] = (uint8_t)(i * 31 + vm->vmid * 3 + t->id);
 	if (!write_bytes(t, vm->block_pfn * PG, img, IMG_BYTES))
 		return false;
-	crypto_sign_detached(sig, NULL, img, IMG_BYTES, sk);
+	if (hl_testkey_sign_image(sig, img, IMG_BYTES) != 0)
+		TFAIL(t, "cpu %u: signing failed", t->id);
 	if (!write_bytes(t, vm->meta_pfn * PG + 64, sig, 64) ||
 	    !expect(t, "SET_BOOT_INFO", HVC_SET_BOOT_INFO, vm->vmid, LOAD_ADDR, IMG_BYTES, vm->meta_pfn * PG + 64, 0))
 		return false;

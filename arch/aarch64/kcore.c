@@ -202,10 +202,12 @@ static int ioremap(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t gpa, u
 
 /*
  * host_hvc_dispatcher: x0 = call number, x1..x5 = arguments, result in x0.
- * SeKVM's calls take their key and signature from host memory here (the C code has
- * them hard-coded): REGISTER_KVM x1 = PA of the 32-byte Ed25519 public key;
- * SET_BOOT_INFO x4 = PA of the 64-byte signature; REGISTER_VCPU x3 = PA of the host's
- * struct host_vcpu.
+ * REGISTER_KVM x1 = index of one of KCore's own image-verification keys (SPEC §11: the
+ * keys are provisioned to KCore in its configuration / compiled into the EL2 image; the
+ * C hard-codes one; the host never supplies key bytes), x2 = the host's kvm handle; an
+ * index >= the number of provisioned keys is -EINVAL with nothing changed.
+ * SET_BOOT_INFO x4 = PA of the 64-byte signature (Ed25519 over the image's BLAKE2b-256
+ * digest, hl_testkey.h); REGISTER_VCPU x3 = PA of the host's struct host_vcpu.
  */
 enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 {
@@ -251,11 +253,11 @@ enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 		return rc == HL_OK ? set_x0(f, verified) : ret_status(kc, f, rc);
 	}
 	case HVC_REGISTER_KVM: {
-		uint8_t key[32];
 		uint32_t vmid = 0;
-		if (kcore_host_read(k, cpu, x[1], key, sizeof(key)) != HL_OK)
+		/* x1 = KCore key index: hl_register_kvm refuses one >= nkeys before any change */
+		if (x[1] > UINT32_MAX)
 			return ret_status(kc, f, HL_E_INVAL);
-		rc = hl_register_kvm(e, (int)cpu, x[2], key, &vmid);
+		rc = hl_register_kvm(e, (int)cpu, x[2], (uint32_t)x[1], &vmid);
 		return rc == HL_OK ? set_x0(f, vmid) : ret_status(kc, f, rc);
 	}
 	case HVC_REGISTER_VCPU: {

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "hl_access.h"
+#include "hl_testkey.h"
 #include "hl_trans.h"
 #include "hosted.h"
 #include "sysreg.h"
@@ -27,6 +28,7 @@
 #define HP_GUEST_MMIO 0x09000000ull    /* emulated by the host: never mapped */
 #define HP_LOAD_ADDR 0x80000000ull     /* image, one 2 MiB block */
 #define HP_IMG_BYTES (8u * 4096u)
+#define HP_KEY_IDX 0u                  /* KCore key the host model's VMs use: the test key */
 #define HP_BOOT_PC (HP_LOAD_ADDR + 0x100)
 #define HP_PROG_LEN 2048u              /* instructions before the program loops */
 #define HP_VM_DEV_PA 0x0A000000ull     /* device pages handed to VMs (PHYS_ADDR_IOREMAP) */
@@ -683,7 +685,7 @@ static bool boot_vm(struct hp_cpu *c, unsigned slot)
 {
 	struct hp_platform *p = c->p;
 	struct hp_vm *vm = &c->vm[slot];
-	uint8_t pk[32], sk[64], sig[64];
+	uint8_t sig[64];
 	uint8_t *img;
 	int64_t meta, vcpus, rc, vmid, idx;
 
@@ -699,16 +701,9 @@ static bool boot_vm(struct hp_cpu *c, unsigned slot)
 		return false;
 	vm->meta_pfn = pfn_of(c, (uint64_t)meta);
 	vm->vcpu_pfn = pfn_of(c, (uint64_t)vcpus);
-	{
-		/* keys from the CPU's seeded generator: a run is a function of its seed */
-		uint8_t kseed[crypto_sign_SEEDBYTES];
-		for (unsigned i = 0; i < sizeof(kseed); i++)
-			kseed[i] = (uint8_t)rnd(c);
-		crypto_sign_seed_keypair(pk, sk, kseed);
-	}
-	if (!host_write_bytes(c, vm->meta_pfn * PG, pk, 32))
-		return false;
-	vmid = hp_hvc(p, c->id, HVC_REGISTER_KVM, vm->meta_pfn * PG, 0xFFFF000000000000ull | c->id, 0, 0, 0);
+	/* SPEC §11: the VM uses KCore's key HP_KEY_IDX (the engine's configuration provisions
+	 * the test key there); the image is signed with the test key pair (hl_testkey.h) */
+	vmid = hp_hvc(p, c->id, HVC_REGISTER_KVM, HP_KEY_IDX, 0xFFFF000000000000ull | c->id, 0, 0, 0);
 	if (vmid < 1 || vmid > HL_MAX_VM) {
 		fail(c, "REGISTER_KVM returned %lld", (long long)vmid);
 		return false;
@@ -760,8 +755,12 @@ static bool boot_vm(struct hp_cpu *c, unsigned slot)
 		free(img);
 		return false;
 	}
-	crypto_sign_detached(sig, NULL, img, HP_IMG_BYTES, sk);
+	rc = hl_testkey_sign_image(sig, img, HP_IMG_BYTES);
 	free(img);
+	if (rc != 0) {
+		fail(c, "signing the image failed");
+		return false;
+	}
 	if (!host_write_bytes(c, vm->meta_pfn * PG + 64, sig, 64))
 		return false;
 	idx = hp_hvc(p, c->id, HVC_SET_BOOT_INFO, vm->vmid, HP_LOAD_ADDR, HP_IMG_BYTES, vm->meta_pfn * PG + 64, 0);
@@ -1048,6 +1047,9 @@ struct hp_platform *hp_new(struct hl_engine *e, struct kcore *k, const struct hp
 	unsigned banks[HL_SMMU_CFG_SIZE], nbanks = 0;
 
 	if (!p || cfg->ncpus < 1 || cfg->ncpus > e->cfg.ncpus)
+		goto fail;
+	/* the host model signs with the test key: KCore must hold it as key HP_KEY_IDX */
+	if (e->cfg.nkeys <= HP_KEY_IDX || memcmp(e->cfg.kcore_keys[HP_KEY_IDX], hl_testkey_pk, 32) != 0)
 		goto fail;
 	p->e = e;
 	p->k = k;

@@ -58,6 +58,9 @@ struct hp_stats {
 
 struct hp_platform;
 
+/* The host model signs its VMs' images with the test key (shared/hl_testkey.h) and
+ * registers them with KCore key index 0: e's configuration must provision hl_testkey_pk
+ * first (hl_engine_cfg_add_key), or hp_new fails. */
 struct hp_platform *hp_new(struct hl_engine *e, struct kcore *k, const struct hp_cfg *cfg);
 void hp_free(struct hp_platform *p);
 /* boot each CPU's first VMs (sequentially, for deterministic vmids), then run every CPU */

@@ -11,6 +11,7 @@
  *
  * The stream (read by `hyplog boot`, cli/cmd_boot.c), one ASCII line per item:
  *   HLBEGIN <version> <ncpus> <build config...>
+ *   HLKEY <idx> <32 bytes, hex>        KCore's provisioned keys, idx 0, 1, ... (SPEC §11)
  *   HLINIT <obj> <pool pa>             table objects: their initial image's pool PA
  *   HLOBJ <obj> <first seq> <nrecs> <bytes> <live digest>
  *   HLREC <record bytes, hex> <crc32>  the object's records in sequence order
@@ -28,12 +29,19 @@
 #include "hl_access.h"
 #include "hl_engine.h"
 #include "hl_pgtable.h"
+#include "hl_testkey.h"
 #include "image.h"
 #include "kcore.h"
 #include "sysreg.h"
 #include "hl_fault.h"
 
 void el2_sys_init(void);
+
+/* KCore's image-verification keys, compiled in at build time (SPEC §11; the host never
+ * supplies one, REGISTER_KVM names one by index). Public keys only: the image carries no
+ * secret. Key 0 is the test key the host test kernel's guest is signed with (host/sign.c,
+ * shared/hl_testkey.h). */
+static const uint8_t el2_kcore_keys[][32] = { HL_TESTKEY_PK_INIT };
 
 #define read_sysreg(r) ({ uint64_t __v; __asm__ volatile("mrs %0, " #r : "=r"(__v)); __v; })
 #define write_sysreg(v, r) __asm__ volatile("msr " #r ", %x0" : : "rZ"((uint64_t)(v)))
@@ -221,6 +229,13 @@ static void dump_logs(void)
 		 HL_VCPU_PER_VM, HL_NR_CPUS, HL_CFG_RAM_MIB, HL_CFG_HOST_PMD_PAGES, HL_CFG_VM_PMD_PAGES,
 		 HL_CFG_CORE_PMD_PAGES, HL_CFG_SPT_PMD_PAGES, HL_ID_END, sizeof(struct hl_rec));
 	uart_write_locked(line);
+	for (unsigned i = 0; i < eng->cfg.nkeys; i++) {
+		int n = snprintf(line, sizeof(line), "HLKEY %u ", i);
+		for (unsigned j = 0; j < 32; j++)
+			n += snprintf(line + n, sizeof(line) - n, "%02x", eng->cfg.kcore_keys[i][j]);
+		snprintf(line + n, sizeof(line) - n, "\n");
+		uart_write_locked(line);
+	}
 	hl_rcu_read_lock();
 	for (unsigned o = 1; o < HL_ID_END; o++) {
 		const struct hl_log_base *b = hl_log_base_get(&eng->logs[o]);
@@ -414,6 +429,9 @@ static void boot_cpu0(void)
 	cfg.ncpus = ncpus;
 	cfg.with_ram = true;
 	cfg.ckpt_every = 0;
+	for (unsigned i = 0; i < sizeof(el2_kcore_keys) / sizeof(el2_kcore_keys[0]); i++)
+		if (hl_engine_cfg_add_key(&cfg, el2_kcore_keys[i]) < 0)
+			el2_fatal("more compiled-in KCore keys than HL_MAX_KEYS");
 	eng = hl_engine_new(&cfg);
 	if (!eng)
 		el2_fatal("hl_engine_new failed");

@@ -28,7 +28,9 @@
 #define HVC_LOOPS 150
 #define SMMU_PAGES 8
 
-extern const uint8_t guest_bin[], guest_bin_end[], guest_sig[], guest_pk[];
+extern const uint8_t guest_bin[], guest_bin_end[], guest_sig[];
+/* KCore's key the guest is signed with: the EL2 image compiles the test key in as key 0 */
+#define GUEST_KEY_IDX 0u
 
 /* the compiler may call these for struct copies */
 void *memcpy(void *d, const void *s, size_t n)
@@ -61,7 +63,6 @@ struct cpu_ctx {
 	uint64_t checks, fails;
 	char line[208];
 	struct host_vcpu hv;
-	uint8_t pk[32] __attribute__((aligned(16)));
 	uint8_t sig[64] __attribute__((aligned(16)));
 } __attribute__((aligned(64)));
 
@@ -313,13 +314,11 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 	bool first = j == 0, off = false;
 	uint64_t mmio_seen = 0, reported = 0, faults = 0;
 
-	for (unsigned i = 0; i < 32; i++)
-		c->pk[i] = guest_pk[i];
 	for (unsigned i = 0; i < 64; i++)
 		c->sig[i] = guest_sig[i];
 	memset(hv, 0, sizeof(*hv));
 	hv->boot_pc = GUEST_IPA;
-	vmid = hvc(HVC_REGISTER_KVM, (uint64_t)(uintptr_t)c->pk, 0x1000 + c->cpu * 16 + j, 0, 0, 0);
+	vmid = hvc(HVC_REGISTER_KVM, GUEST_KEY_IDX, 0x1000 + c->cpu * 16 + j, 0, 0, 0);
 	expect(c, (int64_t)vmid >= 1 && vmid <= HL_MAX_VM, "REGISTER_KVM gives a vmid", vmid);
 	if ((int64_t)vmid < 1)
 		return;
@@ -415,8 +414,10 @@ static void forbidden(struct cpu_ctx *c)
 	EXPECT_EQ(c, (int64_t)hvc(HVC_PHYS_ADDR_IOREMAP, 0, 0, 0, 4096, 0), KC_EINVAL, "IOREMAP for the host refused");
 	EXPECT_EQ(c, (int64_t)hvc(HVC_CLEAR_VM_S2_RANGE, 1, 0x123, 4096, 0, 0), KC_EINVAL,
 		  "CLEAR_VM_S2_RANGE unaligned refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_REGISTER_KVM, GUEST_KEY_IDX + 1, 0, 0, 0, 0), KC_EINVAL,
+		  "REGISTER_KVM naming a key KCore does not hold refused");
 	EXPECT_EQ(c, (int64_t)hvc(HVC_REGISTER_KVM, EL2_MEM_BASE, 0, 0, 0, 0), KC_EINVAL,
-		  "REGISTER_KVM with a key outside host memory refused");
+		  "REGISTER_KVM with an address for a key index refused");
 	/* the hypervisor's memory: the access is refused and skipped, v keeps its value */
 	__asm__ volatile("ldr %0, [%1]" : "+r"(v) : "r"(el2mem) : "memory");
 	EXPECT_EQ(c, v, 0x5AFE, "load from EL2 memory refused");

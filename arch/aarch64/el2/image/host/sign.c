@@ -1,10 +1,11 @@
-/* sign.c - build tool (runs on the build machine): Ed25519-sign the guest image with a
- * fixed test key. usage: sign IMAGE SIG_OUT PK_OUT */
+/* sign.c - build tool (runs on the build machine): sign the guest image with the fixed test
+ * key (shared/hl_testkey.h: Ed25519 over the image's BLAKE2b-256 digest), the key the EL2
+ * image compiles in as KCore's key 0. usage: sign IMAGE SIG_OUT PK_OUT */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
+#include "hl_testkey.h"
 
 static unsigned char *slurp(const char *p, size_t *n)
 {
@@ -27,23 +28,28 @@ static int spit(const char *p, const unsigned char *b, size_t n)
 
 int main(int argc, char **argv)
 {
-	unsigned char seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-	unsigned char sig[crypto_sign_BYTES];
+	uint8_t sig[64];
 	unsigned char *img;
 	size_t n;
 
-	if (argc != 4 || sodium_init() < 0) {
+	if (argc != 4) {
 		fprintf(stderr, "usage: sign IMAGE SIG_OUT PK_OUT\n");
 		return 2;
 	}
-	memset(seed, 0x42, sizeof(seed));   /* the test key: fixed, so builds are reproducible */
-	crypto_sign_seed_keypair(pk, sk, seed);
+	/* the public key compiled into the EL2 image must be the seed's: else nothing verifies */
+	if (hl_testkey_check() != 0) {
+		fprintf(stderr, "sign: HL_TESTKEY_PK_INIT is not the test seed's public key\n");
+		return 1;
+	}
 	if (!(img = slurp(argv[1], &n)) || n == 0) {
 		fprintf(stderr, "sign: cannot read %s\n", argv[1]);
 		return 1;
 	}
-	crypto_sign_detached(sig, NULL, img, n, sk);
-	if (spit(argv[2], sig, sizeof(sig)) || spit(argv[3], pk, sizeof(pk))) {
+	if (hl_testkey_sign_image(sig, img, n) != 0) {
+		fprintf(stderr, "sign: signing failed\n");
+		return 1;
+	}
+	if (spit(argv[2], sig, sizeof(sig)) || spit(argv[3], hl_testkey_pk, 32)) {
 		fprintf(stderr, "sign: cannot write\n");
 		return 1;
 	}
