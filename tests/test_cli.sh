@@ -5,19 +5,20 @@
 # time limit (a FIFO opened for reading blocks forever).
 set -u
 H=${1:?usage: test_cli.sh PATH/TO/hyplog}
+LIMIT=${HL_CLI_TIMEOUT:-10}   # seconds per command (more under qemu-aarch64: tests/meson.build)
 T=$(mktemp -d "${TMPDIR:-/tmp}/hyplog-cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 fails=0 n=0
 
-# expect RC WORDS -- ARGS...: run hyplog ARGS (10 s limit), want exit RC and WORDS in stderr
+# expect RC WORDS -- ARGS...: run hyplog ARGS ($LIMIT s limit), want exit RC and WORDS in stderr
 expect() {
 	local want=$1 words=$2 rc
 	shift 3
 	n=$((n + 1))
-	timeout 10 "$H" "$@" >"$T/out" 2>"$T/err" </dev/null
+	timeout "$LIMIT" "$H" "$@" >"$T/out" 2>"$T/err" </dev/null
 	rc=$?
 	if [[ $rc -eq 124 ]]; then
-		echo "FAIL: hyplog $* hung (killed after 10 s)"
+		echo "FAIL: hyplog $* hung (killed after $LIMIT s)"
 		fails=$((fails + 1))
 	elif [[ $rc -ne $want ]]; then
 		echo "FAIL: hyplog $*: exit $rc, want $want; stderr: $(head -c 300 "$T/err")"
