@@ -19,6 +19,10 @@
 #include <jansson.h>
 
 #include "hl_engine.h"
+#include "hb_lockprof.h"
+
+/* the most entries of a --cpus list */
+#define HB_MAX_CPU_LIST 32u
 
 struct hb_ctx {
 	/* options */
@@ -29,6 +33,8 @@ struct hb_ctx {
 	unsigned max_cpus;       /* largest CPU count in the stress matrix */
 	bool charts;             /* run gnuplot on the .dat files */
 	bool cold;               /* no pre-faulting (hb_heap_warm / hb_engine_prefault) */
+	unsigned cpu_list[HB_MAX_CPU_LIST];   /* --cpus: the scale suite's CPU counts (0 entries: default) */
+	unsigned ncpu_list;
 	/* results */
 	json_t *root, *results, *targets;
 	FILE *summary;           /* copy of every SUMMARY/TARGET line */
@@ -41,6 +47,10 @@ int hb_stress(struct hb_ctx *x);        /* b: trap-level throughput matrix; e: m
 int hb_replay(struct hb_ctx *x);        /* c: replay rates; d: check time scaling; e */
 int hb_fairness(struct hb_ctx *x);      /* f: per-thread acquisition spread per lock kind */
 int hb_disjoint(struct hb_ctx *x);      /* engine-level disjoint VMs: per-object vs global */
+int hb_scale(struct hb_ctx *x);         /* issue 11: traps/s vs a CPU list, lock profiles, chart */
+int hb_preempt(struct hb_ctx *x);       /* issue 11: preempted holder, alone vs a busy process */
+/* 1, 2, 4, ... up to twice the online cores; returns the count */
+unsigned hb_default_cpu_list(unsigned *list, unsigned max);
 
 int hlbench_main(int argc, char **argv);
 
@@ -82,6 +92,7 @@ struct hb_spt {
 	bool global, logs_off;
 	uint64_t ckpt, ops, seed;
 	bool cold;                 /* count first-touch page faults (no prefault) */
+	bool profile;              /* time every lock hold (hl_lock_profile) */
 };
 struct hb_sres {
 	double run_s;              /* wall time of hp_run */
@@ -91,6 +102,8 @@ struct hb_sres {
 	long peak_rss_kib;         /* VmHWM over setup + run (reset before) */
 	long rss_delta_kib;        /* VmHWM minus VmRSS before the engine was created */
 	bool ok;
+	struct hb_lockrow locks[HB_LOCKROWS_MAX];   /* the run's lock profile, by wait time */
+	unsigned nlocks;
 };
 /* run one point; if keep != NULL the engine is returned for replay (caller frees with
  * hb_engine_release) and *kc gets the kcore (opaque) */

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "hl_testkey.h"
 #include "hl_trans.h"
 #include "kcore.h"
 #include "platform.h"
@@ -229,7 +228,6 @@ struct hl_engine *hb_engine(unsigned ncpus, enum hl_lock_kind kind, bool global,
 	cfg.ckpt_every = ckpt;
 	cfg.with_ram = true;
 	cfg.lock_order_check = false;
-	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	return hl_engine_new(&cfg);
 }
 
@@ -254,6 +252,8 @@ int hb_stress_point(const struct hb_spt *pt, struct hb_sres *res, struct hl_engi
 	hb_rss_reset();
 	long rss0 = hb_rss_now_kib();
 	e = hb_engine(pt->cpus, pt->lock, pt->global, pt->logs_off, pt->ckpt);
+	if (e && pt->profile)
+		hb_lockprof_enable(e, true);
 	if (e)
 		k = kcore_new(e);
 	memset(&pc, 0, sizeof(pc));
@@ -283,6 +283,7 @@ int hb_stress_point(const struct hb_spt *pt, struct hb_sres *res, struct hl_engi
 	for (unsigned c = 0; c < pt->cpus; c++)
 		res->traps += k->cpu[c].traps[KC_T_VM_EXIT];
 	hl_engine_log_stats(e, &res->ls);
+	res->nlocks = hb_lockprof_collect(e, res->locks);
 	res->peak_rss_kib = hb_rss_peak_kib();
 	res->rss_delta_kib = res->peak_rss_kib - rss0;
 	res->ok = rc == 0 && !hp_halted_cpus(p);

@@ -22,6 +22,7 @@ static const struct {
 	{ "disjoint", hb_disjoint, "b: engine-level disjoint VMs, per-object locks vs one global lock" },
 	{ "replay", hb_replay, "c+d+e: replay rates, CalStateH, check-time scaling, segment reuse" },
 	{ "fairness", hb_fairness, "f: per-thread acquisition spread for each lock kind" },
+	{ "preempt", hb_preempt, "preempted holder: 2 CPUs on 2 cores alone vs beside a busy process" },
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
 

@@ -18,11 +18,11 @@
 #include "cli.h"
 #include "hl_file.h"
 #include "hl_report.h"
-#include "hl_testkey.h"
 #include "kcore.h"
 #include "platform.h"
 #include "hl_live.h"
 #include "hl_check.h"
+#include "hb_lockprof.h"
 
 static void usage(FILE *f)
 {
@@ -49,6 +49,8 @@ static void usage(FILE *f)
 		"  --check           run the oracle checks live beside the CPUs (RCU reader) and\n"
 		"                    all of them again on the quiesced engine; report the lag\n"
 		"  --quiet           no progress bar\n"
+		"  --profile         time every lock hold too and print the lock profile (per object:\n"
+		"                    acquisitions, contended, wait and hold time), sorted by wait time\n"
 		"  --engine-only     the engine-level driver instead (see `hyplog stress --engine-only --help`)\n"
 		"  -h, --help        this text\n"
 		"\n"
@@ -60,6 +62,30 @@ struct run_ctx {
 	struct hp_platform *p;
 	int rc;
 };
+
+/* the run is timed by the CPU threads themselves: first start to last end (issue 11) */
+struct cpu_times {
+	double start[HL_NR_CPUS], end[HL_NR_CPUS];
+};
+
+static void on_cpu_time(void *ctx, unsigned cpu, bool start)
+{
+	struct cpu_times *t = ctx;
+	if (cpu < HL_NR_CPUS)
+		(start ? t->start : t->end)[cpu] = cli_now();
+}
+
+static double cpu_times_span(const struct cpu_times *t, unsigned ncpus)
+{
+	double first = 0, last = 0;
+	for (unsigned c = 0; c < ncpus; c++) {
+		if (c == 0 || t->start[c] < first)
+			first = t->start[c];
+		if (t->end[c] > last)
+			last = t->end[c];
+	}
+	return last > first ? last - first : 0;
+}
 
 static void *runner(void *arg)
 {
@@ -85,9 +111,12 @@ int cmd_stress(int argc, char **argv)
 		{ "no-replay", no_argument, NULL, 'R' },
 		{ "check", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "profile", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static struct cpu_times ctimes;
+	bool profile = false;
 	unsigned long long ncpus = 2, vms = 0, ops = 100000, seed = 1, ckpt = 16384;
 	unsigned mix = HP_MIX_ALL;
 	const char *logpath = NULL, *jsonpath = NULL;
@@ -154,6 +183,9 @@ int cmd_stress(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'P':
+			profile = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return HL_EXIT_OK;
@@ -171,8 +203,9 @@ int cmd_stress(int argc, char **argv)
 		return HL_EXIT_USAGE;
 	}
 	if ((HL_RAM_PAGES / ncpus) < 5 * 512) {
-		fprintf(stderr, "hyplog stress: %llu cpus leave under 10 MiB of RAM each; use fewer cpus or a "
-			"bigger -Dram_mib\n", ncpus);
+		fprintf(stderr, "hyplog stress: %llu cpus need 10 MiB of RAM each (%llu MiB), this build has %u MiB: "
+			"use at most %llu cpus, or rebuild with meson option -Dram_mib=%llu or more\n", ncpus,
+			ncpus * 10, (unsigned)HL_CFG_RAM_MIB, (unsigned long long)(HL_RAM_PAGES / (5 * 512)), ncpus * 10);
 		return HL_EXIT_USAGE;
 	}
 	if (!vms_set)
@@ -184,7 +217,6 @@ int cmd_stress(int argc, char **argv)
 	cfg.ncpus = (unsigned)ncpus;
 	cfg.ckpt_every = ckpt;
 	cfg.with_ram = true;
-	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key (hp_new) */
 	e = hl_engine_new(&cfg);
 	k = e ? kcore_new(e) : NULL;
 	memset(&pc, 0, sizeof(pc));
@@ -193,6 +225,10 @@ int cmd_stress(int argc, char **argv)
 	pc.ops = ops;
 	pc.seed = seed;
 	pc.mix = mix;
+	pc.on_cpu = on_cpu_time;
+	pc.hook_ctx = &ctimes;
+	if (e && profile)
+		hb_lockprof_enable(e, true);
 	p = k ? hp_new(e, k, &pc) : NULL;
 	if (!p) {
 		fprintf(stderr, "hyplog stress: cannot create the platform (out of memory?)\n");
@@ -234,7 +270,8 @@ int cmd_stress(int argc, char **argv)
 		usleep(50000);
 	}
 	pthread_join(th, NULL);
-	double run_s = cli_now() - t1;
+	/* the CPU threads' own first start to last end (not the 50 ms poll above) */
+	double run_s = cpu_times_span(&ctimes, (unsigned)ncpus);
 	struct hl_live_report lrep;
 	memset(&lrep, 0, sizeof(lrep));
 	if (live)
@@ -278,6 +315,10 @@ int cmd_stress(int argc, char **argv)
 	printf("logs: %llu records, %llu bytes (%.1f B/trap), %llu checkpoints, peak RSS %.1f MiB\n",
 	       (unsigned long long)ls.records, (unsigned long long)ls.bytes, st.traps ? (double)ls.bytes / st.traps : 0.0,
 	       (unsigned long long)ls.checkpoints, cli_peak_rss_kib() / 1024.0);
+	struct hb_lockrow lrows[HB_LOCKROWS_MAX];
+	unsigned nlrows = hb_lockprof_collect(e, lrows);
+	if (profile)
+		hb_lockprof_print(stdout, lrows, nlrows, run_s, (unsigned)ncpus);
 	if (hp_first_error(p)) {
 		printf("stress FAILED: %llu unexpected behaviours; first: %s\n", (unsigned long long)st.errors,
 		       hp_first_error(p));
@@ -377,6 +418,7 @@ int cmd_stress(int argc, char **argv)
 			json_object_set_new(kinds, kc_trap_kind_name(t), o);
 		}
 		json_object_set_new(j, "trap_kinds", kinds);
+		json_object_set_new(j, "locks", hb_lockprof_json(lrows, nlrows, run_s, (unsigned)ncpus));
 		if (json_dump_file(j, jsonpath, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
 			fprintf(stderr, "hyplog stress: cannot write %s\n", jsonpath);
 			rc = HL_EXIT_MISMATCH;

@@ -1,4 +1,5 @@
-/* hl_lock.c - per-object locks over ck ticket / ck MCS / pthread_mutex. */
+/* hl_lock.c - per-object locks over ck ticket / ck MCS / pthread_mutex, with a parking
+ * slow path (futex, hosted) and a per-lock profile. */
 #include "hl_lock.h"
 
 #include <sched.h>
@@ -10,10 +11,63 @@
 
 #include "hl_tsan.h"
 
+/* The arch hook of the waiting (hl_lock.h). Only the hosted Linux build can park: the EL2
+ * image has no scheduler to give a core to, and its CPUs are never preempted. */
+#if defined(__linux__) && !defined(HL_EL2_IMAGE)
+#define HL_LOCK_CAN_PARK 1
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#else
+#define HL_LOCK_CAN_PARK 0
+#endif
+
 /* ck's atomics are inline assembly that ThreadSanitizer cannot see: every acquire and
  * release is annotated, or every lock-protected access is reported as a race. */
 #define TSAN_ACQUIRE(a) HL_TSAN_ACQUIRE(a)
 #define TSAN_RELEASE(a) HL_TSAN_RELEASE(a)
+
+uint64_t hl_lock_clock_ns(void)
+{
+#if defined(HL_EL2_IMAGE)
+	uint64_t cnt, frq;
+	__asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(cnt) : : "memory");
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(frq));
+	if (!frq)
+		return 0;
+	return cnt / frq * 1000000000ull + cnt % frq * 1000000000ull / frq;
+#else
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+bool hl_lock_arch_park(uint32_t *word, uint32_t val)
+{
+#if HL_LOCK_CAN_PARK
+	struct timespec to = { HL_LOCK_PARK_TIMEOUT_MS / 1000, (long)(HL_LOCK_PARK_TIMEOUT_MS % 1000) * 1000000L };
+	long r = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, &to, NULL, 0);
+	return !(r == -1 && errno == ETIMEDOUT);
+#else
+	(void)word;
+	(void)val;
+	ck_pr_stall();
+	return true;
+#endif
+}
+
+void hl_lock_arch_wake_all(uint32_t *word)
+{
+#if HL_LOCK_CAN_PARK
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#else
+	(void)word;
+#endif
+}
 
 void hl_lock_init(struct hl_lock *lk, unsigned id, enum hl_lock_kind kind)
 {
@@ -45,102 +99,296 @@ static inline bool stranded(const struct hl_lock *lk)
 	return ck_pr_load_32(&((struct hl_lock *)lk)->stranded) != 0;
 }
 
-/* bounded spin, then give the core away: fair locks must not convoy on small hosts */
-static inline void wait_step(unsigned *spins)
+/* ---- waiting ---------------------------------------------------------------------------- */
+
+/* parking on (default) or off: spin then sched_yield, as before issue 11 (benchmarks) */
+static uint32_t park_enabled = 1;
+
+void hl_lock_set_parking(bool on)
 {
-	if (++*spins < HL_LOCK_SPIN_LIMIT) {
-		ck_pr_stall();
-	} else {
-		*spins = 0;
-		sched_yield();
+	ck_pr_store_32(&park_enabled, on ? 1u : 0u);
+}
+
+bool hl_lock_parking(void)
+{
+	return HL_LOCK_CAN_PARK && ck_pr_load_32(&park_enabled) != 0;
+}
+
+/* one waiter: what it waits for, and what it saw while waiting (added to the profile by
+ * the waiter itself once it holds the lock) */
+struct waiter {
+	struct hl_lock *lk;
+	unsigned mine;             /* ticket */
+	hl_mcs_node_t *node;       /* MCS */
+	uint64_t t0;               /* clock at the failed first attempt */
+	uint32_t parks, timeouts;
+};
+
+/* is it our turn? (a mutex's turn is a successful trylock: we then hold it) */
+static inline bool turn(struct waiter *w)
+{
+	struct hl_lock *lk = w->lk;
+
+	switch (lk->kind) {
+	case HL_LOCK_MCS:
+		return ck_pr_load_uint(&w->node->locked) == false;
+	case HL_LOCK_MUTEX:
+		return pthread_mutex_trylock(&lk->u.mutex) == 0;
+	default:
+#if defined(CK_F_SPINLOCK_TICKET_TRYLOCK) && defined(__x86_64__)
+		return (uint16_t)(ck_pr_load_32(&lk->u.ticket.value) & 0xFFFFu) == (uint16_t)w->mine;
+#else
+		return ck_pr_load_uint(&lk->u.ticket.position) == w->mine;
+#endif
 	}
 }
 
 /*
- * Ticket acquire with a waiter we control. ck's own loop cannot yield or give up, so we
- * take a ticket with ck's layout and wait on its "position" half ourselves.
+ * Wait for our turn: spin, then park (hosted) or yield (EL2). Returns false, without
+ * holding the lock, iff it is stranded. Parking, against the unlocker (hl_lock_unlock):
+ *
+ *     waiter                                  unlocker
+ *     parked++; announce (atomic); fence      release the lock word; fence (store->load)
+ *     v = the futex word                      if (parked != 0 && the next waiter announced)
+ *     if (!turn && !stranded) sleep while         { change its futex word; wake it }
+ *         the futex word == v
+ *     withdraw; parked--
+ *
+ * Either the unlocker sees the announcement (and changes the word, so the futex wait
+ * returns at once or is woken), or the waiter's turn check sees the release: no lost
+ * wake-up. The announcement and futex word per kind:
+ *   ticket  slot[mine % HL_LOCK_SLOTS] += 1; the unlocker adds 1 << 16 to the slot of
+ *           the new position;
+ *   MCS     our node's `locked` (1 while we wait: ck's layout); the unlocker's store of 0
+ *           into it is the change, `parked` the announcement;
+ *   mutex   wake_seq, `parked` the announcement; the unlocker bumps wake_seq.
  */
-static bool ticket_lock(struct hl_lock *lk)
+static bool wait_turn(struct waiter *w)
+{
+	struct hl_lock *lk = w->lk;
+	bool park = ck_pr_load_32(&park_enabled) != 0;
+	uint64_t spin_until = w->t0 + HL_LOCK_SPIN_NS;
+	unsigned spins = 0;
+
+	for (;;) {
+		if (turn(w))
+			return true;
+		if (stranded(lk))
+			return false;
+		if (!park) {
+			/* the pre-issue-11 waiter (a baseline for benchmarks): 256 stalls, then yield */
+			if (++spins < HL_LOCK_YIELD_SPINS) {
+				ck_pr_stall();
+			} else {
+				spins = 0;
+				sched_yield();
+			}
+			continue;
+		}
+		/* spin for HL_LOCK_SPIN_NS (a pause lasts 1 to 140 cycles, so count time, not
+		 * pauses; the clock is read every 32nd round) */
+		if ((++spins & 31u) != 0 || hl_lock_clock_ns() < spin_until) {
+			ck_pr_stall();
+			continue;
+		}
+#if HL_LOCK_CAN_PARK
+		uint32_t *word, val;
+		ck_pr_inc_32(&lk->parked);
+		switch (lk->kind) {
+		case HL_LOCK_TICKET:
+			word = &lk->slot[w->mine % HL_LOCK_SLOTS];
+			val = ck_pr_faa_32(word, 1) + 1;
+			break;
+		case HL_LOCK_MCS:
+			word = &w->node->locked;
+			val = 1;   /* true: still waiting */
+			break;
+		default:
+			word = &lk->wake_seq;
+			val = 0;
+			break;
+		}
+		ck_pr_fence_atomic_load();
+		if (lk->kind == HL_LOCK_MUTEX)
+			val = ck_pr_load_32(word);
+		bool got = turn(w);
+		if (!got && !stranded(lk)) {
+			w->parks++;
+			if (!hl_lock_arch_park(word, val))
+				w->timeouts++;
+		}
+		if (lk->kind == HL_LOCK_TICKET)
+			ck_pr_dec_32(word);
+		ck_pr_dec_32(&lk->parked);
+		if (got)
+			return true;
+#else
+		sched_yield();
+#endif
+		spin_until = hl_lock_clock_ns() + HL_LOCK_SPIN_NS;
+	}
+}
+
+/* a waiter that gave up (stranded lock): counted without holding the lock (nobody else
+ * writes the profile of a stranded lock: its holder halted) */
+static void gave_up(struct hl_lock *lk, const struct waiter *w)
+{
+	ck_pr_inc_64(&lk->giveups);
+	if (w->timeouts)
+		ck_pr_add_32(&lk->park_timeouts, w->timeouts);
+}
+
+#if HL_LOCK_CAN_PARK
+/* wake the sleepers of ticket slot s, if any */
+static void wake_slot(uint32_t *s)
+{
+	if (ck_pr_load_32(s) & 0xFFFFu) {
+		ck_pr_add_32(s, 0x10000u);
+		hl_lock_arch_wake_all(s);
+	}
+}
+#endif
+
+/* After a release: wake the waiter whose turn it is, if it sleeps. The fence orders the
+ * release before the loads of the announcements (store->load; the x86 ticket release is
+ * a locked RMW already). `next` is the ticket now served (ticket); `succ` the MCS
+ * successor that now holds it (NULL: none). */
+static inline void wake_parked(struct hl_lock *lk, bool release_was_atomic, unsigned next,
+			       struct ck_spinlock_mcs *succ)
+{
+#if HL_LOCK_CAN_PARK
+	if (release_was_atomic)
+		ck_pr_fence_atomic_load();
+	else
+		ck_pr_fence_memory();
+	if (ck_pr_load_32(&lk->parked) == 0)
+		return;
+	switch (lk->kind) {
+	case HL_LOCK_TICKET:
+		wake_slot(&lk->slot[next % HL_LOCK_SLOTS]);
+		break;
+	case HL_LOCK_MCS:
+		if (succ)
+			hl_lock_arch_wake_all(&succ->locked);
+		break;
+	default:
+		ck_pr_inc_32(&lk->wake_seq);
+		hl_lock_arch_wake_all(&lk->wake_seq);
+		break;
+	}
+#else
+	(void)lk;
+	(void)release_was_atomic;
+	(void)next;
+	(void)succ;
+#endif
+}
+
+/*
+ * Ticket acquire with a waiter we control. ck's own loop cannot park or give up, so we
+ * take a ticket with ck's layout and wait on its "position" half ourselves.
+ * Returns 1 acquired at once, 2 acquired after waiting, 0 stranded.
+ */
+static int ticket_lock(struct hl_lock *lk, struct waiter *w)
 {
 	ck_spinlock_ticket_t *t = &lk->u.ticket;
-	unsigned spins = 0;
 #if defined(CK_F_SPINLOCK_TICKET_TRYLOCK) && defined(__x86_64__)
 	/* x86 layout: one 32-bit word, next ticket in the high half, position in the low */
 	uint32_t v = ck_pr_faa_32(&t->value, 0x10000u);
-	uint16_t mine = (uint16_t)(v >> 16);
-	while ((uint16_t)(ck_pr_load_32(&t->value) & 0xFFFFu) != mine) {
-		if (stranded(lk))
-			return false;   /* the lock is dead forever; our ticket no longer matters */
-		wait_step(&spins);
+	w->mine = (uint16_t)(v >> 16);
+	if ((uint16_t)(v & 0xFFFFu) == (uint16_t)w->mine) {
+		ck_pr_fence_lock();
+		return 1;
 	}
 #else
-	unsigned mine = ck_pr_faa_uint(&t->next, 1);
-	while (ck_pr_load_uint(&t->position) != mine) {
-		if (stranded(lk))
-			return false;
-		wait_step(&spins);
+	w->mine = ck_pr_faa_uint(&t->next, 1);
+	if (ck_pr_load_uint(&t->position) == w->mine) {
+		ck_pr_fence_lock();
+		return 1;
 	}
 #endif
+	w->t0 = hl_lock_clock_ns();
+	if (!wait_turn(w))
+		return 0;   /* the lock is dead forever; our ticket no longer matters */
 	ck_pr_fence_lock();
-	return true;
+	return 2;
 }
 
 /* MCS acquire, same idea: ck's node layout, our waiting loop */
-static bool mcs_lock(struct hl_lock *lk, hl_mcs_node_t *node)
+static int mcs_lock(struct hl_lock *lk, hl_mcs_node_t *node, struct waiter *w)
 {
 	struct ck_spinlock_mcs *prev;
-	unsigned spins = 0;
 
 	node->locked = true;
 	node->next = NULL;
 	ck_pr_fence_store_atomic();
 	prev = ck_pr_fas_ptr(&lk->u.mcs, node);
-	if (prev != NULL) {
-		ck_pr_store_ptr(&prev->next, node);
-		while (ck_pr_load_uint(&node->locked) == true) {
-			if (stranded(lk))
-				return false;
-			wait_step(&spins);
-		}
+	if (prev == NULL) {
+		ck_pr_fence_lock();
+		return 1;
 	}
+	w->t0 = hl_lock_clock_ns();
+	w->node = node;
+	ck_pr_store_ptr(&prev->next, node);
+	if (!wait_turn(w))
+		return 0;
 	ck_pr_fence_lock();
-	return true;
+	return 2;
 }
 
-static bool mutex_lock(struct hl_lock *lk)
+/* trylock + wait so a stranded mutex can be abandoned */
+static int mutex_lock(struct hl_lock *lk, struct waiter *w)
 {
-	unsigned spins = 0;
-	/* trylock + yield so a stranded mutex can be abandoned */
-	while (pthread_mutex_trylock(&lk->u.mutex) != 0) {
-		if (stranded(lk))
-			return false;
-		wait_step(&spins);
+	if (pthread_mutex_trylock(&lk->u.mutex) == 0)
+		return 1;
+	w->t0 = hl_lock_clock_ns();
+	return wait_turn(w) ? 2 : 0;
+}
+
+/* the holder's bookkeeping right after acquiring */
+static inline void acquired(struct hl_lock *lk, int cpu, const struct waiter *w, bool waited)
+{
+	TSAN_ACQUIRE(lk);
+	ck_pr_store_int(&lk->owner, cpu);
+	lk->acquisitions++;
+	if (waited) {
+		uint64_t now = hl_lock_clock_ns();
+		lk->contended++;
+		lk->wait_ns += now - w->t0;
+		lk->parks += w->parks;
+		lk->park_timeouts += w->timeouts;
+		if (lk->profile)
+			lk->t_acq = now;
+	} else if (lk->profile) {
+		lk->t_acq = hl_lock_clock_ns();
 	}
-	return true;
 }
 
 bool hl_lock_lock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 {
-	bool ok;
+	struct waiter w = { .lk = lk };
+	int r;
 
 	if (stranded(lk))
 		return false;
 	switch (lk->kind) {
 	case HL_LOCK_MCS:
-		ok = mcs_lock(lk, node);
+		r = mcs_lock(lk, node, &w);
 		break;
 	case HL_LOCK_MUTEX:
-		ok = mutex_lock(lk);
+		r = mutex_lock(lk, &w);
 		break;
 	default:
-		ok = ticket_lock(lk);
+		r = ticket_lock(lk, &w);
 		break;
 	}
-	if (!ok)
+	if (r == 0) {
+		gave_up(lk, &w);
 		return false;
-	TSAN_ACQUIRE(lk);
-	ck_pr_store_int(&lk->owner, cpu);
-	lk->acquisitions++;
+	}
+	acquired(lk, cpu, &w, r == 2);
+	if (lk->kind == HL_LOCK_MCS)
+		lk->holder_node = node;
 	return true;
 }
 
@@ -173,9 +421,9 @@ bool hl_lock_trylock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 	}
 	if (!ok)
 		return false;
-	TSAN_ACQUIRE(lk);
-	ck_pr_store_int(&lk->owner, cpu);
-	lk->acquisitions++;
+	acquired(lk, cpu, NULL, false);
+	if (lk->kind == HL_LOCK_MCS)
+		lk->holder_node = node;
 	return true;
 }
 
@@ -183,19 +431,65 @@ void hl_lock_unlock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 {
 	if (ck_pr_load_int(&lk->owner) != cpu)
 		hl_lock_not_held_panic(lk, cpu, __func__);
+	if (lk->profile)
+		lk->hold_ns += hl_lock_clock_ns() - lk->t_acq;
 	ck_pr_store_int(&lk->owner, HL_NO_OWNER);
 	TSAN_RELEASE(lk);
 	switch (lk->kind) {
 	case HL_LOCK_MCS:
 		ck_spinlock_mcs_unlock(&lk->u.mcs, node);
+		/* our node's next is stable now: ck's unlock either handed over to it or swung
+		 * the tail to NULL (no successor can link behind us after that) */
+		wake_parked(lk, false, 0, ck_pr_load_ptr(&node->next));
 		break;
 	case HL_LOCK_MUTEX:
 		pthread_mutex_unlock(&lk->u.mutex);
+		wake_parked(lk, false, 0, NULL);
 		break;
-	default:
+	default: {
+		/* we hold it, so the position is ours to read: the next ticket is position + 1 */
+#if defined(CK_F_SPINLOCK_TICKET_TRYLOCK) && defined(__x86_64__)
+		unsigned next = (uint16_t)((ck_pr_load_32(&lk->u.ticket.value) & 0xFFFFu) + 1u);
 		ck_spinlock_ticket_unlock(&lk->u.ticket);
+		wake_parked(lk, true, next, NULL);    /* the release was ck_pr_inc_16: a locked RMW */
+#else
+		unsigned next = ck_pr_load_uint(&lk->u.ticket.position) + 1u;
+		ck_spinlock_ticket_unlock(&lk->u.ticket);
+		wake_parked(lk, false, next, NULL);
+#endif
 		break;
 	}
+	}
+}
+
+/* ---- profile ------------------------------------------------------------------------------- */
+void hl_lock_profile(struct hl_lock *lk, bool on)
+{
+	lk->profile = on;
+}
+
+void hl_lock_stats(const struct hl_lock *lk, struct hl_lock_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->acquisitions = lk->acquisitions;
+	out->contended = lk->contended;
+	out->wait_ns = lk->wait_ns;
+	out->hold_ns = lk->hold_ns;
+	out->parks = lk->parks;
+	out->park_timeouts = lk->park_timeouts;
+	out->giveups = ck_pr_load_64(&((struct hl_lock *)lk)->giveups);
+	out->hold_timed = lk->profile != 0;
+}
+
+void hl_lock_stats_reset(struct hl_lock *lk)
+{
+	lk->acquisitions = 0;
+	lk->contended = 0;
+	lk->wait_ns = 0;
+	lk->hold_ns = 0;
+	lk->parks = 0;
+	lk->park_timeouts = 0;
+	ck_pr_store_64(&lk->giveups, 0);
 }
 
 void hl_lock_strand(struct hl_lock *lk, int cpu)
@@ -203,6 +497,27 @@ void hl_lock_strand(struct hl_lock *lk, int cpu)
 	if (ck_pr_load_int(&lk->owner) != cpu)
 		hl_lock_not_held_panic(lk, cpu, __func__);
 	ck_pr_store_32(&lk->stranded, 1);
+	/* parked waiters must wake up to see it and give up: every ticket slot, every MCS
+	 * node queued behind the holder's (a waiter not yet linked sees `stranded` after its
+	 * announcement: the same fence pairing as an unlock), every mutex sleeper */
+#if HL_LOCK_CAN_PARK
+	ck_pr_fence_memory();
+	switch (lk->kind) {
+	case HL_LOCK_TICKET:
+		for (unsigned i = 0; i < HL_LOCK_SLOTS; i++)
+			wake_slot(&lk->slot[i]);
+		break;
+	case HL_LOCK_MCS:
+		for (struct ck_spinlock_mcs *n = lk->holder_node ? ck_pr_load_ptr(&lk->holder_node->next) : NULL; n;
+		     n = ck_pr_load_ptr(&n->next))
+			hl_lock_arch_wake_all(&n->locked);
+		break;
+	default:
+		ck_pr_inc_32(&lk->wake_seq);
+		hl_lock_arch_wake_all(&lk->wake_seq);
+		break;
+	}
+#endif
 }
 
 bool hl_lock_held_by(const struct hl_lock *lk, int cpu)

@@ -13,10 +13,33 @@
  * object's log tail. flatmem has no lock: every flatmem change happens under s2page.
  *
  * Kinds: ck ticket (default, fair, as SeKVM's arm64 4.18 spinlock), ck MCS, and
- * pthread_mutex (a baseline for benchmarks). The hosted waiters spin a bounded number
- * of times and then yield, so a fair lock does not convoy when CPU threads outnumber
- * cores. A lock left held by a halted CPU is "stranded": waiters notice and give up
- * instead of spinning forever (SPEC §8, relate_hlock).
+ * pthread_mutex (a baseline for benchmarks). The lock itself is always ck's (or the
+ * mutex); only the waiting is ours: a waiter spins HL_LOCK_SPIN_NS, then
+ * PARKS (hl_lock_arch_park: a Linux futex in the hosted build; a spin hint at EL2, where
+ * a CPU is never preempted), and the unlock wakes exactly the waiter whose turn it is:
+ *   ticket: the waiter with ticket t sleeps on slot[t % HL_LOCK_SLOTS] (low 16 bits:
+ *           sleepers, high 16: wake sequence); the unlock that makes position t bumps
+ *           that slot's sequence and wakes it (two tickets on one slot both wake; the
+ *           other re-parks);
+ *   MCS:    the waiter sleeps on its own queue node's `locked` word; the unlock wakes
+ *           its successor's;
+ *   mutex:  every sleeper on the lock's wake_seq (the baseline kind).
+ * `parked` counts the sleepers, so an unlock with nobody asleep makes no system call.
+ * So a preempted holder costs its waiters no CPU time, and a fair lock does not convoy
+ * when CPU threads outnumber cores. Lost wake-ups are excluded by a store->load fence
+ * on both sides (waiter: announce itself, then load the lock word; unlocker: release,
+ * then load the announcement); a park also times out after HL_LOCK_PARK_TIMEOUT_MS
+ * (counted in park_timeouts, which the tests require to stay 0).
+ *
+ * A lock left held by a halted CPU is "stranded": waiters notice and give up instead of
+ * waiting forever (SPEC §8, relate_hlock); hl_lock_strand wakes parked waiters.
+ *
+ * Profile (issue 11): every lock counts acquisitions, contended acquisitions (the first
+ * attempt failed), total wait time (clock read only on the contended path), parks, and,
+ * with hl_lock_profile(lk, true), total hold time (two clock reads per acquisition).
+ * The counters live in the lock's second cache line and are written only by the holder,
+ * under the lock, so they cost no atomics and no extra line transfers. Read them with
+ * hl_lock_stats() once the CPUs are quiet.
  */
 #ifndef HL_LOCK_H
 #define HL_LOCK_H
@@ -43,7 +66,12 @@ enum hl_lock_kind {
 
 #define HL_NO_OWNER (-1)
 
+/* futex words per ticket lock (a power of two dividing 2^16): waiters with tickets this far
+ * apart share one, which costs only a spurious wake-up */
+#define HL_LOCK_SLOTS 64u
+
 struct hl_lock {
+	/* first cache line: what waiters and the holder both touch */
 	union {
 		ck_spinlock_ticket_t ticket;
 		struct ck_spinlock_mcs *mcs;
@@ -53,8 +81,28 @@ struct hl_lock {
 	uint32_t id;          /* object ID */
 	int32_t owner;        /* CPU holding it, HL_NO_OWNER when free */
 	uint32_t stranded;    /* held forever by a halted CPU */
-	uint64_t acquisitions;
+	uint32_t parked;      /* waiters asleep (or about to sleep) on wake_seq */
+	uint32_t wake_seq;    /* the futex word: bumped by an unlock that saw parked != 0 */
+	/* second cache line: the profile, written by the holder only (under the lock) */
+	uint64_t acquisitions __attribute__((aligned(64)));
+	uint64_t contended;   /* acquisitions whose first attempt failed */
+	uint64_t wait_ns;     /* summed over contended acquisitions: first attempt -> acquired */
+	uint64_t hold_ns;     /* acquired -> released, only while `profile` is on */
+	uint64_t parks;       /* times a waiter went to sleep */
+	uint64_t t_acq;       /* clock at the current acquisition (profile on) */
+	uint32_t profile;     /* time the hold of every acquisition */
+	uint32_t park_timeouts; /* parks that ended by timeout (a lost wake-up would show here) */
+	uint64_t giveups;     /* waiters that gave up on a stranded lock (atomic) */
+	struct ck_spinlock_mcs *holder_node;   /* MCS: the holder's queue node (hl_lock_strand) */
+	/* ticket waiters' futex words: sleepers (low 16 bits) and wake sequence (high 16) */
+	uint32_t slot[HL_LOCK_SLOTS] __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
+
+/* a snapshot of one lock's profile */
+struct hl_lock_stats {
+	uint64_t acquisitions, contended, wait_ns, hold_ns, parks, park_timeouts, giveups;
+	bool hold_timed;      /* hold_ns is meaningful (profile was on) */
+};
 
 /* one MCS queue node per (CPU, lock); lives in the CPU's private data */
 typedef struct ck_spinlock_mcs hl_mcs_node_t;
@@ -83,8 +131,32 @@ unsigned hl_lock_order_key(unsigned id);
 /* printable "s2page", "npt(3)", "vminfo(2)" */
 const char *hl_obj_name(unsigned id, char *buf, unsigned len);
 
-/* spin iterations before the hosted waiter yields its core */
-#define HL_LOCK_SPIN_LIMIT 256u
+/* a waiter spins this long before it parks (~3x a futex wake-up and context switch) */
+#define HL_LOCK_SPIN_NS 30000u
+/* the spin-then-yield waiter (parking off, and the EL2 image): stalls between yields */
+#define HL_LOCK_YIELD_SPINS 256u
+/* a park never sleeps longer than this (a safety net; park_timeouts counts them) */
+#define HL_LOCK_PARK_TIMEOUT_MS 1000u
+
+/* ---- profile ------------------------------------------------------------------------ */
+/* time the hold of every acquisition from now on (two clock reads each) */
+void hl_lock_profile(struct hl_lock *lk, bool on);
+/* read the counters (quiesced lock: no CPU inside) */
+void hl_lock_stats(const struct hl_lock *lk, struct hl_lock_stats *out);
+void hl_lock_stats_reset(struct hl_lock *lk);
+/* the clock the profile uses, in ns (monotonic) */
+uint64_t hl_lock_clock_ns(void);
+
+/* ---- the arch hook of the waiting: sleep while *word == val / wake all sleepers -------- */
+/* hosted: futex(FUTEX_WAIT_PRIVATE) with HL_LOCK_PARK_TIMEOUT_MS, returns false on timeout;
+ * EL2 image: a spin hint (CPUs are not preempted there), returns true */
+bool hl_lock_arch_park(uint32_t *word, uint32_t val);
+void hl_lock_arch_wake_all(uint32_t *word);
+/* process-wide: waiters park (default where the arch can) or, off, spin HL_LOCK_YIELD_SPINS
+ * times and sched_yield as before issue 11 (the baseline of the preempted-holder benchmark).
+ * Flip it only while no lock is contended. */
+void hl_lock_set_parking(bool on);
+bool hl_lock_parking(void);
 
 const char *hl_lock_kind_name(enum hl_lock_kind k);
 int hl_lock_kind_parse(const char *s, enum hl_lock_kind *out);

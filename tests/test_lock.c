@@ -542,7 +542,7 @@ Test(lock, no_lock_held_after_public_transitions)
 	struct hl_engine *e = th_engine(2);
 	uint64_t host_pfn = th_pfn(20), vm_pfn = th_pfn(30), pa = 0, remap = 1;
 	uint32_t vmid, vmid2, idx = 0;
-	uint8_t sig[64] = { 0 };
+	uint8_t key[32] = { 7 }, sig[64] = { 0 };
 	int verified = -1;
 
 	cr_assert_not_null(e);
@@ -562,8 +562,7 @@ Test(lock, no_lock_held_after_public_transitions)
 	STEP(hl_smmu_alloc_pgd(e, 0, HL_SMMU_NUM_CB, 0, 0), HL_E_INVAL);
 
 	/* a VM: register, vCPUs, pages */
-	STEP(hl_register_kvm(e, 1, 0x1000, 0, &vmid), HL_OK);
-	STEP(hl_register_kvm(e, 1, 0x1000, 1, &vmid2), HL_E_INVAL);   /* a key KCore does not hold */
+	STEP(hl_register_kvm(e, 1, 0x1000, key, &vmid), HL_OK);
 	cr_assert(vmid >= 1 && vmid <= HL_MAX_VM);
 	STEP(hl_register_vcpu(e, 0, vmid, 0, 0x6000), HL_OK);
 	STEP(hl_register_vcpu(e, 0, 0, 0, 0x6000), HL_E_INVAL);
@@ -712,5 +711,146 @@ Test(lock, kind_parse)
 		k = (enum hl_lock_kind)77;
 		cr_expect_neq(hl_lock_kind_parse(junk[i], &k), 0, "accepted \"%s\"", junk[i]);
 		cr_expect_eq((int)k, 77, "a rejected name must not change the output");
+	}
+}
+
+/* ---- (6) the lock profile (issue 11) ---------------------------------------------------------- */
+
+Test(lock, profile_counts_acquisitions_and_times_nothing_by_default)
+{
+	for (unsigned k = 0; k < 3; k++) {
+		const char *kn = hl_lock_kind_name(kinds[k]);
+		struct hl_lock lk;
+		struct hl_lock_stats st;
+		hl_mcs_node_t n0, n1;
+
+		hl_lock_init(&lk, HL_S2PAGE_ID, kinds[k]);
+		for (unsigned i = 0; i < 100; i++) {
+			cr_assert(hl_lock_lock(&lk, 0, &n0));
+			hl_lock_unlock(&lk, 0, &n0);
+		}
+		cr_assert(hl_lock_trylock(&lk, 1, &n1));
+		cr_assert_not(hl_lock_trylock(&lk, 0, &n0));
+		hl_lock_unlock(&lk, 1, &n1);
+		hl_lock_stats(&lk, &st);
+		cr_expect_eq(st.acquisitions, 101, "%s: %llu acquisitions", kn, (unsigned long long)st.acquisitions);
+		cr_expect_eq(st.contended, 0, "%s: nobody waited", kn);
+		cr_expect_eq(st.wait_ns, 0, "%s", kn);
+		cr_expect_eq(st.hold_ns, 0, "%s: holds are timed only with hl_lock_profile", kn);
+		cr_expect_not(st.hold_timed, "%s", kn);
+		cr_expect_eq(st.parks, 0, "%s", kn);
+		cr_expect_eq(st.giveups, 0, "%s", kn);
+		hl_lock_destroy(&lk);
+	}
+}
+
+Test(lock, profile_times_holds_when_on_and_resets)
+{
+	for (unsigned k = 0; k < 3; k++) {
+		const char *kn = hl_lock_kind_name(kinds[k]);
+		struct hl_lock lk;
+		struct hl_lock_stats st;
+		hl_mcs_node_t n0;
+
+		hl_lock_init(&lk, HL_CORE_ID, kinds[k]);
+		hl_lock_profile(&lk, true);
+		cr_assert(hl_lock_lock(&lk, 0, &n0));
+		usleep(3000);
+		hl_lock_unlock(&lk, 0, &n0);
+		cr_assert(hl_lock_trylock(&lk, 0, &n0));   /* a trylock's hold is timed too */
+		usleep(2000);
+		hl_lock_unlock(&lk, 0, &n0);
+		hl_lock_stats(&lk, &st);
+		cr_expect(st.hold_timed, "%s", kn);
+		cr_expect_eq(st.acquisitions, 2, "%s", kn);
+		cr_expect_geq(st.hold_ns, 5000000ull, "%s: held 5 ms, measured %llu ns", kn, (unsigned long long)st.hold_ns);
+		cr_expect_lt(st.hold_ns, 2000000000ull, "%s: %llu ns", kn, (unsigned long long)st.hold_ns);
+		cr_expect_eq(st.contended, 0, "%s", kn);
+		hl_lock_stats_reset(&lk);
+		hl_lock_stats(&lk, &st);
+		cr_expect(st.acquisitions == 0 && st.hold_ns == 0 && st.wait_ns == 0 && st.contended == 0 &&
+			  st.parks == 0, "%s: reset", kn);
+		/* off again: holds are no longer timed */
+		hl_lock_profile(&lk, false);
+		cr_assert(hl_lock_lock(&lk, 0, &n0));
+		usleep(1000);
+		hl_lock_unlock(&lk, 0, &n0);
+		hl_lock_stats(&lk, &st);
+		cr_expect_eq(st.hold_ns, 0, "%s", kn);
+		cr_expect_eq(st.acquisitions, 1, "%s", kn);
+		hl_lock_destroy(&lk);
+	}
+}
+
+struct wait_arg {
+	struct hl_lock *lk;
+	hl_mcs_node_t node;
+	int got;
+	uint32_t trying;
+};
+
+static void *waiter_thread(void *p)
+{
+	struct wait_arg *a = p;
+	ck_pr_store_32(&a->trying, 1);
+	a->got = hl_lock_lock(a->lk, 1, &a->node);
+	if (a->got)
+		hl_lock_unlock(a->lk, 1, &a->node);
+	return NULL;
+}
+
+/* the main thread holds the lock; a second thread waits for it (parks, unless parking is
+ * off), the main thread releases it 10 ms after the waiter parked */
+static void contended_once(enum hl_lock_kind kind, bool park, struct hl_lock_stats *st)
+{
+	struct hl_lock lk;
+	hl_mcs_node_t n0;
+	struct wait_arg a;
+	pthread_t th;
+
+	hl_lock_set_parking(park);
+	hl_lock_init(&lk, HL_S2PAGE_ID, kind);
+	a = (struct wait_arg){ .lk = &lk, .got = -1 };
+	cr_assert(hl_lock_lock(&lk, 0, &n0));
+	cr_assert_eq(pthread_create(&th, NULL, waiter_thread, &a), 0);
+	while (!ck_pr_load_32(&a.trying))
+		usleep(100);
+	if (park) {
+		/* wait until the waiter is asleep on the lock (at most 5 s) */
+		for (unsigned i = 0; i < 5000 && ck_pr_load_32(&lk.parked) == 0; i++)
+			usleep(1000);
+		cr_assert_neq(ck_pr_load_32(&lk.parked), 0, "%s: the waiter never parked", hl_lock_kind_name(kind));
+	}
+	usleep(10000);
+	hl_lock_unlock(&lk, 0, &n0);
+	pthread_join(th, NULL);
+	hl_lock_set_parking(true);
+	cr_assert_eq(a.got, 1);
+	hl_lock_stats(&lk, st);
+	hl_lock_destroy(&lk);
+}
+
+Test(lock, profile_counts_a_contended_acquisition_its_wait_and_parks)
+{
+	for (unsigned k = 0; k < 3; k++) {
+		const char *kn = hl_lock_kind_name(kinds[k]);
+		struct hl_lock_stats st;
+
+		contended_once(kinds[k], true, &st);
+		cr_expect_eq(st.acquisitions, 2, "%s", kn);
+		cr_expect_eq(st.contended, 1, "%s: the waiter's first attempt failed", kn);
+		cr_expect_geq(st.wait_ns, 10000000ull, "%s: waited >= 10 ms, measured %llu ns", kn,
+			      (unsigned long long)st.wait_ns);
+		cr_expect_geq(st.parks, 1, "%s: the waiter slept", kn);
+		/* woken by the unlock, not by the park timeout */
+		cr_expect_eq(st.park_timeouts, 0, "%s", kn);
+		cr_expect_lt(st.wait_ns, (uint64_t)HL_LOCK_PARK_TIMEOUT_MS * 1000000ull, "%s: %llu ns", kn,
+			     (unsigned long long)st.wait_ns);
+
+		/* parking off (the old spin-then-yield waiter): contended, never parked */
+		contended_once(kinds[k], false, &st);
+		cr_expect_eq(st.contended, 1, "%s", kn);
+		cr_expect_eq(st.parks, 0, "%s: parking is off", kn);
+		cr_expect_geq(st.wait_ns, 9000000ull, "%s: %llu ns", kn, (unsigned long long)st.wait_ns);
 	}
 }
