@@ -210,10 +210,14 @@ static int tr_assign_vm(struct hl_step *s)
 			return hl_step_halt(s, 1, HL_S2PAGE_ID);
 		if (p.dma != 0)
 			return HL_E_DENIED;
-		s->dorc = dorc_page(s, pfn);
 		s2p_store(s, pfn, (uint32_t)vmid, 0, gfn);
-		if (host_unmap(s, pfn))
+		if (host_unmap(s, pfn)) {
+			s->dorc = dorc_page(s, pfn);
 			return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
+		}
+		/* SPEC §15: the content is read once no host CPU can write it any more (host_unmap
+		 * invalidated every TLB), so the digest is what the VM gets */
+		s->dorc = dorc_page(s, pfn);
 		flatmem_store(s, pfn, s->dorc);
 		return HL_OK;
 	}
@@ -327,9 +331,11 @@ static int tr_revoke(struct hl_step *s)
 		return HL_OK;
 	s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
 	if (p.count == 1) {
-		s->dorc = dorc_page(s, pfn);
-		if (host_unmap(s, pfn))
+		if (host_unmap(s, pfn)) {
+			s->dorc = dorc_page(s, pfn);
 			return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
+		}
+		s->dorc = dorc_page(s, pfn);   /* after the TLBs dropped the host's mapping (§15) */
 		flatmem_store(s, pfn, s->dorc);
 	}
 	return HL_OK;

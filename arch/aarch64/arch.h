@@ -51,6 +51,9 @@ void arch_tlbi_vmid(uint64_t vttbr);
  * translation), ISB. The engine calls it inside the step that removed the mapping, with
  * the step's locks held, before the page changes hands (engine/hl_trans.c host_unmap).
  * EL2: the instructions above. Hosted: the platform's per-CPU TLB model (hosted.h).
+ * Only host mappings are removed while their translations can still be used: a VM's
+ * stage-2 entries are set once, and its pages go back (OCLEAR_VM) only after POWEROFF,
+ * when no vCPU of it runs again, and its VMID is never handed out again.
  */
 void arch_tlbi_s2_ipa(uint64_t vttbr, uint64_t ipa);
 
