@@ -907,6 +907,12 @@ static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats)
 	}
 	if ((rc = load_start(&p)) != 0)
 		goto out;
+	{
+		/* KCore's keys: the model recomputes OVERIFY's verdict from them (H4) */
+		struct hl_keyset ks = { .nkeys = k->e->cfg.nkeys };
+		memcpy(ks.key, k->e->cfg.kcore_keys, sizeof(ks.key));
+		hl_model_set_keys(p.m, &ks);
+	}
 	rc = hl_model_abstract(p.m, p.b);
 	if (rc == -2) {
 		rc = violation(k, HL_REL_LOG, NULL, 0, HL_ID_END, NULL, NULL, "a snapshot's table metadata is corrupt");

@@ -1,18 +1,48 @@
 /*
  * hl_model.h - an independent sequential model of SPEC §6 over abstract maps.
  *
- * The model mirrors the seed's ZMap view of the shared state, not the engine's byte
- * images: per principal `pt : gfn -> (pfn, level, pte)` with pgd/pud/pmd presence sets
- * and three bump pointers (image offsets), per SMMU bank `spt_pt : gfn -> (pfn, pte)`
- * with two presence sets and the pool's two bump pointers, s2page and flatmem per RAM
- * pfn, core_data, vminfo fields and SMMU bank owners. Its transitions are transcribed
- * from the seed's local_* functions with the SPEC §9 corrections and the engine's
- * documented deviations (see the table above each tr_* in engine/hl_trans.c); none of
- * the engine's transition or table-writing code is used.
+ * What it is written from: the seed's local_* transitions (seeds/004) with the SPEC §9
+ * corrections, the isolation rules of SPEC §11-§17 as the lead's DESIGN fixes them
+ * (s2page.dma, set-once VM entries, KCore's keys), REFERENCE §4.6 (local_mmap_h,
+ * local_spt_map_h), REFERENCE §6 (Security/Invs.v shared_inv) for the invariants, and the
+ * Arm ARM for the table format (oracle/hl_mpt.h). It depends on shared/ (hl_const.h,
+ * hl_types.h, hl_record.h, hl_images.h, hl_pool.h, hl_config.h), libsodium and libxxhash
+ * only: no engine header and no engine function, so a mistake the engine makes is not
+ * one the model shares.
  *
- * The abstraction function reads an engine state (live or replayed) into a model by
- * walking the real tables; facts name abstract entries so that a checker can compare
- * a model with a state entry by entry, in time proportional to what a step changed.
+ * The model mirrors the seed's ZMap view of the shared state: per principal
+ * `pt : gfn -> (pfn, level, pte)` with pgd/pud/pmd presence sets and three bump pointers
+ * (image offsets), per SMMU bank `spt_pt : gfn -> (pfn, pte)` with two presence sets and
+ * the pool's two bump pointers, s2page {owner, count, gfn, dma} and flatmem per RAM pfn,
+ * core_data, vminfo fields and SMMU bank owners. A state comes in as raw object images
+ * (struct hl_images: a log file's snapshots / Cal<Obj>, or a live engine serialised), read
+ * by the model's own decoder; facts name abstract entries so that a checker can compare a
+ * model with images entry by entry, in time proportional to what a step changed.
+ *
+ * API changes in this round (issue 10; for oracle/hl_check.c and other callers):
+ *   - every `const struct hl_state *st` parameter is now `const struct hl_images *im`
+ *     (hl_model_abstract, hl_model_abstract_obj, hl_model_fact_cmp, hl_model_fact_sync).
+ *     Until hl_check.c moves to hl_images, oracle/hl_model_compat.c keeps the old calls
+ *     working: the four names are macros that dispatch on the argument type (_Generic)
+ *     to hl_state wrappers (HL_MODEL_STATE_COMPAT below). They go away once no caller
+ *     passes an hl_state.
+ *   - hl_model_set_keys(m, keys): KCore's public keys (the file header's); OVERIFY's
+ *     verdict is recomputed from them, the record's per-image digests (blob) and the
+ *     vminfo signatures, never taken from the record's dorc.
+ *   - hl_model_init_cmp(seq0, d): the spec's initial state, built by the model alone,
+ *     against a file's seq-0 images (abstraction and raw pool metadata).
+ *   - struct hl_mpage gains `dma`; struct hl_mvminfo has `key_idx` (no public key).
+ *   - struct hl_model_res gains `verdict` and `dorc_mismatch` (OVERIFY only).
+ *   - hl_model_step may return HL_E_DENIED (SPEC §12-§13 refusals: nothing changes).
+ *   - struct hl_mval moved to hl_mpt.h (included here), which also exports the model's own
+ *     table decoder (hl_mpt_open, hl_mpt_npt_leaf / spt_leaf / *_pres / *_scan) and layout
+ *     (hl_mpt_layout, hl_mpt_obj_size) for checkers that must not use the engine's.
+ *   - presence facts (HL_F_NPT_PRES / HL_F_SPT_PRES) also compare "a link outside the pool"
+ *     (struct hl_mnpt / hl_mspt_bank .stray); such a link is a security violation.
+ *   - semantics: OBOOT_INFO halts on an empty image (pgnum == 0), as the seed's
+ *     local_set_boot_info does.
+ *   - hl_model_valid() additionally refuses OMAP_IO of KCore's SMMU windows and
+ *     OREG_KVM key indexes >= HL_MAX_KEYS; the step refuses key_idx >= the set's nkeys.
  */
 #ifndef HL_MODEL_H
 #define HL_MODEL_H
@@ -22,15 +52,9 @@
 #include <stdint.h>
 
 #include "hl_const.h"
+#include "hl_images.h"
+#include "hl_mpt.h"
 #include "hl_record.h"
-#include "hl_state.h"
-
-/* one abstract table entry: the seed's (pfn, level, pte); spt entries have level 3 */
-struct hl_mval {
-	uint64_t pfn;
-	uint64_t pte;
-	uint32_t level;
-};
 
 /* open-addressing map u64 -> hl_mval (linear probing, backward-shift deletion) */
 struct hl_hmap {
@@ -48,13 +72,16 @@ void hl_hmap_free(struct hl_hmap *h);
 struct hl_mnpt {
 	struct hl_hmap pt;                  /* gfn -> (pfn, level, pte) */
 	struct hl_hmap pgd, pud, pmd;       /* presence: i0 / i0.i1 / i0.i1.i2 (table exists) */
+	struct hl_hmap stray;               /* (level << 32 | key) -> table links leaving the pool */
 	uint64_t pgd_next, pud_next, pmd_next;
 	uint64_t pgd_start, pud_start, pmd_start, pool_end;
+	uint64_t pool_pa;                   /* where the pool lives (hosted constant or real PA) */
 };
 
 struct hl_mspt_bank {
 	struct hl_hmap pt;                  /* gfn -> (pfn, 3, pte) */
 	struct hl_hmap pgd, pmd;            /* presence: i1 / i1.i2 */
+	struct hl_hmap stray;               /* (level << 32 | key) -> table links leaving the pool */
 };
 
 struct hl_mload {
@@ -74,6 +101,7 @@ struct hl_mvminfo {
 struct hl_mpage {
 	uint32_t owner, count;
 	uint64_t gfn;
+	uint32_t dma;       /* SMMU entries (any bank) whose output page is this pfn (SPEC §12) */
 };
 
 /* abstract entries a step changed (model side) or a delta touched (log side) */
@@ -81,7 +109,7 @@ enum hl_fact_kind {
 	HL_F_S2P,        /* key = pfn */
 	HL_F_FLAT,       /* key = pfn */
 	HL_F_CORE,
-	HL_F_SMMU,
+	HL_F_SMMU,       /* key = bank, or >= HL_SMMU_CFG_SIZE: every bank */
 	HL_F_INFO,       /* id = vmid */
 	HL_F_NPT_META,   /* id = princ */
 	HL_F_NPT_PRES,   /* id = princ, level 0..2, key = index path */
@@ -101,16 +129,18 @@ struct hl_fact {
 };
 
 #define HL_MODEL_MAX_FACTS 64u
+#define HL_MODEL_MAX_LOCKS 8u
 
 struct hl_model {
-	struct hl_mpage *s2p;               /* HL_RAM_PAGES; pfns outside RAM are {INVALID, 0, INVALID64} */
+	struct hl_mpage *s2p;               /* HL_RAM_PAGES; pfns outside RAM are {INVALID, 0, INVALID64, 0} */
 	uint64_t *flat;                     /* content digest per RAM page */
 	uint64_t next_vmid, next_remap_ptr;
 	uint32_t smmu_owner[HL_SMMU_CFG_SIZE];
 	struct hl_mvminfo info[HL_NR_PRINC];
 	struct hl_mnpt npt[HL_NR_PRINC];
 	struct hl_mspt_bank spt[HL_SMMU_CFG_SIZE];
-	uint64_t spt_pgd_next, spt_pmd_next, spt_pgd_start, spt_pmd_start, spt_pool_end;
+	uint64_t spt_pgd_next, spt_pmd_next, spt_pgd_start, spt_pmd_start, spt_pool_end, spt_pool_pa;
+	struct hl_keyset keys;              /* KCore's public keys (hl_model_set_keys) */
 
 	/* facts of the current step */
 	struct hl_fact facts[HL_MODEL_MAX_FACTS];
@@ -121,21 +151,28 @@ struct hl_model {
 	/* reverse indexes for the incremental security invariants (RAM pfns only) */
 	uint32_t *vm_mask;                  /* VMs whose table maps the pfn */
 	struct hl_hmap vm_cnt;              /* (vmid << 40 | pfn) -> gfns mapping it (pfn field) */
-	uint16_t *smmu_mask;                /* owned banks mapping the pfn */
-	uint8_t *smmu_n;                    /* mappings in owned banks */
+	uint16_t *smmu_mask;                /* banks (free or owned) with an entry for the pfn */
+	uint32_t *smmu_n;                   /* entries in every bank (what dma must equal) */
+	uint32_t *smmu_hn;                  /* entries in host-owned banks (what a host count must equal) */
 	struct hl_hmap smmu_ref;            /* (bank << 40 | pfn) -> (count, gfn) */
 	bool state_changed[HL_NR_PRINC];
+	uint64_t touched[32];               /* pfns whose table / SMMU references moved this step */
+	unsigned ntouched;
+	bool touched_all;                   /* more than fit: hl_model_inv_facts checks every page */
 };
 
 struct hl_model *hl_model_new(void);
 void hl_model_free(struct hl_model *m);
-/* the spec's initial state (what hl_state_new builds, abstractly) */
+/* the spec's initial state, built by the model alone (hosted pool placement) */
 int hl_model_init(struct hl_model *m);
+/* KCore's provisioned public keys (a log file header's); NULL = none */
+void hl_model_set_keys(struct hl_model *m, const struct hl_keyset *keys);
 
 /* ---- abstraction and comparison ------------------------------------------------------ */
-/* read every object of `st` into `m` (walks the real tables); 0 or -1 (no memory) */
-int hl_model_abstract(struct hl_model *m, const struct hl_state *st);
-int hl_model_abstract_obj(struct hl_model *m, const struct hl_state *st, unsigned obj);
+/* read every object of `im` into `m` with the model's own decoder: 0, -1 (no memory), or
+ * -2 (an image has the wrong size or table metadata a walk could leave by) */
+int (hl_model_abstract)(struct hl_model *m, const struct hl_images *im);
+int (hl_model_abstract_obj)(struct hl_model *m, const struct hl_images *im, unsigned obj);
 
 struct hl_model_diff {
 	unsigned obj;                       /* first differing object */
@@ -146,6 +183,12 @@ struct hl_model_diff {
  * returns 1 and fills *d when they differ, 0 when equal */
 int hl_model_diff(const struct hl_model *a, const struct hl_model *b, unsigned obj,
 		  struct hl_model_diff *d);
+/* the spec's initial state (hl_model_init) against seq-0 images: 0 equal, 1 + *d (a = the
+ * spec's value, b = the image's) on the first difference, -1 no memory. Compares the
+ * abstraction and the raw table images: metadata (regions, bump pointers, levels, princ),
+ * all-zero tables, and a pool placement that is page-aligned (SMMU roots 8 KiB-aligned),
+ * outside RAM and disjoint from every other pool (a real PA on EL2, the hosted one else). */
+int hl_model_init_cmp(const struct hl_images *seq0, struct hl_model_diff *d);
 
 /* ---- transitions ---------------------------------------------------------------------- */
 struct hl_model_ev {
@@ -157,11 +200,13 @@ struct hl_model_ev {
 };
 
 struct hl_model_res {
-	int status;                         /* HL_OK, HL_HALT or HL_E_INVAL */
+	int status;                         /* HL_OK, HL_HALT, HL_E_INVAL or HL_E_DENIED */
 	uint64_t ret;
 	unsigned nlocks, nstrand;
-	uint16_t locks[HL_MAX_STAGES];      /* the SPEC §6 lock set of this execution */
-	uint16_t strand[HL_MAX_STAGES];     /* objects the halt branch leaves locked */
+	uint16_t locks[HL_MODEL_MAX_LOCKS]; /* the SPEC §6 lock set of this execution, in order */
+	uint16_t strand[HL_MODEL_MAX_LOCKS];/* objects the halt branch leaves locked */
+	int verdict;                        /* OVERIFY: 1 verified, 0 not, -1 not decided here */
+	bool dorc_mismatch;                 /* OVERIFY: the record's dorc says otherwise */
 };
 
 bool hl_model_valid(unsigned ev, const uint64_t *a);
@@ -169,17 +214,47 @@ bool hl_model_valid(unsigned ev, const uint64_t *a);
 int hl_model_step(struct hl_model *m, const struct hl_model_ev *ev, struct hl_model_res *res);
 void hl_model_facts_reset(struct hl_model *m);
 
-/* ---- facts against a state -------------------------------------------------------------- */
-/* 0 if m agrees with st at f; 1 with both values described otherwise */
-int hl_model_fact_cmp(const struct hl_model *m, const struct hl_state *st, const struct hl_fact *f,
-		      struct hl_model_diff *d);
-/* copy st's value at f into m (for steps the model cannot re-execute) */
-int hl_model_fact_sync(struct hl_model *m, const struct hl_state *st, const struct hl_fact *f);
+/* ---- facts against images ------------------------------------------------------------------ */
+/* 0 if m agrees with im at f; 1 with both values described otherwise; -1 no memory */
+int (hl_model_fact_cmp)(const struct hl_model *m, const struct hl_images *im, const struct hl_fact *f,
+			struct hl_model_diff *d);
+/* copy im's value at f into m (for steps the model cannot re-execute); -2 corrupt image */
+int (hl_model_fact_sync)(struct hl_model *m, const struct hl_images *im, const struct hl_fact *f);
 
-/* ---- security invariants (REFERENCE §6) ------------------------------------------------ */
-/* check the invariants that involve the entries named by facts; 1 + msg on a violation */
+/* ---- security invariants (REFERENCE §6, Security/Invs.v shared_inv) -------------------------
+ * Over the model's state (the abstraction of images, or the model's own steps):
+ *   pfn 0: s2page says INVALID, and no table (host, VM, SMMU bank) maps pfn 0 as Normal
+ *          memory (a valid leaf with MemAttr[3:2] != 0b00);
+ *   host table: an identity map that maps only host-owned, INVALID-owned or shared
+ *          (count > 0) pages, never a COREVISOR page; host-owned pages have gfn = pfn +
+ *          SMMU_HOST_OFFSET;
+ *   a VM's table (VM state <= VERIFIED) maps RAM only that VM owns;
+ *   SMMU: every bank, free or owned: a free bank maps nothing; an owned bank's entries
+ *          point to pages its owner owns with the matching gfn; bank owners < COREVISOR;
+ *   s2page.dma == the number of SMMU entries (every bank) mapping the page; a host page's
+ *          count == the number of host-bank entries mapping it;
+ *   KCore's own memory (COREVISOR-owned pages, every table pool's pages) is mapped by no
+ *          host, VM or SMMU table; no table link leaves its pool.
+ * Both return 0, or 1 with a message on the first violation. */
 int hl_model_inv_facts(struct hl_model *m, const struct hl_fact *f, unsigned n, char *msg, size_t len);
-/* every invariant over the whole model (linear in the state) */
 int hl_model_inv_all(struct hl_model *m, char *msg, size_t len);
+
+/* ---- compatibility (HL_MODEL_STATE_COMPAT): hl_state callers, until hl_check.c moves --------
+ * oracle/hl_model_compat.c converts a state's object images into struct hl_images; it is
+ * the only model file that includes an engine header. */
+struct hl_state;
+int hl_model_abstract_st(struct hl_model *m, const struct hl_state *st);
+int hl_model_abstract_obj_st(struct hl_model *m, const struct hl_state *st, unsigned obj);
+int hl_model_fact_cmp_st(const struct hl_model *m, const struct hl_state *st, const struct hl_fact *f,
+			 struct hl_model_diff *d);
+int hl_model_fact_sync_st(struct hl_model *m, const struct hl_state *st, const struct hl_fact *f);
+#define HL_MODEL_STATE_COMPAT 1
+#define HL_MODEL_DISPATCH_(x, st_fn, im_fn) \
+	_Generic((x), struct hl_state *: st_fn, const struct hl_state *: st_fn, default: im_fn)
+#define hl_model_abstract(m, x) HL_MODEL_DISPATCH_(x, hl_model_abstract_st, (hl_model_abstract))(m, x)
+#define hl_model_abstract_obj(m, x, o) \
+	HL_MODEL_DISPATCH_(x, hl_model_abstract_obj_st, (hl_model_abstract_obj))(m, x, o)
+#define hl_model_fact_cmp(m, x, f, d) HL_MODEL_DISPATCH_(x, hl_model_fact_cmp_st, (hl_model_fact_cmp))(m, x, f, d)
+#define hl_model_fact_sync(m, x, f) HL_MODEL_DISPATCH_(x, hl_model_fact_sync_st, (hl_model_fact_sync))(m, x, f)
 
 #endif
