@@ -39,6 +39,7 @@
 
 #include "cli.h"
 #include "hl_check.h"
+#include "hl_olog.h"
 #include "hl_file.h"
 #include "hl_pgtable.h"
 #include "kcore.h"
@@ -574,8 +575,20 @@ int cmd_boot(int argc, char **argv)
 			goto out;
 		}
 		{
-			const struct hl_check_src src = { e2, &info };
-			crc = hl_check_all(&src, &v, &st);
+			/* the oracle reads the file with its own parser */
+			struct hl_olog lg;
+			struct hl_olog_err oerr;
+			memset(&v, 0, sizeof(v));
+			memset(&st, 0, sizeof(st));
+			if (hl_olog_read(&lg, log, &oerr)) {
+				crc = -1;
+				v.rel = HL_REL_ERROR;
+				snprintf(v.what, sizeof(v.what), "the oracle cannot read %s: at offset %llu: %.200s", log,
+					 (unsigned long long)oerr.offset, oerr.msg);
+			} else {
+				crc = hl_check_all(&lg, &v, &st);
+				hl_olog_free(&lg);
+			}
 		}
 		t_check = now() - tc;
 		printf("boot: %llu records from %u CPUs in %s (%llu bytes)\n", (unsigned long long)info.records,

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "hl_check.h"
+#include "hl_olog.h"
 #include "hl_file.h"
 #include "hl_lock.h"
 
@@ -125,8 +126,14 @@ int cmd_export(int argc, char **argv)
 	if (!e)
 		return HL_EXIT_USAGE;
 	{
-		const struct hl_check_src src = { e, &info };
-		int r = hl_check_serializable(&src, &v, &lin, &nlin);
+		struct hl_olog lg;
+		struct hl_olog_err oerr;
+		int r = hl_olog_read(&lg, argv[optind], &oerr);
+		if (r)
+			snprintf(v.what, sizeof(v.what), "at byte offset %llu: %.200s", (unsigned long long)oerr.offset, oerr.msg);
+		else
+			r = hl_check_serializable(&lg, &v, &lin, &nlin);
+		hl_olog_free(&lg);
 		if (r) {
 			fprintf(stderr, "hyplog export: %s: %s\n", argv[optind], v.what);
 			hl_engine_free(e);

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "hl_file.h"
+#include "hl_osrc.h"
 #include "hl_report.h"
 #include "hl_testkey.h"
 #include "hl_trans.h"
@@ -377,6 +378,9 @@ static void usage(FILE *f)
 		"  --ckpt-every N    checkpoint an object every N records (default 16384, 0 = never)\n"
 		"  --invalid-pct P   share of malformed operations (default 5)\n"
 		"  --no-replay       skip the replay comparison\n"
+		"  --check           run every oracle on the quiesced engine, with its page memory:\n"
+		"                    only the transitions write it here, so flatmem must describe\n"
+		"                    every RAM page (a cleared page that was not zeroed is caught)\n"
 		"  --quiet           no progress output\n"
 		"  -h, --help        this text\n"
 		"\n"
@@ -397,13 +401,14 @@ int cmd_stress_engine(int argc, char **argv)
 		{ "ckpt-every", required_argument, NULL, 'p' },
 		{ "invalid-pct", required_argument, NULL, 'i' },
 		{ "no-replay", no_argument, NULL, 'R' },
+		{ "check", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long ncpus = 2, ops = 200000, seed = 1, ckpt = 16384, invalid = 5;
 	const char *logpath = NULL;
-	bool quiet = false, no_replay = false;
+	bool quiet = false, no_replay = false, check = false;
 	struct hl_engine_cfg cfg;
 	struct run r;
 	pthread_t th[HL_NR_CPUS];
@@ -442,6 +447,9 @@ int cmd_stress_engine(int argc, char **argv)
 			break;
 		case 'R':
 			no_replay = true;
+			break;
+		case 'C':
+			check = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -574,6 +582,19 @@ int cmd_stress_engine(int argc, char **argv)
 			       (unsigned long long)rep.calh.reexecuted, (unsigned long long)rep.calh.delta_applied);
 			printf("replay == live\n");
 			replay = "ok";
+		}
+	}
+	if (check && !cfg.logs_off) {
+		/* the oracles (oracle/hl_osrc.h): serialized, parsed, checked; RAM vs flatmem */
+		struct hl_verdict v;
+		struct hl_check_stats cs;
+		double tc = cli_now();
+		int cr = hl_check_engine(r.e, HL_OSRC_RAM, &v, &cs);
+		printf("check: %s in %.3f s\n", cr == 0 ? "all relations hold" : hl_rel_name(v.rel), cli_now() - tc);
+		if (cr != 0) {
+			printf("  %s violated: %s (expected %s, actual %s)\n", hl_rel_name(v.rel), v.what, v.expected,
+			       v.actual);
+			rc = HL_EXIT_MISMATCH;
 		}
 	}
 	if (logpath) {

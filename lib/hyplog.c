@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hl_check.h"
+#include "hl_olog.h"
 #include "hl_const.h"
 #include "hl_engine.h"
 #include "hl_file.h"
@@ -269,22 +270,18 @@ int hyplog_replay_file(const char *path, struct hyplog_replay_result *res, struc
 	return rc ? HYPLOG_MISMATCH : HYPLOG_OK;
 }
 
-/* the oracle's entry point for a file: the one place that knows the check API */
+/* the oracle's entry point for a file: the one place that knows the check API (the
+ * oracle reads the file with its own parser, oracle/hl_olog.h) */
 static int check_file(const char *path, struct hl_verdict *v, struct hl_check_stats *st, struct hyplog_error *err)
 {
-	struct hl_file_info info;
-	struct hl_file_err fe = { 0 };
-	struct hl_engine *e;
+	struct hl_olog lg;
+	struct hl_olog_err fe = { 0 };
 	int rc;
 
-	e = hl_file_read(path, &info, &fe);
-	if (!e)
+	if (hl_olog_read(&lg, path, &fe))
 		return fail(err, fe.offset, fe.msg);
-	{
-		const struct hl_check_src src = { e, &info };
-		rc = hl_check_all(&src, v, st);
-	}
-	hl_engine_free(e);
+	rc = hl_check_all(&lg, v, st);
+	hl_olog_free(&lg);
 	return rc;
 }
 

@@ -1,21 +1,21 @@
 /*
- * hl_check.c - SPEC §10's oracles over per-object logs.
+ * hl_check.c - SPEC §10's oracles over a parsed log (see hl_check.h).
  *
- * One context gathers every log once (a consistent base per log, under the RCU read
- * lock), indexes records by operation, and, for the replay-based checks, walks the
- * linearization of hl_linearize with two states side by side:
+ * Everything here is written from the SPEC and the file format: the lock order of §4,
+ * Cal<Obj> (apply each record's deltas to its object's image), the operation graph and
+ * its linearization. The replay pass walks that linearization with two states:
  *
- *   B  the byte state: each object's snapshot (or initial image) with the records applied
- *      in linearization order. Because the order respects every log, B's object O at an
- *      operation's turn is exactly Cal<O> at the sequence number that operation saw.
- *   M  the abstract model (hl_model.h), started from the abstraction of B and advanced
- *      by re-executing each operation with its own transitions.
+ *   B  the byte state: each object's start image (seq-0 image, or the snapshot at its
+ *      cut) with the records applied in linearization order. Because the order respects
+ *      every log, B's object O at an operation's turn is Cal<O> at the seq it saw.
+ *   M  the model (hl_model.h), started from the abstraction of B and advanced by
+ *      re-executing each operation with its own transitions.
  *
- * After each operation the entries the model changed and the entries the records'
- * deltas touched ("facts") are compared between M and B; the security invariants are
- * checked on the same entries. An operation that straddles a checkpoint (some of its
- * records, or a state it read, lie before a snapshot) cannot be re-executed: its deltas
- * are applied to B and M is re-synchronised at the touched entries.
+ * After each operation the entries the model changed and the entries the records' deltas
+ * touched ("facts") are compared between M and B, and the security invariants are checked
+ * on the same entries. An operation that straddles a checkpoint cut (a record or a read
+ * before a snapshot) cannot be re-executed: its deltas are applied to B and M is
+ * re-synchronised at the touched entries.
  */
 #include "hl_check.h"
 
@@ -25,12 +25,22 @@
 #include <string.h>
 #include <time.h>
 
-#include "hl_lock.h"
 #include "hl_model.h"
-#include "hl_pgtable.h"
-#include "hl_replay.h"
+#include "hl_olog.h"
+#include "hl_types.h"
+
+/* independence (issue 10): no engine header may reach this file */
+#if defined(HL_ENGINE_H) || defined(HL_STATE_H) || defined(HL_REPLAY_H) || defined(HL_LOCK_H) || \
+	defined(HL_PGTABLE_H) || defined(HL_LOG_H) || defined(HL_FILE_H) || defined(HL_TRANS_H)
+#error "oracle/hl_check.c must not depend on engine headers"
+#endif
 
 #define PG HL_PAGE_SIZE
+#define MAXST HL_OLOG_MAX_STAGES
+/* an SMMU bank's root: a 40-bit input starts at level 1 with 1024 entries, two
+ * concatenated 4 KiB tables (Arm ARM D8.2.6); the spt image is [meta][16 x 2 root pages]... */
+#define SPT_ROOT_PAGES 2u
+#define OPMASK 0xFFFFFFFFFFFFull
 
 const char *hl_rel_name(int rel)
 {
@@ -43,34 +53,63 @@ const char *hl_rel_name(int rel)
 	case HL_REL_ORACLE: return "relate_oracle";
 	case HL_REL_HLOCK: return "relate_hlock";
 	case HL_REL_SECURITY: return "security";
+	case HL_REL_INIT: return "init_state";
 	default: return "error";
 	}
+}
+
+/* SPEC §4: smmu -> vminfo(v) -> core -> s2page -> { npt(host), npt(v), npt(COREVISOR), spt };
+ * two locks of one class in ascending ID order */
+static unsigned lock_rank(unsigned id)
+{
+	unsigned cls;
+
+	if (id == HL_SMMU_ID)
+		cls = 0;
+	else if (id >= HL_INFO_ID && id < HL_ID_END)
+		cls = 1;
+	else if (id == HL_CORE_ID)
+		cls = 2;
+	else if (id == HL_S2PAGE_ID)
+		cls = 3;
+	else
+		cls = 4;
+	return cls << 16 | id;
+}
+
+static const char *oname(unsigned id, char *buf)
+{
+	return hl_olog_obj_name(id, buf, 24);
 }
 
 /* ---- context -------------------------------------------------------------------------- */
 struct opn {
 	uint64_t op;
-	const struct hl_rec *rec[HL_MAX_STAGES];
-	uint8_t nfound, nrec;
+	const struct hl_rec **rec;        /* its records (object order), in chk.pool */
+	uint32_t nfound;
+	uint8_t nrec;
 };
 
 struct chk {
-	const struct hl_check_src *src;
-	struct hl_engine *e;
+	const struct hl_olog *lg;
 	struct hl_verdict *v;
-	const struct hl_log_base *base[HL_ID_END];
-	const struct hl_rec **rec[HL_ID_END];
-	size_t n[HL_ID_END], cap[HL_ID_END];
-	uint64_t first_seq[HL_ID_END];
-	bool any_snap;
+	unsigned ncpus;
 	uint64_t nrecs;
+	uint64_t cut[HL_ID_END];          /* seq of the snapshot the log starts after (0: none) */
+	bool any_cut;
 	/* operation index */
 	struct opn *ops;
 	size_t nops, opcap;
 	uint32_t *ht;
 	size_t htcap;
+	uint32_t *node[HL_ID_END];        /* per record: its operation */
+	const struct hl_rec **pool;       /* every record, grouped by operation */
+	uint32_t *prog;                   /* operations sorted by op id (CPU, then program order) */
 	bool indexed;
+	size_t consistent_from;           /* linearization index where the consistent part starts */
 };
+
+_Static_assert(HL_ID_END <= 64, "object sets are 64-bit masks");
 
 static double now(void)
 {
@@ -100,12 +139,17 @@ static void ctx_add(struct hl_verdict *v, const struct hl_rec *r, bool culprit)
 	c->culprit = culprit;
 }
 
-/* the record at (obj, seq) in the gathered log, or NULL */
+/* the record at (obj, seq) of the log, or NULL (by position: H_CalLock checked the seqs) */
 static const struct hl_rec *rec_at(const struct chk *k, unsigned obj, uint64_t seq)
 {
-	if (obj == 0 || obj >= HL_ID_END || seq < k->first_seq[obj] || seq - k->first_seq[obj] >= k->n[obj])
+	const struct hl_olog_obj *ob;
+
+	if (obj == 0 || obj >= HL_ID_END)
 		return NULL;
-	return k->rec[obj][seq - k->first_seq[obj]];
+	ob = &k->lg->obj[obj];
+	if (seq < ob->first_seq || seq - ob->first_seq >= ob->n)
+		return NULL;
+	return ob->rec[seq - ob->first_seq];
 }
 
 /* fill the verdict; r (may be NULL) is the culprit record, shown with its neighbours */
@@ -129,79 +173,70 @@ static int violation(struct chk *k, int rel, const struct hl_rec *r, uint64_t op
 	snprintf(v->actual, sizeof(v->actual), "%s", act ? act : "");
 	if (r && r->obj > 0 && r->obj < HL_ID_END) {
 		/* the culprit and its neighbours in its log (found by position: its seq may lie) */
-		size_t i = 0, n = k->n[r->obj];
-		const struct hl_rec **l = k->rec[r->obj];
+		const struct hl_olog_obj *ob = &k->lg->obj[r->obj];
+		size_t i = 0, n = ob->n;
 		if (rec_at(k, r->obj, r->seq) == r)
-			i = r->seq - k->first_seq[r->obj];
+			i = r->seq - ob->first_seq;
 		else
-			while (i < n && l[i] != r)
+			while (i < n && ob->rec[i] != r)
 				i++;
 		if (i < n)
 			for (size_t j = i >= 2 ? i - 2 : 0; j < n && j <= i + 2; j++)
-				ctx_add(v, l[j], j == i);
+				ctx_add(v, ob->rec[j], j == i);
 		else
 			ctx_add(v, r, true);
 	}
 	return 1;
 }
 
-static int internal(struct chk *k, const char *what)
+static int internal(struct chk *k, const char *fmt, ...)
 {
+	va_list ap;
+
 	memset(k->v, 0, sizeof(*k->v));
 	k->v->rel = HL_REL_ERROR;
 	k->v->obj = HL_ID_END;
 	k->v->cpu = -1;
-	snprintf(k->v->what, sizeof(k->v->what), "%s", what);
+	va_start(ap, fmt);
+	vsnprintf(k->v->what, sizeof(k->v->what), fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
-static int gather_visit(const struct hl_rec *r, void *arg)
-{
-	struct chk *k = ((void **)arg)[0];
-	unsigned o = *(unsigned *)((void **)arg)[1];
-
-	if (k->n[o] == k->cap[o]) {
-		size_t nc = k->cap[o] ? k->cap[o] * 2 : 64;
-		const struct hl_rec **nr = realloc(k->rec[o], nc * sizeof(*nr));
-		if (!nr)
-			return -1;
-		k->rec[o] = nr;
-		k->cap[o] = nc;
-	}
-	k->rec[o][k->n[o]++] = r;
-	return 0;
-}
-
-/* caller holds the RCU read lock for the whole life of the context */
-static int chk_init(struct chk *k, const struct hl_check_src *src, struct hl_verdict *v)
+static void chk_init(struct chk *k, const struct hl_olog *lg, struct hl_verdict *v)
 {
 	memset(k, 0, sizeof(*k));
-	k->src = src;
-	k->e = src->e;
+	k->lg = lg;
 	k->v = v;
+	k->ncpus = lg->ncpus;
 	memset(v, 0, sizeof(*v));
 	v->obj = HL_ID_END;
 	v->cpu = -1;
 	for (unsigned o = 1; o < HL_ID_END; o++) {
-		void *arg[2] = { k, &o };
-		k->base[o] = hl_log_base_get(&k->e->logs[o]);
-		k->first_seq[o] = k->base[o]->first_seq;
-		/* a snapshot at seq 0 is the object's initial image (a log collected from the EL2
-		 * image starts its tables from their real pool PAs), not a cut */
-		k->any_snap |= k->base[o]->snap != NULL && k->base[o]->snap->seq > 0;
-		if (hl_log_base_foreach(k->base[o], gather_visit, arg))
-			return internal(k, "out of memory gathering the logs");
-		k->nrecs += k->n[o];
+		const struct hl_olog_obj *ob = &lg->obj[o];
+		/* a snapshot at seq 0 is the object's initial image (logs collected from the EL2
+		 * image start their tables from real pool PAs), not a cut */
+		k->cut[o] = ob->snap ? ob->snap_seq : 0;
+		k->any_cut |= k->cut[o] > 0;
+		k->nrecs += ob->n;
 	}
-	return 0;
 }
 
 static void chk_free(struct chk *k)
 {
 	for (unsigned o = 0; o < HL_ID_END; o++)
-		free(k->rec[o]);
+		free(k->node[o]);
 	free(k->ops);
+	free(k->pool);
 	free(k->ht);
+	free(k->prog);
+}
+
+/* the image a log starts from: its snapshot, or the seq-0 image */
+static const uint8_t *start_image(const struct chk *k, unsigned o)
+{
+	const struct hl_olog_obj *ob = &k->lg->obj[o];
+	return ob->snap ? ob->snap : ob->init;
 }
 
 static uint32_t op_find(struct chk *k, uint64_t op, bool insert)
@@ -210,12 +245,10 @@ static uint32_t op_find(struct chk *k, uint64_t op, bool insert)
 
 	for (;; h = (h + 1) & mask) {
 		if (!k->ht[h]) {
-			if (!insert)
-				return UINT32_MAX;
-			if (k->nops == k->opcap)
+			if (!insert || k->nops == k->opcap)
 				return UINT32_MAX;
 			memset(&k->ops[k->nops], 0, sizeof(k->ops[0]));
-			k->ops[k->nops].op = op;
+			k->ops[k->nops].op = op;   /* records attached by chk_index */
 			k->ht[h] = (uint32_t)++k->nops;
 			return (uint32_t)(k->nops - 1);
 		}
@@ -224,31 +257,212 @@ static uint32_t op_find(struct chk *k, uint64_t op, bool insert)
 	}
 }
 
-/* index records by operation; assumes H_CalLock's per-log checks passed */
-static int chk_index(struct chk *k)
+/* LSD radix sort of operation indices by op id, 16-bit digits, skipping constant digits */
+static int sort_prog(struct chk *k)
 {
-	if (k->indexed)
-		return 0;
+	size_t n = k->nops;
+	uint32_t *a = malloc((n + 1) * sizeof(*a)), *b = malloc((n + 1) * sizeof(*b));
+	size_t *cnt = malloc(65536 * sizeof(*cnt));
+	uint64_t all_or = 0, all_and = ~0ull;
+
+	if (!a || !b || !cnt) {
+		free(a);
+		free(b);
+		free(cnt);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		a[i] = (uint32_t)i;
+		all_or |= k->ops[i].op;
+		all_and &= k->ops[i].op;
+	}
+	for (unsigned sh = 0; sh < 64; sh += 16) {
+		uint32_t *t;
+		size_t acc = 0;
+		if ((((all_or ^ all_and) >> sh) & 0xFFFF) == 0)
+			continue;   /* every key has the same digit here */
+		memset(cnt, 0, 65536 * sizeof(*cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(k->ops[a[i]].op >> sh) & 0xFFFF]++;
+		for (size_t d = 0; d < 65536; d++) {
+			size_t c = cnt[d];
+			cnt[d] = acc;
+			acc += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			b[cnt[(k->ops[a[i]].op >> sh) & 0xFFFF]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	free(b);
+	free(cnt);
+	k->prog = a;
+	return 0;
+}
+
+/*
+ * Operation ids are (cpu << 48) | a per-CPU counter: in a well-formed log each CPU's
+ * counters are dense, so operations are indexed by a direct table per CPU, in program
+ * order, with no hashing or sorting. A log whose ids are not dense (a broken one) falls
+ * back to a hash table and a radix sort.
+ */
+static int index_direct(struct chk *k, const uint64_t *opv)
+{
+	uint64_t lo[HL_NR_CPUS], hi[HL_NR_CPUS], span = 0, base[HL_NR_CPUS], *bits;
+	uint32_t *rank;
+	size_t nw, g;
+
+	for (unsigned c = 0; c < HL_NR_CPUS; c++) {
+		lo[c] = UINT64_MAX;
+		hi[c] = 0;
+	}
+	for (size_t i = 0; i < k->nrecs; i++) {
+		uint64_t ctr = opv[i] & OPMASK;
+		unsigned c = HL_OP_CPU(opv[i]);
+		if (c >= HL_NR_CPUS)
+			return 1;
+		if (ctr < lo[c])
+			lo[c] = ctr;
+		if (ctr > hi[c])
+			hi[c] = ctr;
+	}
+	for (unsigned c = 0; c < HL_NR_CPUS; c++) {
+		base[c] = span;
+		if (lo[c] != UINT64_MAX)
+			span += hi[c] - lo[c] + 1;
+	}
+	/* steps that log nothing (refused, read-only) use ids too: a bitmap of the ids in use
+	 * and a rank per 64-bit word turn an id into its index */
+	if (span > 64 * (uint64_t)k->nrecs + 65536)
+		return 1;
+	nw = (size_t)(span / 64 + 1);
+	bits = calloc(nw, sizeof(*bits));
+	rank = malloc(nw * sizeof(*rank));
+	k->ops = malloc((k->nrecs + 1) * sizeof(*k->ops));
+	if (!bits || !rank || !k->ops) {
+		free(bits);
+		free(rank);
+		return -1;
+	}
+	for (size_t i = 0; i < k->nrecs; i++) {
+		uint64_t x = base[HL_OP_CPU(opv[i])] + (opv[i] & OPMASK) - lo[HL_OP_CPU(opv[i])];
+		bits[x / 64] |= 1ull << (x % 64);
+	}
+	k->nops = 0;
+	for (size_t w = 0; w < nw; w++) {
+		rank[w] = (uint32_t)k->nops;
+		k->nops += (size_t)__builtin_popcountll(bits[w]);
+	}
+	/* ids in index order: CPU by CPU, counters ascending */
+	for (unsigned c = 0; c < HL_NR_CPUS; c++)
+		if (lo[c] != UINT64_MAX)
+			for (uint64_t x = base[c]; x < base[c] + (hi[c] - lo[c] + 1); x++)
+				if (bits[x / 64] >> (x % 64) & 1) {
+					uint64_t r = rank[x / 64] + (uint64_t)__builtin_popcountll(bits[x / 64] & ((1ull << (x % 64)) - 1));
+					k->ops[r].op = (uint64_t)c << 48 | (lo[c] + (x - base[c]));
+				}
+	g = 0;
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		for (size_t i = 0; i < k->lg->obj[o].n; i++, g++) {
+			uint64_t x = base[HL_OP_CPU(opv[g])] + (opv[g] & OPMASK) - lo[HL_OP_CPU(opv[g])];
+			k->node[o][i] = rank[x / 64] + (uint32_t)__builtin_popcountll(bits[x / 64] & ((1ull << (x % 64)) - 1));
+		}
+	free(bits);
+	free(rank);
+	/* program order is index order */
+	k->prog = malloc((k->nops + 1) * sizeof(*k->prog));
+	if (!k->prog)
+		return -1;
+	for (size_t i = 0; i < k->nops; i++)
+		k->prog[i] = (uint32_t)i;
+	return 0;
+}
+
+static int index_hash(struct chk *k, const uint64_t *opv)
+{
+	size_t g = 0;
+
 	k->opcap = k->nrecs + 1;
 	k->htcap = 64;
 	while (k->htcap < k->opcap * 2)
 		k->htcap *= 2;
+	free(k->ops);
 	k->ops = malloc(k->opcap * sizeof(*k->ops));
 	k->ht = calloc(k->htcap, sizeof(*k->ht));
 	if (!k->ops || !k->ht)
-		return internal(k, "out of memory indexing operations");
+		return -1;
+	k->nops = 0;
 	for (unsigned o = 1; o < HL_ID_END; o++)
-		for (size_t i = 0; i < k->n[o]; i++) {
-			const struct hl_rec *r = k->rec[o][i];
-			uint32_t ni = op_find(k, r->op, true);
-			struct opn *n;
+		for (size_t i = 0; i < k->lg->obj[o].n; i++) {
+			uint32_t ni = op_find(k, opv[g++], true);
 			if (ni == UINT32_MAX)
-				return internal(k, "operation index overflow");
-			n = &k->ops[ni];
-			if (n->nfound < HL_MAX_STAGES)
-				n->rec[n->nfound++] = r;
-			n->nrec = r->nrec;
+				return -1;
+			k->node[o][i] = ni;
 		}
+	return sort_prog(k);
+}
+
+/* index records by operation, and operations by program order */
+static int chk_index(struct chk *k)
+{
+	size_t acc = 0, g = 0;
+	uint64_t *opv;
+	uint8_t *nrv;
+	int rc;
+
+	if (k->indexed)
+		return 0;
+	/* one pass over the record headers; the rest reads these compact columns */
+	opv = malloc((k->nrecs + 1) * sizeof(*opv));
+	nrv = malloc(k->nrecs + 1);
+	if (!opv || !nrv) {
+		free(opv);
+		free(nrv);
+		return internal(k, "out of memory indexing operations");
+	}
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		k->node[o] = malloc((k->lg->obj[o].n + 1) * sizeof(uint32_t));
+		if (!k->node[o]) {
+			free(opv);
+			free(nrv);
+			return internal(k, "out of memory indexing operations");
+		}
+		for (size_t i = 0; i < k->lg->obj[o].n; i++, g++) {
+			opv[g] = k->lg->obj[o].rec[i]->op;
+			nrv[g] = k->lg->obj[o].rec[i]->nrec;
+		}
+	}
+	rc = index_direct(k, opv);
+	if (rc > 0)
+		rc = index_hash(k, opv);
+	free(opv);
+	if (rc) {
+		free(nrv);
+		return internal(k, "out of memory indexing operations");
+	}
+	/* group the records by operation (a counting sort) */
+	k->pool = malloc((k->nrecs + 1) * sizeof(*k->pool));
+	if (!k->pool)
+		return internal(k, "out of memory indexing operations");
+	for (size_t i = 0; i < k->nops; i++)
+		k->ops[i].nfound = 0;
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		for (size_t i = 0; i < k->lg->obj[o].n; i++)
+			k->ops[k->node[o][i]].nfound++;
+	for (size_t i = 0; i < k->nops; i++) {
+		k->ops[i].rec = k->pool + acc;
+		acc += k->ops[i].nfound;
+		k->ops[i].nfound = 0;
+	}
+	g = 0;
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		for (size_t i = 0; i < k->lg->obj[o].n; i++, g++) {
+			struct opn *n = &k->ops[k->node[o][i]];
+			n->rec[n->nfound++] = k->lg->obj[o].rec[i];
+			n->nrec = nrv[g];
+		}
+	free(nrv);
 	k->indexed = true;
 	return 0;
 }
@@ -256,181 +470,305 @@ static int chk_index(struct chk *k)
 /* ===================================================================================== */
 /* H_CalLock                                                                                */
 
-static int same_step(const struct hl_rec *a, const struct hl_rec *b)
+static bool same_step(const struct hl_rec *a, const struct hl_rec *b)
 {
 	return a->event == b->event && a->cpu == b->cpu && a->result == b->result && a->nrec == b->nrec &&
 	       a->dorc == b->dorc && a->ret == b->ret && !memcmp(a->arg, b->arg, sizeof(a->arg)) &&
-	       (a->flags & HL_RF_NESTED) == (b->flags & HL_RF_NESTED);
+	       (a->flags & HL_RF_NESTED) == (b->flags & HL_RF_NESTED) && a->blob_len == b->blob_len &&
+	       !memcmp(hl_rec_blob(a), hl_rec_blob(b), a->blob_len);
+}
+
+/* one record's lock list: objects, flags, global order, its own object written */
+static int lock_list(struct chk *k, const struct hl_rec *r)
+{
+	const struct hl_rdep *rd = hl_rec_rdeps(r);
+	unsigned nw = 0;
+	bool self = false;
+	char a[24], b[24], exp[120], act[120];
+
+	if (r->nlock > MAXST)
+		return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "%u lock entries (a step takes at most %u)",
+				 r->nlock, MAXST);
+	for (unsigned j = 0; j < r->nlock; j++) {
+		unsigned o = rd[j].obj;
+		if (o == 0 || o >= HL_ID_END || k->lg->obj[o].size == 0)
+			return violation(k, HL_REL_CALLOCK, r, 0, 0, "a lockable object", "none",
+					 "lock entry %u names object %u, which has no lock", j, o);
+		if (rd[j].flags & ~(unsigned)HL_RD_WRITTEN)
+			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "lock entry %u has unknown flags 0x%x",
+					 j, rd[j].flags);
+		for (unsigned i = 0; i < j; i++)
+			if (rd[i].obj == o)
+				return violation(k, HL_REL_CALLOCK, r, 0, 0, "each lock once", "twice",
+						 "the step's lock list names %s twice", oname(o, a));
+		if (j && lock_rank(rd[j - 1].obj) >= lock_rank(o)) {
+			snprintf(exp, sizeof(exp), "%s before %s", oname(o, a), oname(rd[j - 1].obj, b));
+			snprintf(act, sizeof(act), "%s before %s", b, a);
+			return violation(k, HL_REL_CALLOCK, r, 0, 0, exp, act,
+					 "%s by cpu %u took its locks out of the global order (SPEC §4)",
+					 hl_event_name(r->event), r->cpu);
+		}
+		if (rd[j].flags & HL_RD_WRITTEN)
+			nw++;
+		if (o == r->obj) {
+			/* (the seq it gives is where the step appended under the lock: relate_oracle
+			 * compares it with where the record is) */
+			if (!(rd[j].flags & HL_RD_WRITTEN))
+				return violation(k, HL_REL_CALLOCK, r, 0, 0, "written", "read",
+						 "the record's lock list says the step only read %s", oname(o, a));
+			self = true;
+		}
+	}
+	if (!self)
+		return violation(k, HL_REL_CALLOCK, r, 0, 0, "its own object in the list", "missing",
+				 "%s by cpu %u appended to %s without %s in its lock list (a lock missing from the "
+				 "acquisition list)", hl_event_name(r->event), r->cpu, oname(r->obj, a), a);
+	if (nw != r->nrec) {
+		snprintf(exp, sizeof(exp), "%u written objects (one per record)", r->nrec);
+		snprintf(act, sizeof(act), "%u", nw);
+		return violation(k, HL_REL_CALLOCK, r, 0, 0, exp, act,
+				 "%s by cpu %u: its lock list does not name every object it appended to",
+				 hl_event_name(r->event), r->cpu);
+	}
+	return 0;
 }
 
 static int run_callock(struct chk *k)
 {
-	unsigned ncpus = k->e->cfg.ncpus;
-	char exp[96], act[96];
+	char ob[24], exp[96], act[96];
+	int rc;
 
 	for (unsigned o = 1; o < HL_ID_END; o++) {
-		const struct hl_log_base *b = k->base[o];
+		const struct hl_olog_obj *lo = &k->lg->obj[o];
 		uint64_t last_op[HL_NR_CPUS + 1];
-		char ob[24];
 
 		memset(last_op, 0, sizeof(last_op));
-		hl_obj_name(o, ob, sizeof(ob));
-		if (b->snap ? b->snap->seq + 1 != b->first_seq : b->first_seq != 1)
-			return violation(k, HL_REL_CALLOCK, NULL, 0, o, NULL, NULL,
-					 "log of %s starts at seq %llu after a snapshot at %llu", ob,
-					 (unsigned long long)b->first_seq,
-					 (unsigned long long)(b->snap ? b->snap->seq : 0));
-		for (size_t i = 0; i < k->n[o]; i++) {
-			const struct hl_rec *r = k->rec[o][i];
-			const struct hl_rdep *rd = hl_rec_rdeps(r);
-			uint64_t want = k->first_seq[o] + i;
+		oname(o, ob);
+		if (lo->n && lo->size == 0)
+			return violation(k, HL_REL_CALLOCK, lo->rec[0], 0, o, NULL, NULL,
+					 "records in the log of %s, which has no state", ob);
+		for (size_t i = 0; i < lo->n; i++) {
+			const struct hl_rec *r = lo->rec[i];
+			uint64_t want = lo->first_seq + i;
 
 			if (r->seq != want) {
 				snprintf(exp, sizeof(exp), "seq %llu", (unsigned long long)want);
 				snprintf(act, sizeof(act), "seq %llu", (unsigned long long)r->seq);
 				return violation(k, HL_REL_CALLOCK, r, 0, o, exp, act,
-						 "sequence numbers of %s are not consecutive", ob);
+						 "sequence numbers of %s are not consecutive (%s)", ob,
+						 r->seq > want ? "a gap: a critical section is missing" : "a repeat");
 			}
-			if (r->obj != o || r->cpu != HL_OP_CPU(r->op) || r->cpu >= ncpus || r->nrec == 0 ||
-			    r->nrec > HL_MAX_STAGES || r->event == HL_EV_NONE || r->event >= HL_EV__COUNT ||
-			    r->result > HL_RES_HALT || r->nlock > HL_MAX_STAGES)
+			if (r->obj != o)
 				return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
-						 "malformed critical section in %s (object %u, cpu %u, op cpu %u, "
-						 "nrec %u, event %u)", ob, r->obj, r->cpu, HL_OP_CPU(r->op), r->nrec,
-						 r->event);
+						 "record of object %u in the log of %s", r->obj, ob);
+			if (r->cpu != HL_OP_CPU(r->op) || r->cpu >= k->ncpus || r->nrec == 0 || r->nrec > MAXST ||
+			    r->event == HL_EV_NONE || r->event >= HL_EV__COUNT || r->event == HL_EV_SMMU_GET ||
+			    r->event == HL_EV_VM_GET || r->result > HL_RES_HALT ||
+			    (r->flags & ~(unsigned)(HL_RF_STRANDED | HL_RF_NESTED)))
+				return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
+						 "malformed critical section in %s (cpu %u, op cpu %u of %u, nrec %u, event "
+						 "%u, result %u, flags 0x%x)", ob, r->cpu, HL_OP_CPU(r->op), k->ncpus,
+						 r->nrec, r->event, r->result, r->flags);
 			/* one CPU per critical section, in its program order: an op once per log */
 			if (r->op <= last_op[r->cpu]) {
-				snprintf(exp, sizeof(exp), "op id above %llu:%llu", (unsigned long long)r->cpu,
-					 (unsigned long long)(last_op[r->cpu] & 0xFFFFFFFFFFFFull));
-				snprintf(act, sizeof(act), "op %u:%llu", r->cpu,
-					 (unsigned long long)(r->op & 0xFFFFFFFFFFFFull));
+				snprintf(exp, sizeof(exp), "op id above %u:%llu", r->cpu,
+					 (unsigned long long)(last_op[r->cpu] & OPMASK));
+				snprintf(act, sizeof(act), "op %u:%llu", r->cpu, (unsigned long long)(r->op & OPMASK));
 				return violation(k, HL_REL_CALLOCK, r, 0, o, exp, act,
-						 "operation appears twice in %s, or out of cpu %u's program order",
-						 ob, r->cpu);
+						 "operation appears twice in %s, or out of cpu %u's program order", ob,
+						 r->cpu);
 			}
 			last_op[r->cpu] = r->op;
-			/* every lock a record lists, in acquisition order: global order */
-			for (unsigned j = 0; j < r->nlock; j++) {
-				if (rd[j].obj == 0 || rd[j].obj >= HL_ID_END ||
-				    (rd[j].obj == o && hl_rdep_is_read(&rd[j])))
-					return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
-							 "read dependency on object %u", rd[j].obj);
-				if (j && hl_lock_order_key(rd[j - 1].obj) >= hl_lock_order_key(rd[j].obj)) {
-					char a[24], c[24];
-					hl_obj_name(rd[j - 1].obj, a, sizeof(a));
-					hl_obj_name(rd[j].obj, c, sizeof(c));
-					snprintf(exp, sizeof(exp), "%s before %s", c, a);
-					snprintf(act, sizeof(act), "%s before %s", a, c);
-					return violation(k, HL_REL_CALLOCK, r, 0, o, exp, act,
-							 "locks taken out of the global order");
-				}
-			}
-			if (r->flags & HL_RF_STRANDED) {
-				if (r->result != HL_RES_HALT || i + 1 != k->n[o] || !hl_cpu_halted(k->e, r->cpu))
-					return violation(k, HL_REL_CALLOCK, r, 0, o,
-							 "last record of the log, by a halted CPU, result halt",
-							 i + 1 != k->n[o] ? "records follow it" :
-							 r->result != HL_RES_HALT ? "result ok" : "its CPU runs on",
-							 "%s left locked by cpu %u is not a closed halt", ob, r->cpu);
-			}
+			if ((rc = lock_list(k, r)) != 0)
+				return rc;
 		}
 	}
-	/* the records of one operation describe one step */
-	if (chk_index(k))
-		return -1;
+	/* per step: every record carries the same step and the same lock list */
+	if ((rc = chk_index(k)) != 0)
+		return rc;
 	for (size_t i = 0; i < k->nops; i++) {
 		const struct opn *n = &k->ops[i];
-		for (unsigned j = 1; j < n->nfound; j++)
-			if (!same_step(n->rec[0], n->rec[j]))
-				return violation(k, HL_REL_CALLOCK, n->rec[j], 0, 0, NULL, NULL,
-						 "records of operation %u:%llu disagree on the step",
-						 HL_OP_CPU(n->op), (unsigned long long)(n->op & 0xFFFFFFFFFFFFull));
-		if (n->nfound > n->nrec || (n->nfound < n->nrec && !k->any_snap)) {
-			snprintf(exp, sizeof(exp), "%u records", n->nrec);
-			snprintf(act, sizeof(act), "%u records", n->nfound);
-			return violation(k, HL_REL_CALLOCK, n->rec[0], 0, 0, exp, act,
-					 "operation %u:%llu (%s) has a missing or extra record", HL_OP_CPU(n->op),
-					 (unsigned long long)(n->op & 0xFFFFFFFFFFFFull),
-					 hl_event_name(n->rec[0]->event));
+		const struct hl_rec *a = n->rec[0];
+		for (unsigned j = 1; j < n->nfound; j++) {
+			const struct hl_rec *b = n->rec[j];
+			if (!same_step(a, b))
+				return violation(k, HL_REL_CALLOCK, b, 0, 0, NULL, NULL,
+						 "the records of one step (op %u:%llu in %s and %s) describe different steps",
+						 HL_OP_CPU(a->op), (unsigned long long)(a->op & OPMASK), oname(a->obj, ob),
+						 oname(b->obj, exp));
+			if (a->nlock != b->nlock ||
+			    memcmp(hl_rec_rdeps(a), hl_rec_rdeps(b), a->nlock * sizeof(struct hl_rdep)))
+				return violation(k, HL_REL_CALLOCK, b, 0, 0, "one lock list per step", "two",
+						 "the records of %s by cpu %u in %s and %s list different locks",
+						 hl_event_name(a->event), a->cpu, oname(a->obj, ob), oname(b->obj, exp));
 		}
+		if (n->nfound > n->nrec)
+			return violation(k, HL_REL_CALLOCK, n->rec[n->nrec], 0, 0, NULL, NULL,
+					 "step op %u:%llu has more records than it says", HL_OP_CPU(n->op),
+					 (unsigned long long)(n->op & OPMASK));
 	}
 	return 0;
 }
 
 /* ===================================================================================== */
-/* sync_shared                                                                              */
+/* Cal<Obj> and sync_shared                                                                 */
 
-static int run_sync(struct chk *k)
+/* apply a record's deltas to an image; -1 (nothing applied) if one lies outside it */
+static int apply_deltas(uint8_t *img, size_t size, const struct hl_rec *r, const struct hl_delta **bad)
 {
-	struct hl_state *cal = hl_state_new(false);
-	struct hl_replay_err err;
+	const struct hl_delta *d = hl_rec_first_delta(r);
+
+	for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d))
+		if ((uint64_t)d->off + d->len > size) {
+			*bad = d;
+			return -1;
+		}
+	d = hl_rec_first_delta(r);
+	for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d)) {
+		if (d->flags & HL_DF_ZERO)
+			memset(img + d->off, 0, d->len);
+		else
+			memcpy(img + d->off, d + 1, d->len);
+	}
+	return 0;
+}
+
+static int oob_violation(struct chk *k, const struct hl_rec *r, const struct hl_delta *d)
+{
+	char ob[24], exp[96], act[96];
+	size_t size = k->lg->obj[r->obj].size;
+
+	snprintf(exp, sizeof(exp), "bytes inside [0, %zu)", size);
+	snprintf(act, sizeof(act), "bytes [%u, %llu)", d->off, (unsigned long long)d->off + d->len);
+	return violation(k, HL_REL_SYNC, r, 0, 0, exp, act, "a delta of %s by cpu %u writes outside the image of %s",
+			 hl_event_name(r->event), r->cpu, oname(r->obj, ob));
+}
+
+/* a human name for byte `off` of object o's image */
+static void where_of(unsigned o, size_t off, char *buf, size_t len)
+{
+	char ob[24];
+	const size_t pages_bytes = sizeof(struct hl_s2page) * HL_RAM_PAGES;
+
+	oname(o, ob);
+	if (o == HL_S2PAGE_ID && off < pages_bytes)
+		snprintf(buf, len, "s2page[0x%llx] byte %zu",
+			 (unsigned long long)(HL_RAM_BASE_PFN + off / sizeof(struct hl_s2page)),
+			 off % sizeof(struct hl_s2page));
+	else if (o == HL_S2PAGE_ID)
+		snprintf(buf, len, "flatmem[0x%llx]", (unsigned long long)(HL_RAM_BASE_PFN + (off - pages_bytes) / 8));
+	else if ((o >= HL_NPT_ID && o < HL_INFO_ID) || o == HL_SPT_ID)
+		snprintf(buf, len, "%s table page %zu entry %zu", ob, (size_t)(off / PG), (size_t)((off % PG) / 8));
+	else
+		snprintf(buf, len, "%s byte %zu", ob, off);
+}
+
+static int run_sync(struct chk *k, struct hl_check_stats *stats)
+{
+	const struct hl_olog *lg = k->lg;
+	size_t maxsz = 0;
+	uint8_t *img;
 	int rc = 0;
 
-	if (!cal)
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		if (lg->obj[o].size > maxsz)
+			maxsz = lg->obj[o].size;
+	img = malloc(maxsz ? maxsz : 1);
+	if (!img)
 		return internal(k, "out of memory");
 	for (unsigned o = 1; o < HL_ID_END && !rc; o++) {
-		char ob[24], exp[64], act[64];
-		uint64_t dc, dl;
+		const struct hl_olog_obj *ob = &lg->obj[o];
+		const uint8_t *start = start_image(k, o);
+		char name[24], where[96];
 
-		hl_obj_name(o, ob, sizeof(ob));
-		if (hl_cal_obj(k->e, o, cal, &err)) {
-			rc = violation(k, HL_REL_SYNC, rec_at(k, o, err.seq), err.op, o, NULL, NULL,
-				       "Cal<%s> fails: %s", ob, err.msg);
+		if (!ob->size)
+			continue;
+		oname(o, name);
+		if (!start) {
+			rc = internal(k, "the log has no initial image of %s (a file older than format 4?)", name);
 			break;
 		}
-		dc = hl_state_obj_digest(cal, o);
-		if (k->src->file) {
-			if (!k->src->file->has_live_digest[o] || dc == k->src->file->live_digest[o])
-				continue;
-			dl = k->src->file->live_digest[o];
-			snprintf(exp, sizeof(exp), "live digest %016llx", (unsigned long long)dl);
-			snprintf(act, sizeof(act), "Cal digest %016llx", (unsigned long long)dc);
-			rc = violation(k, HL_REL_SYNC, k->n[o] ? k->rec[o][k->n[o] - 1] : NULL, 0, o, exp, act,
-				       "Cal<%s>(log) differs from the live object the file recorded", ob);
-		} else if (memcmp(cal->img[o].base, k->e->st->img[o].base, cal->img[o].size)) {
-			/* name the abstract entry when the abstraction sees it, else the byte */
-			struct hl_model *a = hl_model_new(), *l = hl_model_new();
-			struct hl_model_diff d;
+		memcpy(img, start, ob->size);
+		for (size_t i = 0; i < ob->n; i++) {
+			const struct hl_delta *bad;
+			if (apply_deltas(img, ob->size, ob->rec[i], &bad)) {
+				rc = oob_violation(k, ob->rec[i], bad);
+				break;
+			}
+		}
+		if (rc)
+			break;
+		if (lg->live.img[o]) {
 			size_t off = 0;
-
-			while (off < cal->img[o].size && cal->img[o].base[off] == k->e->st->img[o].base[off])
+			const uint8_t *live = lg->live.img[o];
+			if (lg->live.len[o] != ob->size) {
+				rc = internal(k, "live image of %s has %zu bytes, the log %zu", name, lg->live.len[o], ob->size);
+				break;
+			}
+			while (off < ob->size && img[off] == live[off])
 				off++;
-			if (a && l && hl_model_abstract_obj(a, k->e->st, o) == 0 &&
-			    hl_model_abstract_obj(l, cal, o) == 0 && hl_model_diff(a, l, o, &d))
-				rc = violation(k, HL_REL_SYNC, k->n[o] ? k->rec[o][k->n[o] - 1] : NULL, 0, o, d.a, d.b,
-					       "Cal<%s>(log) != live %s at %s (byte %zu)", ob, ob, d.where, off);
-			else
-				rc = violation(k, HL_REL_SYNC, k->n[o] ? k->rec[o][k->n[o] - 1] : NULL, 0, o,
-					       "live bytes", "Cal bytes", "Cal<%s>(log) != live %s at byte %zu", ob,
-					       ob, off);
-			hl_model_free(a);
-			hl_model_free(l);
+			if (off < ob->size) {
+				/* name the entry through the model when it can read both images */
+				struct hl_images a = { 0 }, b = { 0 };
+				struct hl_model *ma = hl_model_new(), *mb = hl_model_new();
+				struct hl_model_diff d;
+				a.img[o] = live;
+				a.len[o] = ob->size;
+				b.img[o] = img;
+				b.len[o] = ob->size;
+				where_of(o, off, where, sizeof(where));
+				if (ma && mb && hl_model_abstract_obj(ma, &a, o) == 0 && hl_model_abstract_obj(mb, &b, o) == 0 &&
+				    hl_model_diff(ma, mb, o, &d))
+					rc = violation(k, HL_REL_SYNC, ob->n ? ob->rec[ob->n - 1] : NULL, 0, o, d.a, d.b,
+						       "Cal<%s>(log) != live %s at %s (%s)", name, name, d.where, where);
+				else
+					rc = violation(k, HL_REL_SYNC, ob->n ? ob->rec[ob->n - 1] : NULL, 0, o,
+						       "live bytes", "Cal bytes", "Cal<%s>(log) != live %s at %s", name,
+						       name, where);
+				hl_model_free(ma);
+				hl_model_free(mb);
+			}
+		} else if (ob->has_live_digest && hl_olog_digest(img, ob->size) != ob->live_digest) {
+			char exp[40], act[40];
+			snprintf(exp, sizeof(exp), "%016llx", (unsigned long long)ob->live_digest);
+			snprintf(act, sizeof(act), "%016llx", (unsigned long long)hl_olog_digest(img, ob->size));
+			rc = violation(k, HL_REL_SYNC, ob->n ? ob->rec[ob->n - 1] : NULL, 0, o, exp, act,
+				       "Cal<%s>(log) != the live %s the file recorded (XXH3 digest)", name, name);
+		}
+		if (rc)
+			break;
+		if (o == HL_S2PAGE_ID && lg->live.ram && lg->ram_exact) {
+			/* flatmem: one content digest per RAM page; the engine alone wrote the pages */
+			const uint64_t *flat = (const uint64_t *)(img + sizeof(struct hl_s2page) * HL_RAM_PAGES);
+			uint8_t zero[PG];
+			uint64_t zd;
+			memset(zero, 0, sizeof(zero));
+			zd = hl_olog_digest(zero, PG);
+			if (ob->size < sizeof(struct hl_s2page_obj)) {
+				rc = internal(k, "s2page image too small for flatmem");
+				break;
+			}
+			for (uint64_t p = 0; p < HL_RAM_PAGES; p++) {
+				uint64_t dg = hl_olog_digest(lg->live.ram + p * PG, PG);
+				char exp[64], act[64];
+				if (dg == flat[p])
+					continue;
+				snprintf(exp, sizeof(exp), "content digest %016llx%s", (unsigned long long)flat[p],
+					 flat[p] == zd ? " (a zero page)" : "");
+				snprintf(act, sizeof(act), "RAM digest %016llx%s", (unsigned long long)dg,
+					 dg == zd ? " (a zero page)" : "");
+				rc = violation(k, HL_REL_SYNC, NULL, 0, HL_S2PAGE_ID, exp, act,
+					       "flatmem[0x%llx] does not describe the page in RAM%s",
+					       (unsigned long long)(HL_RAM_BASE_PFN + p),
+					       flat[p] == zd ? ": the log says the page was zeroed, it was not" : "");
+				break;
+			}
+			if (stats)
+				stats->ram_checked = true;
 		}
 	}
-	hl_state_free(cal);
+	free(img);
 	return rc;
-}
-
-/* ===================================================================================== */
-/* serializability                                                                          */
-
-static int run_serial(struct chk *k, uint64_t **ops, size_t *nops)
-{
-	struct hl_replay_err err;
-	int rc = hl_linearize(k->e, ops, nops, &err);
-
-	if (rc == HL_RP_CYCLE) {
-		char ob[24];
-		hl_obj_name(err.obj, ob, sizeof(ob));
-		return violation(k, HL_REL_SERIAL, NULL, err.op, err.obj, "an acyclic operation graph",
-				 "a cycle", "%s", err.msg);
-	}
-	if (rc == HL_RP_NOMEM)
-		return internal(k, "out of memory linearizing");
-	if (rc)
-		return violation(k, HL_REL_SERIAL, rec_at(k, err.obj, err.seq), err.op, err.obj, NULL, NULL,
-				 "no linearization: %s", err.msg);
-	return 0;
 }
 
 /* ===================================================================================== */
@@ -438,41 +776,488 @@ static int run_serial(struct chk *k, uint64_t **ops, size_t *nops)
 
 static int run_hlock(struct chk *k)
 {
-	uint64_t halt_op[HL_NR_CPUS + 1];
-	unsigned ncpus = k->e->cfg.ncpus;
+	const struct hl_olog *lg = k->lg;
+	uint64_t halt_op[HL_NR_CPUS + 1], strand_seq[HL_ID_END];
+	int strand_cpu[HL_ID_END];
+	char ob[24], exp[96], act[96];
 
 	for (unsigned c = 0; c <= HL_NR_CPUS; c++)
 		halt_op[c] = UINT64_MAX;
+	memset(strand_seq, 0, sizeof(strand_seq));
 	for (unsigned o = 1; o < HL_ID_END; o++) {
-		char ob[24];
-		hl_obj_name(o, ob, sizeof(ob));
-		for (size_t i = 0; i < k->n[o]; i++) {
-			const struct hl_rec *r = k->rec[o][i];
-			if (i && (k->rec[o][i - 1]->flags & HL_RF_STRANDED))
-				return violation(k, HL_REL_HLOCK, r, 0, o, "no record after the halt",
-						 "a record by a running CPU",
-						 "%s was left locked by halted cpu %u, then touched by cpu %u", ob,
-						 k->rec[o][i - 1]->cpu, r->cpu);
-			if (r->result == HL_RES_HALT && r->cpu < ncpus && r->op < halt_op[r->cpu])
+		const struct hl_olog_obj *lo = &lg->obj[o];
+		oname(o, ob);
+		for (size_t i = 0; i < lo->n; i++) {
+			const struct hl_rec *r = lo->rec[i];
+			if (strand_seq[o])
+				return violation(k, HL_REL_HLOCK, r, 0, o, "no step after the halt", "a step wrote it",
+						 "%s was left locked by halted cpu %d, then %s by cpu %u wrote it", ob,
+						 strand_cpu[o], hl_event_name(r->event), r->cpu);
+			if (r->cpu < HL_NR_CPUS && r->result == HL_RES_HALT && r->op < halt_op[r->cpu])
 				halt_op[r->cpu] = r->op;
+			if (!(r->flags & HL_RF_STRANDED))
+				continue;
+			if (r->result != HL_RES_HALT || r->cpu >= 64 || !(lg->halted_mask & (1ull << r->cpu)))
+				return violation(k, HL_REL_HLOCK, r, 0, o, "a halt by a halted cpu",
+						 r->result != HL_RES_HALT ? "a step that did not halt" : "a running cpu",
+						 "%s by cpu %u marks %s stranded but %s", hl_event_name(r->event), r->cpu, ob,
+						 r->result != HL_RES_HALT ? "did not halt" : "the cpu is not halted");
+			strand_seq[o] = r->seq;
+			strand_cpu[o] = r->cpu;
 		}
 	}
-	for (unsigned o = 1; o < HL_ID_END; o++)
-		for (size_t i = 0; i < k->n[o]; i++) {
-			const struct hl_rec *r = k->rec[o][i];
-			if (r->cpu >= ncpus || halt_op[r->cpu] == UINT64_MAX)
+	/* reads: a lock entry that saw the stranded record took a lock nobody can take */
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		const struct hl_olog_obj *lo = &lg->obj[o];
+		for (size_t i = 0; i < lo->n; i++) {
+			const struct hl_rec *r = lo->rec[i];
+			const struct hl_rdep *rd = hl_rec_rdeps(r);
+			for (unsigned j = 0; j < r->nlock && j < MAXST; j++) {
+				unsigned x = rd[j].obj;
+				if (!hl_rdep_is_read(&rd[j]) || x >= HL_ID_END || !strand_seq[x] || rd[j].seq < strand_seq[x])
+					continue;
+				snprintf(exp, sizeof(exp), "%s untouched after seq %llu", oname(x, ob),
+					 (unsigned long long)strand_seq[x]);
+				snprintf(act, sizeof(act), "read at seq %llu", (unsigned long long)rd[j].seq);
+				return violation(k, HL_REL_HLOCK, r, 0, 0, exp, act,
+						 "%s by cpu %u read %s, which halted cpu %d left locked",
+						 hl_event_name(r->event), r->cpu, ob, strand_cpu[x]);
+			}
+		}
+	}
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		const struct hl_olog_obj *lo = &lg->obj[o];
+		for (size_t i = 0; i < lo->n; i++) {
+			const struct hl_rec *r = lo->rec[i];
+			if (r->cpu >= HL_NR_CPUS || halt_op[r->cpu] == UINT64_MAX)
 				continue;
-			if (!hl_cpu_halted(k->e, r->cpu))
+			if (r->cpu >= 64 || !(lg->halted_mask & (1ull << r->cpu)))
 				return violation(k, HL_REL_HLOCK, r, 0, o, "cpu halted", "cpu running",
-						 "cpu %u halted in %s but is not marked halted", r->cpu,
+						 "cpu %u halted in %s but the log does not mark it halted", r->cpu,
 						 hl_event_name(r->event));
 			if (r->op > halt_op[r->cpu] && !(r->flags & HL_RF_NESTED))
-				return violation(k, HL_REL_HLOCK, r, 0, o, "nothing after the halt",
-						 hl_event_name(r->event), "cpu %u ran %s after it halted (op %llu)",
-						 r->cpu, hl_event_name(r->event),
-						 (unsigned long long)(halt_op[r->cpu] & 0xFFFFFFFFFFFFull));
+				return violation(k, HL_REL_HLOCK, r, 0, o, "nothing after the halt", hl_event_name(r->event),
+						 "cpu %u ran %s after it halted (op %llu)", r->cpu, hl_event_name(r->event),
+						 (unsigned long long)(halt_op[r->cpu] & OPMASK));
 		}
+	}
 	return 0;
+}
+
+/* ===================================================================================== */
+/* serializability: the oracle's own linearization                                         */
+
+enum { E_LOG = 0, E_READ = 1, E_WRITE_AFTER_READ = 2, E_PROG = 3 };
+
+struct edge {
+	uint32_t from, to;
+	uint16_t obj;
+	uint8_t kind;
+};
+
+struct graph {
+	struct edge *ev;
+	size_t ne, ecap;
+	uint32_t *first, *succ;   /* CSR: successors of node i are succ[first[i] .. first[i+1]) */
+	uint32_t *eid;            /* edge id of each CSR slot */
+};
+
+static int add_edge(struct graph *g, uint32_t from, uint32_t to, unsigned obj, unsigned kind)
+{
+	if (from == to)
+		return 0;
+	if (g->ne == g->ecap) {
+		size_t nc = g->ecap ? g->ecap * 2 : 4096;
+		void *ne = realloc(g->ev, nc * sizeof(g->ev[0]));
+		if (!ne)
+			return -1;
+		g->ev = ne;
+		g->ecap = nc;
+	}
+	g->ev[g->ne++] = (struct edge){ from, to, (uint16_t)obj, (uint8_t)kind };
+	return 0;
+}
+
+static void graph_free(struct graph *g)
+{
+	free(g->ev);
+	free(g->first);
+	free(g->succ);
+	free(g->eid);
+}
+
+static int graph_build(struct chk *k, struct graph *g)
+{
+	size_t nn = k->nops;
+
+	memset(g, 0, sizeof(*g));
+	/* each object log orders its records */
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		for (size_t i = 1; i < k->lg->obj[o].n; i++)
+			if (add_edge(g, k->node[o][i - 1], k->node[o][i], o, E_LOG))
+				return -1;
+	/* a reader goes after the record it saw and before the next one */
+	for (size_t ni = 0; ni < nn; ni++) {
+		const struct hl_rec *r = k->ops[ni].rec[0];
+		const struct hl_rdep *rd = hl_rec_rdeps(r);
+		for (unsigned j = 0; j < r->nlock && j < MAXST; j++) {
+			unsigned o = rd[j].obj;
+			const struct hl_olog_obj *lo;
+			uint64_t s = rd[j].seq;
+			if (!hl_rdep_is_read(&rd[j]) || o == 0 || o >= HL_ID_END)
+				continue;
+			lo = &k->lg->obj[o];
+			if (s >= lo->first_seq && s - lo->first_seq < lo->n &&
+			    add_edge(g, k->node[o][s - lo->first_seq], (uint32_t)ni, o, E_READ))
+				return -1;
+			if (s + 1 >= lo->first_seq && s + 1 - lo->first_seq < lo->n &&
+			    add_edge(g, (uint32_t)ni, k->node[o][s + 1 - lo->first_seq], o, E_WRITE_AFTER_READ))
+				return -1;
+		}
+	}
+	/* program order: a CPU's operation ids increase */
+	for (size_t i = 1; i < nn; i++) {
+		uint32_t a = k->prog[i - 1], b = k->prog[i];
+		if (HL_OP_CPU(k->ops[a].op) == HL_OP_CPU(k->ops[b].op) &&
+		    add_edge(g, a, b, HL_OP_CPU(k->ops[a].op), E_PROG))
+			return -1;
+	}
+	g->first = calloc(nn + 2, sizeof(*g->first));
+	g->succ = malloc((g->ne + 1) * sizeof(*g->succ));
+	g->eid = malloc((g->ne + 1) * sizeof(*g->eid));
+	if (!g->first || !g->succ || !g->eid)
+		return -1;
+	for (size_t i = 0; i < g->ne; i++)
+		g->first[g->ev[i].from + 2]++;
+	for (size_t i = 2; i < nn + 2; i++)
+		g->first[i] += g->first[i - 1];
+	for (size_t i = 0; i < g->ne; i++) {
+		uint32_t slot = g->first[g->ev[i].from + 1]++;
+		g->succ[slot] = g->ev[i].to;
+		g->eid[slot] = (uint32_t)i;
+	}
+	return 0;
+}
+
+static const char *edge_words(const struct edge *e, char *buf, size_t len)
+{
+	char ob[24];
+
+	switch (e->kind) {
+	case E_LOG:
+		snprintf(buf, len, "%s log", oname(e->obj, ob));
+		break;
+	case E_READ:
+		snprintf(buf, len, "read of %s", oname(e->obj, ob));
+		break;
+	case E_WRITE_AFTER_READ:
+		snprintf(buf, len, "%s written after the read", oname(e->obj, ob));
+		break;
+	default:
+		snprintf(buf, len, "cpu %u program order", e->obj);
+	}
+	return buf;
+}
+
+/* a cycle among the nodes Kahn's algorithm left (indeg > 0), by depth-first search */
+static int report_cycle(struct chk *k, struct graph *g, const uint32_t *indeg)
+{
+	size_t nn = k->nops;
+	uint8_t *color = calloc(nn + 1, 1);
+	uint32_t *stack = malloc((nn + 1) * sizeof(*stack)), *pos = malloc((nn + 1) * sizeof(*pos));
+	uint32_t *via = malloc((nn + 1) * sizeof(*via));
+	char buf[400], ew[64];
+	size_t len = 0;
+	int rc = -2;
+
+	if (!color || !stack || !pos || !via) {
+		rc = internal(k, "out of memory reporting a cycle");
+		goto out;
+	}
+	for (size_t s = 0; s < nn && rc == -2; s++) {
+		size_t sp = 0;
+		if (!indeg[s] || color[s])
+			continue;
+		stack[sp] = (uint32_t)s;
+		pos[sp++] = g->first[s];
+		color[s] = 1;
+		while (sp && rc == -2) {
+			uint32_t u = stack[sp - 1];
+			if (pos[sp - 1] == g->first[u + 1]) {
+				color[u] = 2;
+				sp--;
+				continue;
+			}
+			{
+				uint32_t slot = pos[sp - 1]++, w = g->succ[slot];
+				if (!indeg[w] || color[w] == 2)
+					continue;
+				via[sp - 1] = g->eid[slot];
+				if (color[w] == 0) {
+					color[w] = 1;
+					stack[sp] = w;
+					pos[sp++] = g->first[w];
+					continue;
+				}
+				/* w is on the stack: the cycle is stack[from w .. top] */
+				{
+					size_t at = sp - 1;
+					unsigned shown = 0, nops;
+					while (stack[at] != w)
+						at--;
+					nops = (unsigned)(sp - at);
+					len = (size_t)snprintf(buf, sizeof(buf), "a cycle of %u operations:", nops);
+					for (size_t i = at; i < sp && len < sizeof(buf); i++, shown++) {
+						const struct opn *n = &k->ops[stack[i]];
+						if (shown == 6) {
+							len += (size_t)snprintf(buf + len, sizeof(buf) - len, " ...");
+							break;
+						}
+						len += (size_t)snprintf(buf + len, sizeof(buf) - len, " %u:%llu %s -[%s]->",
+									HL_OP_CPU(n->op), (unsigned long long)(n->op & OPMASK),
+									hl_event_name(n->rec[0]->event),
+									edge_words(&g->ev[via[i]], ew, sizeof(ew)));
+					}
+					if (len < sizeof(buf))
+						snprintf(buf + len, sizeof(buf) - len, " %u:%llu",
+							 HL_OP_CPU(k->ops[w].op), (unsigned long long)(k->ops[w].op & OPMASK));
+					rc = violation(k, HL_REL_SERIAL, k->ops[w].rec[0], 0, 0, "an acyclic operation graph",
+						       "a cycle", "no linearization: %s", buf);
+				}
+			}
+		}
+	}
+	if (rc == -2)
+		rc = internal(k, "the operation graph has no order but no cycle was found");
+out:
+	free(color);
+	free(stack);
+	free(pos);
+	free(via);
+	return rc;
+}
+
+/*
+ * With checkpoint cuts the file has no records before each object's snapshot, and the
+ * snapshots were taken at different times, so the replayed state mixes times until the
+ * operations the lost records depended on have been applied. Which are they? A lost
+ * operation Y (all its records before cuts) wrote some cut object O, at or before the
+ * snapshot's seq n_O, so it happened no later than Z_O, the operation that appended record
+ * n_O (O's log orders them). Y can depend on a file operation W only if W happened before
+ * Y. An operation that touched O at or after n_O (a record after the cut; a read that saw
+ * seq >= n_O; Z_O itself, whose surviving records list O written at n_O) happened no
+ * earlier than Z_O, and so did everything the graph orders after it (log order, reads,
+ * program order all follow real time). So an operation ordered after such a touch for
+ * EVERY cut object is after every lost operation: none depends on it. (A cut object whose
+ * n_O was appended by an operation with no surviving record, and never touched after,
+ * gives no such touch: then nothing is provably after the cut, and the invariants run on
+ * the seq-0 images and the final state only.) That set S is closed under the graph's successors, so the
+ * operations outside S, then S, in linearization order, is a linearization too; the state
+ * after the operations outside S (lost ones included, through the snapshots) is
+ * downward closed under every dependency: a consistent cut. From there on, every step
+ * extends it: the invariants are checked after each. `order` is reordered in place and
+ * k->consistent_from set to where S starts. Linear: one 64-bit object mask per operation.
+ */
+static int consistent_part(struct chk *k, const struct graph *g, uint32_t *order)
+{
+	size_t nn = k->nops, j = 0;
+	uint64_t *mask = calloc(nn + 1, sizeof(*mask)), cutmask = 0;
+	uint32_t *tmp = malloc((nn + 1) * sizeof(*tmp));
+
+	if (!mask || !tmp) {
+		free(mask);
+		free(tmp);
+		return -1;
+	}
+	for (unsigned o = 1; o < HL_ID_END; o++)
+		if (k->cut[o])
+			cutmask |= 1ull << o;
+	for (size_t i = 0; i < nn; i++) {
+		const struct opn *n = &k->ops[i];
+		const struct hl_rdep *rd = hl_rec_rdeps(n->rec[0]);
+		for (unsigned r = 0; r < n->nfound; r++)
+			if (n->rec[r]->obj < HL_ID_END)
+				mask[i] |= 1ull << n->rec[r]->obj;   /* every record in the file is after its cut */
+		/* a read at or after the cut saw the last lost record; a write AT the cut is
+		 * that record (the operation whose surviving records say so is Z_O below) */
+		for (unsigned q = 0; q < n->rec[0]->nlock && q < MAXST; q++)
+			if (rd[q].obj < HL_ID_END && k->cut[rd[q].obj] && rd[q].seq >= k->cut[rd[q].obj])
+				mask[i] |= 1ull << rd[q].obj;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		uint32_t u = order[i];
+		for (uint32_t s = g->first[u]; s < g->first[u + 1]; s++)
+			mask[g->succ[s]] |= mask[u];
+	}
+	/* stable partition: outside S, then S */
+	for (size_t i = 0; i < nn; i++)
+		if ((mask[order[i]] & cutmask) != cutmask)
+			tmp[j++] = order[i];
+	k->consistent_from = j;
+	for (size_t i = 0; i < nn; i++)
+		if ((mask[order[i]] & cutmask) == cutmask)
+			tmp[j++] = order[i];
+	memcpy(order, tmp, nn * sizeof(*order));
+	free(mask);
+	free(tmp);
+	return 0;
+}
+
+/* Kahn's algorithm over the operation graph; *lin are operation indices */
+static int run_serial(struct chk *k, uint32_t **lin)
+{
+	struct graph g;
+	uint32_t *indeg = NULL, *order = NULL;
+	size_t nn, head = 0, tail = 0;
+	int rc = 0;
+
+	*lin = NULL;
+	if ((rc = chk_index(k)) != 0)
+		return rc;
+	nn = k->nops;
+	if (graph_build(k, &g)) {
+		graph_free(&g);
+		return internal(k, "out of memory building the operation graph");
+	}
+	indeg = calloc(nn + 1, sizeof(*indeg));
+	order = malloc((nn + 1) * sizeof(*order));
+	if (!indeg || !order) {
+		rc = internal(k, "out of memory linearizing");
+		goto out;
+	}
+	for (size_t i = 0; i < g.ne; i++)
+		indeg[g.ev[i].to]++;
+	/* seed in program order: ties resolve to the CPUs' own order */
+	for (size_t i = 0; i < nn; i++)
+		if (!indeg[k->prog[i]])
+			order[tail++] = k->prog[i];
+	while (head < tail) {
+		uint32_t u = order[head++];
+		for (uint32_t s = g.first[u]; s < g.first[u + 1]; s++)
+			if (--indeg[g.succ[s]] == 0)
+				order[tail++] = g.succ[s];
+	}
+	if (tail != nn) {
+		rc = report_cycle(k, &g, indeg);
+		goto out;
+	}
+	k->consistent_from = 0;
+	if (k->any_cut && consistent_part(k, &g, order)) {
+		rc = internal(k, "out of memory");
+		goto out;
+	}
+	*lin = order;
+	order = NULL;
+out:
+	free(indeg);
+	free(order);
+	graph_free(&g);
+	return rc;
+}
+
+/* ===================================================================================== */
+/* relate_oracle's views, against the per-object logs                                      */
+
+/* the seq a step's record in obj has, or 0 */
+static uint64_t rec_seq_of(const struct opn *n, unsigned obj)
+{
+	for (unsigned i = 0; i < n->nfound; i++)
+		if (n->rec[i]->obj == obj)
+			return n->rec[i]->seq;
+	return 0;
+}
+
+static int run_views(struct chk *k)
+{
+	const struct hl_olog *lg = k->lg;
+	uint64_t *seen = NULL;
+	uint8_t *cpu_of[HL_ID_END] = { 0 };
+	char ob[24], exp[160], act[160];
+	int rc;
+
+	if ((rc = chk_index(k)) != 0)
+		return rc;
+	seen = calloc((size_t)HL_NR_CPUS * HL_ID_END, sizeof(*seen));
+	if (!seen)
+		return internal(k, "out of memory");
+	/* a compact copy of each log's CPU column: the scans below read it sequentially */
+	for (unsigned o = 1; o < HL_ID_END && !rc; o++) {
+		const struct hl_olog_obj *lo = &lg->obj[o];
+		cpu_of[o] = malloc(lo->n + 1);
+		if (!cpu_of[o])
+			rc = internal(k, "out of memory");
+		for (size_t i = 0; !rc && i < lo->n; i++)
+			cpu_of[o][i] = lo->rec[i]->cpu;
+		for (unsigned c = 0; c < HL_NR_CPUS; c++)
+			seen[c * HL_ID_END + o] = k->cut[o];
+	}
+	for (size_t pi = 0; pi < k->nops && !rc; pi++) {
+		const struct opn *n = &k->ops[k->prog[pi]];
+		const struct hl_rec *r0 = n->rec[0];
+		const struct hl_rdep *rd = hl_rec_rdeps(r0);
+		unsigned c = HL_OP_CPU(n->op);
+
+		if (c >= HL_NR_CPUS)
+			continue;
+		for (unsigned j = 0; j < r0->nlock && j < MAXST && !rc; j++) {
+			unsigned o = rd[j].obj;
+			const struct hl_olog_obj *lo;
+			uint64_t *s, view, after, from;
+			if (o == 0 || o >= HL_ID_END)
+				continue;
+			lo = &lg->obj[o];
+			s = &seen[c * HL_ID_END + o];
+			if (rd[j].flags & HL_RD_WRITTEN) {
+				/* the view a writer had is the record before its own (where it really is) */
+				after = rec_seq_of(n, o);
+				if (!after)
+					continue;   /* its record there lies before the cut */
+				view = after - 1;
+			} else {
+				view = after = rd[j].seq;
+			}
+			if (view < *s && view >= k->cut[o]) {
+				snprintf(exp, sizeof(exp), "%s at seq %llu or later", oname(o, ob), (unsigned long long)*s);
+				snprintf(act, sizeof(act), "seq %llu", (unsigned long long)view);
+				rc = violation(k, HL_REL_ORACLE, r0, 0, 0, exp, act,
+					       "cpu %u's view of %s went backwards (%s)", c, ob, hl_event_name(r0->event));
+				break;
+			}
+			if (view >= lo->first_seq + lo->n) {
+				snprintf(exp, sizeof(exp), "a seq the log of %s has (up to %llu)", oname(o, ob),
+					 (unsigned long long)(lo->first_seq + lo->n - 1));
+				snprintf(act, sizeof(act), "seq %llu", (unsigned long long)view);
+				rc = violation(k, HL_REL_ORACLE, r0, 0, 0, exp, act,
+					       "%s by cpu %u saw a state of %s that no record produced", hl_event_name(r0->event),
+					       c, ob);
+				break;
+			}
+			/* everything appended between two views of one CPU came from other CPUs */
+			from = *s > k->cut[o] ? *s : k->cut[o];
+			for (uint64_t q = from + 1; q <= view; q++) {
+				if (cpu_of[o][q - lo->first_seq] != c)
+					continue;
+				{
+					const struct hl_rec *own = lo->rec[q - lo->first_seq];
+					snprintf(exp, sizeof(exp), "records %llu..%llu of %s by other cpus",
+						 (unsigned long long)from + 1, (unsigned long long)view, ob);
+					snprintf(act, sizeof(act), "seq %llu by cpu %u itself (op %u:%llu %s)",
+						 (unsigned long long)q, c, HL_OP_CPU(own->op),
+						 (unsigned long long)(own->op & OPMASK), hl_event_name(own->event));
+					rc = violation(k, HL_REL_ORACLE, r0, 0, 0, exp, act,
+						       "cpu %u's view of %s for %s contains its own event as another cpu's",
+						       c, ob, hl_event_name(r0->event));
+				}
+				break;
+			}
+			if (after > *s)
+				*s = after;
+		}
+	}
+	for (unsigned o = 0; o < HL_ID_END; o++)
+		free(cpu_of[o]);
+	free(seen);
+	return rc;
 }
 
 /* ===================================================================================== */
@@ -485,14 +1270,14 @@ enum { DO_LOG = 1, DO_ORACLE = 2, DO_SEC = 4 };
 struct pass {
 	struct chk *k;
 	unsigned mode;
-	struct hl_state *b;
+	uint8_t *b[HL_ID_END];            /* B */
+	struct hl_images im;              /* B as the model reads it */
 	struct hl_model *m;
 	struct hl_hmap rev;               /* (obj << 32 | page) -> table (base gfn, bank, level) */
 	uint64_t cur[HL_ID_END];          /* last seq applied to B, per object */
-	uint64_t snap_seq[HL_ID_END];
-	uint64_t *seen;                   /* [cpu][obj]: last seq this CPU saw */
 	struct hl_fact df[MAX_DFACTS];
 	unsigned ndf;
+	bool inv_on;                      /* past the consistent cut: invariants after every step */
 	struct hl_check_stats *stats;
 };
 
@@ -519,17 +1304,19 @@ static int rev_put(struct pass *p, unsigned obj, int64_t page, unsigned level, u
 	return page < 0 ? 0 : hl_hmap_put(&p->rev, ((uint64_t)obj << 32) | (uint64_t)page, &v);
 }
 
-/* the linked table pages of a start state */
+/* the linked table pages of the start state */
 static int rev_scan(struct pass *p)
 {
-	const struct hl_state *st = p->b;
 	int rc = 0;
 
 	for (unsigned v = 0; v < HL_NR_PRINC; v++) {
 		unsigned obj = HL_NPT_OBJ(v);
-		const uint8_t *img = st->npt[v];
-		size_t sz = st->img[obj].size;
-		const uint64_t *root = (const uint64_t *)(img + PG);
+		const uint8_t *img = p->b[obj];
+		size_t sz = p->im.len[obj];
+		const uint64_t *root;
+		if (!img || sz < 2 * PG)
+			continue;
+		root = (const uint64_t *)(img + PG);
 		for (uint64_t i0 = 0; i0 < 512; i0++) {
 			int64_t c1 = child_page(img, sz, root[i0]);
 			if (c1 < 0)
@@ -546,20 +1333,22 @@ static int rev_scan(struct pass *p)
 			}
 		}
 	}
-	for (unsigned b = 0; b < HL_SMMU_CFG_SIZE; b++) {
-		const uint8_t *img = st->spt;
-		size_t sz = st->img[HL_SPT_ID].size;
-		const uint64_t *root = (const uint64_t *)(img + PG + (uint64_t)b * HL_SPT_ROOT_PAGES * PG);
-		for (uint64_t i1 = 0; i1 < 1024; i1++) {
-			int64_t c2 = child_page(img, sz, root[i1]);
-			if (c2 < 0)
-				continue;
-			rc |= rev_put(p, HL_SPT_ID, c2, 2, i1 << 18, b);
-			for (uint64_t i2 = 0; i2 < 512; i2++)
-				rc |= rev_put(p, HL_SPT_ID, child_page(img, sz, ((const uint64_t *)(img + c2 * PG))[i2]), 3,
-					      i1 << 18 | i2 << 9, b);
+	if (p->b[HL_SPT_ID] && p->im.len[HL_SPT_ID] >= (1 + HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES) * PG)
+		for (unsigned b = 0; b < HL_SMMU_CFG_SIZE; b++) {
+			const uint8_t *img = p->b[HL_SPT_ID];
+			size_t sz = p->im.len[HL_SPT_ID];
+			const uint64_t *root = (const uint64_t *)(img + PG + (uint64_t)b * SPT_ROOT_PAGES * PG);
+			for (uint64_t i1 = 0; i1 < 1024; i1++) {
+				int64_t c2 = child_page(img, sz, root[i1]);
+				if (c2 < 0)
+					continue;
+				rc |= rev_put(p, HL_SPT_ID, c2, 2, i1 << 18, b);
+				for (uint64_t i2 = 0; i2 < 512; i2++)
+					rc |= rev_put(p, HL_SPT_ID,
+						      child_page(img, sz, ((const uint64_t *)(img + c2 * PG))[i2]), 3,
+						      i1 << 18 | i2 << 9, b);
+			}
 		}
-	}
 	return rc;
 }
 
@@ -568,15 +1357,15 @@ static int table_word(struct pass *p, unsigned obj, uint64_t w)
 {
 	bool spt = obj == HL_SPT_ID;
 	unsigned v = spt ? 0 : obj - HL_NPT_ID;
-	const uint8_t *img = spt ? p->b->spt : p->b->npt[v];
-	size_t sz = p->b->img[obj].size;
+	const uint8_t *img = p->b[obj];
+	size_t sz = p->im.len[obj];
 	uint64_t page = w / PG, slot = (w % PG) / 8, d;
 	const struct hl_mval *rv;
 	int64_t child;
 
 	if (w + 8 > sz)
 		return 0;
-	d = *(const uint64_t *)(img + (w & ~7ull));
+	memcpy(&d, img + (w & ~7ull), 8);
 	child = child_page(img, sz, d);
 	if (page == 0) {
 		dfact(p, spt ? HL_F_SPT_META : HL_F_NPT_META, v, 0, 0, 1);
@@ -586,9 +1375,9 @@ static int table_word(struct pass *p, unsigned obj, uint64_t w)
 		dfact(p, HL_F_NPT_PRES, v, 0, slot, 1);
 		return rev_put(p, obj, child, 1, slot << 27, 0);
 	}
-	if (spt && page <= HL_SMMU_CFG_SIZE * HL_SPT_ROOT_PAGES) {
-		unsigned bank = (unsigned)((page - 1) / HL_SPT_ROOT_PAGES);
-		uint64_t i1 = ((page - 1) % HL_SPT_ROOT_PAGES) * 512 + slot;
+	if (spt && page <= HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES) {
+		unsigned bank = (unsigned)((page - 1) / SPT_ROOT_PAGES);
+		uint64_t i1 = ((page - 1) % SPT_ROOT_PAGES) * 512 + slot;
 		dfact(p, HL_F_SPT_PRES, bank, 1, i1, 1);
 		return rev_put(p, obj, child, 2, i1 << 18, bank);
 	}
@@ -619,18 +1408,17 @@ static int table_word(struct pass *p, unsigned obj, uint64_t w)
 	}
 }
 
-/* apply a record to B and name the abstract entries its deltas touched */
-static int apply_rec(struct pass *p, const struct hl_rec *r)
+/* apply a record to B and name the abstract entries its deltas touched; -2 out of bounds */
+static int apply_rec(struct pass *p, const struct hl_rec *r, const struct hl_delta **bad)
 {
 	unsigned o = r->obj;
 	const struct hl_delta *d = hl_rec_first_delta(r);
-	const uint8_t *end = (const uint8_t *)r + r->len;
 	unsigned first = p->ndf;
 	const size_t pages_bytes = sizeof(struct hl_s2page) * HL_RAM_PAGES;
 
-	if (hl_apply_deltas(p->b->img[o].base, p->b->img[o].size, r))
+	if (apply_deltas(p->b[o], p->im.len[o], r, bad))
 		return -2;
-	for (unsigned i = 0; i < r->ndelta && (const uint8_t *)(d + 1) <= end; i++, d = hl_delta_next(d)) {
+	for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d)) {
 		uint64_t off = d->off, len = d->len;
 		if (o == HL_CORE_ID) {
 			dfact(p, HL_F_CORE, 0, 0, 0, 1);
@@ -649,10 +1437,10 @@ static int apply_rec(struct pass *p, const struct hl_rec *r)
 				}
 			}
 		} else if (o == HL_SPT_ID && (d->flags & HL_DF_ZERO) && off >= PG &&
-			   off < PG * (1 + HL_SMMU_CFG_SIZE * HL_SPT_ROOT_PAGES)) {
+			   off < PG * (1 + HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES)) {
 			/* a bank's root cleared: the whole bank */
-			for (uint64_t pg = off / PG; pg * PG < off + len && pg <= HL_SMMU_CFG_SIZE * HL_SPT_ROOT_PAGES; pg++)
-				dfact(p, HL_F_SPT_BANK, (unsigned)((pg - 1) / HL_SPT_ROOT_PAGES), 0, 0, 1);
+			for (uint64_t pg = off / PG; pg * PG < off + len && pg <= HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES; pg++)
+				dfact(p, HL_F_SPT_BANK, (unsigned)((pg - 1) / SPT_ROOT_PAGES), 0, 0, 1);
 		} else {
 			for (uint64_t w = off & ~7ull; w < off + len; w += 8)
 				if (table_word(p, o, w))
@@ -685,48 +1473,66 @@ static bool in_set(const uint16_t *s, unsigned n, unsigned x)
 	return false;
 }
 
-/* relate_oracle's footprint: the objects with a record or a read dependency are the lock set */
+/* relate_oracle's footprint: the step's lock list is the model's SPEC §6 lock set */
 static int footprint(struct pass *p, const struct opn *n, const struct hl_model_res *res, bool missing_only)
 {
-	uint16_t fp[2 * HL_MAX_STAGES], st[HL_MAX_STAGES];
+	const struct hl_rec *r0 = n->rec[0];
+	const struct hl_rdep *rd = hl_rec_rdeps(r0);
+	uint16_t fp[MAXST + 1], st[MAXST];
 	unsigned nfp = 0, nst = 0;
 	char ob[24], exp[96], act[96];
 
-	for (unsigned i = 0; i < n->nfound; i++) {
-		const struct hl_rdep *rd = hl_rec_rdeps(n->rec[i]);
-		fp[nfp++] = n->rec[i]->obj;
+	for (unsigned j = 0; j < r0->nlock && j < MAXST; j++)
+		fp[nfp++] = rd[j].obj;
+	for (unsigned i = 0; i < n->nfound && nst < MAXST; i++)
 		if (n->rec[i]->flags & HL_RF_STRANDED)
 			st[nst++] = n->rec[i]->obj;
-		for (unsigned j = 0; j < n->rec[i]->nlock && nfp < 2 * HL_MAX_STAGES; j++)
-			if (!in_set(fp, nfp, rd[j].obj))
-				fp[nfp++] = rd[j].obj;
-	}
 	for (unsigned i = 0; i < res->nlocks; i++)
 		if (!in_set(fp, nfp, res->locks[i]))
-			return violation(p->k, HL_REL_ORACLE, n->rec[0], 0, 0, "a record or read dependency",
-					 "none (lock skipped)",
+			return violation(p->k, HL_REL_ORACLE, r0, 0, 0, "a lock entry", "none (lock skipped)",
 					 "%s by cpu %u read %s, in its SPEC §6 lock set, without a view of it in the logs",
-					 hl_event_name(n->rec[0]->event), n->rec[0]->cpu,
-					 hl_obj_name(res->locks[i], ob, sizeof(ob)));
+					 hl_event_name(r0->event), r0->cpu, oname(res->locks[i], ob));
 	if (missing_only)
 		return 0;
 	for (unsigned i = 0; i < nfp; i++)
 		if (!in_set(res->locks, res->nlocks, fp[i]))
-			return violation(p->k, HL_REL_ORACLE, n->rec[0], 0, 0, "outside the footprint", "touched",
-					 "%s by cpu %u touched %s, outside its SPEC §6 lock set",
-					 hl_event_name(n->rec[0]->event), n->rec[0]->cpu,
-					 hl_obj_name(fp[i], ob, sizeof(ob)));
+			return violation(p->k, HL_REL_ORACLE, r0, 0, 0, "outside the footprint", "locked",
+					 "%s by cpu %u locked %s, outside its SPEC §6 lock set",
+					 hl_event_name(r0->event), r0->cpu, oname(fp[i], ob));
 	for (unsigned i = 0; i < res->nstrand || i < nst; i++) {
 		unsigned x = i < res->nstrand ? res->strand[i] : st[i];
 		if (in_set(res->strand, res->nstrand, x) != in_set(st, nst, x)) {
-			snprintf(exp, sizeof(exp), "%s %s", hl_obj_name(x, ob, sizeof(ob)),
+			snprintf(exp, sizeof(exp), "%s %s", oname(x, ob),
 				 in_set(res->strand, res->nstrand, x) ? "stranded" : "released");
 			snprintf(act, sizeof(act), "%s", in_set(st, nst, x) ? "stranded" : "released");
-			return violation(p->k, HL_REL_ORACLE, n->rec[0], 0, 0, exp, act,
+			return violation(p->k, HL_REL_ORACLE, r0, 0, 0, exp, act,
 					 "%s by cpu %u: the halt leaves a different set of objects locked",
-					 hl_event_name(n->rec[0]->event), n->rec[0]->cpu);
+					 hl_event_name(r0->event), r0->cpu);
 		}
 	}
+	return 0;
+}
+
+static bool op_straddles(const struct chk *k, const struct opn *n)
+{
+	const struct hl_rec *r0 = n->rec[0];
+	const struct hl_rdep *rd = hl_rec_rdeps(r0);
+
+	if (n->nfound < n->nrec)
+		return true;
+	for (unsigned j = 0; j < r0->nlock && j < MAXST; j++)
+		if (hl_rdep_is_read(&rd[j]) && rd[j].obj < HL_ID_END && rd[j].seq < k->cut[rd[j].obj])
+			return true;
+	return false;
+}
+
+static int security_all(struct pass *p, const struct hl_rec *r0, const char *when)
+{
+	char msg[256];
+
+	if (hl_model_inv_all(p->m, msg, sizeof(msg)))
+		return violation(p->k, HL_REL_SECURITY, r0, 0, HL_ID_END, "the invariant holds", "violated", "%s: %s",
+				 when, msg);
 	return 0;
 }
 
@@ -735,49 +1541,36 @@ static int one_op(struct pass *p, const struct opn *n)
 	struct chk *k = p->k;
 	const struct hl_rec *r0 = n->rec[0];
 	struct hl_model *m = p->m;
-	bool straddle = n->nfound < n->nrec;
-	unsigned ncpu = k->e->cfg.ncpus;
+	bool straddle = op_straddles(k, n);
 	struct hl_model_res res;
 	char exp[200], act[200], ob[24];
 	int rc;
 
-	/* views: each record extends the log by one; each read saw the state it names */
+	/* at its turn, B holds each object at the state the step saw there */
 	for (unsigned i = 0; i < n->nfound; i++) {
 		const struct hl_rec *r = n->rec[i];
-		const struct hl_rdep *rd = hl_rec_rdeps(r);
-		if (r->obj == 0 || r->obj >= HL_ID_END || r->nlock > HL_MAX_STAGES)
-			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "malformed record");
+		if (r->obj == 0 || r->obj >= HL_ID_END || !p->b[r->obj])
+			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "record of object %u, which has no state",
+					 r->obj);
 		if (r->seq != p->cur[r->obj] + 1)
 			return violation(k, HL_REL_ORACLE, r, 0, 0, NULL, NULL, "view of %s out of order",
-					 hl_obj_name(r->obj, ob, sizeof(ob)));
-		for (unsigned j = 0; j < r->nlock; j++) {
+					 oname(r->obj, ob));
+	}
+	{
+		const struct hl_rdep *rd = hl_rec_rdeps(r0);
+		for (unsigned j = 0; j < r0->nlock && j < MAXST; j++) {
 			unsigned o = rd[j].obj;
-			if (!hl_rdep_is_read(&rd[j]))
-				continue;   /* written: the record's own view */
-			if (rd[j].seq < p->snap_seq[o]) {
-				straddle = true;
+			if (o >= HL_ID_END || !hl_rdep_is_read(&rd[j]) || rd[j].seq < k->cut[o])
 				continue;
-			}
 			if (rd[j].seq != p->cur[o]) {
-				snprintf(exp, sizeof(exp), "%s at seq %llu", hl_obj_name(o, ob, sizeof(ob)),
-					 (unsigned long long)p->cur[o]);
+				snprintf(exp, sizeof(exp), "%s at seq %llu", oname(o, ob), (unsigned long long)p->cur[o]);
 				snprintf(act, sizeof(act), "seq %llu", (unsigned long long)rd[j].seq);
-				return violation(k, HL_REL_ORACLE, r, 0, 0, exp, act,
+				return violation(k, HL_REL_ORACLE, r0, 0, 0, exp, act,
 						 "%s by cpu %u read a state of %s the log does not have at its turn",
-						 hl_event_name(r->event), r->cpu, ob);
+						 hl_event_name(r0->event), r0->cpu, ob);
 			}
 		}
 	}
-	/* the environment only moves objects forward between two views of one CPU */
-	if (r0->cpu < ncpu)
-		for (unsigned i = 0; i < n->nfound; i++) {
-			uint64_t *s = &p->seen[r0->cpu * HL_ID_END + n->rec[i]->obj];
-			if (n->rec[i]->seq <= *s)
-				return violation(k, HL_REL_ORACLE, n->rec[i], 0, 0, NULL, NULL,
-						 "cpu %u's view of %s went backwards", r0->cpu,
-						 hl_obj_name(n->rec[i]->obj, ob, sizeof(ob)));
-			*s = n->rec[i]->seq;
-		}
 
 	hl_model_facts_reset(m);
 	p->ndf = 0;
@@ -789,9 +1582,21 @@ static int one_op(struct pass *p, const struct opn *n)
 			return internal(k, "out of memory in the model");
 		if (p->stats)
 			p->stats->reexecuted++;
-		if (res.status == HL_E_INVAL)
-			return violation(k, HL_REL_LOG, r0, 0, 0, "valid arguments", "rejected",
-					 "the model rejects %s's arguments", hl_event_name(r0->event));
+		if (res.status == HL_E_INVAL || res.status == HL_E_DENIED)
+			return violation(k, HL_REL_LOG, r0, 0, 0, "a step the spec performs",
+					 res.status == HL_E_INVAL ? "rejected arguments" : "denied by an isolation rule",
+					 "the model refuses %s by cpu %u, which has a record (a refused step appends none)",
+					 hl_event_name(r0->event), r0->cpu);
+		if (res.dorc_mismatch) {
+			/* the verdict is recomputed from KCore's keys, the digests the record carries
+			 * and the signatures in vminfo; the record's own verdict is not trusted */
+			snprintf(exp, sizeof(exp), "verdict %s (recomputed)", res.verdict == 1 ? "verified" :
+				 res.verdict == 0 ? "not verified" : "undecided");
+			snprintf(act, sizeof(act), "the record says dorc %llu", (unsigned long long)r0->dorc);
+			return violation(k, (p->mode & DO_LOG) ? HL_REL_LOG : HL_REL_ORACLE, r0, 0, 0, exp, act,
+					 "%s by cpu %u: the image verification verdict differs from the model's",
+					 hl_event_name(r0->event), r0->cpu);
+		}
 		if ((res.status == HL_HALT) != (r0->result == HL_RES_HALT) || res.ret != r0->ret) {
 			/* a view missing from the logs explains a divergence: report that first */
 			if ((p->mode & DO_ORACLE) && (rc = footprint(p, n, &res, true)) != 0)
@@ -808,18 +1613,19 @@ static int one_op(struct pass *p, const struct opn *n)
 			return rc;
 	}
 	for (unsigned i = 0; i < n->nfound; i++) {
-		rc = apply_rec(p, n->rec[i]);
+		const struct hl_delta *bad = NULL;
+		rc = apply_rec(p, n->rec[i], &bad);
 		if (rc == -2)
-			return violation(k, HL_REL_SYNC, n->rec[i], 0, 0, NULL, NULL, "delta outside the object image");
+			return oob_violation(k, n->rec[i], bad);
 		if (rc)
 			return internal(k, "out of memory");
 	}
 	if (straddle) {
 		for (unsigned i = 0; i < p->ndf; i++) {
-			rc = hl_model_fact_sync(m, p->b, &p->df[i]);
+			rc = hl_model_fact_sync(m, &p->im, &p->df[i]);
 			if (rc == -2)
 				return violation(k, HL_REL_ORACLE, r0, 0, 0, "a well-formed table pool", "corrupt",
-						 "table metadata of %s corrupt", hl_obj_name(r0->obj, ob, sizeof(ob)));
+						 "table metadata of %s corrupt", oname(r0->obj, ob));
 			if (rc)
 				return internal(k, "out of memory");
 		}
@@ -833,7 +1639,7 @@ static int one_op(struct pass *p, const struct opn *n)
 		for (unsigned s = 0; s < 2; s++)
 			for (unsigned i = 0; i < nf[s]; i++) {
 				struct hl_model_diff d;
-				rc = hl_model_fact_cmp(m, p->b, &f[s][i], &d);
+				rc = hl_model_fact_cmp(m, &p->im, &f[s][i], &d);
 				if (p->stats)
 					p->stats->facts++;
 				if (rc < 0)
@@ -846,23 +1652,24 @@ static int one_op(struct pass *p, const struct opn *n)
 					return violation(k, HL_REL_ORACLE, rr, 0, 0, d.a, d.b,
 							 "%s by cpu %u: re-executed on the view at seq %llu, the model "
 							 "gives a different %s %s",
-							 hl_event_name(rr->event), rr->cpu,
-							 (unsigned long long)(rr->seq - 1),
-							 hl_obj_name(d.obj, ob, sizeof(ob)), d.where);
+							 hl_event_name(rr->event), rr->cpu, (unsigned long long)(rr->seq - 1),
+							 oname(d.obj, ob), d.where);
 				}
 			}
 		if (m->facts_overflow)
 			for (unsigned i = 0; i < n->nfound; i++) {
 				struct hl_model_diff d;
 				whole.id = n->rec[i]->obj;
-				if ((rc = hl_model_fact_cmp(m, p->b, &whole, &d)) != 0)
+				if ((rc = hl_model_fact_cmp(m, &p->im, &whole, &d)) != 0)
 					return rc < 0 ? internal(k, "out of memory") :
 					       violation(k, HL_REL_ORACLE, n->rec[i], 0, 0, d.a, d.b,
 							 "effects of %s differ at %s", hl_event_name(r0->event), d.where);
 			}
 	}
-	if ((p->mode & DO_SEC) && !k->any_snap) {
+	if ((p->mode & DO_SEC) && p->inv_on) {
 		char msg[256];
+		if (p->stats)
+			p->stats->inv_steps++;
 		if (hl_model_inv_facts(m, m->facts, m->nfacts, msg, sizeof(msg)) ||
 		    hl_model_inv_facts(m, p->df, p->ndf, msg, sizeof(msg)) ||
 		    (m->facts_overflow && hl_model_inv_all(m, msg, sizeof(msg))))
@@ -872,229 +1679,378 @@ static int one_op(struct pass *p, const struct opn *n)
 	return 0;
 }
 
+static void pass_free(struct pass *p)
+{
+	hl_hmap_free(&p->rev);
+	hl_model_free(p->m);
+	for (unsigned o = 0; o < HL_ID_END; o++)
+		free(p->b[o]);
+}
+
 static int load_start(struct pass *p)
 {
+	struct chk *k = p->k;
+
 	for (unsigned o = 1; o < HL_ID_END; o++) {
-		const struct hl_snapshot *s = p->k->base[o]->snap;
-		if (s) {
-			if (s->size != p->b->img[o].size)
-				return violation(p->k, HL_REL_SYNC, NULL, 0, o, NULL, NULL,
-						 "snapshot of object %u has the wrong size", o);
-			memcpy(p->b->img[o].base, s->img, s->size);
-		}
-		p->snap_seq[o] = p->cur[o] = p->k->first_seq[o] - 1;
+		const struct hl_olog_obj *ob = &k->lg->obj[o];
+		const uint8_t *s = start_image(k, o);
+		char name[24];
+		if (!ob->size)
+			continue;
+		if (!s)
+			return internal(k, "the log has no initial image of %s (a file older than format 4?)",
+					oname(o, name));
+		p->b[o] = malloc(ob->size);
+		if (!p->b[o])
+			return internal(k, "out of memory");
+		memcpy(p->b[o], s, ob->size);
+		p->im.img[o] = p->b[o];
+		p->im.len[o] = ob->size;
+		p->cur[o] = ob->first_seq - 1;
 	}
 	return 0;
 }
 
-static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats)
+/* lin: a linearization run_serial made (consumed), or NULL to make one */
+static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats, struct hl_model **final,
+		    uint32_t *lin)
 {
-	struct pass p = { .k = k, .mode = mode, .stats = stats };
-	uint64_t *lin = NULL;
-	size_t nlin = 0;
+	struct pass p;
+	size_t inv_from;
 	int rc;
 
-	if ((rc = chk_index(k)) != 0)
+	memset(&p, 0, sizeof(p));
+	p.k = k;
+	p.mode = mode;
+	p.stats = stats;
+	if (!lin && (rc = run_serial(k, &lin)) != 0)
 		return rc;
-	if ((rc = run_serial(k, &lin, &nlin)) != 0)
-		return rc;
-	p.b = hl_state_new(false);
 	p.m = hl_model_new();
-	p.seen = calloc((size_t)(k->e->cfg.ncpus + 1) * HL_ID_END, sizeof(*p.seen));
-	if (!p.b || !p.m || !p.seen) {
+	if (!p.m) {
 		rc = internal(k, "out of memory");
 		goto out;
 	}
+	hl_model_set_keys(p.m, &k->lg->keys);
 	if ((rc = load_start(&p)) != 0)
 		goto out;
-	{
-		/* KCore's keys: the model recomputes OVERIFY's verdict from them (H4) */
-		struct hl_keyset ks = { .nkeys = k->e->cfg.nkeys };
-		memcpy(ks.key, k->e->cfg.kcore_keys, sizeof(ks.key));
-		hl_model_set_keys(p.m, &ks);
-	}
-	rc = hl_model_abstract(p.m, p.b);
+	rc = hl_model_abstract(p.m, &p.im);
 	if (rc == -2) {
-		rc = violation(k, HL_REL_LOG, NULL, 0, HL_ID_END, NULL, NULL, "a snapshot's table metadata is corrupt");
+		rc = violation(k, HL_REL_LOG, NULL, 0, HL_ID_END, NULL, NULL, "a start image's table metadata is corrupt");
 		goto out;
 	}
 	if (rc || rev_scan(&p)) {
 		rc = internal(k, "out of memory");
 		goto out;
 	}
-	if ((mode & DO_SEC) && !k->any_snap) {
+	/* the consistent cut (consistent_part): with checkpoint cuts, where the operations
+	 * that happened after every checkpoint start (and, for a log that breaks real time,
+	 * not before the last step that straddles a cut) */
+	inv_from = 0;
+	if (k->any_cut && (mode & DO_SEC) && k->lg->has_init) {
+		/* the seq-0 images are one state (time 0) even when the logs are cut */
+		struct hl_images im0;
+		struct hl_model *m0 = hl_model_new();
 		char msg[256];
-		if (hl_model_inv_all(p.m, msg, sizeof(msg))) {
+		memset(&im0, 0, sizeof(im0));
+		for (unsigned o = 1; o < HL_ID_END; o++) {
+			im0.img[o] = k->lg->obj[o].init;
+			im0.len[o] = k->lg->obj[o].init ? k->lg->obj[o].size : 0;
+		}
+		if (!m0 || hl_model_abstract(m0, &im0)) {
+			hl_model_free(m0);
+			rc = internal(k, "cannot read the seq-0 images");
+			goto out;
+		}
+		if (hl_model_inv_all(m0, msg, sizeof(msg)))
 			rc = violation(k, HL_REL_SECURITY, NULL, 0, HL_ID_END, "the invariant holds", "violated",
-				       "initial state: %s", msg);
+				       "initial state (seq-0 images): %s", msg);
+		hl_model_free(m0);
+		if (rc)
 			goto out;
-		}
 	}
-	for (size_t i = 0; i < nlin; i++) {
-		uint32_t ni = op_find(k, lin[i], false);
-		if (ni == UINT32_MAX) {
-			rc = internal(k, "linearization names an unknown operation");
-			goto out;
-		}
-		if ((rc = one_op(&p, &k->ops[ni])) != 0)
+	if (k->any_cut) {
+		inv_from = k->consistent_from;
+		for (size_t i = 0; i < k->nops; i++)
+			if (op_straddles(k, &k->ops[lin[i]]) && i + 1 > inv_from)
+				inv_from = i + 1;
+	} else {
+		p.inv_on = true;
+		if ((mode & DO_SEC) && (rc = security_all(&p, NULL, "initial state")) != 0)
 			goto out;
 	}
 	if (stats)
-		stats->ops = nlin;
+		stats->cut_ops = inv_from;
+	for (size_t i = 0; i < k->nops; i++) {
+		if (!p.inv_on && i >= inv_from) {
+			/* past the consistent cut: the whole state once, then step by step */
+			p.inv_on = true;
+			if ((mode & DO_SEC) &&
+			    (rc = security_all(&p, NULL, "the first consistent state after the checkpoint cuts")))
+				goto out;
+		}
+		if ((rc = one_op(&p, &k->ops[lin[i]])) != 0)
+			goto out;
+	}
+	if (stats)
+		stats->ops = k->nops;
+	if ((mode & DO_SEC) && (rc = security_all(&p, NULL, "final state")) != 0)
+		goto out;
 	if (mode & DO_LOG) {
 		/* object by object: the model's state == the abstraction of Cal<Obj> */
 		struct hl_model *t = hl_model_new();
 		struct hl_model_diff d;
 		char ob[24];
-		if (!t || hl_model_abstract(t, p.b)) {
+		if (!t || hl_model_abstract(t, &p.im)) {
 			hl_model_free(t);
 			rc = internal(k, "out of memory");
 			goto out;
 		}
-		if (hl_model_diff(p.m, t, HL_ID_END, &d))
-			rc = violation(k, HL_REL_LOG, k->n[d.obj] ? k->rec[d.obj][k->n[d.obj] - 1] : NULL, 0, d.obj,
-				       d.a, d.b, "CalStateH through the model != Cal<%s> at %s",
-				       hl_obj_name(d.obj, ob, sizeof(ob)), d.where);
+		if (hl_model_diff(p.m, t, HL_ID_END, &d)) {
+			const struct hl_olog_obj *lo = &k->lg->obj[d.obj < HL_ID_END ? d.obj : 0];
+			rc = violation(k, HL_REL_LOG, lo->n ? lo->rec[lo->n - 1] : NULL, 0, d.obj, d.a, d.b,
+				       "CalStateH through the model != Cal<%s> at %s", oname(d.obj, ob), d.where);
+		}
 		hl_model_free(t);
 		if (rc)
 			goto out;
 	}
-	if ((mode & DO_SEC) && k->any_snap) {
-		/* a snapshot mixes objects cut at different times: only the end state is one
-		 * consistent state, so with checkpoints the invariants are checked there */
-		char msg[256];
-		if (hl_model_inv_all(p.m, msg, sizeof(msg)))
-			rc = violation(k, HL_REL_SECURITY, NULL, 0, HL_ID_END, "the invariant holds", "violated",
-				       "final state: %s", msg);
+	if (final) {
+		*final = p.m;
+		p.m = NULL;
 	}
 out:
-	hl_hmap_free(&p.rev);
-	free(p.seen);
-	hl_model_free(p.m);
-	hl_state_free(p.b);
+	pass_free(&p);
 	free(lin);
 	return rc;
+}
+
+/* the written-seq part of the views: a lock list names the step's records where they are */
+static int run_written_seqs(struct chk *k)
+{
+	char ob[24], exp[96], act[96];
+
+	for (size_t i = 0; i < k->nops; i++) {
+		const struct opn *n = &k->ops[i];
+		const struct hl_rec *r0 = n->rec[0];
+		const struct hl_rdep *rd = hl_rec_rdeps(r0);
+		for (unsigned j = 0; j < r0->nlock && j < MAXST; j++) {
+			uint64_t at;
+			if (!(rd[j].flags & HL_RD_WRITTEN) || rd[j].obj >= HL_ID_END)
+				continue;
+			at = rec_seq_of(n, rd[j].obj);
+			if (!at && rd[j].seq <= k->cut[rd[j].obj])
+				continue;   /* before the cut */
+			if (at != rd[j].seq) {
+				snprintf(exp, sizeof(exp), "its record in %s at seq %llu", oname(rd[j].obj, ob),
+					 (unsigned long long)rd[j].seq);
+				if (at)
+					snprintf(act, sizeof(act), "at seq %llu", (unsigned long long)at);
+				else
+					snprintf(act, sizeof(act), "no record");
+				return violation(k, HL_REL_ORACLE, r0, 0, 0, exp, act,
+						 "%s by cpu %u: its record in %s is not where it was appended under the lock",
+						 hl_event_name(r0->event), r0->cpu, ob);
+			}
+		}
+	}
+	return 0;
+}
+
+/* init_state: the model's SPEC initial state against the file's seq-0 images */
+static int run_init(struct chk *k, struct hl_check_stats *stats)
+{
+	struct hl_images im;
+	struct hl_model_diff d;
+	char ob[24];
+	int rc;
+
+	if (!k->lg->has_init)
+		return 0;   /* nothing to compare with (a source without seq-0 images) */
+	memset(&im, 0, sizeof(im));
+	for (unsigned o = 1; o < HL_ID_END; o++) {
+		im.img[o] = k->lg->obj[o].init;
+		im.len[o] = k->lg->obj[o].init ? k->lg->obj[o].size : 0;
+	}
+	rc = hl_model_init_cmp(&im, &d);
+	if (stats)
+		stats->init_checked = true;
+	if (rc < 0)
+		return internal(k, "out of memory comparing the initial state");
+	if (rc)
+		return violation(k, HL_REL_INIT, NULL, 0, d.obj, d.a, d.b,
+				 "the seq-0 image of %s is not the SPEC initial state at %s",
+				 oname(d.obj < HL_ID_END ? d.obj : 0, ob), d.where);
+	return 0;
 }
 
 /* ===================================================================================== */
 /* entry points                                                                             */
 
-typedef int (*runner)(struct chk *k, void *arg);
-
-static int with_ctx(const struct hl_check_src *src, struct hl_verdict *v, runner fn, void *arg)
+int hl_check_callock(const struct hl_olog *lg, struct hl_verdict *v)
 {
 	struct chk k;
 	int rc;
 
-	hl_rcu_reader_ensure();
-	hl_rcu_read_lock();
-	rc = chk_init(&k, src, v);
-	if (!rc)
-		rc = fn(&k, arg);
-	hl_rcu_read_unlock();
+	chk_init(&k, lg, v);
+	rc = run_callock(&k);
 	chk_free(&k);
 	return rc;
 }
 
-static int r_callock(struct chk *k, void *arg) { (void)arg; return run_callock(k); }
-static int r_sync(struct chk *k, void *arg) { (void)arg; return run_sync(k); }
-static int r_hlock(struct chk *k, void *arg) { (void)arg; return run_hlock(k); }
-static int r_pass(struct chk *k, void *arg) { return run_pass(k, *(unsigned *)arg, NULL); }
-
-struct serial_arg {
-	uint64_t **ops;
-	size_t *nops;
-};
-
-static int r_serial(struct chk *k, void *arg)
+int hl_check_sync_shared(const struct hl_olog *lg, struct hl_verdict *v)
 {
-	struct serial_arg *a = arg;
-	uint64_t *ops = NULL;
-	size_t n = 0;
-	int rc = run_serial(k, &ops, &n);
+	struct chk k;
+	int rc;
 
-	if (!rc && a->ops) {
-		*a->ops = ops;
-		ops = NULL;
-	}
-	if (!rc && a->nops)
-		*a->nops = n;
-	free(ops);
+	chk_init(&k, lg, v);
+	rc = run_sync(&k, NULL);
+	chk_free(&k);
 	return rc;
 }
 
-int hl_check_callock(const struct hl_check_src *src, struct hl_verdict *v)
+int hl_check_serializable(const struct hl_olog *lg, struct hl_verdict *v, uint64_t **ops, size_t *nops)
 {
-	return with_ctx(src, v, r_callock, NULL);
-}
-
-int hl_check_sync_shared(const struct hl_check_src *src, struct hl_verdict *v)
-{
-	return with_ctx(src, v, r_sync, NULL);
-}
-
-int hl_check_serializable(const struct hl_check_src *src, struct hl_verdict *v, uint64_t **ops,
-			  size_t *nops)
-{
-	struct serial_arg a = { ops, nops };
-	return with_ctx(src, v, r_serial, &a);
-}
-
-int hl_check_relate_log(const struct hl_check_src *src, struct hl_verdict *v)
-{
-	unsigned mode = DO_LOG;
-	return with_ctx(src, v, r_pass, &mode);
-}
-
-int hl_check_relate_oracle(const struct hl_check_src *src, struct hl_verdict *v)
-{
-	unsigned mode = DO_ORACLE;
-	return with_ctx(src, v, r_pass, &mode);
-}
-
-int hl_check_relate_hlock(const struct hl_check_src *src, struct hl_verdict *v)
-{
-	return with_ctx(src, v, r_hlock, NULL);
-}
-
-int hl_check_security(const struct hl_check_src *src, struct hl_verdict *v)
-{
-	unsigned mode = DO_SEC;
-	return with_ctx(src, v, r_pass, &mode);
-}
-
-static int r_all(struct chk *k, void *arg)
-{
-	struct hl_check_stats *st = arg;
-	double t = now();
+	struct chk k;
+	uint32_t *lin = NULL;
 	int rc;
 
-	if ((rc = run_callock(k)) != 0)
-		return rc;
-	st->sec[HL_REL_CALLOCK] = now() - t;
-	t = now();
-	if ((rc = run_sync(k)) != 0)
-		return rc;
-	st->sec[HL_REL_SYNC] = now() - t;
-	t = now();
-	if ((rc = run_hlock(k)) != 0)
-		return rc;
-	st->sec[HL_REL_HLOCK] = now() - t;
-	t = now();
-	/* serializability runs first inside the pass; its time is counted with it */
-	if ((rc = run_pass(k, DO_LOG | DO_ORACLE | DO_SEC, st)) != 0)
-		return rc;
-	st->sec[HL_REL_LOG] = now() - t;
-	st->records = k->nrecs;
-	return 0;
+	chk_init(&k, lg, v);
+	rc = run_serial(&k, &lin);
+	if (!rc && ops) {
+		*ops = malloc((k.nops + 1) * sizeof(**ops));
+		if (!*ops)
+			rc = internal(&k, "out of memory");
+		for (size_t i = 0; !rc && i < k.nops; i++)
+			(*ops)[i] = k.ops[lin[i]].op;
+	}
+	if (!rc && nops)
+		*nops = k.nops;
+	free(lin);
+	chk_free(&k);
+	return rc;
 }
 
-int hl_check_all(const struct hl_check_src *src, struct hl_verdict *v, struct hl_check_stats *stats)
+int hl_check_init(const struct hl_olog *lg, struct hl_verdict *v)
+{
+	struct chk k;
+	int rc;
+
+	chk_init(&k, lg, v);
+	rc = run_init(&k, NULL);
+	chk_free(&k);
+	return rc;
+}
+
+int hl_check_relate_log(const struct hl_olog *lg, struct hl_verdict *v)
+{
+	struct chk k;
+	int rc;
+
+	chk_init(&k, lg, v);
+	rc = run_pass(&k, DO_LOG, NULL, NULL, NULL);
+	chk_free(&k);
+	return rc;
+}
+
+int hl_check_relate_oracle(const struct hl_olog *lg, struct hl_verdict *v)
+{
+	struct chk k;
+	int rc;
+
+	chk_init(&k, lg, v);
+	rc = run_views(&k);
+	if (!rc)
+		rc = run_pass(&k, DO_ORACLE, NULL, NULL, NULL);
+	if (!rc)
+		rc = run_written_seqs(&k);
+	chk_free(&k);
+	return rc;
+}
+
+int hl_check_relate_hlock(const struct hl_olog *lg, struct hl_verdict *v)
+{
+	struct chk k;
+	int rc;
+
+	chk_init(&k, lg, v);
+	rc = run_hlock(&k);
+	chk_free(&k);
+	return rc;
+}
+
+int hl_check_security(const struct hl_olog *lg, struct hl_verdict *v)
+{
+	struct chk k;
+	int rc;
+
+	chk_init(&k, lg, v);
+	rc = run_pass(&k, DO_SEC, NULL, NULL, NULL);
+	chk_free(&k);
+	return rc;
+}
+
+int hl_check_all_final(const struct hl_olog *lg, struct hl_verdict *v, struct hl_check_stats *stats,
+		       struct hl_model **final)
 {
 	struct hl_check_stats local;
+	struct chk k;
+	double t;
+	int rc;
 
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
-	return with_ctx(src, v, r_all, stats);
+	if (final)
+		*final = NULL;
+	chk_init(&k, lg, v);
+	stats->records = k.nrecs;
+	t = now();
+	if ((rc = run_callock(&k)) != 0)
+		goto out;
+	stats->sec[HL_REL_CALLOCK] = now() - t;
+	t = now();
+	if ((rc = run_sync(&k, stats)) != 0)
+		goto out;
+	stats->sec[HL_REL_SYNC] = now() - t;
+	t = now();
+	if ((rc = run_hlock(&k)) != 0)
+		goto out;
+	stats->sec[HL_REL_HLOCK] = now() - t;
+	t = now();
+	if ((rc = run_init(&k, stats)) != 0)
+		goto out;
+	stats->sec[HL_REL_INIT] = now() - t;
+	t = now();
+	/* serializability runs first inside the pass; its time is counted with it. The
+	 * views go after it so that a reordered log is named by its cycle */
+	{
+		uint32_t *lin = NULL;
+		if ((rc = run_serial(&k, &lin)) != 0)
+			goto out;
+		stats->sec[HL_REL_SERIAL] = now() - t;
+		t = now();
+		if ((rc = run_views(&k)) != 0) {
+			free(lin);
+			goto out;
+		}
+		stats->sec[HL_REL_ORACLE] = now() - t;
+		t = now();
+		if ((rc = run_pass(&k, DO_LOG | DO_ORACLE | DO_SEC, stats, final, lin)) != 0)
+			goto out;
+	}
+	if ((rc = run_written_seqs(&k)) != 0)
+		goto out;
+	stats->sec[HL_REL_LOG] = now() - t;
+out:
+	if (rc && final && *final) {
+		hl_model_free(*final);
+		*final = NULL;
+	}
+	chk_free(&k);
+	return rc;
+}
+
+int hl_check_all(const struct hl_olog *lg, struct hl_verdict *v, struct hl_check_stats *stats)
+{
+	return hl_check_all_final(lg, v, stats, NULL);
 }

@@ -1,21 +1,55 @@
 /*
- * hl_check.h - the multi-CPU oracles of SPEC §10 as executable checks over an engine's
- * logs (a live engine, quiesced, or one loaded by hl_file_read).
+ * hl_check.h - the multi-CPU oracles of SPEC §10 as executable checks over a parsed log
+ * (oracle/hl_olog.h: a log file, or a live engine serialized by oracle/hl_osrc.h).
  *
- * Every check is linear (or n log n) in the log length, and returns 0 (holds), 1 (a
- * violation, described in *v) or -1 (could not run: out of memory; v->rel is
- * HL_REL_ERROR). hl_check_all runs H_CalLock, sync_shared, relate_hlock (the structural
- * checks, cheapest first), then serializability, then relate_log, relate_oracle and the
- * security invariants in one shared replay of the linearization, so among those three a
- * violation is reported at the first operation where any of them fails; it stops at the
- * first violation. Memory: pointers to every record plus an operation index (linear in
- * the log) and two states and a model (bounded by the state size).
+ * Independence: the checks depend on shared/, the log-file format and the model
+ * (oracle/hl_model.h) only. They call no engine function and include no engine header
+ * (hl_check.c refuses to compile with one): their own Cal<Obj> (delta application), their
+ * own SPEC §4 lock order, their own linearization of the operations (per-object log order
+ * + read dependencies + CPU program order) with cycle reporting. The engine's CalStateH is
+ * compared with this linearization outside (hl_osrc_crosscheck, `hyplog check`).
  *
- * Limitations: with checkpoints, operations that straddle a cut are not re-executed (their
- * deltas are applied and the model re-synchronised), and the security invariants are
- * checked on the final state only, because snapshots cut at different times do not form
- * one consistent state. The cycle reported by serializability is hl_linearize's account
- * (the operations left on or after a cycle), not a minimal cycle.
+ * The relations (each returns 0 holds, 1 violated with *v filled, -1 could not run):
+ *   H_CalLock        per object log: consecutive sequence numbers from the cut, one CPU per
+ *                    critical section in its program order, well-formed fields; per record
+ *                    and per step: the lock list names every lock of the step in
+ *                    acquisition order, which is SPEC §4's global order, the record's own
+ *                    object among them as written, as many written objects as records, and
+ *                    every record of a step carries the same list.
+ *   sync_shared      Cal<Obj>(start image, log) == the live object (bytes when the source
+ *                    has them, else the file's XXH3 digest); a delta outside its object is a
+ *                    violation here. With page memory whose only writer is the engine
+ *                    (`ram_exact`), every RAM page's digest == flatmem's.
+ *   relate_hlock     a stranded record is a halt by a CPU the log marks halted; no step
+ *                    touches a stranded object afterwards, by writing it or by reading it
+ *                    (a lock entry seeing the stranded record); a halted CPU runs nothing
+ *                    after its halt but the steps nested in it.
+ *   serializability  the operation graph is acyclic; a cycle is reported with each of its
+ *                    operations and the edge (object log, read, program order) between them.
+ *   init_state       the model's SPEC initial state == the file's seq-0 images.
+ *   relate_oracle    per CPU, in program order, each lock acquisition's view (the seq it saw)
+ *                    never goes backwards and everything appended to that object between
+ *                    two views of one CPU was appended by other CPUs (checked against the
+ *                    per-object logs, not the linearization graph); each step re-executed by
+ *                    the model on the state at its views gives its recorded result, return
+ *                    value and effects; its lock list is the model's SPEC §6 lock set; the
+ *                    objects its halt strands are the model's; the seq a lock list gives for
+ *                    a written object is that of the step's record there.
+ *   relate_log       the model replaying the whole linearization equals Cal<Obj>, object
+ *                    by object.
+ *   security         the REFERENCE §6 invariants (model: hl_model_inv_*): on the seq-0 state,
+ *                    after every step, and on the final state. Across checkpoint cuts: the
+ *                    file has no records before a cut, and snapshots of different objects
+ *                    are cut at different times, so the replayed state is one real state
+ *                    only from the first point where every step that straddles a cut has
+ *                    been applied; from there (the "consistent cut") the invariants are
+ *                    checked after every step, before it on the seq-0 images only.
+ *
+ * hl_check_all runs H_CalLock, sync_shared, relate_hlock, serializability, init_state, then
+ * relate_oracle's view check, then one replay of the linearization for relate_oracle,
+ * relate_log and security (a violation there is reported at the first operation where any
+ * of them fails); it stops at the first violation. Linear in the log (the program-order
+ * sort is a radix sort), plus the state size.
  */
 #ifndef HL_CHECK_H
 #define HL_CHECK_H
@@ -23,18 +57,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hl_engine.h"
-#include "hl_file.h"
+#include "hl_olog.h"
+
+struct hl_model;
 
 enum hl_rel {
 	HL_REL_OK = 0,
-	HL_REL_CALLOCK,        /* H_CalLock: bracketed critical sections, consecutive seqs */
-	HL_REL_SYNC,           /* sync_shared: Cal<Obj>(log) == live object */
-	HL_REL_SERIAL,         /* serializability: the operation graph is acyclic */
-	HL_REL_LOG,            /* relate_log: the model replaying the linearization == Cal<Obj> */
-	HL_REL_ORACLE,         /* relate_oracle: each lock acquisition saw the log's state */
-	HL_REL_HLOCK,          /* relate_hlock: nothing touches what a halted CPU left locked */
-	HL_REL_SECURITY,       /* security invariants after every step */
+	HL_REL_CALLOCK,        /* H_CalLock */
+	HL_REL_SYNC,           /* sync_shared */
+	HL_REL_SERIAL,         /* serializability */
+	HL_REL_LOG,            /* relate_log */
+	HL_REL_ORACLE,         /* relate_oracle */
+	HL_REL_HLOCK,          /* relate_hlock */
+	HL_REL_SECURITY,       /* security invariants */
+	HL_REL_INIT,           /* init_state: model's initial state == the file's seq-0 images */
 	HL_REL_ERROR,          /* the check could not run */
 };
 
@@ -57,34 +93,37 @@ struct hl_verdict {
 	int cpu;               /* CPU of that operation (-1 if none applies) */
 	uint64_t seq;          /* record sequence number in obj's log (0 if none) */
 	unsigned event;
-	char what[320];
+	char what[400];
 	char expected[200];
 	char actual[200];
 	unsigned nctx;
 	struct hl_ctx_rec ctx[HL_VERDICT_CTX];
 };
 
-/* where the logs come from; `file` is NULL for a live engine (compared with e->st) */
-struct hl_check_src {
-	struct hl_engine *e;
-	const struct hl_file_info *file;
-};
-
 struct hl_check_stats {
 	uint64_t records, ops, reexecuted, resynced, facts;
+	uint64_t inv_steps;            /* steps after which the security invariants were checked */
+	uint64_t cut_ops;              /* steps before the consistent cut (0 without checkpoints) */
+	bool init_checked;             /* init_state ran (the source has seq-0 images) */
+	bool ram_checked;              /* flatmem was compared with page memory */
 	double sec[HL_REL_ERROR];      /* time per relation (the shared replay counts under LOG) */
 };
 
-int hl_check_callock(const struct hl_check_src *src, struct hl_verdict *v);
-int hl_check_sync_shared(const struct hl_check_src *src, struct hl_verdict *v);
+int hl_check_callock(const struct hl_olog *lg, struct hl_verdict *v);
+int hl_check_sync_shared(const struct hl_olog *lg, struct hl_verdict *v);
 /* on success *ops / *nops is the linearization (caller frees; both may be NULL) */
-int hl_check_serializable(const struct hl_check_src *src, struct hl_verdict *v, uint64_t **ops,
-			  size_t *nops);
-int hl_check_relate_log(const struct hl_check_src *src, struct hl_verdict *v);
-int hl_check_relate_oracle(const struct hl_check_src *src, struct hl_verdict *v);
-int hl_check_relate_hlock(const struct hl_check_src *src, struct hl_verdict *v);
-int hl_check_security(const struct hl_check_src *src, struct hl_verdict *v);
+int hl_check_serializable(const struct hl_olog *lg, struct hl_verdict *v, uint64_t **ops, size_t *nops);
+int hl_check_init(const struct hl_olog *lg, struct hl_verdict *v);
+int hl_check_relate_log(const struct hl_olog *lg, struct hl_verdict *v);
+int hl_check_relate_oracle(const struct hl_olog *lg, struct hl_verdict *v);
+int hl_check_relate_hlock(const struct hl_olog *lg, struct hl_verdict *v);
+int hl_check_security(const struct hl_olog *lg, struct hl_verdict *v);
 /* every check, in order; stops at the first violation. stats may be NULL */
-int hl_check_all(const struct hl_check_src *src, struct hl_verdict *v, struct hl_check_stats *stats);
+int hl_check_all(const struct hl_olog *lg, struct hl_verdict *v, struct hl_check_stats *stats);
+/* the same; when every check holds and `final` is not NULL, *final is the model after
+ * replaying the whole linearization (the oracle's CalStateH), for a cross-check with the
+ * engine's; the caller frees it with hl_model_free */
+int hl_check_all_final(const struct hl_olog *lg, struct hl_verdict *v, struct hl_check_stats *stats,
+		       struct hl_model **final);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hl_check.h"
+#include "hl_osrc.h"
 #include "hl_report.h"
 #include "hl_testkey.h"
 #include "kcore.h"
@@ -146,13 +147,12 @@ check:
 	 */
 	{
 		char wl[sizeof(res->msg)], orc[sizeof(res->msg)];
-		struct hl_check_src src = { .e = e, .file = NULL };
 		struct hl_verdict v;
 
 		snprintf(wl, sizeof(wl), "%s", res->status ? res->msg : "");
 		orc[0] = 0;
 		memset(&v, 0, sizeof(v));
-		if (hl_check_all(&src, &v, NULL) != 0)
+		if (hl_check_engine(e, 0, &v, NULL) != 0)
 			snprintf(orc, sizeof(orc), "%s violated at op %u:%llu (cpu %d): %.380s", hl_rel_name(v.rel),
 				 (unsigned)(v.op >> 48), (unsigned long long)(v.op & 0xFFFFFFFFFFFFull), v.cpu,
 				 v.what);

@@ -11,6 +11,7 @@
 #include <ck_pr.h>
 
 #include "hl_check.h"
+#include "hl_osrc.h"
 #include "hl_log.h"
 
 struct obj_cursor {
@@ -195,14 +196,13 @@ static void pass(struct hl_live *lv)
 /* the full checks (hl_check.h) on the quiesced engine: every record since the last cut */
 static void window_check(struct hl_live *lv)
 {
-	struct hl_check_src src = { .e = lv->e, .file = NULL };
 	struct hl_check_stats cs;
 	struct hl_verdict v;
 	int rc;
 
 	memset(&v, 0, sizeof(v));
 	memset(&cs, 0, sizeof(cs));
-	rc = hl_check_all(&src, &v, &cs);
+	rc = hl_check_engine(lv->e, 0, &v, &cs);   /* oracle/hl_osrc.h: serialized, parsed, checked */
 	lv->rep.windows++;
 	lv->rep.window_ops += cs.ops;
 	if (rc && !lv->rep.violation) {

@@ -3,6 +3,11 @@
  * each check fails on a log broken by hand; each fault-injection switch (hl_fault.h) is
  * caught by the check meant for it, through the library and through `hyplog check`.
  *
+ * The checks read logs only through the oracle's own parser (oracle/hl_olog.h): a live
+ * engine is serialized and parsed (oracle/hl_osrc.h), so a record broken in the engine's
+ * memory reaches the checks as a checksummed record of a well-formed file; a parsed log
+ * can also be edited directly (olog_rec) or written to a file and broken there.
+ *
  * Built against a copy of the library compiled with -DHL_FAULT_INJECTION (tests/meson.build),
  * so the fault tests run in every `meson test`.
  */
@@ -19,15 +24,35 @@
 #include "hl_fault.h"
 #include "hl_file.h"
 #include "hl_model.h"
+#include "hl_olog.h"
+#include "hl_osrc.h"
 
 #define PG 4096ull
 #define MMIO_PA(i) ((0x10000ull + (i)) * PG)
 
-static const struct hl_check_src *live(struct hl_engine *e)
+/* the engine's logs as the oracle parses them (with its live images and page memory,
+ * which only the engine's transitions write in these engine-level tests); valid until the
+ * next call */
+static struct hl_olog live_lg;
+
+static const struct hl_olog *live(struct hl_engine *e)
 {
-	static struct hl_check_src src;
-	src = (struct hl_check_src){ e, NULL };
-	return &src;
+	struct hl_olog_err err;
+
+	hl_olog_free(&live_lg);
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_RAM, &live_lg, &err), 0, "serialize: %s", err.msg);
+	return &live_lg;
+}
+
+/* a record of a parsed log, to break it by hand */
+static struct hl_rec *olog_rec(const struct hl_olog *lg, unsigned obj, uint64_t seq)
+{
+	const struct hl_olog_obj *ob = &lg->obj[obj];
+	for (size_t i = 0; i < ob->n; i++)
+		if (ob->rec[i]->seq == seq)
+			return (struct hl_rec *)ob->rec[i];
+	cr_assert_fail("no record %llu in object %u", (unsigned long long)seq, obj);
+	return NULL;
 }
 
 static void expect_pass(struct hl_engine *e)
@@ -989,5 +1014,29 @@ Test(oracle_relations, malformed_file_names_the_offset)
 	cr_assert_eq(hl_olog_parse(&lg, buf, (size_t)n - 5, &err), -1);
 	cr_assert(strstr(err.msg, "truncated") || strstr(err.msg, "trailer"), "%s", err.msg);
 	free(buf);
+	hl_engine_free(e);
+}
+
+Test(oracle_relations, crosscheck_engine_calstateh_against_the_oracle_replay)
+{
+	struct hl_engine *e = scripted(0);
+	struct hl_state *calh = hl_state_new(false);
+	struct hl_model *final = NULL;
+	struct hl_replay_err err;
+	struct hl_verdict v;
+	char msg[300];
+
+	cr_assert_not_null(calh);
+	cr_assert_eq(hl_check_all_final(live(e), &v, NULL, &final), 0, "%s", v.what);
+	cr_assert_not_null(final);
+	cr_assert_eq(hl_calstateh(e, calh, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_osrc_compare(calh, final, msg, sizeof(msg)), 0, "%s", msg);
+	cr_assert_eq(hl_osrc_crosscheck(e, final, msg, sizeof(msg)), 0, "%s", msg);
+	/* a CalStateH that ends elsewhere (one s2page owner) is named */
+	calh->s2p->page[th_pfn(9) - HL_RAM_BASE_PFN].owner ^= 3;
+	cr_assert_eq(hl_osrc_compare(calh, final, msg, sizeof(msg)), 1);
+	cr_assert(strstr(msg, "differ at"), "%s", msg);
+	hl_model_free(final);
+	hl_state_free(calh);
 	hl_engine_free(e);
 }
