@@ -38,12 +38,18 @@
  *   relate_log       the model replaying the whole linearization equals Cal<Obj>, object
  *                    by object.
  *   security         the REFERENCE §6 invariants (model: hl_model_inv_*): on the seq-0 state,
- *                    after every step, and on the final state. Across checkpoint cuts: the
+ *                    after every step, and on the final state. Across checkpoint cuts the
  *                    file has no records before a cut, and snapshots of different objects
- *                    are cut at different times, so the replayed state is one real state
- *                    only from the first point where every step that straddles a cut has
- *                    been applied; from there (the "consistent cut") the invariants are
- *                    checked after every step, before it on the seq-0 images only.
+ *                    are cut at different times, so the replayed state mixes times until
+ *                    the operations the lost records depended on are applied. The checks
+ *                    then cover: the seq-0 images (one state, time 0); every step that is
+ *                    provably after every lost record (ordered, in the operation graph,
+ *                    after a touch of each cut object at or past its cut: see
+ *                    consistent_part in hl_check.c), after the state they start from is
+ *                    checked whole; and the final state. Steps before that cut are
+ *                    re-executed and compared (relate_oracle/log) but not checked against
+ *                    the invariants, since no state the file can rebuild is a real one
+ *                    there. stats: cut_ops steps before it, inv_steps after.
  *
  * hl_check_all runs H_CalLock, sync_shared, relate_hlock, serializability, init_state, then
  * relate_oracle's view check, then one replay of the linearization for relate_oracle,
