@@ -22,7 +22,7 @@ static const struct {
 	{ "disjoint", hb_disjoint, "b: engine-level disjoint VMs, per-object locks vs one global lock" },
 	{ "replay", hb_replay, "c+d+e: replay rates, CalStateH, check-time scaling, segment reuse" },
 	{ "fairness", hb_fairness, "f: per-thread acquisition spread for each lock kind" },
-	{ "preempt", hb_preempt, "preempted holder: 2 CPUs on 2 cores alone vs beside a busy process" },
+	{ "scale", hb_scale, "traps/s vs CPUs (--cpus list), logs on/off, lock profile per point, chart" },
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
 
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 		"  --reps N         repeats per point, median reported (default 3)\n"
 		"  --point-sec S    target seconds per stress point (default 0.25)\n"
 		"  --max-cpus N     largest CPU count in the stress matrix (default 4)\n"
+		"  --cpus LIST      CPU counts of the scale suite, e.g. 1,2,4,8,16,32 (default 1, 2, 4, ...\n"
+		"                   up to twice the online cores); at most the build's -Dnr_cpus\n"
 		"  --no-charts      do not run gnuplot\n"
 		"  --strict         exit 1 when a target is missed\n"
 		"  --cold           no pre-faulted heap/RAM: count first-touch page faults everywhere\n"
@@ -126,6 +128,7 @@ int hlbench_main(int argc, char **argv)
 		{ "no-charts", no_argument, NULL, 'n' },
 		{ "strict", no_argument, NULL, 's' },
 		{ "cold", no_argument, NULL, 'C' },
+		{ "cpus", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -164,6 +167,27 @@ int hlbench_main(int argc, char **argv)
 		case 'n': x.charts = false; break;
 		case 's': strict = true; break;
 		case 'C': x.cold = true; break;
+		case 'L': {
+			char *p = optarg, *end;
+			x.ncpu_list = 0;
+			while (*p) {
+				unsigned long cv = strtoul(p, &end, 10);
+				if (end == p || cv < 1 || cv > HL_NR_CPUS || x.ncpu_list == HB_MAX_CPU_LIST ||
+				    (*end && *end != ',')) {
+					fprintf(stderr, "hyplog bench: --cpus: '%s' is not a list of CPU counts 1..%u "
+						"(at most %u; the build's maximum is meson option -Dnr_cpus)\n",
+						optarg, HL_NR_CPUS, HB_MAX_CPU_LIST);
+					return 2;
+				}
+				x.cpu_list[x.ncpu_list++] = (unsigned)cv;
+				p = *end ? end + 1 : end;
+			}
+			if (!x.ncpu_list) {
+				fprintf(stderr, "hyplog bench: --cpus: empty list\n");
+				return 2;
+			}
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

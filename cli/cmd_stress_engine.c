@@ -48,6 +48,7 @@ struct vm {
 	bool verified;
 	bool active;
 	int bank;          /* SMMU bank (index*8+cbndx) owned, or -1 */
+	uint32_t vcpu_lo, nvcpu;   /* the vCPUs this CPU runs: its own VM 0..1, a shared VM one of its own */
 };
 
 struct run;
@@ -66,7 +67,7 @@ struct cpu_ctx {
 	unsigned nvms;
 	_Atomic uint64_t done;
 	uint64_t ok, rejected, unexpected;
-	double t_end;
+	double t_start, t_end;
 	uint64_t by_event[HL_EV__COUNT];
 	char first_surprise[200];
 	int setup_rc;
@@ -115,7 +116,7 @@ static uint64_t pfn_of(struct cpu_ctx *c, uint64_t i)
 }
 
 /* ---- setup: VMs, a signed image for each verified VM, SMMU banks ------------------------- */
-static int setup(struct cpu_ctx *c, unsigned nvms, int bank)
+static int setup(struct cpu_ctx *c, unsigned nvms, int bank, unsigned extra_vcpus)
 {
 	struct hl_engine *e = c->e;
 	unsigned img_block = 0;
@@ -132,7 +133,10 @@ static int setup(struct cpu_ctx *c, unsigned nvms, int bank)
 			return -1;
 		v->vmid = vmid;
 		v->bank = -1;
-		for (uint32_t vc = 0; vc < 2; vc++)
+		v->vcpu_lo = 0;
+		v->nvcpu = 2;
+		/* vCPUs 2.. are run by the CPUs that share this VM (more CPUs than VMs) */
+		for (uint32_t vc = 0; vc < 2 + extra_vcpus; vc++)
 			if (hl_register_vcpu(e, c->id, vmid, vc, 0xFFFF800000000000ull | vc) != HL_OK)
 				return -1;
 		if (want_verified) {
@@ -255,7 +259,7 @@ static void op_valid(struct cpu_ctx *c)
 		break;
 	case 2: /* host gives a page to a VM */
 		if (p->st == P_HOST && (v = &c->vms[rndn(c, c->nvms)])) {
-			p->gfn = VM_GFN_BASE + i;
+			p->gfn = VM_GFN_BASE + (c->first_pfn - HL_RAM_BASE_PFN) + i;
 			expect(c, HL_EV_ASSIGN_VM, hl_assign_pfn_to_vm(e, id, v->vmid, p->gfn, pfn), HL_OK);
 			p->st = P_VM;
 			p->vm = (uint8_t)(v - c->vms);
@@ -286,7 +290,7 @@ static void op_valid(struct cpu_ctx *c)
 		break;
 	case 6: /* a vCPU runs and exits */
 		if ((v = pick_vm(c, true))) {
-			uint32_t vc = (uint32_t)rndn(c, 2);
+			uint32_t vc = v->vcpu_lo + (uint32_t)rndn(c, v->nvcpu);
 			expect(c, HL_EV_VM_ACTIVE, hl_set_vcpu_active(e, id, v->vmid, vc), HL_OK);
 			expect(c, HL_EV_VM_INACTIVE, hl_set_vcpu_inactive(e, id, v->vmid, vc), HL_OK);
 		}
@@ -299,7 +303,7 @@ static void op_valid(struct cpu_ctx *c)
 	case 8: /* DMA: a page goes to the VM's SMMU bank and gets mapped */
 		if ((v = pick_vm(c, false)) && v->bank >= 0 && p->st == P_HOST) {
 			unsigned index = (unsigned)v->bank / HL_SMMU_NUM_CB, cb = (unsigned)v->bank % HL_SMMU_NUM_CB;
-			p->gfn = VM_GFN_BASE + i;
+			p->gfn = VM_GFN_BASE + (c->first_pfn - HL_RAM_BASE_PFN) + i;
 			expect(c, HL_EV_ASSIGN_SMMU, hl_smmu_assign_page(e, id, cb, index, pfn, p->gfn), HL_OK);
 			expect(c, HL_EV_SMMU_MAP, hl_smmu_map_page(e, id, cb, index, hl_iova(p->gfn * PG),
 								   pfn * PG | 0x7C3), HL_OK);
@@ -344,6 +348,7 @@ static void *cpu_main(void *arg)
 	if (!c->rng)
 		c->rng = 1;
 	pthread_barrier_wait(&r->go);
+	c->t_start = cli_now();
 	for (uint64_t n = 0; n < c->ops_target; n++) {
 		if (rndn(c, 100) < c->invalid_pct)
 			op_invalid(c);
@@ -497,7 +502,20 @@ int cmd_stress_engine(int argc, char **argv)
 		for (unsigned cb = 0; cb < hl_smmu_num_banks(idx); cb++)
 			banks[nbanks++] = HL_SMMU_ID_OF(idx, cb);
 	if (slice < 1024) {
-		fprintf(stderr, "hyplog stress: %llu cpus leave under 4 MiB of RAM each; use fewer cpus\n", ncpus);
+		fprintf(stderr, "hyplog stress: %llu cpus need 4 MiB of RAM each (%llu MiB), this build has %u MiB: use "
+			"at most %llu cpus, or rebuild with meson option -Dram_mib=%llu or more\n", ncpus, ncpus * 4,
+			(unsigned)HL_CFG_RAM_MIB, (unsigned long long)(HL_RAM_PAGES / 1024), ncpus * 4);
+		return HL_EXIT_USAGE;
+	}
+	/* More CPUs than VMs (over 14 with the default -Dmax_vm=15): the first `owners` CPUs
+	 * own the VMs, every other CPU shares the VMs of owner (i % owners) and runs a vCPU of
+	 * its own there (vCPU 1 + i / owners; the owner runs vCPUs 0 and 1). Pages stay per
+	 * CPU, and a page's gfn is its index in all of RAM, so sharers never collide. */
+	unsigned owners = ncpus < nvm_total ? (unsigned)ncpus : nvm_total;
+	if (owners == 0 || (ncpus + owners - 1) / owners > HL_VCPU_PER_VM - 1) {
+		fprintf(stderr, "hyplog stress: %llu cpus over %u VMs need %llu vCPUs per VM, this build has %u: use at "
+			"most %u cpus, or rebuild with meson option -Dvcpus_per_vm or -Dmax_vm larger\n", ncpus, owners,
+			1 + (ncpus + owners - 1) / owners, HL_VCPU_PER_VM, owners * (HL_VCPU_PER_VM - 1));
 		return HL_EXIT_USAGE;
 	}
 	t0 = cli_now();
@@ -514,7 +532,19 @@ int cmd_stress_engine(int argc, char **argv)
 		c->pages = calloc(slice, sizeof(struct page));
 		c->rng = (seed + 7) * 0x9E3779B97F4A7C15ull + i;
 		/* setup runs CPU by CPU so vmids and keys do not depend on thread timing */
-		if (!c->pages || setup(c, mine ? mine : 1, i < nbanks ? (int)banks[i] : -1)) {
+		unsigned sharers = 0;
+		for (unsigned j = owners; j < ncpus; j++)
+			sharers += j % owners == i;
+		if (c->pages && i >= owners) {
+			/* a sharer: the owner's VMs, one vCPU of its own in each */
+			const struct cpu_ctx *o = &r.cpus[i % owners];
+			memcpy(c->vms, o->vms, sizeof(c->vms));
+			c->nvms = o->nvms;
+			for (unsigned k = 0; k < c->nvms; k++) {
+				c->vms[k].vcpu_lo = 1 + i / owners;
+				c->vms[k].nvcpu = 1;
+			}
+		} else if (!c->pages || setup(c, mine ? mine : 1, i < nbanks ? (int)banks[i] : -1, i < owners ? sharers : 0)) {
 			fprintf(stderr, "hyplog stress: setup of cpu %u failed\n", i);
 			return HL_EXIT_MISMATCH;
 		}
@@ -540,10 +570,14 @@ int cmd_stress_engine(int argc, char **argv)
 	}
 	for (unsigned i = 0; i < ncpus; i++)
 		pthread_join(th[i], NULL);
-	double run_s = 0;
+	/* the CPU threads' own first start to last end */
+	double run_s = 0, first = r.cpus[0].t_start;
 	for (unsigned i = 0; i < ncpus; i++)
-		if (r.cpus[i].t_end - t1 > run_s)
-			run_s = r.cpus[i].t_end - t1;
+		if (r.cpus[i].t_start < first)
+			first = r.cpus[i].t_start;
+	for (unsigned i = 0; i < ncpus; i++)
+		if (r.cpus[i].t_end - first > run_s)
+			run_s = r.cpus[i].t_end - first;
 	cli_progress_end(&prog);
 
 	uint64_t ok = 0, rej = 0, unexp = 0;
