@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "hl_file.h"
 #include "hl_report.h"
+#include "hl_testkey.h"
 #include "kcore.h"
 #include "platform.h"
 #include "hl_live.h"
@@ -218,6 +219,7 @@ int cmd_stress(int argc, char **argv)
 	cfg.ncpus = (unsigned)ncpus;
 	cfg.ckpt_every = ckpt;
 	cfg.with_ram = true;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key (hp_new) */
 	e = hl_engine_new(&cfg);
 	k = e ? kcore_new(e) : NULL;
 	memset(&pc, 0, sizeof(pc));
