@@ -195,8 +195,10 @@ static uint64_t dabt_store_esr(void)
 
 static uint32_t cur_vmid(void) { return (uint32_t)(arch_read_sysreg(SR_VTTBR_EL2) >> VTTBR_VMID_SHIFT); }
 
-/* the guest's own access to its page G_PAGE (through its stage 2) */
-static int guest_access(uint64_t *v, bool write)
+/* the guest's own access to its page G_PAGE (through its stage 2), at byte `off` */
+#define OFF_READ  64u    /* where the racing host CPUs load */
+#define OFF_STORE 128u   /* where they store (another word: the host CPUs race only KCore) */
+static int guest_access_at(uint64_t *v, bool write, unsigned off)
 {
 	struct hl_pt_entry ent;
 	uint32_t vmid = cur_vmid();
@@ -204,7 +206,12 @@ static int guest_access(uint64_t *v, bool write)
 
 	if (rc != HL_OK || ent.level == 0)
 		return rc ? rc : HL_E_INVAL;
-	return hl_vm_mem_access(R.e, (int)arch_cpu_id(), vmid, hl_pa(ent.pfn * PG), v, 8, write);
+	return hl_vm_mem_access(R.e, (int)arch_cpu_id(), vmid, hl_pa(ent.pfn * PG + off), v, 8, write);
+}
+
+static int guest_access(uint64_t *v, bool write)
+{
+	return guest_access_at(v, write, 0);
 }
 
 /* ============================================================================================ */
@@ -498,11 +505,13 @@ static unsigned s_handover(void *arg, uint64_t *x)
 		x[3] = 1;
 		return gtrap(pc, dabt_store_esr(), G_PAGE);
 	case 1:
-		GT.wrote = guest_access(&v, true);
+		GT.wrote = guest_access_at(&v, true, OFF_READ);
+		if (GT.wrote == HL_OK)
+			GT.wrote = guest_access_at(&v, true, OFF_STORE);
 		atomic_store(&GT.phase, 1);
-		wait_host_ops(64);   /* the host CPU keeps going: it must not see or touch the page */
+		wait_host_ops(64);   /* the host CPUs keep going: they must not see or touch the page */
 		GT.readback = 0;
-		GT.read = guest_access(&GT.readback, false);
+		GT.read = guest_access_at(&GT.readback, false, OFF_STORE);
 		return g_irq(pc + 4);
 	default:
 		return g_irq(pc);
@@ -570,7 +579,7 @@ static void slow_access(void *ctx, unsigned cpu, uint64_t pa)
  * SECRET there. Returns with every check done. */
 static void handover_round(bool write, bool slow)
 {
-	struct host_racer h = { .cpu = 1, .pa = TARGET_PFN * PG + 64, .write = write };
+	struct host_racer h = { .cpu = 1, .pa = TARGET_PFN * PG + (write ? OFF_STORE : OFF_READ), .write = write };
 	pthread_t th;
 	uint32_t vmid;
 
@@ -599,6 +608,39 @@ static void handover_round(bool write, bool slow)
 	rig_down();
 }
 
+/* three CPUs: CPU 1 loads and CPU 2 stores the page while CPU 0 gives it to the VM */
+static void handover_round3(bool slow)
+{
+	struct host_racer r = { .cpu = 1, .pa = TARGET_PFN * PG + OFF_READ, .write = false };
+	struct host_racer w = { .cpu = 2, .pa = TARGET_PFN * PG + OFF_STORE, .write = true };
+	pthread_t tr, tw;
+	uint32_t vmid;
+
+	rig_up(3);
+	memset(&GT, 0, sizeof(GT));
+	vmid = boot_vm(0, 0);
+	hstore_on(0, TARGET_PFN * PG + 64, 0x1111);
+	if (slow)
+		hp_set_access_hook(R.p, slow_access, NULL);
+	hosted_set_guest_runner(s_handover, NULL);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_TRAP);
+	answer_fault(0, 0, TARGET_PFN);
+	start_racer(&r, &tr);
+	start_racer(&w, &tw);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_IRQ);
+	atomic_store(&r.stop, true);
+	atomic_store(&w.stop, true);
+	pthread_join(tr, NULL);
+	pthread_join(tw, NULL);
+	cr_assert_eq(hl_s2page_get(R.e->st, TARGET_PFN).owner, vmid);
+	cr_assert_eq(GT.wrote, HL_OK);
+	cr_assert_eq(r.leaked, 0, "CPU 1 read the VM's page after the hand-over");
+	cr_assert_eq(r.after + w.after, 0, "host accesses completed on the VM's page after the guest wrote it");
+	cr_assert_eq(GT.read, HL_OK);
+	cr_assert_eq(GT.readback, SECRET, "CPU 2's store landed on the VM's page: %#llx", (unsigned long long)GT.readback);
+	rig_down();
+}
+
 TestSuite(hostile_tlb, .timeout = 600);
 
 Test(hostile_tlb, stale_translation_dropped_by_handover)
@@ -611,9 +653,9 @@ Test(hostile_tlb, stale_translation_dropped_by_handover)
 	rig_up(2);
 	memset(&GT, 0, sizeof(GT));
 	vmid = boot_vm(0, 0);
-	hstore_on(1, TARGET_PFN * PG, 0x1111);
-	cr_assert(hp_host_load(R.p, 1, TARGET_PFN * PG, 8, &v));
-	cr_assert(hp_host_load(R.p, 1, TARGET_PFN * PG, 8, &v));
+	hstore_on(1, TARGET_PFN * PG + OFF_READ, 0x1111);
+	cr_assert(hp_host_load(R.p, 1, TARGET_PFN * PG + OFF_READ, 8, &v));
+	cr_assert(hp_host_load(R.p, 1, TARGET_PFN * PG + OFF_READ, 8, &v));
 	hp_tlb_stats(R.p, 1, &hits, &walks, &invals);
 	cr_assert_geq(hits, 1, "the TLB model did not cache the translation");
 	hp_enter_cpu(R.p, 0);
@@ -626,12 +668,12 @@ Test(hostile_tlb, stale_translation_dropped_by_handover)
 	hp_tlb_stats(R.p, 1, &hits, &walks, &invals);
 	cr_assert_geq(invals, 1, "no invalidation reached CPU 1");
 	v = 0;
-	int r = hp_host_probe(R.p, 1, TARGET_PFN * PG, 8, false, &v);
+	int r = hp_host_probe(R.p, 1, TARGET_PFN * PG + OFF_READ, 8, false, &v);
 	cr_assert_neq(v, SECRET, "CPU 1 read the VM's data through a stale translation");
 	cr_assert_eq(r, 0, "CPU 1's load of a VM page did not fault");
 	/* and the real access: the spec halts the CPU (SPEC §8), it never reads the data */
 	v = 0;
-	cr_assert(!hp_host_load(R.p, 1, TARGET_PFN * PG, 8, &v));
+	cr_assert(!hp_host_load(R.p, 1, TARGET_PFN * PG + OFF_READ, 8, &v));
 	cr_assert_neq(v, SECRET);
 	rig_down();
 }
@@ -646,6 +688,12 @@ Test(hostile_tlb, race_handover_vs_host_store)
 {
 	for (unsigned round = 0; round < 40; round++)
 		handover_round(true, round & 1);
+}
+
+Test(hostile_tlb, race_handover_vs_two_host_cpus)
+{
+	for (unsigned round = 0; round < 30; round++)
+		handover_round3(round & 1);
 }
 
 /* revoke vs host read: the guest shares its page, the host reads it, the guest revokes and
