@@ -100,17 +100,20 @@ int hb_preempt(struct hb_ctx *x)
 	if (pt.ops < 20000)
 		pt.ops = 20000;
 
-	/* each (lock, waiters) sized by a short probe beside the busy process (the slower
-	 * side), so a collapsing configuration cannot take minutes */
+	/* each (lock, waiters) sized by short probes alone and beside the busy process (the
+	 * slower one), so a collapsing configuration cannot take minutes */
 	uint64_t ops[2][2];
 	for (unsigned k = 0; k < 2; k++)
 		for (unsigned w = 0; w < 2; w++) {
 			struct hb_spt q = pt;
-			double tps;
+			double tps, tps_alone;
 			hl_lock_set_parking(w == 0);
 			q.lock = kinds[k];
 			q.ops = pt.ops / 10 < 5000 ? 5000 : pt.ops / 10;
 			tps = point(&q, true, &bad);
+			tps_alone = point(&q, false, &bad);
+			if (tps_alone > 0 && tps_alone < tps)
+				tps = tps_alone;
 			ops[k][w] = pt.ops;
 			/* traps/s of the probe vs the alone-sized point: scale down, never up */
 			if (tps > 0 && pr.ok && pr.run_s > 0 && tps < pr.traps / pr.run_s)
