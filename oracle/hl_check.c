@@ -470,6 +470,49 @@ static int chk_index(struct chk *k)
 /* ===================================================================================== */
 /* H_CalLock                                                                                */
 
+/* what each event carries (SPEC §6 and shared/hl_record.h): its arguments, whether it has a
+ * data-oracle value and a blob; everything else in a record must be zero */
+#define SH_DORC 0x10u
+#define SH_BLOB 0x20u
+static const uint8_t ev_shape[HL_EV__COUNT] = {
+	[HL_EV_MAP_HOST] = 1,
+	[HL_EV_CLEAR_VM] = 2,
+	[HL_EV_ASSIGN_VM] = 3 | SH_DORC,
+	[HL_EV_MAP_VM] = 4,
+	[HL_EV_MAP_IO] = 3,
+	[HL_EV_GRANT] = 2,
+	[HL_EV_REVOKE] = 2 | SH_DORC,
+	[HL_EV_GEN_VMID] = 0,
+	[HL_EV_REG_KVM] = 3,
+	[HL_EV_REG_VCPU] = 3,
+	[HL_EV_VM_ACTIVE] = 2,
+	[HL_EV_VM_INACTIVE] = 2,
+	[HL_EV_VM_POWEROFF] = 1,
+	[HL_EV_BOOT_INFO] = 3 | SH_BLOB,
+	[HL_EV_REMAP_IMAGE] = 3,
+	[HL_EV_VERIFY] = 1 | SH_DORC | SH_BLOB,
+	[HL_EV_SMMU_ALLOC] = 4,
+	[HL_EV_SMMU_FREE] = 2,
+	[HL_EV_ASSIGN_SMMU] = 4 | SH_DORC,
+	[HL_EV_SMMU_MAP] = 4,
+	[HL_EV_SMMU_CLEAR] = 3,
+};
+
+/* a record carries nothing its event does not have; 0, or the field at fault */
+static const char *shape_fault(const struct hl_rec *r)
+{
+	unsigned sh = ev_shape[r->event];
+
+	for (unsigned i = sh & 0xFu; i < 4; i++)
+		if (r->arg[i])
+			return "an argument its event does not have";
+	if (!(sh & SH_DORC) && r->dorc)
+		return "a data-oracle value its event does not have";
+	if (!(sh & SH_BLOB) && r->blob_len)
+		return "a blob its event does not have";
+	return NULL;
+}
+
 static bool same_step(const struct hl_rec *a, const struct hl_rec *b)
 {
 	return a->event == b->event && a->cpu == b->cpu && a->result == b->result && a->nrec == b->nrec &&
@@ -494,9 +537,9 @@ static int lock_list(struct chk *k, const struct hl_rec *r)
 		if (o == 0 || o >= HL_ID_END || k->lg->obj[o].size == 0)
 			return violation(k, HL_REL_CALLOCK, r, 0, 0, "a lockable object", "none",
 					 "lock entry %u names object %u, which has no lock", j, o);
-		if (rd[j].flags & ~(unsigned)HL_RD_WRITTEN)
-			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "lock entry %u has unknown flags 0x%x",
-					 j, rd[j].flags);
+		if ((rd[j].flags & ~(unsigned)HL_RD_WRITTEN) || rd[j].pad1)
+			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL,
+					 "lock entry %u has unknown flags 0x%x or non-zero padding", j, rd[j].flags);
 		for (unsigned i = 0; i < j; i++)
 			if (rd[i].obj == o)
 				return violation(k, HL_REL_CALLOCK, r, 0, 0, "each lock once", "twice",
@@ -579,8 +622,20 @@ static int run_callock(struct chk *k)
 						 r->cpu);
 			}
 			last_op[r->cpu] = r->op;
+			if (shape_fault(r))
+				return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL, "%s in %s carries %s",
+						 hl_event_name(r->event), ob, shape_fault(r));
 			if ((rc = lock_list(k, r)) != 0)
 				return rc;
+			{
+				/* a delta header has no spare bits: unknown flags or padding are not a delta */
+				const struct hl_delta *d = hl_rec_first_delta(r);
+				for (unsigned q = 0; q < r->ndelta; q++, d = hl_delta_next(d))
+					if ((d->flags & ~(unsigned)HL_DF_ZERO) || d->pad)
+						return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
+								 "delta %u of the record has unknown flags 0x%x or non-zero "
+								 "padding", q, d->flags);
+			}
 		}
 	}
 	/* per step: every record carries the same step and the same lock list */

@@ -1040,3 +1040,28 @@ Test(oracle_relations, crosscheck_engine_calstateh_against_the_oracle_replay)
 	hl_state_free(calh);
 	hl_engine_free(e);
 }
+
+Test(oracle_relations, callock_record_carries_what_its_event_has_not)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_verdict v;
+	const struct hl_olog *lg;
+	struct hl_rec *r;
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(1) * PG)), HL_OK);
+	lg = live(e);
+	cr_assert_eq(hl_check_callock(lg, &v), 0, "%s", v.what);
+	r = olog_rec(lg, HL_NPT_OBJ(0), 1);
+	r->arg[2] = 7;   /* OMAP_HOST has one argument */
+	cr_assert_eq(hl_check_callock(lg, &v), 1);
+	cr_assert(strstr(v.what, "an argument its event does not have"), "%s", v.what);
+	r->arg[2] = 0;
+	r->dorc = 1;     /* and no data-oracle value */
+	cr_assert_eq(hl_check_callock(lg, &v), 1);
+	cr_assert(strstr(v.what, "data-oracle value"), "%s", v.what);
+	r->dorc = 0;
+	((struct hl_rdep *)hl_rec_rdeps(r))[0].pad1 = 1;   /* padding of a lock entry */
+	cr_assert_eq(hl_check_callock(lg, &v), 1);
+	cr_assert(strstr(v.what, "padding"), "%s", v.what);
+	hl_engine_free(e);
+}
