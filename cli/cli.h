@@ -8,6 +8,8 @@
 
 int cmd_stress(int argc, char **argv);
 int cmd_stress_engine(int argc, char **argv);
+/* --mix hostile (cmd_stress_hostile.c): epochs with a fresh engine, every log checked */
+int cmd_stress_hostile(unsigned ncpus, unsigned vms, unsigned long long ops, unsigned long long seed, int quiet);
 int cmd_replay(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_check(int argc, char **argv);

@@ -30,12 +30,15 @@ static void usage(FILE *f)
 		"  --runs R           runs to try (default 50; exhaustive: until the tree is done or R)\n"
 		"  --seed S           seed (default 1)\n"
 		"  --depth D          pct bug depth (default 3)\n"
-		"  --mix MIX          boot | faults | smmu | share | all (default all)\n"
+		"  --mix MIX          boot | faults | smmu | share | all (default all) | hostile (all,\n"
+		"                     and every forbidden action class; halts are answers, judged\n"
+		"                     by the oracles)\n"
 		"  --ckpt-every N     checkpoint every N records (default 0 = never)\n"
 		"  --max-decisions N  exhaustive: branch only in the first N decisions (default 12)\n"
 		"  --fault NAME[:N]   inject a fault every N-th event (fault-injection builds only):\n"
 		"                     skip-lock lock-order append-late drop-record wrong-delta\n"
-		"                     halt-release reorder\n"
+		"                     halt-release reorder, and the mutation suite's engine bugs\n"
+		"                     (engine/hl_fault.h, tests/test_mutation.c)\n"
 		"  --replay LINE      run one reproducer line again\n"
 		"  -h, --help         this text\n"
 		"\n"
@@ -104,7 +107,7 @@ int cmd_explore(int argc, char **argv)
 			break;
 		case 'm':
 			if (hp_mix_parse(optarg, &x.mix)) {
-				fprintf(stderr, "hyplog explore: --mix: '%s' is not boot, faults, smmu, share or all\n", optarg);
+				fprintf(stderr, "hyplog explore: --mix: '%s' is not boot, faults, smmu, share, all or hostile\n", optarg);
 				return HL_EXIT_USAGE;
 			}
 			break;

@@ -40,7 +40,9 @@ static void usage(FILE *f)
 		"  --vms V           VMs booted at start over all CPUs (default 2 per CPU, max %u)\n"
 		"  --ops M           host actions in total (default 100000)\n"
 		"  --seed S          random seed (default 1)\n"
-		"  --mix MIX         boot | faults | smmu | share | all (default all)\n"
+		"  --mix MIX         boot | faults | smmu | share | all (default all) | hostile: all, and\n"
+		"                    the host and guests try every forbidden action class; halts are\n"
+		"                    answers: epochs with a fresh engine, each epoch's log checked\n"
 		"  --log FILE        write the run's logs to FILE (read with `hyplog replay`)\n"
 		"  --json FILE       write the summary as JSON\n"
 		"  --lock KIND       ticket (default), mcs or mutex\n"
@@ -159,7 +161,7 @@ int cmd_stress(int argc, char **argv)
 			break;
 		case 'm':
 			if (hp_mix_parse(optarg, &mix)) {
-				fprintf(stderr, "hyplog stress: --mix: '%s' is not boot, faults, smmu, share or all\n", optarg);
+				fprintf(stderr, "hyplog stress: --mix: '%s' is not boot, faults, smmu, share, all or hostile\n", optarg);
 				return HL_EXIT_USAGE;
 			}
 			break;
@@ -215,6 +217,14 @@ int cmd_stress(int argc, char **argv)
 	if (vms > ncpus * 3) {
 		fprintf(stderr, "hyplog stress: --vms %llu: at most 3 VMs per CPU at once\n", vms);
 		return HL_EXIT_USAGE;
+	}
+	if (mix & HP_MIX_HOSTILE) {   /* forbidden actions, halts, epochs (cmd_stress_hostile.c) */
+		if (logpath || jsonpath || check || profile || no_replay || cfg.logs_off || cfg.global_lock) {
+			fprintf(stderr, "hyplog stress: --mix hostile checks and replays every epoch itself: "
+				"it takes --cpus --vms --ops --seed --quiet only\n");
+			return HL_EXIT_USAGE;
+		}
+		return cmd_stress_hostile((unsigned)ncpus, (unsigned)vms, ops, seed, quiet);
 	}
 	cfg.ncpus = (unsigned)ncpus;
 	cfg.ckpt_every = ckpt;

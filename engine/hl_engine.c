@@ -34,6 +34,11 @@ void hl_fault_set(enum hl_fault f, unsigned every_n)
 	__atomic_store_n(&fi_every[f], every_n, __ATOMIC_RELEASE);
 }
 
+bool hl_fault_armed(enum hl_fault f)
+{
+	return (unsigned)f < HL_FAULT__COUNT && __atomic_load_n(&fi_every[f], __ATOMIC_ACQUIRE) != 0;
+}
+
 bool hl_fault_hit(enum hl_fault f)
 {
 	unsigned every = __atomic_load_n(&fi_every[f], __ATOMIC_ACQUIRE);
@@ -77,7 +82,8 @@ static void fi_late_flush(struct hl_engine *e, int cpu)
 		hl_log_append(l, r);
 	}
 }
-#define FI_NO_ORDER_CHECK fi_no_order_check
+/* SMMU_LOCK_ORDER: an out-of-order acquire must reach the checks, not the debug abort */
+#define FI_NO_ORDER_CHECK (fi_no_order_check || hl_fault_armed(HL_FAULT_SMMU_LOCK_ORDER))
 #else
 #define FI_NO_ORDER_CHECK false
 #endif
@@ -412,6 +418,8 @@ int hl_step_halt(struct hl_step *s, unsigned n, ...)
 	va_list ap;
 
 	s->halted = true;
+	if (HL_FI(HALT_UNSTRAND))
+		n = 0;   /* fault: the halt strands nothing */
 	va_start(ap, n);
 	for (unsigned i = 0; i < n && s->nstrand < HL_MAX_STAGES; i++)
 		s->strand[s->nstrand++] = (uint16_t)va_arg(ap, unsigned);

@@ -18,6 +18,29 @@
  *   REORDER       an appended record is held back and lands after the next record of the
  *                 same log, sequence numbers exchanged so the log stays consecutive
  *
+ * Engine bugs (the mutation suite, tests/test_mutation.c: each must be caught by an oracle
+ * relation; the hostile workload, mix hostile, reaches the boundary cases):
+ *   SMMU_LOCK_ORDER  OSMMU_MAP takes spt before s2page (debug order abort off while armed)
+ *   CLEAR_NO_ZERO    OCLEAR_VM records the zero digest but leaves the page's bytes
+ *   VMID_NO_BOUND    OGEN_VMID at its bound hands out COREVISOR instead of halting
+ *   HALT_UNSTRAND    a halting step strands nothing: its locks go free, no record says so
+ *   SMMU_NO_UNMAP    OASSIGN_SMMU leaves the page mapped in the host's table
+ *   REVOKE_AT_ZERO   OREVOKE lowers a count of 0 (wraps)
+ *   GRANT_PAST_MAX   OGRANT raises a count at MAX_SHARE_COUNT
+ *   VERIFY_NO_SIG    image verification ignores a bad signature
+ *   DMA_NO_DEC       an SMMU entry that goes leaves s2page.dma as it was
+ *   SMMU_MAP_OVER    SMMU_LPAE_MAP / OSMMU_MAP over a present entry is done (trap + engine)
+ *   VM_MAP_OVER      a fault answer / OMAP_VM over a set VM entry is done (prepare + step)
+ *   CLEAR_WHILE_DMA  CLEAR_VM_S2_RANGE / OCLEAR_VM of a DMA-mapped page is done
+ *   TLBI_SKIP        host_unmap skips the TLB invalidation (arch_tlbi_s2_ipa)
+ *   HOST_MAPS_VM     OMAP_HOST maps a VM's page for the host instead of halting
+ *   RUN_UNVERIFIED   OVM_ACTIVE runs a vCPU of a VM that is not VERIFIED
+ *   SMMU_FREE_KEEP   OSMMU_FREE frees the bank and leaves its entries mapped
+ *   SMMU_NO_COUNT    OSMMU_MAP of a host page leaves its count as it was
+ *   REVOKE_NO_UNMAP  OREVOKE 1 -> 0 leaves the host's mapping (and flatmem) as they were
+ *   RELAXED_PUBLISH  a log append publishes the record's tail with a relaxed store where a
+ *                    release is needed (invisible on x86; TSan sees it)
+ *
  * The switches are process-global and meant for deterministic single-threaded tests.
  */
 #ifndef HL_FAULT_H
@@ -43,6 +66,25 @@ enum hl_fault {
 	HL_FAULT_WRONG_DELTA,
 	HL_FAULT_HALT_RELEASE,
 	HL_FAULT_REORDER,
+	HL_FAULT_SMMU_LOCK_ORDER,
+	HL_FAULT_CLEAR_NO_ZERO,
+	HL_FAULT_VMID_NO_BOUND,
+	HL_FAULT_HALT_UNSTRAND,
+	HL_FAULT_SMMU_NO_UNMAP,
+	HL_FAULT_REVOKE_AT_ZERO,
+	HL_FAULT_GRANT_PAST_MAX,
+	HL_FAULT_VERIFY_NO_SIG,
+	HL_FAULT_DMA_NO_DEC,
+	HL_FAULT_SMMU_MAP_OVER,
+	HL_FAULT_VM_MAP_OVER,
+	HL_FAULT_CLEAR_WHILE_DMA,
+	HL_FAULT_TLBI_SKIP,
+	HL_FAULT_HOST_MAPS_VM,
+	HL_FAULT_RUN_UNVERIFIED,
+	HL_FAULT_SMMU_FREE_KEEP,
+	HL_FAULT_SMMU_NO_COUNT,
+	HL_FAULT_REVOKE_NO_UNMAP,
+	HL_FAULT_RELAXED_PUBLISH,
 	HL_FAULT__COUNT
 };
 
@@ -50,6 +92,12 @@ enum hl_fault {
 void hl_fault_set(enum hl_fault f, unsigned every_n);
 /* engine-internal: count one eligible event; true if the fault fires on it */
 bool hl_fault_hit(enum hl_fault f);
+/* armed (every_n != 0), without counting an event */
+bool hl_fault_armed(enum hl_fault f);
+/* a fault site in engine code: HL_FI(NAME) counts one eligible event of HL_FAULT_NAME */
+#define HL_FI(f) hl_fault_hit(HL_FAULT_##f)
 
+#else
+#define HL_FI(f) false
 #endif /* HL_FAULT_INJECTION */
 #endif /* HL_FAULT_H */

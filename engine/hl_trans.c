@@ -30,6 +30,7 @@
 #include "arch.h"   /* arch_tlbi_s2_ipa: one hook per backend */
 #include "hl_pgtable.h"
 #include "hl_step.h"
+#include "hl_fault.h"   /* HL_FI: the mutation suite's engine bugs (no-ops in a normal build) */
 
 #define PG HL_PAGE_SIZE
 
@@ -87,7 +88,7 @@ static uint64_t dorc_page(struct hl_step *s, uint64_t pfn)
 
 static void zero_page(struct hl_step *s, uint64_t pfn)
 {
-	if (!s->replay && s->st->ram)
+	if (!s->replay && s->st->ram && !HL_FI(CLEAR_NO_ZERO))
 		memset(s->st->ram + (pfn - HL_RAM_BASE_PFN) * PG, 0, PG);
 	flatmem_store(s, pfn, hl_zero_page_digest());
 }
@@ -119,7 +120,7 @@ static bool host_unmap(struct hl_step *s, uint64_t pfn)
 		return true;
 	/* SPEC §15: the old translation leaves every CPU's TLB here, inside the step, with its
 	 * locks held, before the page changes hands (arch.h; VMID 0 is the host's) */
-	if (!s->replay)
+	if (!s->replay && !HL_FI(TLBI_SKIP))
 		arch_tlbi_s2_ipa(hl_pt_root_pa(s->st->npt[HL_HOSTVISOR]), pfn * PG);
 	return false;
 }
@@ -148,7 +149,8 @@ static int tr_map_host(struct hl_step *s)
 	LOCK(HL_S2PAGE_ID);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	p = hl_s2page_get(s->st, pfn);
-	if (!(p.owner == HL_INVALID || p.owner == HL_HOSTVISOR || (p.count > 0 && p.count != HL_INVALID)))
+	if (!(p.owner == HL_INVALID || p.owner == HL_HOSTVISOR || (p.count > 0 && p.count != HL_INVALID)) &&
+	    !HL_FI(HOST_MAPS_VM))
 		return hl_step_halt(s, 1, HL_S2PAGE_ID);
 	if (p.owner == HL_INVALID)
 		pte = (pfn * PG) | HL_PAGE_S2_DEVICE | HL_PTE_S2_RDWR;
@@ -177,7 +179,7 @@ static int tr_clear_vm(struct hl_step *s)
 	p = hl_s2page_get(s->st, pfn);
 	if (p.owner != vmid || !hl_pfn_is_ram(pfn))
 		return HL_OK;
-	if (p.dma != 0)
+	if (p.dma != 0 && !HL_FI(CLEAR_WHILE_DMA))
 		return HL_E_DENIED;
 	if (host_unmap(s, pfn))
 		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
@@ -244,7 +246,7 @@ static int tr_map_vm(struct hl_step *s)
 	uint64_t pte2 = phys_page(pte) | HL_PAGE_S2_KERNEL;
 
 	LOCK(HL_NPT_OBJ(vmid));
-	if (!hl_npt_slot_free(s->st->npt[vmid], addr, level == 2 ? 2 : 3))
+	if (!hl_npt_slot_free(s->st->npt[vmid], addr, level == 2 ? 2 : 3) && !HL_FI(VM_MAP_OVER))
 		return HL_E_DENIED;
 	if (level == 2)
 		pte2 &= HL_NOT_PMD_TABLE_BIT;
@@ -307,7 +309,7 @@ static int tr_grant(struct hl_step *s)
 
 	LOCK(HL_S2PAGE_ID);
 	p = hl_s2page_get(s->st, pfn);
-	if (hl_pfn_is_ram(pfn) && p.owner == vmid && p.count < HL_MAX_SHARE_COUNT)
+	if (hl_pfn_is_ram(pfn) && p.owner == vmid && (p.count < HL_MAX_SHARE_COUNT || HL_FI(GRANT_PAST_MAX)))
 		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
 	return HL_OK;
 }
@@ -327,10 +329,11 @@ static int tr_revoke(struct hl_step *s)
 	LOCK(HL_S2PAGE_ID);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	p = hl_s2page_get(s->st, pfn);
-	if (!hl_pfn_is_ram(pfn) || p.owner != vmid || p.count == 0 || p.count == HL_INVALID)
+	if (!hl_pfn_is_ram(pfn) || p.owner != vmid || (p.count == 0 && !HL_FI(REVOKE_AT_ZERO)) ||
+	    p.count == HL_INVALID)
 		return HL_OK;
 	s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
-	if (p.count == 1) {
+	if (p.count == 1 && !HL_FI(REVOKE_NO_UNMAP)) {
 		if (host_unmap(s, pfn)) {
 			s->dorc = dorc_page(s, pfn);
 			return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
@@ -351,7 +354,7 @@ static int tr_gen_vmid(struct hl_step *s)
 	struct hl_core_data *core = s->st->core;
 
 	LOCK(HL_CORE_ID);
-	if (core->next_vmid >= HL_COREVISOR)
+	if (core->next_vmid >= HL_COREVISOR && !(core->next_vmid == HL_COREVISOR && HL_FI(VMID_NO_BOUND)))
 		return hl_step_halt(s, 0);
 	s->ret = core->next_vmid;
 	hl_wr64(&s->w, HL_CORE_ID, &core->next_vmid, core->next_vmid + 1);
@@ -415,7 +418,8 @@ static int tr_vm_active(struct hl_step *s)
 
 	LOCK(HL_INFO_OBJ(vmid));
 	vi = info_of(s, vmid);
-	if (vi->state != HL_VM_VERIFIED || vi->vcpu_state[vcpuid] != HL_VCPU_READY)
+	if ((vi->state != HL_VM_VERIFIED && !(vi->state == HL_VM_READY && HL_FI(RUN_UNVERIFIED))) ||
+	    vi->vcpu_state[vcpuid] != HL_VCPU_READY)
 		return hl_step_halt(s, 0);
 	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu_state[vcpuid], HL_VCPU_ACTIVE);
 	return HL_OK;
@@ -600,7 +604,7 @@ static void smmu_unref(struct hl_step *s, uint32_t bank_owner, uint64_t pfn)
 		return;
 	if (bank_owner == HL_HOSTVISOR && p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID)
 		s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
-	if (p.dma > 0)
+	if (p.dma > 0 && !HL_FI(DMA_NO_DEC))
 		s2p_dma(s, pfn, p.dma - 1);
 }
 
@@ -652,7 +656,8 @@ static int tr_smmu_free(struct hl_step *s)
 	LOCK(HL_S2PAGE_ID);
 	LOCK(HL_SPT_ID);
 	bc = (struct bank_clear){ s, bank, owner, false };
-	hl_spt_for_each(s->st->spt, bank, bank_clear_leaf, &bc);
+	if (!HL_FI(SMMU_FREE_KEEP))
+		hl_spt_for_each(s->st->spt, bank, bank_clear_leaf, &bc);
 	if (bc.halt)
 		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
 	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[bank], HL_INVALID);
@@ -692,7 +697,7 @@ static int tr_assign_smmu(struct hl_step *s)
 			return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
 		if (p.dma != 0)
 			return HL_E_DENIED;
-		if (host_unmap(s, pfn))
+		if (!HL_FI(SMMU_NO_UNMAP) && host_unmap(s, pfn))
 			return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID,
 					    HL_NPT_OBJ(HL_HOSTVISOR));
 		s2p_store(s, pfn, owner, HL_INVALID, gfn);
@@ -730,6 +735,8 @@ static int tr_smmu_map(struct hl_step *s)
 	if (owner == HL_INVALID)
 		return HL_OK;
 	LOCK(HL_INFO_OBJ(owner));
+	if (HL_FI(SMMU_LOCK_ORDER))
+		LOCK(HL_SPT_ID);   /* fault: spt before s2page */
 	LOCK(HL_S2PAGE_ID);
 	LOCK(HL_SPT_ID);
 	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
@@ -740,13 +747,13 @@ static int tr_smmu_map(struct hl_step *s)
 	if (!(p.owner == owner && p.gfn == gfn))
 		return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
 	hl_spt_walk(s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, &e);
-	if (e.pte != 0)
+	if (e.pte != 0 && !HL_FI(SMMU_MAP_OVER))
 		return HL_E_DENIED;
 	if (p.owner == HL_HOSTVISOR && p.count >= HL_SMMU_CFG_SIZE)
 		return HL_E_DENIED;
 	if (hl_spt_map(&s->w, s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, pte))
 		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
-	if (p.owner == HL_HOSTVISOR)
+	if (p.owner == HL_HOSTVISOR && !HL_FI(SMMU_NO_COUNT))
 		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
 	s2p_dma(s, pfn, p.dma + 1);
 	return HL_OK;
@@ -1155,7 +1162,7 @@ static int images_verify(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 		}
 		crypto_generichash_final(&h, digest, 32);
 		s->blob_len = 32u * (i + 1);
-		if (crypto_sign_verify_detached(li->signature, digest, 32, key) != 0)
+		if (crypto_sign_verify_detached(li->signature, digest, 32, key) != 0 && !HL_FI(VERIFY_NO_SIG))
 			all = false;
 	}
 	*ok = all;
@@ -1341,7 +1348,7 @@ static int fault_answer_check(struct hl_engine *e, int cpu, uint32_t vmid, uint6
 	rc = hl_step_lock(&s, HL_S2PAGE_ID);
 	if (rc == 0)
 		rc = hl_step_lock(&s, HL_NPT_OBJ(vmid));
-	if (rc == 0 && !hl_npt_slot_free(e->st->npt[vmid], addr, level))
+	if (rc == 0 && !hl_npt_slot_free(e->st->npt[vmid], addr, level) && !HL_FI(VM_MAP_OVER))
 		rc = HL_E_DENIED;
 	for (uint64_t i = 0; rc == 0 && i < n; i++) {
 		struct hl_s2page p = hl_s2page_get(e->st, pfn + i);

@@ -12,6 +12,7 @@
 #include "hl_trans.h"
 #include "kc_internal.h"
 #include "sysreg.h"
+#include "hl_fault.h"   /* HL_FI: mutation-suite switches (no-ops in a normal build) */
 
 static const char *const trap_names[KC_T__COUNT] = {
 	[KC_T_HVC] = "hvc",        [KC_T_HOST_S2] = "host_s2", [KC_T_HOST_MMIO] = "host_mmio",
@@ -162,7 +163,7 @@ static int clear_vm_range(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t
 			continue;
 		if (rc)
 			return rc;
-		if (pg.owner == vmid && pg.dma != 0)
+		if (pg.owner == vmid && pg.dma != 0 && !HL_FI(CLEAR_WHILE_DMA))
 			return HL_E_DENIED;
 	}
 	for (uint64_t a = start; a < start + size; a += HL_PAGE_SIZE) {
@@ -304,7 +305,7 @@ enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 		{
 			uint64_t old = 0;
 			rc = hl_smmu_iova_to_phys(e, (int)cpu, hl_iova(iova), (uint32_t)x[4], (uint32_t)x[5], &old);
-			if (rc == HL_OK && old != 0)
+			if (rc == HL_OK && old != 0 && !HL_FI(SMMU_MAP_OVER))
 				rc = HL_E_DENIED;
 			if (rc != HL_OK)
 				return ret_status(kc, f, rc);

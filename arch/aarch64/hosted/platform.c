@@ -20,6 +20,7 @@
 #include "hl_testkey.h"
 #include "hl_trans.h"
 #include "hosted.h"
+#include "hostile.h"
 #include "sysreg.h"
 
 #define PG HL_PAGE_SIZE
@@ -130,6 +131,7 @@ struct hp_platform {
 	/* tests: called inside every host RAM access, with the access in flight */
 	void (*access_hook)(void *ctx, unsigned cpu, uint64_t pa);
 	void *access_hook_ctx;
+	struct hp_hostile *hostile;     /* mix hostile: the forbidden-action generator */
 };
 
 /* ---- small utilities --------------------------------------------------------------------- */
@@ -167,6 +169,12 @@ static void fail(struct hp_cpu *c, const char *fmt, ...) __attribute__((format(p
 static void fail(struct hp_cpu *c, const char *fmt, ...)
 {
 	va_list ap;
+	/* hostile: once a CPU halted, objects may be stranded and the host model's own
+	 * expectations are void; this CPU stops (hostile.c judges the forbidden actions) */
+	if (c->p->hostile && (c->halted || __atomic_load_n(&c->p->e->halts, __ATOMIC_ACQUIRE))) {
+		c->halted = true;
+		return;
+	}
 	c->st.errors++;
 	if (c->err[0])
 		return;
@@ -188,6 +196,8 @@ int hp_mix_parse(const char *s, unsigned *out)
 		*out = HP_MIX_SHARE;
 	else if (!strcmp(s, "all"))
 		*out = HP_MIX_ALL;
+	else if (!strcmp(s, "hostile"))
+		*out = HP_MIX_ALL | HP_MIX_HOSTILE;
 	else
 		return -1;
 	return 0;
@@ -201,6 +211,7 @@ const char *hp_mix_name(unsigned mix)
 	case HP_MIX_SMMU: return "smmu";
 	case HP_MIX_SHARE: return "share";
 	case HP_MIX_ALL: return "all";
+	case HP_MIX_ALL | HP_MIX_HOSTILE: return "hostile";
 	default: return "custom";
 	}
 }
@@ -538,6 +549,8 @@ static unsigned guest_run(void *arg, uint64_t *x)
 	for (unsigned budget = 0; budget < 32; budget++) {
 		uint64_t idx = (pc - HP_BOOT_PC) / 4, r;
 		enum gact a = guest_action(p, g, idx, &r);
+		if (p->hostile && hp_hostile_guest_burst(p->hostile, vmid, vcpuid))
+			a = G_SHARE;   /* hostile: granting one page up to the maximum and past it */
 		unsigned pgi = (unsigned)((r >> 8) % HP_GUEST_PAGES), rt = (unsigned)((r >> 16) % 29) + 1;
 		uint64_t gpa = HP_GUEST_RAM + ((uint64_t)g->vcpuid * HP_GUEST_PAGES + pgi) * PG;
 
@@ -620,12 +633,22 @@ static unsigned guest_run(void *arg, uint64_t *x)
 		case G_SHARE:
 		case G_UNSHARE:
 			/* share only what it mapped; the outstanding count stays small */
-			if (!g->mapped[pgi] || (a == G_SHARE && g->share[pgi] >= 3) ||
+			if (p->hostile) {
+				bool grant = a == G_SHARE;
+				if (!hp_hostile_guest_share(p->hostile, vmid, vcpuid,
+							    HP_GUEST_RAM + (uint64_t)g->vcpuid * HP_GUEST_PAGES * PG,
+							    &grant, &pgi, r)) {
+					pc += 4;
+					break;
+				}
+				a = grant ? G_SHARE : G_UNSHARE;
+				gpa = HP_GUEST_RAM + ((uint64_t)g->vcpuid * HP_GUEST_PAGES + pgi) * PG;
+			} else if (!g->mapped[pgi] || (a == G_SHARE && g->share[pgi] >= 3) ||
 			    (a == G_UNSHARE && g->share[pgi] == 0)) {
 				pc += 4;
 				break;
-			}
-			g->share[pgi] += a == G_SHARE ? 1 : -1;
+			} else
+				g->share[pgi] += a == G_SHARE ? 1 : -1;
 			x[0] = a == G_SHARE ? KVM_SET_DESC_PFN : KVM_UNSET_DESC_PFN;
 			x[1] = gpa;
 			x[2] = PG;
@@ -733,6 +756,8 @@ static bool boot_vm(struct hp_cpu *c, unsigned slot)
 				break;
 			vm->dma_pfn[d] = pfn_of(c, (uint64_t)i);
 			vm->gfn_pfn[0][d] = vm->dma_pfn[d];
+			if (p->hostile)   /* a page the host used (and its TLB holds) goes to the VM's bank */
+				hp_host_store(p, c->id, vm->dma_pfn[d] * PG, 8, rnd(c));
 			expect_hvc(c, "SMMU_LPAE_MAP(vm)",
 				   hp_hvc(p, c->id, HVC_SMMU_LPAE_MAP, gfn * PG, vm->dma_pfn[d] * PG, 3, cb, index), 0);
 			c->st.dma_maps++;
@@ -776,9 +801,63 @@ static bool boot_vm(struct hp_cpu *c, unsigned slot)
 		return false;
 	}
 	vm->state = 1;
-	vm->lifetime = 40 + rndn(c, 80);
+	vm->lifetime = p->hostile ? 3 + rndn(c, 10) : 40 + rndn(c, 80);   /* hostile: teardowns often */
 	c->st.vm_boots++;
 	return true;
+}
+
+/* ---- mix hostile (hostile.c): what the host knows, and pages it can spare ---------------- */
+static uint64_t hv_take_page(void *ctx)
+{
+	struct hp_cpu *c = ctx;
+	int64_t i = take_page(c, PU_LOST, 0);
+	return i < 0 ? 0 : pfn_of(c, (uint64_t)i);
+}
+
+static uint64_t hv_take_block(void *ctx)
+{
+	struct hp_cpu *c = ctx;
+
+	for (uint64_t b = HP_MAX_VMS; b < c->npages / 512; b++) {
+		uint64_t i = b * 512;
+		while (i < (b + 1) * 512 && c->pg[i].use == PU_FREE && !c->pg[i].smmu_maps)
+			i++;
+		if (i < (b + 1) * 512 || (pfn_of(c, b * 512) & 511))
+			continue;
+		for (i = b * 512; i < (b + 1) * 512; i++)
+			c->pg[i].use = PU_LOST;
+		return pfn_of(c, b * 512);
+	}
+	return 0;
+}
+
+static void hostile_view(struct hp_cpu *c, struct hp_hview *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->p = c->p;
+	v->cpu = c->id;
+	v->r = rnd(c);
+	v->host_bank = (c->p->cfg.mix & HP_MIX_SMMU) ? c->host_bank : -1;
+	v->take_page = hv_take_page;
+	v->take_block = hv_take_block;
+	v->ctx = c;
+	for (unsigned s = 0; s < HP_MAX_VMS && s < HP_HVIEW_VMS; s++) {
+		struct hp_vm *vm = &c->vm[s];
+		if (vm->state == 0)
+			continue;
+		v->vm[s].vmid = vm->vmid;
+		v->vm[s].running = vm->state == 1;
+		v->vm[s].bank = vm->bank;
+		for (unsigned g = 0; g < HP_VCPUS * HP_GUEST_PAGES && !v->vm[s].page_pfn; g++) {
+			unsigned k = (unsigned)(((v->r >> 8) + g) % (HP_VCPUS * HP_GUEST_PAGES));
+			v->vm[s].page_pfn = vm->gfn_pfn[k / HP_GUEST_PAGES][k % HP_GUEST_PAGES];
+		}
+	}
+}
+
+struct hp_hostile *hp_hostile_of(struct hp_platform *p)
+{
+	return p->hostile;
 }
 
 /* after SYSTEM_OFF: the host takes its memory and SMMU bank back */
@@ -786,12 +865,20 @@ static void teardown_vm(struct hp_cpu *c, unsigned slot)
 {
 	struct hp_platform *p = c->p;
 	struct hp_vm *vm = &c->vm[slot];
+	bool bank_freed = false;
+
+	if (p->hostile) {   /* clear while DMA-mapped, free a bank that maps pages (hostile.c) */
+		struct hp_hview hvw;
+		hostile_view(c, &hvw);
+		bank_freed = hp_hostile_teardown(p->hostile, &hvw, vm->vmid, vm->bank, vm->dma_pfn, HP_DMA_PAGES,
+						 HP_GUEST_RAM, HP_VCPUS * HP_GUEST_PAGES * PG);
+	}
 
 	/* DMA off first, so no SMMU entry ever points at a page that went back to the host */
 	if (vm->bank >= 0) {
 		unsigned index = (unsigned)vm->bank / HL_SMMU_NUM_CB, cb = (unsigned)vm->bank % HL_SMMU_NUM_CB;
 		for (unsigned d = 0; d < HP_DMA_PAGES; d++)
-			if (vm->dma_pfn[d])
+			if (vm->dma_pfn[d] && !bank_freed)
 				expect_hvc(c, "SMMU_CLEAR(vm)",
 					   hp_hvc(p, c->id, HVC_SMMU_CLEAR, (HP_GUEST_RAM / PG + d) * PG, cb, index, 0, 0), 0);
 		expect_hvc(c, "SMMU_FREE_PGD", hp_hvc(p, c->id, HVC_SMMU_FREE_PGD, cb, index, 0, 0, 0), 0);
@@ -854,6 +941,16 @@ static void run_vcpu(struct hp_cpu *c, unsigned slot, unsigned v)
 		if (ipa < HP_GUEST_RAM || gv >= HP_VCPUS) {
 			fail(c, "guest faulted outside its RAM at %#llx", (unsigned long long)ipa);
 			return;
+		}
+		if (p->hostile) {   /* maybe a bad answer instead (hostile.c) */
+			struct hp_hview hvw;
+			uint64_t other = 0;
+			hostile_view(c, &hvw);
+			for (unsigned k = 0; k < HP_GUEST_PAGES && !other; k++)
+				if (k != gp && vm->gfn_pfn[gv][k] && vm->g[gv].mapped[k])
+					other = HP_GUEST_RAM + ((uint64_t)gv * HP_GUEST_PAGES + k) * PG;
+			if (hp_hostile_fault_answer(p->hostile, &hvw, vm->vmid, v, hv, ipa, other, hvw.r))
+				return;
 		}
 		pfn = vm->gfn_pfn[gv][gp];
 		if (!pfn) {
@@ -1005,6 +1102,12 @@ static void host_step(struct hp_cpu *c)
 	unsigned r = (unsigned)rndn(c, 100);
 
 	c->st.actions++;
+	if (c->p->hostile && rndn(c, 100) < 20) {   /* a forbidden action (hostile.c) */
+		struct hp_hview v;
+		hostile_view(c, &v);
+		hp_hostile_act(c->p->hostile, &v);
+		return;
+	}
 	if (r < 3) {
 		invalid_action(c);
 		return;
@@ -1054,6 +1157,8 @@ struct hp_platform *hp_new(struct hl_engine *e, struct kcore *k, const struct hp
 	p->e = e;
 	p->k = k;
 	p->cfg = *cfg;
+	if ((cfg->mix & HP_MIX_HOSTILE) && !(p->hostile = hp_hostile_new(e, k, cfg->ncpus)))
+		goto fail;
 	atomic_init(&p->vm_budget, HL_MAX_VM);
 	slice = (HL_RAM_PAGES / cfg->ncpus) & ~511ull;
 	if (slice < (HP_MAX_VMS + 2) * 512)
@@ -1094,6 +1199,7 @@ void hp_free(struct hp_platform *p)
 	if (!p)
 		return;
 	hosted_set_tlbi_hook(NULL, NULL);
+	hp_hostile_free(p->hostile);
 	if (p->cpus)
 		for (unsigned i = 0; i < p->cfg.ncpus; i++) {
 			free(p->cpus[i].pg);
@@ -1183,6 +1289,12 @@ void hp_stats(struct hp_platform *p, int cpu, struct hp_stats *out)
 
 const char *hp_first_error(struct hp_platform *p)
 {
+	if (p->hostile && hp_hostile_error(p->hostile))
+		return hp_hostile_error(p->hostile);   /* a forbidden action succeeded */
+	/* hostile: after a halt (objects may be stranded) the host model's expectations are
+	 * void; only a forbidden action's success counts (hostile.c) */
+	if (p->hostile && __atomic_load_n(&p->e->halts, __ATOMIC_ACQUIRE))
+		return NULL;
 	for (unsigned i = 0; i < p->cfg.ncpus; i++)
 		if (p->cpus[i].err[0])
 			return p->cpus[i].err;

@@ -24,6 +24,7 @@ enum hp_mix {
 	HP_MIX_SMMU = 1u << 2,     /* SMMU banks, DMA maps, SMMU register emulation */
 	HP_MIX_SHARE = 1u << 3,    /* guest grant / revoke through PV calls */
 	HP_MIX_ALL = 0xFu,
+	HP_MIX_HOSTILE = 1u << 4,  /* + forbidden actions at random (hostile.c); "hostile" = all + this */
 };
 int hp_mix_parse(const char *s, unsigned *out);
 const char *hp_mix_name(unsigned mix);
