@@ -69,6 +69,55 @@ void hl_lock_arch_wake_all(uint32_t *word)
 #endif
 }
 
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+uint64_t hl_lock_ticks(void)
+{
+#if defined(__x86_64__)
+	return __rdtsc();
+#elif defined(__aarch64__)
+	uint64_t cnt;
+	__asm__ volatile("mrs %0, cntvct_el0" : "=r"(cnt));
+	return cnt;
+#else
+	return hl_lock_clock_ns();
+#endif
+}
+
+#if defined(__x86_64__)
+static uint64_t tsc_mult;   /* ns per tick, 32.32 fixed point */
+static pthread_once_t tsc_once = PTHREAD_ONCE_INIT;
+
+/* the TSC's period against CLOCK_MONOTONIC over 2 ms (once per process) */
+static void tsc_calibrate(void)
+{
+	uint64_t t0 = hl_lock_clock_ns(), c0 = __rdtsc(), t1, c1;
+	do {
+		t1 = hl_lock_clock_ns();
+	} while (t1 - t0 < 2000000u);
+	c1 = __rdtsc();
+	tsc_mult = c1 > c0 ? (uint64_t)(((unsigned __int128)(t1 - t0) << 32) / (c1 - c0)) : 1ull << 32;
+}
+#endif
+
+uint64_t hl_lock_ticks_ns(uint64_t ticks)
+{
+#if defined(__x86_64__)
+	pthread_once(&tsc_once, tsc_calibrate);
+	return (uint64_t)(((unsigned __int128)ticks * tsc_mult) >> 32);
+#elif defined(__aarch64__)
+	uint64_t frq;
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(frq));
+	if (!frq)
+		return ticks;
+	return ticks / frq * 1000000000ull + ticks % frq * 1000000000ull / frq;
+#else
+	return ticks;
+#endif
+}
+
 void hl_lock_init(struct hl_lock *lk, unsigned id, enum hl_lock_kind kind)
 {
 	memset(lk, 0, sizeof(*lk));
@@ -357,11 +406,9 @@ static inline void acquired(struct hl_lock *lk, int cpu, const struct waiter *w,
 		lk->wait_ns += now - w->t0;
 		lk->parks += w->parks;
 		lk->park_timeouts += w->timeouts;
-		if (lk->profile)
-			lk->t_acq = now;
-	} else if (lk->profile) {
-		lk->t_acq = hl_lock_clock_ns();
 	}
+	if (lk->profile)
+		lk->t_acq = hl_lock_ticks();
 }
 
 bool hl_lock_lock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
@@ -432,7 +479,7 @@ void hl_lock_unlock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 	if (ck_pr_load_int(&lk->owner) != cpu)
 		hl_lock_not_held_panic(lk, cpu, __func__);
 	if (lk->profile)
-		lk->hold_ns += hl_lock_clock_ns() - lk->t_acq;
+		lk->hold_ticks += hl_lock_ticks() - lk->t_acq;
 	ck_pr_store_int(&lk->owner, HL_NO_OWNER);
 	TSAN_RELEASE(lk);
 	switch (lk->kind) {
@@ -474,7 +521,7 @@ void hl_lock_stats(const struct hl_lock *lk, struct hl_lock_stats *out)
 	out->acquisitions = lk->acquisitions;
 	out->contended = lk->contended;
 	out->wait_ns = lk->wait_ns;
-	out->hold_ns = lk->hold_ns;
+	out->hold_ns = lk->hold_ticks ? hl_lock_ticks_ns(lk->hold_ticks) : 0;
 	out->parks = lk->parks;
 	out->park_timeouts = lk->park_timeouts;
 	out->giveups = ck_pr_load_64(&((struct hl_lock *)lk)->giveups);
@@ -486,7 +533,7 @@ void hl_lock_stats_reset(struct hl_lock *lk)
 	lk->acquisitions = 0;
 	lk->contended = 0;
 	lk->wait_ns = 0;
-	lk->hold_ns = 0;
+	lk->hold_ticks = 0;
 	lk->parks = 0;
 	lk->park_timeouts = 0;
 	ck_pr_store_64(&lk->giveups, 0);

@@ -36,7 +36,8 @@
  *
  * Profile (issue 11): every lock counts acquisitions, contended acquisitions (the first
  * attempt failed), total wait time (clock read only on the contended path), parks, and,
- * with hl_lock_profile(lk, true), total hold time (two clock reads per acquisition).
+ * with hl_lock_profile(lk, true), total hold time (two reads of the CPU's counter per
+ * acquisition: rdtsc, CNTVCT_EL0; converted to ns when the stats are read).
  * The counters live in the lock's second cache line and are written only by the holder,
  * under the lock, so they cost no atomics and no extra line transfers. Read them with
  * hl_lock_stats() once the CPUs are quiet.
@@ -87,9 +88,9 @@ struct hl_lock {
 	uint64_t acquisitions __attribute__((aligned(64)));
 	uint64_t contended;   /* acquisitions whose first attempt failed */
 	uint64_t wait_ns;     /* summed over contended acquisitions: first attempt -> acquired */
-	uint64_t hold_ns;     /* acquired -> released, only while `profile` is on */
+	uint64_t hold_ticks;  /* acquired -> released, only while `profile` is on (hl_lock_ticks) */
 	uint64_t parks;       /* times a waiter went to sleep */
-	uint64_t t_acq;       /* clock at the current acquisition (profile on) */
+	uint64_t t_acq;       /* hl_lock_ticks at the current acquisition (profile on) */
 	uint32_t profile;     /* time the hold of every acquisition */
 	uint32_t park_timeouts; /* parks that ended by timeout (a lost wake-up would show here) */
 	uint64_t giveups;     /* waiters that gave up on a stranded lock (atomic) */
@@ -144,8 +145,12 @@ void hl_lock_profile(struct hl_lock *lk, bool on);
 /* read the counters (quiesced lock: no CPU inside) */
 void hl_lock_stats(const struct hl_lock *lk, struct hl_lock_stats *out);
 void hl_lock_stats_reset(struct hl_lock *lk);
-/* the clock the profile uses, in ns (monotonic) */
+/* the clock the wait times and the spin budget use, in ns (monotonic) */
 uint64_t hl_lock_clock_ns(void);
+/* the cheap counter hold times use (x86: TSC; aarch64: CNTVCT_EL0; else ns), and a span of
+ * it in ns (integer only: the EL2 image has no floating point) */
+uint64_t hl_lock_ticks(void);
+uint64_t hl_lock_ticks_ns(uint64_t ticks);
 
 /* ---- the arch hook of the waiting: sleep while *word == val / wake all sleepers -------- */
 /* hosted: futex(FUTEX_WAIT_PRIVATE) with HL_LOCK_PARK_TIMEOUT_MS, returns false on timeout;
