@@ -630,11 +630,16 @@ static int run_callock(struct chk *k)
 			{
 				/* a delta header has no spare bits: unknown flags or padding are not a delta */
 				const struct hl_delta *d = hl_rec_first_delta(r);
-				for (unsigned q = 0; q < r->ndelta; q++, d = hl_delta_next(d))
-					if ((d->flags & ~(unsigned)HL_DF_ZERO) || d->pad)
+				for (unsigned q = 0; q < r->ndelta; q++, d = hl_delta_next(d)) {
+					bool pad_ok = !d->pad;
+					if (!(d->flags & HL_DF_ZERO))
+						for (uint32_t x = d->len; x < HL_ALIGN8(d->len); x++)
+							pad_ok &= ((const uint8_t *)(d + 1))[x] == 0;
+					if ((d->flags & ~(unsigned)HL_DF_ZERO) || !pad_ok)
 						return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
 								 "delta %u of the record has unknown flags 0x%x or non-zero "
 								 "padding", q, d->flags);
+				}
 			}
 		}
 	}
@@ -832,8 +837,9 @@ static int run_sync(struct chk *k, struct hl_check_stats *stats)
 static int run_hlock(struct chk *k)
 {
 	const struct hl_olog *lg = k->lg;
-	uint64_t halt_op[HL_NR_CPUS + 1], strand_seq[HL_ID_END];
+	uint64_t halt_op[HL_NR_CPUS + 1], strand_seq[HL_ID_END], outer_end[HL_NR_CPUS + 1];
 	int strand_cpu[HL_ID_END];
+	bool halt_nested[HL_NR_CPUS + 1] = { 0 };
 	char ob[24], exp[96], act[96];
 
 	for (unsigned c = 0; c <= HL_NR_CPUS; c++)
@@ -848,8 +854,11 @@ static int run_hlock(struct chk *k)
 				return violation(k, HL_REL_HLOCK, r, 0, o, "no step after the halt", "a step wrote it",
 						 "%s was left locked by halted cpu %d, then %s by cpu %u wrote it", ob,
 						 strand_cpu[o], hl_event_name(r->event), r->cpu);
-			if (r->cpu < HL_NR_CPUS && r->result == HL_RES_HALT && r->op < halt_op[r->cpu])
+			if (r->cpu < HL_NR_CPUS && r->result == HL_RES_HALT && r->op < halt_op[r->cpu]) {
 				halt_op[r->cpu] = r->op;
+				/* a halt inside a nested step leaves no later step of that CPU at all */
+				halt_nested[r->cpu] = (r->flags & HL_RF_NESTED) != 0;
+			}
 			if (!(r->flags & HL_RF_STRANDED))
 				continue;
 			if (r->result != HL_RES_HALT || r->cpu >= 64 || !(lg->halted_mask & (1ull << r->cpu)))
@@ -880,6 +889,24 @@ static int run_hlock(struct chk *k)
 			}
 		}
 	}
+	/* steps nested in the halting one (verify's page steps: larger op ids, appended before
+	 * the outer step's own record) may follow its id; they end at the CPU's next step that
+	 * is not nested. Any later step of a halted CPU is a violation. */
+	for (unsigned c = 0; c <= HL_NR_CPUS; c++)
+		outer_end[c] = UINT64_MAX;
+	{
+		int rc = chk_index(k);
+		if (rc)
+			return rc;
+		for (size_t pi = 0; pi < k->nops; pi++) {
+			const struct opn *n = &k->ops[k->prog[pi]];
+			unsigned c = HL_OP_CPU(n->op);
+			if (c >= HL_NR_CPUS || halt_op[c] == UINT64_MAX || n->op <= halt_op[c] || outer_end[c] != UINT64_MAX ||
+			    !n->nfound || (n->rec[0]->flags & HL_RF_NESTED))
+				continue;
+			outer_end[c] = n->op - 1;   /* before the first later step that is not nested */
+		}
+	}
 	for (unsigned o = 1; o < HL_ID_END; o++) {
 		const struct hl_olog_obj *lo = &lg->obj[o];
 		for (size_t i = 0; i < lo->n; i++) {
@@ -890,7 +917,8 @@ static int run_hlock(struct chk *k)
 				return violation(k, HL_REL_HLOCK, r, 0, o, "cpu halted", "cpu running",
 						 "cpu %u halted in %s but the log does not mark it halted", r->cpu,
 						 hl_event_name(r->event));
-			if (r->op > halt_op[r->cpu] && !(r->flags & HL_RF_NESTED))
+			if (r->op > halt_op[r->cpu] &&
+			    (!(r->flags & HL_RF_NESTED) || r->op > outer_end[r->cpu] || halt_nested[r->cpu]))
 				return violation(k, HL_REL_HLOCK, r, 0, o, "nothing after the halt", hl_event_name(r->event),
 						 "cpu %u ran %s after it halted (op %llu)", r->cpu, hl_event_name(r->event),
 						 (unsigned long long)(halt_op[r->cpu] & OPMASK));
