@@ -53,6 +53,9 @@ struct cell {
 	double cpt[16];            /* process CPU ns per trap (robust to other load at 1 CPU) */
 	unsigned n;
 	bool ran, bad;
+	struct hb_lockrow locks[HB_LOCKROWS_MAX];   /* the last rep's lock profile (issue 11) */
+	unsigned nlocks;
+	double locks_run_s;
 };
 
 int hb_stress(struct hb_ctx *x)
@@ -124,6 +127,9 @@ int hb_stress(struct hb_ctx *x)
 					ce->rss[ce->n] = (double)r.rss_delta_kib;
 					ce->cpt[ce->n] = r.traps ? r.run_cpu_s * 1e9 / r.traps : 0;
 					ce->n++;
+					memcpy(ce->locks, r.locks, sizeof(r.locks[0]) * r.nlocks);
+					ce->nlocks = r.nlocks;
+					ce->locks_run_s = r.run_s;
 				}
 			}
 	/* report */
@@ -193,6 +199,8 @@ int hb_stress(struct hb_ctx *x)
 				json_object_set_new(ex, "cpu_ns_per_trap", json_real(hb_median(ce->cpt, ce->n)));
 				json_object_set_new(ex, "speedup_vs_1cpu",
 						    json_real(med[m][0][c] > 0 ? v / med[m][0][c] : 0));
+				/* acquisitions, contention and wait per lock (no hold times: not profiled) */
+				json_object_set_new(ex, "locks", hb_lockprof_json(ce->locks, ce->nlocks, ce->locks_run_s, cpus));
 				snprintf(tail, sizeof(tail), "spread=%.0f..%.0f cpu_ns_per_trap=%.0f%s", mn, mx, hb_median(ce->cpt, ce->n),
 					 cpus > 2 ? " oversubscribed=1" : "");
 				hb_result_t(x, "stress", cfg, v, v > 0 ? 1e9 / v : 0, ratio, bl, ex, tail);
