@@ -104,6 +104,27 @@ int hl_vm_state(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t *state, ui
 	return hl_step_end(&s, rc);
 }
 
+int hl_vm_active_vcpus(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t *state, unsigned *nactive)
+{
+	struct hl_step s;
+	int rc;
+
+	if (vmid < 1 || vmid > HL_MAX_VM || !state || !nactive)
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_VM_GET);
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_INFO_OBJ(vmid));
+	if (rc == 0) {
+		const struct hl_vminfo *vi = e->st->info[vmid];
+		*state = vi->state;
+		*nactive = 0;
+		for (unsigned v = 0; v < HL_VCPU_PER_VM; v++)
+			*nactive += vi->vcpu_state[v] == HL_VCPU_ACTIVE;
+	}
+	return hl_step_end(&s, rc);
+}
+
 int hl_vcpu_handle(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t vcpuid, uint64_t *handle)
 {
 	struct hl_step s;

@@ -32,6 +32,9 @@ int hl_with_smmu_locked(struct hl_engine *e, int cpu, hl_smmu_locked_fn fn, void
 /* VM state and inc_exe (OVM_GET-style read) */
 int hl_vm_state(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t *state, uint64_t *inc_exe);
 
+/* VM state and how many of its vCPUs are ACTIVE (running on some CPU), read under vminfo */
+int hl_vm_active_vcpus(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t *state, unsigned *nactive);
+
 /* the vCPU handle the host registered (its struct's PA) */
 int hl_vcpu_handle(struct hl_engine *e, int cpu, uint32_t vmid, uint32_t vcpuid, uint64_t *handle);
 

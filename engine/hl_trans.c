@@ -883,7 +883,11 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 		/* SPEC §17: an image whose pages could never fit in the whole remap window is
 		 * bad input (HL_E_INVAL), not the seed's "window full" halt, which stays for a
 		 * window that the images before it filled */
+		/* SPEC §17 (H10): size 0 is bad input (the seed halts on pgnum == 0), and so is
+		 * an image running past the 2^48 IPA space (VERIFY would load the chunks below
+		 * 2^48 and then fail: a refused call that changed state, SPEC §14) */
 		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && (a[1] & (HL_PMD_SIZE - 1)) == 0 &&
+		       a[2] != 0 && a[2] <= HL_ADDR_SPACE - a[1] &&
 		       a[2] < HL_REMAP_END - HL_REMAP_START &&
 		       (a[2] + PG - 1) / PG * PG < HL_REMAP_END - HL_REMAP_START;
 	case HL_EV_REMAP_IMAGE:
@@ -1090,8 +1094,41 @@ static int vm_chunk_slot(struct hl_step *parent, uint32_t vmid, uint64_t addr, u
 	return hl_step_end(&s, rc);
 }
 
+static bool assignable(const struct hl_s2page *p, uint32_t vmid, uint64_t gfn);
+
+/*
+ * SPEC §14 for verify's loads (H10): every page of chunk `pfn` .. pfn + 511 must be one
+ * OASSIGN_VM(vmid, gfn + i, pfn + i) takes without halting or refusing (a host page with
+ * count 0 and dma 0, or the VM's own with that gfn or none), checked before any page of
+ * any chunk moves. The seed moved the chunks before it, then halted on such a page (a
+ * frame another VM owns, one the host's SMMU bank maps) holding s2page. Read-only step
+ * under s2page, inside vminfo(vmid); the host changing a page from another CPU in between
+ * races itself (the per-page step still refuses or halts as the seed does).
+ */
+static int chunk_assignable(struct hl_step *parent, uint32_t vmid, uint64_t gfn, uint64_t pfn, bool *ok)
+{
+	struct hl_engine *e = parent->e;
+	struct hl_step s;
+	int rc = hl_step_begin(&s, e, parent->cpu, HL_EV_NONE);
+
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_S2PAGE_ID);
+	for (unsigned i = 0; rc == 0 && i < 512 && *ok; i++) {
+		struct hl_s2page p = hl_s2page_get(e->st, pfn + i);
+		if (!assignable(&p, vmid, gfn + i))
+			*ok = false;
+	}
+	return hl_step_end(&s, rc);
+}
+
 static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 {
+	/* every chunk's frame (H10): one frame loaded at two guest addresses would give one
+	 * page two gfns, and OASSIGN_VM halts on the second after the first moved */
+	uint64_t frames[(HL_REMAP_END - HL_REMAP_START) / HL_PMD_SIZE + HL_MAX_LOAD_INFO];
+	unsigned nframes = 0;
+
 	*ok = true;
 	for (uint32_t i = 0; i < vi->next_load_info && *ok; i++) {
 		struct hl_load_info *li = &vi->load[i];
@@ -1106,6 +1143,16 @@ static int images_loadable(struct hl_step *s, struct hl_vminfo *vi, bool *ok)
 				base = pfn;
 				if (!pfn || (pfn & 511) || !hl_pfn_is_ram(pfn) || !hl_pfn_is_ram(pfn + 511))
 					*ok = false;
+				for (unsigned f = 0; f < nframes && *ok; f++)
+					if (frames[f] == pfn)
+						*ok = false;
+				if (*ok && nframes < sizeof(frames) / sizeof(frames[0]))
+					frames[nframes++] = pfn;
+				else
+					*ok = false;
+				if (*ok && (rc = chunk_assignable(s, (uint32_t)s->arg[0], (li->load_addr + off) / PG,
+								  pfn, ok)) != 0)
+					return rc;
 				/* §13: two chunks never share a 2 MiB region, and the region is free
 				 * (or holds this very block) in the VM's table */
 				for (uint32_t j = 0; j < i && *ok; j++)

@@ -1381,7 +1381,9 @@ bool hl_model_valid(unsigned ev, const uint64_t *a)
 	case HL_EV_BOOT_INFO:
 		/* 2 MiB-aligned load address (images load as blocks); an image that could never
 		 * fit the remap window is bad input (SPEC §17), not the window-full halt */
+		/* size 0 and an image past 2^48 are bad input too (SPEC §17, engine's rule) */
 		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && a[1] % HL_PMD_SIZE == 0 && a[2] < window &&
+		       a[2] != 0 && a[2] <= HL_ADDR_SPACE - a[1] &&
 		       (a[2] + PG - 1) / PG * PG < window;
 	case HL_EV_REMAP_IMAGE: return is_vm(a[0]) && is_ram(a[1]) && a[2] < HL_MAX_LOAD_INFO;
 	case HL_EV_SMMU_ALLOC: return BANK(a[0], a[2]) && a[1] <= HL_MAX_VM && a[3] == smmu_banks(a[2]);

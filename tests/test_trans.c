@@ -1537,15 +1537,18 @@ Test(set_boot_info, records_image_and_reserves_remap_window)
 		cr_assert_eq(r->blob_len, 64);
 		cr_assert_eq(memcmp(hl_rec_blob(r), sig, 64), 0);
 	}
-	/* second image follows in the window; size 0 takes no pages */
+	/* second image follows in the window */
 	cr_assert_eq(hl_set_boot_info(e, 1, vm, hl_ipa(0x80200000), 8192, sig, &idx), HL_OK);
 	cr_assert_eq(idx, 1);
 	cr_assert_eq(e->st->info[vm]->load[1].remap_addr, REMAP_START + 2 * PG);
 	cr_assert_eq(e->st->core->next_remap_ptr, REMAP_START + 4 * PG);
-	cr_assert_eq(hl_set_boot_info(e, 1, vm, hl_ipa(0), 0, sig, &idx), HL_OK);
-	cr_assert_eq(idx, 2);
-	cr_assert_eq(e->st->info[vm]->load[2].remap_addr, REMAP_START + 4 * PG);
-	cr_assert_eq(e->st->core->next_remap_ptr, REMAP_START + 4 * PG);
+	/* size 0 is bad input (SPEC §17; the seed halts on pgnum == 0): refused, nothing
+	 * recorded or reserved */
+	snap_take(e, &s);
+	cr_assert_eq(hl_set_boot_info(e, 1, vm, hl_ipa(0), 0, sig, &idx), HL_E_INVAL);
+	assert_untouched(e, &s);
+	cr_assert_eq(e->st->info[vm]->next_load_info, 2);
+	cr_assert_not(hl_cpu_halted(e, 1));
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -1603,9 +1606,10 @@ Test(set_boot_info, remap_window_full_halts)
 	cr_assert_eq(hl_set_boot_info(e, 0, vm2, hl_ipa(0), 1, sig, &idx), HL_HALT);
 	assert_halt(e, &s, HL_EV_BOOT_INFO, (unsigned[]){ INFO(vm2), CORE }, 2, NULL, 0);
 	cr_assert_eq(e->st->info[vm2]->next_load_info, 0);
-	/* a zero-size image still fits on the other CPU */
-	cr_assert_eq(hl_set_boot_info(e, 1, vm2, hl_ipa(0), 0, sig, &idx), HL_OK);
-	cr_assert_eq(idx, 0);
+	/* a zero-size image is bad input, not a halt, on the other CPU (SPEC §17) */
+	cr_assert_eq(hl_set_boot_info(e, 1, vm2, hl_ipa(0), 0, sig, &idx), HL_E_INVAL);
+	cr_assert_not(hl_cpu_halted(e, 1));
+	cr_assert_eq(hl_set_boot_info(e, 1, vm2, hl_ipa(0), 1, sig, &idx), HL_HALT);   /* the window is full */
 	replay_ok(e);
 	hl_engine_free(e);
 }
@@ -2028,11 +2032,11 @@ Test(verify_vm_image, unused_vm_halts)
 }
 
 /*
- * A load step halts inside verify's critical section (a frame of the chunk is a host page
- * with an SMMU mapping, so OASSIGN_VM takes its halt branch): the CPU halts there, s2page
- * stays locked (the assign's halt) and so does vminfo(vm) (held for the whole load).
+ * A frame of a chunk is a host page with an SMMU mapping (OASSIGN_VM would take its halt
+ * branch): verify's prepare sees it before any page moves (SPEC §14, H10): nothing is
+ * loaded, the VM stays READY, no halt. (The seed assigned pages 0..99, then halted.)
  */
-Test(verify_vm_image, load_step_halt_halts_verify)
+Test(verify_vm_image, busy_page_loads_nothing)
 {
 	struct hl_engine *e = eng();
 	struct img im;
@@ -2045,14 +2049,65 @@ Test(verify_vm_image, load_step_halt_halts_verify)
 	cr_assert_eq(hl_smmu_alloc_pgd(e, 1, 0, 0, 0), HL_OK);
 	cr_assert_eq(hl_smmu_map_page(e, 1, 0, 0, hl_iova(busy * PG), (busy << 12) | 3), HL_OK);
 	snap_take(e, &s);
+	cr_assert_eq(hl_verify_vm_image(e, 0, im.vm, &ok), HL_OK);
+	cr_assert_eq(ok, 0);
+	cr_assert_not(hl_cpu_halted(e, 0));
+	cr_assert_eq(e->st->info[im.vm]->state, HL_VM_READY);
+	for (unsigned i = 0; i < 512; i++)
+		cr_assert_eq(page(e, im.pfn0 + i).owner, HL_HOSTVISOR, "page %u moved", i);
+	cr_assert_eq(th_nrecs(e, S2P), s.n[S2P]);
+	cr_assert_eq(th_nrecs(e, NPT(im.vm)), s.n[NPT(im.vm)]);
+	replay_ok(e);
+	hl_engine_free(e);
+}
+
+/*
+ * A load step halts inside verify's critical section: the page becomes busy after the
+ * prepare, before its OASSIGN_VM (the host's SMMU map on another CPU, run here from the
+ * scheduling hook at verify's second s2page acquisition, i.e. its first OASSIGN_VM), so
+ * OASSIGN_VM takes its halt branch: the CPU halts there, s2page stays locked (the
+ * assign's halt) and so does vminfo(vm) (held for the whole load).
+ */
+static struct { struct hl_engine *e; uint64_t busy; unsigned n; bool on; } busy_race;
+
+static int busy_race_hook(void *ctx, int cpu, unsigned kind, unsigned obj)
+{
+	(void)ctx;
+	if (busy_race.on && cpu == 0 && kind == HL_SP_LOCK && obj == S2P && ++busy_race.n == 2) {
+		busy_race.on = false;
+		cr_assert_eq(hl_smmu_map_page(busy_race.e, 1, 0, 0, hl_iova(busy_race.busy * PG),
+					      (busy_race.busy << 12) | 3), HL_OK);
+	}
+	return 0;
+}
+
+Test(verify_vm_image, load_step_halt_halts_verify)
+{
+	struct hl_engine *e = eng();
+	struct img im;
+	struct snap s;
+	int ok = -1;
+	uint64_t busy;
+
+	image_setup(e, &im, th_pfn(512), 2 * PG, true, true);
+	busy = im.pfn0 + 100;
+	cr_assert_eq(hl_smmu_alloc_pgd(e, 1, 0, 0, 0), HL_OK);
+	snap_take(e, &s);
+	busy_race.e = e;
+	busy_race.busy = busy;
+	busy_race.n = 0;
+	busy_race.on = true;
+	e->cfg.sched_point = busy_race_hook;
 	cr_assert_eq(hl_verify_vm_image(e, 0, im.vm, &ok), HL_HALT);
+	e->cfg.sched_point = NULL;
+	cr_assert_not(busy_race.on, "the hook did not run");
 	cr_assert_eq(ok, 0);
 	cr_assert(hl_cpu_halted(e, 0));
 	cr_assert_eq(e->st->info[im.vm]->state, HL_VM_READY);
 	/* pages 0..99 were assigned, 100 halted */
 	assert_page(e, busy - 1, im.vm, 0, im.load / PG + 99);
 	assert_page(e, busy, 0, 1, busy + HOST_OFF);
-	cr_assert_eq(th_nrecs(e, S2P), s.n[S2P] + 101);
+	cr_assert_eq(th_nrecs(e, S2P), s.n[S2P] + 102);   /* + the SMMU map */
 	cr_assert_eq(last(e, S2P)->event, HL_EV_ASSIGN_VM);
 	cr_assert_eq(last(e, S2P)->result, HL_RES_HALT);
 	cr_assert(last(e, S2P)->flags & HL_RF_STRANDED);

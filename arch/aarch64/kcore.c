@@ -137,16 +137,24 @@ static enum kc_ret ret_status(struct kcore_cpu *kc, struct trap_frame *f, int rc
 static int clear_vm_range(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t start, uint64_t size)
 {
 	uint32_t state = 0;
+	unsigned nactive = 0;
 	int rc;
 
 	if (vmid < 1 || vmid > HL_MAX_VM || (start & (HL_PAGE_SIZE - 1)) || start >= HL_ADDR_SPACE ||
 	    size > HL_ADDR_SPACE - start || size > (1ull << 30))
 		return HL_E_INVAL;   /* bound the work of one trap: 1 GiB per call */
-	rc = hl_vm_state(k->e, (int)cpu, (uint32_t)vmid, &state, NULL);
+	rc = hl_vm_active_vcpus(k->e, (int)cpu, (uint32_t)vmid, &state, &nactive);
 	if (rc)
 		return rc;
 	if (state != HL_VM_POWEROFF)
 		return HL_OK;        /* C: only a powered-off VM is cleared */
+	/* H10 (SPEC §12, §17): a vCPU that was running when another vCPU powered the VM off is
+	 * still ACTIVE on its CPU, in the guest, through the VM's stage-2 table; a page cleared
+	 * now would be the host's (then another VM's) while that guest still reads and writes
+	 * it. Refused, nothing changed, until every vCPU has exited. The check holds for the
+	 * whole call: POWEROFF is final and a vCPU becomes ACTIVE only in a VERIFIED VM. */
+	if (nactive != 0)
+		return HL_E_DENIED;
 	/* prepare (SPEC §12, §14): no page of the range may still be mapped by an SMMU bank
 	 * (OCLEAR_VM would refuse it), checked for the whole range before any page moves, so a
 	 * refused call changes nothing. A bank mapping one of these pages between this pass
@@ -193,6 +201,23 @@ static int ioremap(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t gpa, u
 	 * range is refused if any page of it overlaps; nothing is mapped. */
 	if (kcore_owns(k, pa, size))
 		return HL_E_DENIED;
+	/* prepare (SPEC §13, §14; H10): OMAP_IO refuses a device page over the VM's memory (a
+	 * 2 MiB block, a RAM page); checked for every page before the first is mapped, so a
+	 * refused range maps nothing (it used to map the pages before the refused one). The
+	 * host changing the VM's table from another CPU in between races itself: the step
+	 * still refuses that page. */
+	for (uint64_t off = 0; off < size; off += HL_PAGE_SIZE) {
+		struct hl_pt_entry ent;
+		int rc;
+		if (hl_pfn_is_ram((pa + off) / HL_PAGE_SIZE))
+			continue;   /* OMAP_IO leaves a RAM pa alone */
+		rc = hl_translate(k->e, (int)cpu, (unsigned)vmid, hl_ipa(gpa + off), &ent);
+		if (rc)
+			return rc;
+		if (ent.level == 2 ||
+		    (ent.level == 3 && hl_pfn_is_ram((ent.pte & HL_DESC_ADDR_MASK) / HL_PAGE_SIZE)))
+			return HL_E_DENIED;
+	}
 	for (uint64_t off = 0; off < size; off += HL_PAGE_SIZE) {
 		int rc = hl_map_vm_io(k->e, (int)cpu, (uint32_t)vmid, hl_ipa(gpa + off), hl_pa(pa + off));
 		if (rc)

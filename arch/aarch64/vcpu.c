@@ -158,6 +158,9 @@ static int pv_share(struct kcore *k, unsigned cpu, uint32_t vmid, uint64_t addr,
 {
 	if (size > (64ull << 20) || addr >= HL_ADDR_SPACE || size > HL_ADDR_SPACE - addr)
 		return HL_E_INVAL;
+	if (size == 0)
+		return HL_OK;   /* H10: 0 bytes share nothing (C: ceil(size/4K) pages); the page of
+			         * an unaligned addr used to be shared with the host */
 	for (uint64_t a = addr & ~(HL_PAGE_SIZE - 1); a < addr + size; a += HL_PAGE_SIZE) {
 		struct hl_pt_entry ent;
 		int rc = hl_translate(k->e, (int)cpu, vmid, hl_ipa(a), &ent);
