@@ -37,6 +37,13 @@
 
 void el2_sys_init(void);
 
+/* SPEC §16 (H10): the RAM the engine's s2page describes (host-owned at boot, so the host
+ * may SMMU-map it, give it to a VM or remap it into KCore's window) must end below KCore's
+ * own memory (text, data, table pools, logs): a larger -Dram_mib would hand KCore's pages
+ * to the host. kcore_own_range only guards host faults and IOREMAP, not those calls. */
+_Static_assert(HL_RAM_BASE + HL_RAM_SIZE <= EL2_MEM_BASE,
+	       "ram_mib too large for the EL2 image: s2page RAM would cover KCore's own memory");
+
 /* KCore's image-verification keys, compiled in at build time (SPEC §11; the host never
  * supplies one, REGISTER_KVM names one by index). Public keys only: the image carries no
  * secret. Key 0 is the test key the host test kernel's guest is signed with (host/sign.c,
