@@ -23,6 +23,7 @@ static const struct {
 	{ "replay", hb_replay, "c+d+e: replay rates, CalStateH, check-time scaling, segment reuse" },
 	{ "fairness", hb_fairness, "f: per-thread acquisition spread for each lock kind" },
 	{ "scale", hb_scale, "traps/s vs CPUs (--cpus list), logs on/off, lock profile per point, chart" },
+	{ "preempt", hb_preempt, "preempted holder: 2 CPUs on 2 cores alone vs beside a busy process" },
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
 
