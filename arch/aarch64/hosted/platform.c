@@ -848,6 +848,9 @@ static void hostile_view(struct hp_cpu *c, struct hp_hview *v)
 		v->vm[s].vmid = vm->vmid;
 		v->vm[s].running = vm->state == 1;
 		v->vm[s].bank = vm->bank;
+		/* half the time a DMA page: the host wrote it before it went to the VM's bank */
+		if ((v->r >> 50) & 1)
+			v->vm[s].page_pfn = vm->dma_pfn[(v->r >> 51) % HP_DMA_PAGES];
 		for (unsigned g = 0; g < HP_VCPUS * HP_GUEST_PAGES && !v->vm[s].page_pfn; g++) {
 			unsigned k = (unsigned)(((v->r >> 8) + g) % (HP_VCPUS * HP_GUEST_PAGES));
 			v->vm[s].page_pfn = vm->gfn_pfn[k / HP_GUEST_PAGES][k % HP_GUEST_PAGES];

@@ -1,0 +1,435 @@
+/*
+ * test_mutation.c - the project's own mutation suite (issue 10.6). Each engine bug of
+ * engine/hl_fault.h (the 7 framework faults and the engine bugs behind issue 10's list)
+ * is switched on, one at a time, for short deterministic controlled runs (hyplog explore's
+ * core, 2 logical CPUs, the hostile mix where the bug sits behind a forbidden action), each
+ * in a forked child with a time limit. A mutant is CAUGHT only when an oracle relation
+ * names it (the explore result starts with "<relation> violated"); a workload complaint
+ * alone, an abort, a crash or a hang is not a catch. The whole mutant gets 10 s.
+ *
+ * The suite prints a table mutant -> relation (or how it escaped) and fails if any mutant
+ * escapes, except the ones in the expected-escape list below, each with the reason; a
+ * listed mutant that is caught after all is reported, so the list only shrinks.
+ *
+ * Linked with the fault-injection copy of the library (tests/meson.build).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "hl_check.h"
+#include "hl_explore.h"
+#include "hl_osrc.h"
+#include "platform.h"
+#include "hl_fault.h"
+
+#define MUT_BUDGET_S 10.0    /* per mutant, all its runs */
+#define RUN_LIMIT_S 8        /* one run (a hang is killed here) */
+
+struct mutant {
+	const char *name;
+	enum hl_fault f;
+	unsigned mix;
+	uint64_t ops;
+	unsigned every;
+	/* expected escape: why no oracle can see it (NULL: it must be caught) */
+	const char *escape_why;
+	/* an engine-level workload instead of a controlled trap-level run: fills msg with the
+	 * oracles' verdict ("<relation> violated ...") and returns 1, or 0 if they hold */
+	int (*scenario)(enum hl_fault f, unsigned every, char *msg, size_t len);
+};
+
+#define HOSTILE (HP_MIX_ALL | HP_MIX_HOSTILE)
+
+static int verdict_msg(struct hl_engine *e, unsigned flags, char *msg, size_t len)
+{
+	struct hl_verdict v;
+
+	memset(&v, 0, sizeof(v));
+	if (hl_check_engine(e, flags, &v, NULL) == 0)
+		return 0;
+	snprintf(msg, len, "%s violated at op %u:%llu (cpu %d): %.300s", hl_rel_name(v.rel), (unsigned)(v.op >> 48),
+		 (unsigned long long)(v.op & 0xFFFFFFFFFFFFull), v.cpu, v.what);
+	return 1;
+}
+
+/*
+ * A cleared page that is not zeroed: only page memory shows it, and on the trap-level
+ * platform the host writes RAM itself, so the oracles compare RAM with flatmem only where
+ * the engine alone writes pages (HL_OSRC_RAM). Engine level: a VM boots a signed image
+ * (its pages hold the image), powers off, and the host takes every page back.
+ */
+static int sc_clear_vm(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = th_engine(2);
+	uint64_t base = HL_RAM_BASE_PFN + 2048;
+	uint32_t vmid;
+	int rc;
+
+	if (!e || !(vmid = th_boot_vm(e, 0, base, 0x80000000ull)) || hl_set_vm_poweroff(e, 1, vmid) != HL_OK) {
+		snprintf(msg, len, "scenario setup failed");
+		hl_engine_free(e);
+		return -1;
+	}
+	hl_fault_set(f, every);
+	for (uint64_t i = 0; i < 512; i++)
+		(void)hl_clear_vm_page(e, (int)(i & 1), vmid, base + i);
+	hl_fault_set(f, 0);
+	rc = verdict_msg(e, HL_OSRC_RAM, msg, len);
+	hl_engine_free(e);
+	return rc;
+}
+
+/*
+ * SKIP_LOCK on a step's first lock: where the step writes that object the engine's own
+ * held-witness aborts (an assertion, not an oracle), so the controlled runs cannot aim it;
+ * engine level, it is aimed at OMAP_IO, whose first lock (vminfo) it only reads.
+ */
+static int sc_skip_lock(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = th_engine(2);
+	uint32_t vmid = e ? th_new_vm(e, 0) : 0;
+	int rc;
+
+	if (!vmid) {
+		snprintf(msg, len, "scenario setup failed");
+		hl_engine_free(e);
+		return -1;
+	}
+	hl_fault_set(f, every);
+	rc = hl_map_vm_io(e, 1, vmid, hl_ipa(0x9000000), hl_pa(0x0A000000ull + 2 * HL_PAGE_SIZE));
+	hl_fault_set(f, 0);
+	if (rc != HL_OK) {
+		snprintf(msg, len, "map_io returned %d", rc);
+		hl_engine_free(e);
+		return -1;
+	}
+	rc = verdict_msg(e, 0, msg, len);
+	hl_engine_free(e);
+	return rc;
+}
+
+/* a VM page its VM shared and the host mapped: the revoke that takes it back must unmap it */
+static int sc_revoke(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = th_engine(2);
+	uint64_t base = HL_RAM_BASE_PFN + 2048;
+	uint32_t vmid;
+	int rc;
+
+	if (!e || !(vmid = th_boot_vm(e, 0, base, 0x80000000ull)) || hl_grant_vm_page(e, 0, vmid, base) != HL_OK ||
+	    hl_map_host(e, 1, hl_pa(base * HL_PAGE_SIZE)) != HL_OK) {
+		snprintf(msg, len, "scenario setup failed");
+		hl_engine_free(e);
+		return -1;
+	}
+	hl_fault_set(f, every);
+	(void)hl_revoke_vm_page(e, 0, vmid, base);
+	hl_fault_set(f, 0);
+	rc = verdict_msg(e, 0, msg, len);
+	hl_engine_free(e);
+	return rc;
+}
+
+/* a powered-off VM's page that its SMMU bank still maps: OCLEAR_VM must refuse it (§12) */
+static int sc_clear_dma(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = th_engine(2);
+	uint64_t pfn = HL_RAM_BASE_PFN + 3001, gfn = 0x40000;
+	uint32_t vmid = e ? th_new_vm(e, 0) : 0;
+	int rc;
+
+	if (!vmid || hl_smmu_alloc_pgd(e, 0, 0, vmid, 0) != HL_OK || hl_smmu_assign_page(e, 0, 0, 0, pfn, gfn) != HL_OK ||
+	    hl_smmu_map_page(e, 1, 0, 0, hl_iova(gfn * HL_PAGE_SIZE), pfn * HL_PAGE_SIZE | HL_PAGE_S2_KERNEL) != HL_OK ||
+	    hl_set_vm_poweroff(e, 0, vmid) != HL_OK) {
+		snprintf(msg, len, "scenario setup failed");
+		hl_engine_free(e);
+		return -1;
+	}
+	hl_fault_set(f, every);
+	(void)hl_clear_vm_page(e, 1, vmid, pfn);
+	hl_fault_set(f, 0);
+	rc = verdict_msg(e, 0, msg, len);
+	hl_engine_free(e);
+	return rc;
+}
+
+static const struct mutant mutants[] = {
+	/* the step framework and the logs */
+	{ "skip-lock", HL_FAULT_SKIP_LOCK, 0, 0, 1, NULL, sc_skip_lock },
+	{ "lock-order", HL_FAULT_LOCK_ORDER, HP_MIX_ALL, 60, 5, NULL, NULL },
+	{ "append-late", HL_FAULT_APPEND_LATE, HP_MIX_ALL, 60, 3, NULL, NULL },
+	{ "drop-record", HL_FAULT_DROP_RECORD, HP_MIX_ALL, 60, 9, NULL, NULL },
+	{ "wrong-delta", HL_FAULT_WRONG_DELTA, HP_MIX_ALL, 60, 9, NULL, NULL },
+	{ "halt-release", HL_FAULT_HALT_RELEASE, HOSTILE, 300, 1, NULL, NULL },
+	{ "reorder", HL_FAULT_REORDER, HP_MIX_ALL, 60, 9, NULL, NULL },
+	/* issue 10's list */
+	{ "smmu-lock-order", HL_FAULT_SMMU_LOCK_ORDER, HP_MIX_ALL, 120, 1, NULL, NULL },
+	{ "clear-no-zero", HL_FAULT_CLEAR_NO_ZERO, 0, 0, 1, NULL, sc_clear_vm },
+	{ "vmid-no-bound", HL_FAULT_VMID_NO_BOUND, HOSTILE, 300, 1, NULL, NULL },
+	{ "halt-unstrand", HL_FAULT_HALT_UNSTRAND, HOSTILE, 300, 1, NULL, NULL },
+	{ "smmu-no-unmap", HL_FAULT_SMMU_NO_UNMAP, HOSTILE, 300, 1, NULL, NULL },
+	{ "revoke-at-zero", HL_FAULT_REVOKE_AT_ZERO, HOSTILE, 300, 1, NULL, NULL },
+	{ "grant-past-max", HL_FAULT_GRANT_PAST_MAX, HOSTILE, 300, 1, NULL, NULL },
+	{ "verify-no-sig", HL_FAULT_VERIFY_NO_SIG, HOSTILE, 300, 1, NULL, NULL },
+	/* isolation */
+	{ "dma-no-dec", HL_FAULT_DMA_NO_DEC, HOSTILE, 300, 1, NULL, NULL },
+	{ "smmu-map-over", HL_FAULT_SMMU_MAP_OVER, HOSTILE, 300, 1, NULL, NULL },
+	{ "vm-map-over", HL_FAULT_VM_MAP_OVER, HOSTILE, 300, 1, NULL, NULL },
+	{ "clear-while-dma", HL_FAULT_CLEAR_WHILE_DMA, 0, 0, 1, NULL, sc_clear_dma },
+	{ "tlbi-skip", HL_FAULT_TLBI_SKIP, HOSTILE, 300, 1,
+	  "a TLB entry is not logged state: no relation can see a stale translation; the hostile workload "
+	  "must catch it instead (the host reads a VM page through it: asserted below)", NULL },
+	{ "host-maps-vm", HL_FAULT_HOST_MAPS_VM, HOSTILE, 300, 1, NULL, NULL },
+	{ "run-unverified", HL_FAULT_RUN_UNVERIFIED, HOSTILE, 300, 1, NULL, NULL },
+	{ "smmu-free-keep", HL_FAULT_SMMU_FREE_KEEP, HOSTILE, 300, 1, NULL, NULL },
+	{ "smmu-no-count", HL_FAULT_SMMU_NO_COUNT, HP_MIX_ALL, 120, 1, NULL, NULL },
+	{ "revoke-no-unmap", HL_FAULT_REVOKE_NO_UNMAP, 0, 0, 1, NULL, sc_revoke },
+	{ "relaxed-publish", HL_FAULT_RELAXED_PUBLISH, HP_MIX_ALL, 60, 1,
+	  "a missing release fence changes nothing a single-threaded controlled run or x86 can observe; "
+	  "caught under ThreadSanitizer by test_mutation_tsan (concurrency suite, scripts/test's TSan build)", NULL },
+};
+#define NMUT (sizeof(mutants) / sizeof(mutants[0]))
+
+enum outcome { CAUGHT, ESCAPED, WORKLOAD_ONLY, CRASHED, HUNG };
+static const char *const outcome_names[] = { "caught", "ESCAPED", "ESCAPED (workload only)", "CRASHED", "HUNG" };
+
+struct result {
+	enum outcome o;
+	char rel[40];
+	unsigned runs, crashes;
+	char crash_msg[200];
+	double secs;
+	char msg[400];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* the relation a result message names first ("<relation> violated at ..."), or NULL */
+static const char *named_relation(const char *msg)
+{
+	for (int r = HL_REL_CALLOCK; r < HL_REL_ERROR; r++) {
+		const char *n = hl_rel_name(r);
+		size_t len = strlen(n);
+		if (!strncmp(msg, n, len) && !strncmp(msg + len, " violated", 9))
+			return n;
+	}
+	return NULL;
+}
+
+/* one controlled run in a child: 0 passed, 1 failed (msg), -1 crash, -2 hang */
+static int run_child(const struct hl_explore_cfg *x, uint64_t seed, char *msg, size_t len,
+		     int (*scenario)(enum hl_fault, unsigned, char *, size_t))
+{
+	int fd[2];
+	pid_t pid;
+	int st = 0;
+	size_t got = 0;
+	double t0 = now_s();
+
+	msg[0] = 0;
+	if (pipe(fd) != 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		struct hl_explore_result r;
+		close(fd[0]);
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(3);
+		if (scenario) {
+			char m[512] = "";
+			int s = scenario((enum hl_fault)x->fault, x->fault_every, m, sizeof(m));
+			dprintf(fd[1], "%d %s", s, m);
+			_exit(0);
+		}
+		hl_explore_one(x, seed, NULL, 0, &r);
+		dprintf(fd[1], "%d %s", r.status, r.msg);
+		free(r.next_prefix);
+		_exit(0);
+	}
+	close(fd[1]);
+	for (;;) {
+		struct pollfd p = { fd[0], POLLIN, 0 };
+		double left = RUN_LIMIT_S - (now_s() - t0);
+		ssize_t n;
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			close(fd[0]);
+			snprintf(msg, len, "no verdict within %d s", RUN_LIMIT_S);
+			return -2;
+		}
+		if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		n = read(fd[0], msg + got, len - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got >= len - 1)
+			break;
+	}
+	msg[got] = 0;
+	close(fd[0]);
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		snprintf(msg, len, "%s %d", WIFSIGNALED(st) ? "killed by signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		return -1;
+	}
+	if (got < 2)
+		return -1;
+	int status = atoi(msg);
+	memmove(msg, strchr(msg, ' ') ? strchr(msg, ' ') + 1 : msg, strlen(msg) + 1);
+	return status == 0 ? 0 : 1;
+}
+
+static void run_mutant(const struct mutant *m, struct result *res)
+{
+	struct hl_explore_cfg x;
+	double t0 = now_s();
+
+	memset(res, 0, sizeof(*res));
+	res->o = ESCAPED;
+	hl_explore_cfg_default(&x);
+	x.strat = HL_STRAT_RANDOM;
+	x.cpus = 2;
+	x.ops = m->ops;
+	x.mix = m->mix;
+	x.fault = (int)m->f;
+	x.fault_every = m->every;
+	for (uint64_t run = 0; now_s() - t0 < MUT_BUDGET_S - 1.0 && (!m->escape_why || run < 3 ||
+		     (m->f == HL_FAULT_TLBI_SKIP && res->o != WORKLOAD_ONLY)); run++) {
+		char msg[sizeof(res->msg)];
+		int rc = run_child(&x, hl_explore_run_seed(&x, run), msg, sizeof(msg), m->scenario);
+		const char *rel;
+
+		res->runs++;
+		if (rc == -1 || rc == -2) {
+			/* not a catch; another run may still reach an oracle (reported either way) */
+			if (!res->crashes++)
+				snprintf(res->crash_msg, sizeof(res->crash_msg), "%.190s", msg);
+			if (res->o == ESCAPED) {
+				res->o = rc == -1 ? CRASHED : HUNG;
+				snprintf(res->msg, sizeof(res->msg), "%s", msg);
+			}
+			if (m->scenario)
+				break;
+			continue;
+		}
+		if (rc == 1 && (rel = named_relation(msg))) {
+			res->o = CAUGHT;
+			snprintf(res->rel, sizeof(res->rel), "%s", rel);
+			snprintf(res->msg, sizeof(res->msg), "%s", msg);
+			break;
+		}
+		if (m->scenario && rc == 0)
+			break;   /* deterministic: one run says it */
+		if (rc == 1 && res->o == ESCAPED) {
+			res->o = WORKLOAD_ONLY;   /* keep looking for an oracle verdict */
+			snprintf(res->msg, sizeof(res->msg), "%s", msg);
+		}
+	}
+	res->secs = now_s() - t0;
+	if (res->secs > MUT_BUDGET_S && res->o == CAUGHT)
+		res->o = HUNG;   /* caught, but not within the budget */
+}
+
+/* the baseline: the same workloads without a fault hold every relation */
+Test(mutation, clean_runs_hold, .timeout = 120)
+{
+	const unsigned mixes[] = { HP_MIX_ALL, HOSTILE };
+	for (unsigned i = 0; i < 2; i++) {
+		struct hl_explore_cfg x;
+		hl_explore_cfg_default(&x);
+		x.cpus = 2;
+		x.ops = 300;
+		x.mix = mixes[i];
+		for (uint64_t run = 0; run < 6; run++) {
+			char msg[400];
+			int rc = run_child(&x, hl_explore_run_seed(&x, run), msg, sizeof(msg), NULL);
+			cr_assert_eq(rc, 0, "clean mix %s run %llu: %s", hp_mix_name(mixes[i]), (unsigned long long)run, msg);
+		}
+	}
+	/* the engine-level scenarios without their fault */
+	for (unsigned i = 0; i < NMUT; i++) {
+		struct hl_explore_cfg x;
+		char msg[400];
+		if (!mutants[i].scenario)
+			continue;
+		hl_explore_cfg_default(&x);
+		x.fault = (int)mutants[i].f;
+		x.fault_every = 0;
+		cr_assert_eq(run_child(&x, 0, msg, sizeof(msg), mutants[i].scenario), 0, "clean scenario of %s: %s",
+			     mutants[i].name, msg);
+	}
+}
+
+Test(mutation, every_mutant_is_caught_by_an_oracle, .timeout = 900)
+{
+	struct result res[NMUT];
+	unsigned escaped = 0, caught = 0, listed = 0;
+
+	cr_assert_eq(NMUT, HL_FAULT__COUNT, "one mutant per fault switch (hl_fault.h)");
+	const char *only = getenv("HL_MUTANTS");   /* debugging: a comma-separated subset */
+	for (unsigned i = 0; i < NMUT; i++) {
+		char key[40];
+		snprintf(key, sizeof(key), ",%s,", mutants[i].name);
+		if (only) {
+			char list[512];
+			snprintf(list, sizeof(list), ",%s,", only);
+			if (!strstr(list, key)) {
+				memset(&res[i], 0, sizeof(res[i]));
+				res[i].o = mutants[i].escape_why ? ESCAPED : CAUGHT;
+				snprintf(res[i].rel, sizeof(res[i].rel), "(skipped: HL_MUTANTS)");
+				continue;
+			}
+		}
+		run_mutant(&mutants[i], &res[i]);
+	}
+	printf("\nmutation suite: %zu mutants, 2 CPUs, <= %.0f s each\n", NMUT, MUT_BUDGET_S);
+	printf("  %-17s %-8s %-24s %5s %6s  %s\n", "mutant", "mix", "verdict", "runs", "s", "relation / message");
+	for (unsigned i = 0; i < NMUT; i++) {
+		const struct mutant *m = &mutants[i];
+		const struct result *r = &res[i];
+		printf("  %-17s %-8s %-24s %5u %6.2f  %s\n", m->name, m->scenario ? "engine" : hp_mix_name(m->mix),
+		       r->o == CAUGHT ? "caught" : m->escape_why ? "expected escape" : outcome_names[r->o], r->runs,
+		       r->secs, r->o == CAUGHT ? r->rel : r->msg);
+		if (r->crashes && r->o == CAUGHT)
+			printf("  %-17s   %u run(s) crashed or hung first (first: %s)\n", "", r->crashes, r->crash_msg);
+		if (r->o == CAUGHT) {
+			caught++;
+			if (m->escape_why)
+				printf("  %-17s ^ on the expected-escape list but caught: remove it from the list\n", "");
+		} else if (m->escape_why) {
+			listed++;
+			printf("  %-17s   expected escape: %s\n", "", m->escape_why);
+		} else {
+			escaped++;
+		}
+	}
+	printf("mutation suite: %u caught by an oracle, %u expected escapes, %u unexpected escapes\n", caught, listed,
+	       escaped);
+	fflush(stdout);
+	for (unsigned i = 0; i < NMUT; i++)
+		cr_expect(res[i].o == CAUGHT || mutants[i].escape_why, "mutant %s: %s: %s", mutants[i].name,
+			  outcome_names[res[i].o], res[i].msg);
+	/* the stale TLB entry: the hostile workload itself reports the host reading VM data */
+	for (unsigned i = 0; i < NMUT; i++)
+		if (mutants[i].f == HL_FAULT_TLBI_SKIP && !strstr(res[i].rel, "HL_MUTANTS"))
+			cr_expect(res[i].o == CAUGHT || (res[i].o == WORKLOAD_ONLY && strstr(res[i].msg, "forbidden")),
+				  "tlbi-skip: the hostile workload did not see the host read VM data: %s: %s",
+				  outcome_names[res[i].o], res[i].msg);
+}
