@@ -1366,8 +1366,14 @@ struct pass {
 
 static void dfact(struct pass *p, unsigned kind, unsigned id, unsigned level, uint64_t key, uint32_t n)
 {
+	struct hl_fact f = { (uint8_t)kind, (uint8_t)level, (uint16_t)id, n, key };
+
+	/* a record often writes several fields of one entry (vminfo, s2page): name it once */
+	for (unsigned i = p->ndf; i-- > 0 && i + 8 >= p->ndf;)
+		if (!memcmp(&p->df[i], &f, sizeof(f)))
+			return;
 	if (p->ndf < MAX_DFACTS)
-		p->df[p->ndf++] = (struct hl_fact){ (uint8_t)kind, (uint8_t)level, (uint16_t)id, n, key };
+		p->df[p->ndf++] = f;
 }
 
 /* child table page (index in the image) a descriptor links, or -1 */
@@ -1722,6 +1728,11 @@ static int one_op(struct pass *p, const struct opn *n)
 		for (unsigned s = 0; s < 2; s++)
 			for (unsigned i = 0; i < nf[s]; i++) {
 				struct hl_model_diff d;
+				bool dup = false;
+				for (unsigned j = 0; s == 1 && j < nf[0] && !dup; j++)
+					dup = !memcmp(&f[0][j], &f[1][i], sizeof(struct hl_fact));
+				if (dup)
+					continue;   /* the model named the same entry: compared once */
 				rc = hl_model_fact_cmp(m, &p->im, &f[s][i], &d);
 				if (p->stats)
 					p->stats->facts++;
