@@ -26,11 +26,15 @@
 #include <sodium.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "hl_access.h"
 #include "hl_check.h"
+#include "hl_file.h"
 #include "hl_osrc.h"
 #include "hl_pgtable.h"
 #include "hl_testkey.h"
@@ -307,6 +311,18 @@ static void oracle_holds(void)
 	cr_assert_eq(rc, 0, "%s violated: %s (expected %s, actual %s)", hl_rel_name(v.rel), v.what, v.expected,
 		     v.actual);
 	cr_assert_eq(th_replay_matches(E), 0);
+	/* and `hyplog check` on the run's log file, when the test knows the binary (HYPLOG) */
+	const char *bin = getenv("HYPLOG");
+	if (bin) {
+		char path[128], cmd[512];
+		struct hl_file_err fe;
+		snprintf(path, sizeof(path), "/tmp/test_redteam_%d.hlog", (int)getpid());
+		cr_assert_eq(hl_file_write(E, path, &fe), 0, "%s", fe.msg);
+		snprintf(cmd, sizeof(cmd), "'%s' check '%s' >/dev/null 2>&1", bin, path);
+		rc = system(cmd);
+		unlink(path);
+		cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "`hyplog check` on the attack's log: status %d", rc);
+	}
 }
 
 /* an engine call that must be refused with `want` and change nothing */
