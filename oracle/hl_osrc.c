@@ -12,6 +12,11 @@
 #include "hl_replay.h"
 #include "hl_state.h"
 
+/* the oracle reads files with its own parser: a format change in engine/hl_file.c must be
+ * taught to oracle/hl_olog.c too (its layout structs, then HL_OLOG_VERSION_MAX) */
+_Static_assert(HL_FILE_VERSION >= HL_OLOG_VERSION_MIN && HL_FILE_VERSION <= HL_OLOG_VERSION_MAX,
+	       "engine/hl_file.c writes a file version oracle/hl_olog.c does not read");
+
 static const char *tmp_dir(void)
 {
 	const char *t = getenv("TMPDIR");
