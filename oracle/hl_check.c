@@ -1225,7 +1225,7 @@ static int run_serial(struct chk *k, uint32_t **lin)
 		goto out;
 	}
 	k->consistent_from = 0;
-	if (k->any_cut && consistent_part(k, &g, order)) {
+	if (k->any_cut && !k->lg->cuts_consistent && consistent_part(k, &g, order)) {
 		rc = internal(k, "out of memory");
 		goto out;
 	}
@@ -1862,14 +1862,17 @@ static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats, 
 		if (rc)
 			goto out;
 	}
-	if (k->any_cut) {
+	if (k->any_cut && !k->lg->cuts_consistent) {
 		inv_from = k->consistent_from;
 		for (size_t i = 0; i < k->nops; i++)
 			if (op_straddles(k, &k->ops[lin[i]]) && i + 1 > inv_from)
 				inv_from = i + 1;
 	} else {
+		/* no cut, or cuts the source vouches were taken at one quiescent point: the
+		 * start state is one real state */
 		p.inv_on = true;
-		if ((mode & DO_SEC) && (rc = security_all(&p, NULL, "initial state")) != 0)
+		if ((mode & DO_SEC) && (rc = security_all(&p, NULL, k->any_cut ? "the state at the checkpoint cut" :
+							 "initial state")) != 0)
 			goto out;
 	}
 	if (stats)

@@ -64,6 +64,10 @@ struct hl_olog {
 	 * page memory (engine-level runs), so every RAM page's digest must equal flatmem's */
 	struct hl_images live;
 	bool ram_exact;
+	/* the source vouches that every snapshot was taken at one quiescent point (the live
+	 * checker's windows: CPUs paused, every log cut together), so the start state is one
+	 * real state; a file says nothing of the kind */
+	bool cuts_consistent;
 	/* storage (owned) */
 	uint8_t *arena;
 	size_t arena_len;

@@ -26,6 +26,8 @@ enum hl_osrc_flags {
 	HL_OSRC_LIVE = 1u << 0,   /* compare with e's live object bytes (names the entry), not digests */
 	HL_OSRC_RAM = 1u << 1,    /* e's page memory was written by its transitions only (engine-level
 				   * runs): compare every RAM page with flatmem */
+	HL_OSRC_CUT_CONSISTENT = 1u << 2,   /* every checkpoint of e was taken at one quiescent point
+					     * (hl_live's windows): invariants from the first step */
 };
 
 /* serialize e (quiesce its CPUs first) and parse it; 0, or -1 with *err. The olog points

@@ -1065,3 +1065,33 @@ Test(oracle_relations, callock_record_carries_what_its_event_has_not)
 	cr_assert(strstr(v.what, "padding"), "%s", v.what);
 	hl_engine_free(e);
 }
+
+Test(oracle_relations, security_after_a_quiescent_cut_covers_every_step)
+{
+	struct hl_engine *e = th_engine(1);
+	struct hl_olog lg;
+	struct hl_olog_err err;
+	struct hl_check_stats st;
+	struct hl_verdict v;
+	uint32_t vm = th_new_vm(e, 0);
+
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(i) * PG)), HL_OK);
+	/* every log cut at one quiescent point (what the live checker's windows do); core and
+	 * vminfo(vm) are never touched again, so nothing is provably after their cuts */
+	cr_assert_gt(hl_engine_checkpoint_all(e), 2);
+	cr_assert_eq(hl_map_pfn_vm(e, 0, vm, hl_ipa(0x40 * PG), th_pfn(40) * PG, 3), HL_OK);
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 0x40, th_pfn(40)), HL_OK);
+	/* a file's cuts: the transient violation is before any provably consistent state */
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, &st), 0, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert_eq(st.inv_steps, 0);
+	hl_olog_free(&lg);
+	/* the same log from a source that vouches for its cut: every step is checked */
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_CUT_CONSISTENT, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_security(&lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_SECURITY);
+	cr_assert_eq(v.event, HL_EV_MAP_VM, "%s", v.what);
+	hl_olog_free(&lg);
+	hl_engine_free(e);
+}
