@@ -49,7 +49,10 @@
  *                    checked whole; and the final state. Steps before that cut are
  *                    re-executed and compared (relate_oracle/log) but not checked against
  *                    the invariants, since no state the file can rebuild is a real one
- *                    there. stats: cut_ops steps before it, inv_steps after.
+ *                    there. stats: cut_ops steps before it, inv_steps after. A source
+ *                    that cut every log at one quiescent point (hl_olog.cuts_consistent:
+ *                    the live checker's windows) starts from one real state: every step
+ *                    of it is checked.
  *
  * hl_check_all runs H_CalLock, sync_shared, relate_hlock, serializability, init_state, then
  * relate_oracle's view check, then one replay of the linearization for relate_oracle,
