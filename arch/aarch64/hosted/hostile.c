@@ -678,13 +678,14 @@ bool hp_hostile_teardown(struct hp_hostile *h, const struct hp_hview *v, uint32_
 }
 
 /* ---- guests: revoke at 0, grant past the maximum ----------------------------------------- */
-static void guest_resolve(struct hp_hostile *h, unsigned cpu, struct hguest *g)
+static void guest_resolve(struct hp_hostile *h, unsigned cpu, uint32_t vmid, struct hguest *g)
 {
 	struct hl_s2page pg;
 
 	if (g->pend_cls < 0)
 		return;
-	if (page_of(h, cpu, g->pend_pfn, &pg)) {
+	/* (a page that left the VM since, at teardown, says nothing about the call) */
+	if (page_of(h, cpu, g->pend_pfn, &pg) && pg.owner == vmid) {
 		bool changed = pg.count != g->pend_count;
 		if (changed)
 			bad(h, cpu, (unsigned)g->pend_cls, "page %#llx's share count went %u -> %u",
@@ -711,7 +712,7 @@ bool hp_hostile_guest_share(struct hp_hostile *h, uint32_t vmid, unsigned vcpu, 
 	if (vmid >= HL_NR_PRINC || vcpu >= HL_VCPU_PER_VM)
 		return false;
 	g = &h->guest[vmid][vcpu];
-	guest_resolve(h, cpu, g);
+	guest_resolve(h, cpu, vmid, g);
 	if (g->burst)
 		*page = g->page;
 	memset(&ent, 0, sizeof(ent));
