@@ -18,6 +18,10 @@
  *   remap_of_another_vms_page_loads_nothing     the same through REMAP_VM_IMAGE of a page
  *                                               another VM owns
  *   pv_grant_of_size_zero_shares_nothing        a guest grant of 0 bytes shared a page
+ *   remap_of_one_frame_for_two_chunks_...       VERIFY loaded chunk 0, then halted on a frame
+ *                                               chunk 1 shared with it
+ *   mmio_*_without_syndrome_*                   an MMIO exit with ESR.ISV = 0 handed the host
+ *                                               the guest's x0 / let it set a register
  * (test_redteam_smp.c: CLEAR_VM_S2_RANGE while a vCPU of the powered-off VM still runs.)
  * The others are attacks that were already refused; they stay as regression tests.
  */
@@ -616,6 +620,59 @@ Test(redteam, fault_answer_edges_refused)
 	oracle_holds();
 }
 
+/* one page, two VMs: a page VM A holds through its SMMU bank (A is READY, the page A's with
+ * count INVALID) offered to VM B as a fault answer, and to VM B's own SMMU bank: refused,
+ * never B's (the seed halts on the bank map) */
+Test(redteam, page_of_one_vm_never_given_to_another)
+{
+	uint32_t vm_b = boot_vm();
+	uint32_t vm_a = register_vm();
+	const uint64_t pfn = GPAGE(60);
+
+	cr_assert_eq(hvc(HVC_SMMU_ALLOC_PGD, 1, vm_a, 0, 0, 0), 0);
+	cr_assert_eq(hvc(HVC_SMMU_LPAE_MAP, G_PAGE, pfn * PG, 3, 1, 0), 0);
+	cr_assert_eq(s2p(pfn).owner, vm_a);
+	run_faulting(vm_b, 0, G_PAGE);
+	answer_refused(vm_b, 0, G_PAGE, pfn * PG | KERNEL, 3);                 /* same gfn */
+	answer_refused(vm_b, 0, G_PAGE + PG, pfn * PG | KERNEL, 3);            /* another gfn */
+	answer_refused(vm_b, 0, G_BLOCK, (pfn & ~511ull) * PG | KERNEL, 2);    /* in a block */
+	cr_assert_eq(s2p(pfn).owner, vm_a);
+	cr_assert_eq(walk(vm_b, G_PAGE).level, 0);
+	oracle_holds();
+}
+
+/* KCore's own memory (the table pools: hosted PAs above RAM, shared/hl_pool.h) through
+ * every interface that names a PA: a host access, a fault answer, an SMMU map, IOREMAP,
+ * REMAP_VM_IMAGE. None maps it. */
+Test(redteam, kcore_table_pools_never_mapped)
+{
+	uint32_t vmid = boot_vm();
+	uint32_t ready = register_vm();
+	const uint64_t pools[] = { hl_pt_root_pa(E->st->npt[HL_HOSTVISOR]), hl_pt_root_pa(E->st->npt[vmid]),
+				   hl_pt_root_pa(E->st->npt[HL_COREVISOR]), hl_spt_root_pa(E->st->spt, 0) };
+	uint64_t v = 0;
+
+	cr_assert_eq(hvc(HVC_SMMU_ALLOC_PGD, 4, HL_HOSTVISOR, 0, 0, 0), 0);
+	run_faulting(vmid, 0, G_PAGE);
+	for (unsigned i = 0; i < sizeof(pools) / sizeof(pools[0]); i++) {
+		uint64_t pa = pools[i];
+		cr_assert_geq(pa, RAM_END, "pool %u is inside RAM", i);
+		{
+			struct th_snap s;
+			th_snap_take(E, K, &s);
+			cr_assert_eq(hp_host_probe(P, 0, pa, 8, false, &v), 0, "the host read KCore's pool %u", i);
+			cr_assert_eq(th_snap_diff(E, K, &s), 0);
+			th_snap_free(&s);
+		}
+		answer_refused(vmid, 0, G_PAGE, pa | KERNEL, 3);
+		REFUSED(KC_EINVAL, HVC_SMMU_LPAE_MAP, pa & (HL_SMMU_IPA_SIZE - 1), pa, 3, 4, 0);
+		REFUSED(KC_EINVAL, HVC_PHYS_ADDR_IOREMAP, ready, 0x0C000000, pa, PG, 0);
+		REFUSED(KC_EINVAL, HVC_REMAP_VM_IMAGE, ready, pa / PG, 0, 0, 0);
+	}
+	cr_assert(!hl_cpu_halted(E, 0));
+	oracle_holds();
+}
+
 /* ============================================================================================ */
 /* guest PV calls: grant / revoke ranges                                                           */
 /* ============================================================================================ */
@@ -720,6 +777,59 @@ Test(redteam, pv_grant_revoke_counts_never_wrap)
 	cr_assert_eq(s2p(GPAGE(0)).owner, vmid);
 	oracle_holds();
 }
+
+/* ============================================================================================ */
+/* MMIO exits without a valid syndrome (ESR.ISV = 0)                                               */
+/* ============================================================================================ */
+
+/*
+ * A data abort on an MMIO IPA whose ESR has no valid instruction syndrome (ISV = 0: LDP/STP,
+ * writeback forms, ... ; SRT, SAS and WnR are then RES0 / UNKNOWN). KCore decoded SRT anyway:
+ * for a "write" it handed the host the guest's register SRT names (x0 on hardware: a secret
+ * the guest never wrote to the device), for a read it let the host set that register and
+ * skipped the instruction. Now: no register leaves, none can be set, the PC does not move
+ * (the host sees the abort and cannot emulate it).
+ */
+static uint64_t MMIO_ESR, GUEST_X7_SEEN, GUEST_PC_SEEN;
+static unsigned g_mmio(void *arg, uint64_t *x)
+{
+	(void)arg;
+	if (G_N++ == 0) {
+		x[7] = 0x5EC2E75EC2E7ull;   /* the guest's secret in x7 */
+		return gtrap(arch_read_sysreg(SR_ELR_EL2), MMIO_ESR, 0x0A000010);
+	}
+	GUEST_X7_SEEN = x[7];
+	GUEST_PC_SEEN = arch_read_sysreg(SR_ELR_EL2);
+	return gtrap(arch_read_sysreg(SR_ELR_EL2), esr_make(EC_WFX, 0), 0);
+}
+
+static void mmio_no_isv(bool write)
+{
+	uint32_t vmid = boot_vm();
+	uint64_t val = 0, dirty = 0, pc0;
+
+	MMIO_ESR = esr_make(EC_DABT_LOW, (7u << ESR_SRT_SHIFT) | (3u << ESR_SAS_SHIFT) | (write ? ESR_WNR : 0) |
+						 (FSC_TRANS_L0 + 3));   /* no ESR_ISV */
+	G_N = 0;
+	hosted_set_guest_runner(g_mmio, NULL);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_TRAP);
+	pc0 = K->shadow[vmid][0].pc;
+	cr_assert(hp_host_load(P, 0, HV_FIELD(0, exit_value), 8, &val));
+	cr_assert(hp_host_load(P, 0, HV_FIELD(0, exit_dirty), 8, &dirty));
+	cr_assert_neq(val, 0x5EC2E75EC2E7ull, "the guest's x7 went to the host");
+	cr_assert_eq(val, 0);
+	cr_assert_eq(dirty, 0, "KCore asks the host for registers %#llx", (unsigned long long)dirty);
+	/* the host "answers" x7 anyway */
+	hstore(HV_FIELD(0, regs) + 7 * 8, 0xBAD0BAD0ull);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_TRAP);
+	cr_assert_eq(G_N, 2);
+	cr_assert_eq(GUEST_X7_SEEN, 0x5EC2E75EC2E7ull, "the host set the guest's x7");
+	cr_assert_eq(GUEST_PC_SEEN, pc0, "the faulting instruction was skipped");
+	oracle_holds();
+}
+
+Test(redteam, mmio_write_without_syndrome_leaks_no_register) { mmio_no_isv(true); }
+Test(redteam, mmio_read_without_syndrome_sets_no_register) { mmio_no_isv(false); }
 
 /* ============================================================================================ */
 /* use after teardown, re-registration                                                             */

@@ -279,7 +279,13 @@ static void prep_exit_vm(struct shadow_ctxt *sh, struct host_vcpu *hv, unsigned 
 	case EC_DABT_LOW:
 	case EC_IABT_LOW: {
 		uint64_t ipa = hpfar_to_ipa(sh->hpfar, sh->far);
-		if (ipa < HL_MAX_MMIO_ADDR) {
+		if (ipa < HL_MAX_MMIO_ADDR && !(sh->esr & ESR_ISV)) {
+			/* H10: no valid syndrome (ISV = 0: an LDP/STP, a writeback form, an
+			 * instruction fetch): SRT, SAS and WnR are RES0 / UNKNOWN, so no register
+			 * may go to the host (SRT reads as x0: a register the guest never wrote to
+			 * the device) or be set by it, and the PC stays (nothing was emulated) */
+			sh->dirty = 0;
+		} else if (ipa < HL_MAX_MMIO_ADDR) {
 			/* MMIO: the host emulates; a read's destination register comes back dirty */
 			unsigned rt = esr_srt(sh->esr);
 			if (!esr_is_write(sh->esr) && rt < 31)
