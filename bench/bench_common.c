@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "hl_testkey.h"
 #include "hl_trans.h"
 #include "kcore.h"
 #include "platform.h"
@@ -228,6 +229,7 @@ struct hl_engine *hb_engine(unsigned ncpus, enum hl_lock_kind kind, bool global,
 	cfg.ckpt_every = ckpt;
 	cfg.with_ram = true;
 	cfg.lock_order_check = false;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	return hl_engine_new(&cfg);
 }
 

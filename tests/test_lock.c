@@ -542,7 +542,7 @@ Test(lock, no_lock_held_after_public_transitions)
 	struct hl_engine *e = th_engine(2);
 	uint64_t host_pfn = th_pfn(20), vm_pfn = th_pfn(30), pa = 0, remap = 1;
 	uint32_t vmid, vmid2, idx = 0;
-	uint8_t key[32] = { 7 }, sig[64] = { 0 };
+	uint8_t sig[64] = { 0 };
 	int verified = -1;
 
 	cr_assert_not_null(e);
@@ -562,7 +562,8 @@ Test(lock, no_lock_held_after_public_transitions)
 	STEP(hl_smmu_alloc_pgd(e, 0, HL_SMMU_NUM_CB, 0, 0), HL_E_INVAL);
 
 	/* a VM: register, vCPUs, pages */
-	STEP(hl_register_kvm(e, 1, 0x1000, key, &vmid), HL_OK);
+	STEP(hl_register_kvm(e, 1, 0x1000, 0, &vmid), HL_OK);
+	STEP(hl_register_kvm(e, 1, 0x1000, 1, &vmid2), HL_E_INVAL);   /* a key KCore does not hold */
 	cr_assert(vmid >= 1 && vmid <= HL_MAX_VM);
 	STEP(hl_register_vcpu(e, 0, vmid, 0, 0x6000), HL_OK);
 	STEP(hl_register_vcpu(e, 0, 0, 0, 0x6000), HL_E_INVAL);
