@@ -22,6 +22,7 @@
  *                                               chunk 1 shared with it
  *   mmio_*_without_syndrome_*                   an MMIO exit with ESR.ISV = 0 handed the host
  *                                               the guest's x0 / let it set a register
+ *   mmio_load_gets_only_the_bytes_it_loaded     the host set all 64 bits of `ldr w7`'s register
  * (test_redteam_smp.c: CLEAR_VM_S2_RANGE while a vCPU of the powered-off VM still runs.)
  * The others are attacks that were already refused; they stay as regression tests.
  */
@@ -830,6 +831,50 @@ static void mmio_no_isv(bool write)
 
 Test(redteam, mmio_write_without_syndrome_leaks_no_register) { mmio_no_isv(true); }
 Test(redteam, mmio_read_without_syndrome_sets_no_register) { mmio_no_isv(false); }
+
+/*
+ * An MMIO load of 1, 2 or 4 bytes: the host supplies the value, but only the bytes the guest
+ * loaded (zero- or, with ESR.SSE, sign-extended; a W register's upper half is 0). C copied
+ * the host's whole 64-bit value, so a hostile host set the upper bits of a register the
+ * guest's code knows to be zero after `ldr w5, [x1]` (a u32 index, a length).
+ */
+#define ESR_SSE_BIT (1u << 21)
+#define ESR_SF_BIT (1u << 15)
+static uint64_t mmio_load(unsigned sas, bool sse, bool sf, uint64_t host_value)
+{
+	uint32_t vmid = boot_vm();
+
+	MMIO_ESR = esr_make(EC_DABT_LOW, ESR_ISV | (sas << ESR_SAS_SHIFT) | (sse ? ESR_SSE_BIT : 0) |
+						 (sf ? ESR_SF_BIT : 0) | (7u << ESR_SRT_SHIFT) | (FSC_TRANS_L0 + 3));
+	G_N = 0;
+	hosted_set_guest_runner(g_mmio, NULL);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_TRAP);
+	hstore(HV_FIELD(0, regs) + 7 * 8, host_value);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_TRAP);
+	cr_assert_eq(G_N, 2);
+	return GUEST_X7_SEEN;
+}
+
+Test(redteam, mmio_load_gets_only_the_bytes_it_loaded)
+{
+	uint64_t v;
+
+	v = mmio_load(2, false, false, 0xFFFFFFFF12345678ull);   /* ldr w7 */
+	cr_assert_eq(v, 0x12345678ull, "ldr w7 got %#llx", (unsigned long long)v);
+	teardown();
+	setup();
+	v = mmio_load(0, true, true, 0x1234567880ull);             /* ldrsb x7 */
+	cr_assert_eq(v, 0xFFFFFFFFFFFFFF80ull, "ldrsb x7 got %#llx", (unsigned long long)v);
+	teardown();
+	setup();
+	v = mmio_load(1, true, false, 0xABCD8001ull);              /* ldrsh w7 */
+	cr_assert_eq(v, 0xFFFF8001ull, "ldrsh w7 got %#llx", (unsigned long long)v);
+	teardown();
+	setup();
+	v = mmio_load(3, false, true, 0xFEDCBA9876543210ull);      /* ldr x7: all of it */
+	cr_assert_eq(v, 0xFEDCBA9876543210ull);
+	oracle_holds();
+}
 
 /* ============================================================================================ */
 /* use after teardown, re-registration                                                             */

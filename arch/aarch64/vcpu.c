@@ -117,6 +117,29 @@ static int reset_vcpu(struct kcore *k, unsigned cpu, uint32_t vmid, uint32_t vcp
 }
 
 /*
+ * H10: the value an MMIO load leaves in its register (Arm ARM, data-abort ISS: 1 << SAS
+ * bytes, sign-extended when SSE [21], into a W register - upper half 0 - unless SF [15]).
+ * The host supplies only those bytes: C copied its whole 64-bit value, so a hostile host
+ * set the upper bits of a register the guest knows to be zero after `ldr w5, [x1]`. An
+ * 8-byte load always fills an X register (SF is not consulted for SAS = 3).
+ */
+#define ESR_SSE_BIT (1u << 21)
+#define ESR_SF_BIT (1u << 15)
+static uint64_t mmio_load_value(uint64_t esr, uint64_t v)
+{
+	unsigned bits = 8u << esr_sas(esr);
+
+	if (bits == 64)
+		return v;
+	v &= (1ull << bits) - 1;
+	if ((esr & ESR_SSE_BIT) && ((v >> (bits - 1)) & 1))
+		v |= ~0ull << bits;
+	if (!(esr & ESR_SF_BIT))
+		v &= 0xFFFFFFFFull;
+	return v;
+}
+
+/*
  * restore_shadow_kvm_regs: after a trap exit the host supplies the registers KCore
  * marked dirty (data oracle), the PC moves past an emulated instruction, and a
  * pending stage-2 fault gets the mapping the host chose.
@@ -130,8 +153,8 @@ static int restore_vm(struct kcore *k, unsigned cpu, uint32_t vmid, uint32_t vcp
 		return reset_vcpu(k, cpu, vmid, vcpuid, sh, hv);
 	if (sh->last_exit == ARCH_EXIT_TRAP && sh->dirty) {
 		for (unsigned i = 0; i < 31; i++)
-			if (sh->dirty & (1ull << i))
-				sh->regs[i] = hv->regs[i];
+			if (sh->dirty & (1ull << i))   /* only an MMIO load's Rt is dirty */
+				sh->regs[i] = mmio_load_value(sh->esr, hv->regs[i]);
 		if (sh->dirty & DIRTY_PC_FLAG)
 			sh->pc += 4;
 	}
