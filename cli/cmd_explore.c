@@ -208,11 +208,16 @@ int cmd_explore(int argc, char **argv)
 	uint8_t *prefix = NULL;
 	size_t nprefix = 0;
 	uint64_t done = 0, decisions = 0;
+	struct hp_hostile_stats hostile;
+	memset(&hostile, 0, sizeof(hostile));
 	for (uint64_t run = 0; run < runs; run++) {
 		uint64_t seed = hl_explore_run_seed(&x, run);
 		hl_explore_one(&x, seed, prefix, nprefix, &res);
 		done++;
 		decisions += res.decisions;
+		for (unsigned c = 0; c < HC__COUNT; c++)
+			for (unsigned a = 0; a < HA__COUNT; a++)
+				hostile.n[c][a] += res.hostile.n[c][a];
 		if (res.status) {
 			printf("explore: run %" PRIu64 " (%s, seed %" PRIu64 ") failed: %s\n", run, hl_strategy_name(x.strat),
 			       seed, res.msg);
@@ -241,6 +246,8 @@ int cmd_explore(int argc, char **argv)
 			fprintf(stderr, "  %" PRIu64 "/%llu runs passed\n", run + 1, runs);
 	}
 	free(prefix);
+	if (x.mix & HP_MIX_HOSTILE)
+		hp_hostile_print(&hostile, stdout);
 	printf("explore: %" PRIu64 " runs passed (%s, %u cpus, %" PRIu64 " actions each, %.1f decisions/run)\n", done,
 	       hl_strategy_name(x.strat), x.cpus, x.ops, done ? (double)decisions / (double)done : 0.0);
 	printf("SUMMARY explore strategy=%s cpus=%u ops=%" PRIu64 " runs=%" PRIu64 " result=ok\n", hl_strategy_name(x.strat),

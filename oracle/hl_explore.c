@@ -138,6 +138,8 @@ void hl_explore_one(const struct hl_explore_cfg *x, uint64_t seed, const uint8_t
 	hl_sched_detach(&sched);
 	res->steps = sched.steps;
 	res->decisions = sched.ndec;
+	if (hp_hostile_of(p))
+		hp_hostile_stats_get(hp_hostile_of(p), &res->hostile);
 	memcpy(res->points, sched.points, sizeof(res->points));
 	if (sched.deadlocks) {
 		snprintf(res->msg, sizeof(res->msg), "%s", sched.deadlock_msg);

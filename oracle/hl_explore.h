@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "hl_sched.h"
+#include "hostile.h"
 
 struct hl_explore_cfg {
 	enum hl_strategy strat;
@@ -34,6 +35,7 @@ struct hl_explore_result {
 	uint64_t steps;
 	size_t decisions;
 	uint64_t points[5];     /* scheduling points reached, by enum hl_sched_kind */
+	struct hp_hostile_stats hostile;   /* mix hostile: forbidden actions and their answers */
 	uint8_t *next_prefix;   /* exhaustive: the next prefix (NULL when the tree is done) */
 	size_t nnext;
 };
