@@ -219,9 +219,10 @@ int cmd_stress(int argc, char **argv)
 		return HL_EXIT_USAGE;
 	}
 	if (mix & HP_MIX_HOSTILE) {   /* forbidden actions, halts, epochs (cmd_stress_hostile.c) */
-		if (logpath || jsonpath || check || profile || no_replay || cfg.logs_off || cfg.global_lock) {
+		/* (--check is implied: every epoch's log is checked) */
+		if (logpath || jsonpath || profile || no_replay || cfg.logs_off || cfg.global_lock) {
 			fprintf(stderr, "hyplog stress: --mix hostile checks and replays every epoch itself: "
-				"it takes --cpus --vms --ops --seed --quiet only\n");
+				"it takes --cpus --vms --ops --seed --check --quiet only\n");
 			return HL_EXIT_USAGE;
 		}
 		return cmd_stress_hostile((unsigned)ncpus, (unsigned)vms, ops, seed, quiet);
