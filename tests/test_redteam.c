@@ -566,6 +566,8 @@ Test(redteam, clear_range_edges_refused)
 	REFUSED(KC_EINVAL, HVC_CLEAR_VM_S2_RANGE, vmid, LOAD_ADDR + 1, PG, 0, 0);
 	REFUSED(KC_EINVAL, HVC_CLEAR_VM_S2_RANGE, HL_MAX_VM + 1, LOAD_ADDR, PG, 0, 0);
 	REFUSED(KC_EINVAL, HVC_CLEAR_VM_S2_RANGE, 0, LOAD_ADDR, PG, 0, 0);
+	REFUSED(KC_EINVAL, HVC_CLEAR_VM_S2_RANGE, vmid, LOAD_ADDR, (1ull << 30) + PG, 0, 0);   /* > 1 GiB */
+	REFUSED(0, HVC_CLEAR_VM_S2_RANGE, vmid, LOAD_ADDR, 0, 0, 0);   /* 0 bytes: nothing */
 	/* a VM that is not powered off: nothing (C), whatever the range */
 	uint32_t live = register_vm();
 	REFUSED(0, HVC_CLEAR_VM_S2_RANGE, live, LOAD_ADDR, PMD, 0, 0);
