@@ -23,6 +23,8 @@
  *   mmio_*_without_syndrome_*                   an MMIO exit with ESR.ISV = 0 handed the host
  *                                               the guest's x0 / let it set a register
  *   mmio_load_gets_only_the_bytes_it_loaded     the host set all 64 bits of `ldr w7`'s register
+ *   vcpu_registered_but_not_reset_never_...     a vCPU READY before its shadow was reset ran
+ *                                               from PC 0, past the boot-PC check
  * (test_redteam_smp.c: CLEAR_VM_S2_RANGE while a vCPU of the powered-off VM still runs.)
  * The others are attacks that were already refused; they stay as regression tests.
  */
@@ -875,6 +877,46 @@ Test(redteam, mmio_load_gets_only_the_bytes_it_loaded)
 	setup();
 	v = mmio_load(3, false, true, 0xFEDCBA9876543210ull);      /* ldr x7: all of it */
 	cr_assert_eq(v, 0xFEDCBA9876543210ull);
+	oracle_holds();
+}
+
+/*
+ * REGISTER_VCPU made the vCPU READY in its engine step and only then, outside any lock, reset
+ * the shadow context to "not run yet" (dirty = INVALID64; C does it inside register_vcpu's
+ * critical section). A CPU descheduled between the two (hosted: a preempted thread) leaves
+ * a READY vCPU whose shadow is all zero (dirty 0): VERIFY and VCPU_RUN on other CPUs then run
+ * the guest from PC 0 with no boot-PC check (it must lie inside a verified image). The
+ * window is reproduced by running REGISTER_VCPU's engine step alone on CPU 1, as CPU 1 would
+ * have when it was descheduled; CPU 0 then verifies and runs the vCPU.
+ */
+static uint64_t FIRST_PC;
+static unsigned g_first_pc(void *arg, uint64_t *x)
+{
+	(void)arg;
+	(void)x;
+	if (G_N++ == 0)
+		FIRST_PC = arch_read_sysreg(SR_ELR_EL2);
+	return gtrap(arch_read_sysreg(SR_ELR_EL2), esr_make(EC_WFX, 0), 0);
+}
+
+Test(redteam, vcpu_registered_but_not_reset_never_runs_from_pc0)
+{
+	int64_t vmid = hvc(HVC_REGISTER_KVM, 0, 0xABCD0000ull, 0, 0, 0);
+
+	cr_assert(vmid >= 1 && vmid <= HL_MAX_VM);
+	hstore(HV_FIELD(0, boot_pc), BOOT_PC);
+	hstore(HV_FIELD(1, boot_pc), BOOT_PC);
+	cr_assert_eq(hvc(HVC_REGISTER_VCPU, (uint64_t)vmid, 0, hv_pa(0), 0, 0), 0);
+	/* CPU 1 inside REGISTER_VCPU(vmid, 1): its engine step done, the trap layer's rest not */
+	cr_assert_eq(hl_register_vcpu(E, 1, (uint32_t)vmid, 1, hv_pa(1)), HL_OK);
+	verify_vm((uint32_t)vmid);
+	G_N = 0;
+	FIRST_PC = 0xDEAD;
+	hosted_set_guest_runner(g_first_pc, NULL);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, (uint64_t)vmid, 1, 0, 0, 0), EXIT_TRAP);
+	cr_assert_eq(G_N, 1);
+	cr_assert_eq(FIRST_PC, BOOT_PC, "vCPU 1 started at PC %#llx, not the boot PC inside its image",
+		     (unsigned long long)FIRST_PC);
 	oracle_holds();
 }
 

@@ -46,6 +46,14 @@ struct kcore *kcore_new(struct hl_engine *e)
 		k->cpu[c].cur_vmid = HL_HOSTVISOR;
 		k->cpu[c].cur_vcpuid = c;
 	}
+	/* every shadow context starts "not run yet" (dirty = INVALID64: the first run resets the
+	 * vCPU and checks its boot PC against the verified images). Set here, before any vCPU
+	 * can become READY, not after REGISTER_VCPU's step (H10): a CPU descheduled between that
+	 * step and the reset left a READY vCPU whose zero shadow (dirty 0) ran from PC 0. A vCPU
+	 * is registered once (UNUSED -> READY; vmids are never reused), so nothing resets it later. */
+	for (unsigned v = 0; v < HL_NR_PRINC; v++)
+		for (unsigned c = 0; c < HL_VCPU_PER_VM; c++)
+			k->shadow[v][c].dirty = HL_INVALID64;
 	for (unsigned i = 0; i < HL_SMMU_NUM; i++)
 		kc_smmu_reset(k, i);
 	(void)kcore_own_range(k, KC_SMMU_BASE, HL_SMMU_NUM * KC_SMMU_SIZE);
@@ -291,13 +299,8 @@ enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 		if (x[1] < 1 || x[1] > HL_MAX_VM || x[2] >= HL_VCPU_PER_VM ||
 		    kcore_host_read(k, cpu, x[3], &hv, sizeof(hv)) != HL_OK)
 			return ret_status(kc, f, HL_E_INVAL);
+		/* the shadow context is "not run yet" from kcore_new on (dirty = INVALID64) */
 		rc = hl_register_vcpu(e, (int)cpu, (uint32_t)x[1], (uint32_t)x[2], x[3]);
-		if (rc == HL_OK) {
-			/* the shadow context starts dirty = INVALID64: "not run yet" */
-			struct shadow_ctxt *sh = &k->shadow[x[1]][x[2]];
-			memset(sh, 0, sizeof(*sh));
-			sh->dirty = HL_INVALID64;
-		}
 		return ret_status(kc, f, rc);
 	}
 	case HVC_ENCRYPT_BUF:
