@@ -8,6 +8,7 @@
  * teardown never clears) still maps them. Before the fix the pages went back to the host
  * (and could go on to another VM) while the guest still read and wrote them; now the call
  * is refused with EPERM and nothing changed until every vCPU has exited.
+ * clear_vs_running_vcpu_race: the same with random timing, 24 rounds (fails on the old code).
  * The oracles cannot see this attack on their own: the logs admit a linearization with
  * vCPU 0's OVM_INACTIVE before the OCLEAR_VM steps (the guest's accesses and the trap
  * layer's read of the vCPU states append no record), so the test asserts it directly.
@@ -241,4 +242,96 @@ Test(redteam_smp, clear_while_a_vcpu_still_runs)
 	cr_assert_eq(hl_s2page_get(E->st, GPAGE(0)).owner, HL_HOSTVISOR);
 	cr_assert_eq(hl_s2page_get(E->st, BLOCK_PFN).owner, HL_HOSTVISOR);
 	oracle_holds();
+}
+
+/*
+ * The same as a race, many rounds: vCPU 0 stays in its guest for a random time, looking at
+ * its page again and again; CPU 0 powers the VM off after a random delay and retries
+ * CLEAR_VM_S2_RANGE until it succeeds. The page is the VM's every time the guest looks; a
+ * CLEAR that succeeds comes after vCPU 0 left (its vCPU READY again).
+ */
+static volatile int race_stop;
+static uint64_t race_stay_us;
+static unsigned race_bad, race_looks;
+
+static unsigned race_guest(void *arg, uint64_t *x)
+{
+	unsigned vcpu = (unsigned)(arch_read_sysreg(SR_VMPIDR_EL2) & 0xFF);
+	struct timespec t0, t;
+	(void)arg;
+
+	if (vcpu == 1) {
+		x[0] = SYSTEM_OFF;
+		return gtrap(arch_read_sysreg(SR_ELR_EL2) + 4, esr_make(EC_HVC64, 0), 0);
+	}
+	if (guest_mode == 0)
+		return gtrap(arch_read_sysreg(SR_ELR_EL2),
+			     esr_make(EC_DABT_LOW, ESR_ISV | (3u << ESR_SAS_SHIFT) | (2u << ESR_SRT_SHIFT) |
+						   (FSC_TRANS_L0 + 3)), G_PAGE);
+	__atomic_store_n(&in_guest, 1, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct hl_pt_entry ent;
+		struct hl_s2page pg;
+		if (hl_translate(E, 1, VMID, hl_ipa(G_PAGE), &ent) == HL_OK && ent.level &&
+		    hl_page_get(E, 1, ent.pfn, &pg) == HL_OK) {
+			race_looks++;
+			if (pg.owner != VMID)
+				race_bad++;
+		}
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((uint64_t)(t.tv_sec - t0.tv_sec) * 1000000u + (uint64_t)(t.tv_nsec - t0.tv_nsec) / 1000u < race_stay_us);
+	return gtrap(arch_read_sysreg(SR_ELR_EL2), esr_make(EC_WFX, 0), 0);
+}
+
+Test(redteam_smp, clear_vs_running_vcpu_race)
+{
+	uint64_t rnd = 0x9E3779B97F4A7C15ull;
+	unsigned refused = 0, entered = 0;
+
+	for (unsigned round = 0; round < 24; round++) {
+		pthread_t t;
+		unsigned tries = 0;
+		int64_t r;
+
+		if (round) {
+			teardown();
+			setup();
+		}
+		rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+		race_stay_us = 200 + rnd % 3000;
+		in_guest = 0;
+		race_bad = 0;
+		guest_mode = 0;
+		hosted_set_guest_runner(race_guest, NULL);
+		VMID = boot_vm_with_page();
+		guest_mode = 1;
+		cr_assert_eq(pthread_create(&t, NULL, cpu1_runs_vcpu0, NULL), 0);
+		{
+			struct timespec ts = { 0, (long)(rnd >> 20) % 2000000 };
+			nanosleep(&ts, NULL);   /* anywhere from before vCPU 0 enters to after it left */
+		}
+		cr_assert_eq(hvc(0, HVC_VCPU_RUN, VMID, 1, 0, 0), EXIT_TRAP);
+		while ((r = hvc(0, HVC_CLEAR_VM_S2_RANGE, VMID, GUEST_RAM, 64 * PG, 0)) == KC_EPERM && tries++ < 100000)
+			sched_yield();
+		cr_assert_eq(r, 0, "round %u: CLEAR returned %lld", round, (long long)r);
+		/* a CLEAR that went through: vCPU 0 is out of its guest for good */
+		cr_assert_neq(E->st->info[VMID]->vcpu_state[0], HL_VCPU_ACTIVE, "round %u", round);
+		refused += tries != 0;
+		pthread_join(t, NULL);
+		cr_assert_eq(race_bad, 0, "round %u: the running guest's page was not its own %u times of %u", round,
+			     race_bad, race_looks);
+		cr_assert(!hl_cpu_halted(E, 0));
+		/* VCPU_RUN of vCPU 0 after the power-off halts CPU 1 (the seed's set_vcpu_active
+		 * halt): then its guest never ran */
+		if (hl_cpu_halted(E, 1))
+			cr_assert_eq(in_guest, 0, "round %u", round);
+		else
+			entered++;
+		cr_assert_eq(hl_s2page_get(E->st, GPAGE(0)).owner, HL_HOSTVISOR);
+	}
+	oracle_holds();
+	cr_log_info("%u of 24 rounds: vCPU 0 entered its guest; %u: CLEAR refused while it ran", entered, refused);
+	cr_assert_gt(refused, 0, "no round raced CLEAR against a running vCPU");
 }
