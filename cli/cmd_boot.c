@@ -43,6 +43,7 @@
 #include "hl_file.h"
 #include "hl_pgtable.h"
 #include "kcore.h"
+#include "arch/aarch64/el2/image/layout.h"   /* LINUX_*_PA: where --linux loads its inputs */
 
 #define MAX_LINE (2 * HL_REC_MAX + 64)
 
@@ -67,6 +68,12 @@ static void usage(FILE *f)
 		"  --quiet         do not echo the console\n"
 		"  --min-traps N   also fail unless every CPU took >= N traps to EL2 and every trap kind\n"
 		"                  the host kernel drives (all but irq) occurred on every CPU\n"
+		"  --linux         boot Debian's arm64 kernel as the EL1 host instead of the test kernel\n"
+		"                  (image hyplog-el2-linux.elf; Image, initramfs.cpio and linux-host.dtb\n"
+		"                  from scripts/linux-fetch, loaded at layout.h's LINUX_*_PA): pass iff its\n"
+		"                  init saw --smp CPUs and powered off, no host access was skipped, and\n"
+		"                  the check holds. Prints the kernel's version string\n"
+		"  --linux-dir DIR scripts/linux-fetch's output (default $HYPLOG_LINUX_DIR, else build-linux)\n"
 		"  --expect-violation  invert the verdict of the check (for an image built with a fault\n"
 		"                  switch): pass iff the run completes and the check finds a violation\n"
 		"\n"
@@ -118,6 +125,7 @@ struct boot {
 	bool have_obj[HL_ID_END];
 	uint64_t got_n[HL_ID_END], got_bytes[HL_ID_END];
 	uint64_t total;
+	uint64_t hvc_errors_total;   /* host accesses KCore skipped, all CPUs (--linux fails on any) */
 	uint32_t all_crc;
 	char cpu_line[HL_NR_CPUS][400];
 	unsigned halted_cpus, host_fail;
@@ -311,7 +319,8 @@ static int on_cpu(struct boot *b, const char *l)
 		unsigned cc, hh;
 		unsigned long long st, ck, refused, mrej, herr;
 		const char *kinds = strstr(l, "hvc=");
-		if (sscanf(l, "HLCPU %u %u %llu %llu %llu %llu %llu", &cc, &hh, &st, &ck, &refused, &mrej, &herr) == 7)
+		if (sscanf(l, "HLCPU %u %u %llu %llu %llu %llu %llu", &cc, &hh, &st, &ck, &refused, &mrej, &herr) == 7 &&
+		    (b->hvc_errors_total += herr, true))
 			snprintf(b->cpu_line[c], sizeof(b->cpu_line[c]),
 				 "%s; host test %s (%llu checks)%s, refused by EL2 %llu, SMMU writes refused %llu, "
 				 "hypercall errors %llu", kinds ? kinds : "", st ? "FAILED" : "passed", ck,
@@ -415,11 +424,16 @@ int cmd_boot(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'Q' },
 		{ "min-traps", required_argument, NULL, 'm' },
 		{ "expect-violation", no_argument, NULL, 'V' },
+		{ "linux", no_argument, NULL, 'L' },
+		{ "linux-dir", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long smp = 4, timeout = 600, min_traps = 0;
-	bool expect_violation = false;
+	bool expect_violation = false, linux_host = false;
+	const char *linux_dir = getenv("HYPLOG_LINUX_DIR");
+	char lx_kernel[PATH_MAX + 64], lx_initrd[PATH_MAX + 64], lx_dtb[PATH_MAX + 64], lx_version[200] = "";
+	int lx_cpus = -1;
 	const char *image = NULL, *log = "hyplog-boot.log", *qemu = "qemu-system-aarch64";
 	char imgbuf[PATH_MAX], smpbuf[16], accel[64];
 	bool quiet = false, timed_out = false;
@@ -452,6 +466,8 @@ int cmd_boot(int argc, char **argv)
 				return HL_EXIT_USAGE;
 			break;
 		case 'V': expect_violation = true; break;
+		case 'L': linux_host = true; break;
+		case 'D': linux_dir = optarg; break;
 		case 'h': usage(stdout); return HL_EXIT_OK;
 		default: usage(stderr); return HL_EXIT_USAGE;
 		}
@@ -461,8 +477,29 @@ int cmd_boot(int argc, char **argv)
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
-	if (!image)
+	if (!image) {
 		image = default_image(imgbuf, sizeof(imgbuf));
+		size_t il = strlen(image);
+		if (linux_host && image == imgbuf && il >= 4 && il + 6 < sizeof(imgbuf))
+			snprintf(imgbuf + il - 4, sizeof(imgbuf) - il + 4, "-linux.elf");   /* hyplog-el2-linux.elf */
+	}
+	if (linux_host) {
+		const char *d = linux_dir && *linux_dir ? linux_dir : "build-linux";
+		snprintf(lx_kernel, sizeof(lx_kernel), "loader,file=%s/Image,addr=%#x,force-raw=on", d, LINUX_IMAGE_PA);
+		snprintf(lx_initrd, sizeof(lx_initrd), "loader,file=%s/initramfs.cpio,addr=%#x,force-raw=on", d,
+			 LINUX_INITRD_PA);
+		snprintf(lx_dtb, sizeof(lx_dtb), "loader,file=%s/linux-host.dtb,addr=%#x,force-raw=on", d, LINUX_DTB_PA);
+		const char *need[] = { "Image", "initramfs.cpio", "linux-host.dtb" };
+		for (unsigned i = 0; i < 3; i++) {
+			char f[PATH_MAX + 32];
+			snprintf(f, sizeof(f), "%s/%s", d, need[i]);
+			if (access(f, R_OK) != 0) {
+				fprintf(stderr, "hyplog boot: --linux: no %s (run scripts/linux-fetch, or pass --linux-dir)\n", f);
+				printf("RESULT: FAIL (no Linux inputs)\n");
+				return HL_EXIT_USAGE;
+			}
+		}
+	}
 	if (access(image, R_OK) != 0) {
 		fprintf(stderr, "hyplog boot: no image at %s (build it: scripts/test-aarch64, or pass --image)\n", image);
 		printf("RESULT: FAIL (no EL2 image)\n");
@@ -497,7 +534,12 @@ int cmd_boot(int argc, char **argv)
 	if (pid == 0) {
 		char *args[] = { (char *)qemu, "-M", "virt,virtualization=on", "-cpu", "max", "-smp", smpbuf, "-m", "1024",
 				 "-nographic", "-nic", "none", "-semihosting", "-accel", accel, "-kernel", (char *)image,
-				 NULL };
+				 NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+		if (linux_host) {   /* the kernel, its initramfs and device tree: hyplog-el2-linux.elf */
+			char **a = &args[17];
+			*a++ = "-device", *a++ = lx_kernel, *a++ = "-device", *a++ = lx_initrd;
+			*a++ = "-device", *a++ = lx_dtb;
+		}
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
@@ -525,6 +567,13 @@ int cmd_boot(int argc, char **argv)
 		n = getline(&line, &lcap, in);
 		if (n < 0)
 			break;
+		if (linux_host && !b->began) {
+			const char *v = strstr(line, "Linux version ");
+			if (v && !lx_version[0])
+				snprintf(lx_version, sizeof(lx_version), "%.*s", (int)strcspn(v, "\r\n"), v);
+			if (!strncmp(line, "hyplog-linux: cpus ", 19))
+				lx_cpus = atoi(line + 19);
+		}
 		on_line(b, line, quiet);
 		if (b->ended && !t_stream)
 			t_stream = now();
@@ -546,6 +595,11 @@ int cmd_boot(int argc, char **argv)
 		for (unsigned i = 0; i < b->ncpus; i++)
 			if (b->cpu_line[i][0])
 				printf("  cpu %u: %llu traps to EL2: %s\n", i, (unsigned long long)b->traps_total[i], b->cpu_line[i]);
+	if (linux_host) {
+		printf("linux: %s\n", lx_version[0] ? lx_version : "(no 'Linux version' line: the kernel printed nothing)");
+		printf("linux: init saw %d CPUs (want %llu); host accesses KCore skipped: %llu\n", lx_cpus, smp,
+		       (unsigned long long)b->hvc_errors_total);
+	}
 	if (timed_out) {
 		printf("RESULT: FAIL (timeout after %llu s)\n", timeout);
 		goto out;
@@ -613,6 +667,10 @@ int cmd_boot(int argc, char **argv)
 			if (qrc != 0 || b->host_fail || b->halted_cpus)
 				printf("RESULT: FAIL (image exit %d, %u host tests failed, %u CPUs halted)\n", qrc,
 				       b->host_fail, b->halted_cpus);
+			else if (linux_host && (!lx_version[0] || lx_cpus != (int)smp || b->hvc_errors_total))
+				printf("RESULT: FAIL (Linux: %s, init saw %d of %llu CPUs, %llu host accesses skipped)\n",
+				       lx_version[0] ? "booted" : "no version line", lx_cpus, smp,
+				       (unsigned long long)b->hvc_errors_total);
 			else if (min_traps && (lo < min_traps || missing))
 				printf("RESULT: FAIL (fewest traps on a CPU %llu, want >= %llu; %u trap kinds never seen)\n",
 				       (unsigned long long)lo, min_traps, missing);
@@ -624,8 +682,9 @@ int cmd_boot(int argc, char **argv)
 			else if (crc != 0)
 				printf("RESULT: FAIL (check: %s)\n", hl_rel_name(v.rel));
 			else {
-				printf("RESULT: PASS (%u CPUs, >= %llu traps per CPU, %llu records, check holds)\n", b->ncpus,
-				       (unsigned long long)lo, (unsigned long long)info.records);
+				printf("RESULT: PASS (%s%u CPUs, >= %llu traps per CPU, %llu records, check holds)\n",
+				       linux_host ? "Linux host, " : "", b->ncpus, (unsigned long long)lo,
+				       (unsigned long long)info.records);
 				rc = HL_EXIT_OK;
 			}
 		}

@@ -31,6 +31,14 @@
 #define HOST_GPOOL_OFF    0x800000     /* pages handed to guests on their stage-2 faults */
 #define HOST_SMMU_OFF     0xA00000     /* pages mapped through the SMMU */
 
+/* hyplog-el2-linux.elf (issue 12): Debian's arm64 kernel as the EL1 host on CPU 0. `hyplog
+ * boot --linux` loads these with QEMU's -device loader (scripts/linux-fetch builds them); the
+ * device tree's memory node is rewritten by the image to the engine's s2page RAM only */
+#define LINUX_IMAGE_PA    0x40200000   /* 2 MiB aligned: the Image's text_offset is added */
+#define LINUX_INITRD_PA   0x42000000   /* the kernel's image_size must end below this */
+#define LINUX_DTB_PA      0x43e00000   /* below HL_RAM_BASE + 64 MiB (-Dram_mib >= 64) */
+#define LINUX_DTB_MAX     0x00100000
+
 #define GUEST_IPA         0x80000000ull   /* guest image load address (2 MiB block) */
 #define GUEST_DATA_IPA    0x80200000ull   /* pages the guest touches (stage-2 faults) */
 #define GUEST_MMIO_IPA    0x0a000000ull   /* unmapped device IPA: MMIO exits */

@@ -360,6 +360,182 @@ static void vendor_call(unsigned cpu, struct trap_frame *f)
 	}
 }
 
+#ifdef HL_EL2_LINUX
+/* ---- the Linux host (hyplog-el2-linux.elf, issue 12) -------------------------------------------
+ * Debian's arm64 kernel runs at EL1 under the engine's host stage 2; its PSCI calls (SMC,
+ * trapped by HCR_EL2.TSC) come here. KCore proxies CPU_ON so that each secondary enters EL2
+ * first (vectors, VTTBR) and only then Linux's entry point at EL1; SYSTEM_OFF/RESET end the
+ * run with the log stream. What it does not proxy it answers NOT_SUPPORTED. */
+#define PSCI_VERSION 0x84000000u
+#define PSCI_CPU_OFF 0x84000002u
+#define PSCI_MIGRATE_INFO_TYPE 0x84000006u
+#define PSCI_SYSTEM_OFF 0x84000008u
+#define PSCI_SYSTEM_RESET 0x84000009u
+#define PSCI_FEATURES 0x8400000Au
+#define PSCI_NOT_SUPPORTED ((uint64_t)-1)
+#define PSCI_INVALID_PARAMS ((uint64_t)-2)
+
+static struct {
+	uint64_t entry, ctx, psci_calls;
+	uint64_t skipped_ipa[4];   /* the first host accesses KCore skipped (hvc_errors) */
+} __attribute__((aligned(64))) linux_cpu[EL2_MAX_CPUS];
+static uint64_t linux_entry0, linux_dtb;
+static uint32_t linux_finishing;
+
+static bool linux_psci_known(uint32_t fn)
+{
+	switch (fn) {
+	case PSCI_VERSION: case PSCI_CPU_OFF: case (uint32_t)PSCI_CPU_ON: case 0x84000003u:
+	case (uint32_t)PSCI_AFFINITY_INFO: case 0x84000004u: case PSCI_MIGRATE_INFO_TYPE:
+	case PSCI_SYSTEM_OFF: case PSCI_SYSTEM_RESET: case PSCI_FEATURES:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* SYSTEM_OFF/RESET: Linux stopped its other CPUs (smp_send_stop) before the call */
+static _Noreturn void linux_finish(unsigned cpu, bool off)
+{
+	if (__atomic_exchange_n(&linux_finishing, 1, __ATOMIC_ACQ_REL))
+		for (;;)
+			__asm__ volatile("wfe");
+	el2_printf("\nel2: cpu %u: Linux called PSCI %s; streaming the logs\n", cpu, off ? "SYSTEM_OFF" : "SYSTEM_RESET");
+	for (unsigned c = 0; c < ncpus; c++)
+		el2_printf("el2: cpu %u: %llu PSCI calls, %llu host accesses skipped (first at %llx %llx %llx %llx)\n", c,
+			   (unsigned long long)linux_cpu[c].psci_calls, (unsigned long long)kc->cpu[c].hvc_errors,
+			   (unsigned long long)linux_cpu[c].skipped_ipa[0], (unsigned long long)linux_cpu[c].skipped_ipa[1],
+			   (unsigned long long)linux_cpu[c].skipped_ipa[2], (unsigned long long)linux_cpu[c].skipped_ipa[3]);
+	cpu_res[cpu].status = off ? 0 : 1;   /* a reset is Linux's panic=-1: a failure */
+	dump_logs();
+	el2_printf("el2: image verdict %s\n", off ? "pass" : "FAIL (SYSTEM_RESET)");
+	el2_semihost_exit(off ? 0 : 1);
+}
+
+static void linux_psci(unsigned cpu, struct trap_frame *f)
+{
+	uint32_t fn = (uint32_t)f->x[0];
+
+	linux_cpu[cpu].psci_calls++;
+	f->elr += 4;   /* a trapped SMC returns to the SMC itself */
+	if (f->x[0] >> 32) {
+		f->x[0] = PSCI_NOT_SUPPORTED;
+		return;
+	}
+	switch (fn) {
+	case (uint32_t)PSCI_CPU_ON:
+	case 0x84000003u: {
+		uint64_t mpidr = fn == 0x84000003u ? (uint32_t)f->x[1] : f->x[1];
+		unsigned t = (unsigned)(mpidr & 0xFF);
+		int64_t rc;
+
+		if ((mpidr & ~0xFFull) || t >= ncpus || t == cpu) {
+			f->x[0] = PSCI_INVALID_PARAMS;
+			return;
+		}
+		/* Linux's entry point and context id wait here for the target's EL2 entry */
+		linux_cpu[t].entry = f->x[2];
+		linux_cpu[t].ctx = f->x[3];
+		__asm__ volatile("dsb ish" : : : "memory");
+		rc = el2_psci_smc(PSCI_CPU_ON, mpidr, (uint64_t)(uintptr_t)el2_secondary_entry, t);
+		f->x[0] = (uint64_t)rc;
+		return;
+	}
+	case PSCI_SYSTEM_OFF:
+		linux_finish(cpu, true);
+	case PSCI_SYSTEM_RESET:
+		linux_finish(cpu, false);
+	case PSCI_FEATURES:
+		if (!linux_psci_known((uint32_t)f->x[1])) {
+			f->x[0] = PSCI_NOT_SUPPORTED;
+			return;
+		}
+		f->x[0] = (uint64_t)el2_psci_smc(fn, f->x[1], 0, 0);
+		return;
+	default:
+		if (!linux_psci_known(fn)) {
+			f->x[0] = PSCI_NOT_SUPPORTED;
+			return;
+		}
+		/* VERSION, CPU_OFF, AFFINITY_INFO, MIGRATE_INFO_TYPE: QEMU's PSCI answers */
+		f->x[0] = (uint64_t)el2_psci_smc(fn, f->x[1], f->x[2], f->x[3]);
+		return;
+	}
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+/* the device tree (loaded at LINUX_DTB_PA, scripts/linux-fetch): its one memory node's reg
+ * becomes the engine's s2page RAM, so Linux never uses KCore's memory (EL2_MEM_BASE up) */
+static void linux_fix_dtb(void)
+{
+	uint8_t *d = (uint8_t *)(uintptr_t)LINUX_DTB_PA;
+	uint32_t total = be32(d + 4), off_st = be32(d + 8), off_str = be32(d + 12), sz_st = be32(d + 36);
+	unsigned depth = 0, mem_depth = 0, fixed = 0;
+
+	if (be32(d) != 0xD00DFEEDu || total > LINUX_DTB_MAX || off_st + sz_st > total || off_str > total)
+		el2_fatal("no device tree at %#x (hyplog boot --linux loads it)", LINUX_DTB_PA);
+	for (uint32_t o = off_st; o + 4 <= off_st + sz_st;) {
+		uint32_t tok = be32(d + o);
+		o += 4;
+		if (tok == 1) {   /* FDT_BEGIN_NODE */
+			const char *name = (const char *)d + o;
+			depth++;
+			if (depth == 2 && !strncmp(name, "memory@", 7))
+				mem_depth = depth;
+			o = (o + (uint32_t)strlen(name) + 1 + 3) & ~3u;
+		} else if (tok == 3) {   /* FDT_PROP */
+			uint32_t len = be32(d + o), no = be32(d + o + 4);
+			if (mem_depth && depth == mem_depth && !strcmp((const char *)d + off_str + no, "reg")) {
+				if (len != 16)
+					el2_fatal("device tree: memory reg is %u bytes, want 16", len);
+				put_be64(d + o + 8, HL_RAM_BASE);
+				put_be64(d + o + 16, HL_RAM_SIZE);
+				fixed++;
+			}
+			o = (o + 8 + len + 3) & ~3u;
+		} else if (tok == 2) {   /* FDT_END_NODE */
+			if (depth == mem_depth)
+				mem_depth = 0;
+			depth--;
+		} else if (tok == 9) {
+			break;
+		} else if (tok != 4) {
+			el2_fatal("device tree: bad token %u at %u", tok, o - 4);
+		}
+	}
+	if (fixed != 1)
+		el2_fatal("device tree: %u memory nodes, want 1", fixed);
+	linux_dtb = LINUX_DTB_PA;
+}
+
+/* the arm64 Image header (Documentation/arch/arm64/booting.rst): magic, text_offset, size */
+static void linux_check_image(void)
+{
+	const uint8_t *h = (const uint8_t *)(uintptr_t)LINUX_IMAGE_PA;
+	uint64_t text_offset, image_size;
+
+	memcpy(&text_offset, h + 8, 8);
+	memcpy(&image_size, h + 16, 8);
+	if (memcmp(h + 56, "ARM\x64", 4) != 0)
+		el2_fatal("no arm64 Linux Image at %#x (hyplog boot --linux loads it)", LINUX_IMAGE_PA);
+	if (LINUX_IMAGE_PA + text_offset + image_size > LINUX_INITRD_PA)
+		el2_fatal("the Image (text_offset %#llx, image_size %#llx) overlaps the initrd at %#x",
+			  (unsigned long long)text_offset, (unsigned long long)image_size, LINUX_INITRD_PA);
+	linux_entry0 = LINUX_IMAGE_PA + text_offset;
+	el2_printf("el2: Linux Image at %#x (text_offset %#llx, image_size %#llx), device tree at %#x\n",
+		   LINUX_IMAGE_PA, (unsigned long long)text_offset, (unsigned long long)image_size, LINUX_DTB_PA);
+}
+#endif
 
 void arch_el2_host_trap(struct trap_frame *f)
 {
@@ -370,6 +546,12 @@ void arch_el2_host_trap(struct trap_frame *f)
 		vendor_call(cpu, f);
 		return;
 	}
+#ifdef HL_EL2_LINUX
+	if (ec == EC_SMC64) {
+		linux_psci(cpu, f);
+		return;
+	}
+#endif
 	if (ec == EC_DABT_LOW || ec == EC_IABT_LOW) {
 		uint64_t ipa = hpfar_to_ipa(f->hpfar, f->far);
 		/* the hypervisor's own memory: never the host's, whatever s2page says (the engine
@@ -387,17 +569,30 @@ void arch_el2_host_trap(struct trap_frame *f)
 			return;
 		}
 	}
+#ifdef HL_EL2_LINUX
+	uint64_t errs = kc->cpu[cpu].hvc_errors;
+#endif
 	if (kcore_host_trap(kc, f) == KC_RET_HALTED) {
 		cpu_res[cpu].halted = 1;
 		el2_printf("el2: cpu %u HALTED by the engine (esr %llx x0 %llx)\n", cpu, (unsigned long long)f->esr,
 			   (unsigned long long)call);
 		cpu_res[cpu].status = 0xDEAD;
+#ifdef HL_EL2_LINUX
+		/* the other CPUs still run Linux (no VH_DONE ever comes): no stream, a failure */
+		el2_printf("RESULT: FAIL (cpu %u halted under Linux)\n", cpu);
+		el2_semihost_exit(1);
+#endif
 		cpu_finish(cpu);
 	}
 	/* SPEC §15: a step that took a page from the host invalidated every CPU's TLB inside
 	 * the step (arch_tlbi_s2_ipa from the engine's host_unmap), before the page changed
 	 * hands: nothing is left to invalidate here (there used to be a TLBI VMALLS12E1IS
 	 * here, after the whole call, which for VCPU_RUN is after the guest ran) */
+#ifdef HL_EL2_LINUX
+	if (kc->cpu[cpu].hvc_errors != errs && errs < 4)
+		linux_cpu[cpu].skipped_ipa[errs] = (ec == EC_DABT_LOW || ec == EC_IABT_LOW) ?
+			hpfar_to_ipa(f->hpfar, f->far) : f->esr;
+#endif
 	__asm__ volatile("dsb ish" : : : "memory");   /* new host entries before the retry */
 }
 
@@ -408,13 +603,25 @@ static _Noreturn void enter_host(unsigned cpu)
 {
 	write_sysreg(VTCR_VAL, vtcr_el2);
 	write_sysreg(hl_pt_root_pa_of(eng, HL_HOSTVISOR), vttbr_el2);   /* VMID 0 */
+#ifdef HL_EL2_LINUX
+	/* Linux's PSCI SMCs trap (TSC); IMO/FMO clear: its interrupts go straight to EL1 */
+	write_sysreg(HCR_HOST_NVHE_FLAGS | HCR_TSC, hcr_el2);
+#else
 	write_sysreg(HCR_HOST_NVHE_FLAGS, hcr_el2);
+#endif
 	write_sysreg(read_sysreg(midr_el1), vpidr_el2);
 	write_sysreg(read_sysreg(mpidr_el1), vmpidr_el2);
 	write_sysreg(0, mdcr_el2);
 	write_sysreg(SCTLR_EL1_RESET, sctlr_el1);
 	write_sysreg(0, vbar_el1);
 	__asm__ volatile("isb\n\ttlbi vmalls12e1\n\tdsb ish\n\tisb" : : : "memory");
+#ifdef HL_EL2_LINUX
+	/* booting.rst: x0 = the device tree (CPU 0) or the context id (CPU_ON), x1-x3 = 0,
+	 * MMU and caches off at EL1 (SCTLR_EL1 reset value above) */
+	if (cpu == 0)
+		el2_enter_el1(linux_entry0, linux_dtb);
+	el2_enter_el1(linux_cpu[cpu].entry, linux_cpu[cpu].ctx);
+#endif
 	bump_count(&cpus_up);
 	wait_count(&start_gate, 1);   /* every host CPU starts at the same time */
 	el2_enter_el1(HOST_BASE, cpu);
@@ -456,14 +663,27 @@ static void boot_cpu0(void)
 		el2_fatal("kcore_new failed");
 	/* what KCore owns on this platform besides the SMMU windows (SPEC §16): its console
 	 * and its own memory never go to a VM (IOREMAP) nor to the host */
+#ifdef HL_EL2_LINUX
+	/* Linux's console is the same PL011: the host owns it (KCore writes to it only before
+	 * Linux starts and after SYSTEM_OFF, when Linux has stopped its CPUs) */
+	if (!kcore_own_range(kc, EL2_MEM_BASE, EL2_RAM_END - EL2_MEM_BASE))
+#else
 	if (!kcore_own_range(kc, EL2_UART_BASE, 0x1000) ||
 	    !kcore_own_range(kc, EL2_MEM_BASE, EL2_RAM_END - EL2_MEM_BASE))
+#endif
 		el2_fatal("kcore_own_range failed");
 #ifdef HL_FAULT_INJECTION
 	hl_fault_set(HL_FAULT_WRONG_DELTA, 97);
 #endif
 	el2_printf("el2: engine up: %u CPUs, host stage-2 root %llx, heap %zu KiB\n", ncpus,
 		   (unsigned long long)hl_pt_root_pa_of(eng, HL_HOSTVISOR), el2_heap_used() >> 10);
+#ifdef HL_EL2_LINUX
+	linux_check_image();
+	linux_fix_dtb();
+	el2_printf("el2: entering Linux at EL1 on cpu 0 (%u CPUs, host RAM %#llx + %llu MiB); secondaries via PSCI CPU_ON\n",
+		   ncpus, (unsigned long long)HL_RAM_BASE, (unsigned long long)(HL_RAM_SIZE >> 20));
+	return;
+#endif
 	for (unsigned c = 1; c < ncpus; c++) {
 		int64_t rc = el2_psci_smc(PSCI_CPU_ON, c, (uint64_t)(uintptr_t)el2_secondary_entry, c);
 		if (rc != 0)

@@ -90,7 +90,7 @@ el2_semihost_exit:
 	hlt	#0xf000
 	b	park
 
-/* enter EL1h at `entry` with x0 = arg, DAIF masked (the host: stage 2 already set up) */
+/* enter EL1h at `entry` with x0 = arg, x1-x3 = 0, DAIF masked (the host: stage 2 already set up) */
 	.global	el2_enter_el1
 el2_enter_el1:
 	msr	elr_el2, x0
@@ -98,6 +98,8 @@ el2_enter_el1:
 	msr	spsr_el2, x2
 	mov	x0, x1
 	mov	x1, xzr
+	mov	x2, xzr			/* arm64 booting.rst: x1-x3 = 0 (the Linux host) */
+	mov	x3, xzr
 	isb
 	eret
 
