@@ -870,6 +870,7 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 	case HL_EV_GEN_VMID:
 		return true;
 	case HL_EV_REG_KVM:
+		return is_vm(a[0]) && a[2] < HL_MAX_KEYS;
 	case HL_EV_VM_POWEROFF:
 	case HL_EV_VERIFY:
 	case HL_EV_VM_GET:
