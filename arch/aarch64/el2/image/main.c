@@ -311,7 +311,7 @@ static _Noreturn void cpu_finish(unsigned cpu)
 /* ---- the host's traps ------------------------------------------------------------------------------ */
 static uint64_t tlb_probe_pa, tlb_probe_faults;
 
-static void vendor_call(unsigned cpu, struct trap_frame *f)
+static __attribute__((unused)) void vendor_call(unsigned cpu, struct trap_frame *f)   /* not in the Linux image */
 {
 	switch (f->x[0]) {
 	case VH_PUTS: {
@@ -374,8 +374,18 @@ static void vendor_call(unsigned cpu, struct trap_frame *f)
 #define PSCI_FEATURES 0x8400000Au
 #define PSCI_NOT_SUPPORTED ((uint64_t)-1)
 #define PSCI_INVALID_PARAMS ((uint64_t)-2)
+#define PSCI_ALREADY_ON ((uint64_t)-4)
+
+/* per CPU, for CPU_ON (a second CPU_ON must not overwrite the entry point of a CPU that is
+ * on its way up):
+ *   LX_OFF     --CPU_ON (CAS)-->  LX_PENDING   entry, ctx written; QEMU's CPU_ON called
+ *   LX_PENDING --QEMU refused-->  LX_OFF
+ *   LX_PENDING --EL2 entry---->   LX_ON        the CPU read entry, ctx and enters Linux
+ *   LX_ON      --CPU_OFF------>   LX_OFF       (back to LX_ON if QEMU's CPU_OFF returns) */
+enum { LX_OFF, LX_PENDING, LX_ON };
 
 static struct {
+	uint32_t state;
 	uint64_t entry, ctx, psci_calls;
 	uint64_t skipped_ipa[4];   /* the first host accesses KCore skipped (hvc_errors) */
 } __attribute__((aligned(64))) linux_cpu[EL2_MAX_CPUS];
@@ -429,8 +439,15 @@ static void linux_psci(unsigned cpu, struct trap_frame *f)
 		unsigned t = (unsigned)(mpidr & 0xFF);
 		int64_t rc;
 
-		if ((mpidr & ~0xFFull) || t >= ncpus || t == cpu) {
+		uint32_t off = LX_OFF;
+
+		if ((mpidr & ~0xFFull) || t >= ncpus) {
 			f->x[0] = PSCI_INVALID_PARAMS;
+			return;
+		}
+		if (!__atomic_compare_exchange_n(&linux_cpu[t].state, &off, LX_PENDING, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			f->x[0] = PSCI_ALREADY_ON;
 			return;
 		}
 		/* Linux's entry point and context id wait here for the target's EL2 entry */
@@ -438,9 +455,16 @@ static void linux_psci(unsigned cpu, struct trap_frame *f)
 		linux_cpu[t].ctx = f->x[3];
 		__asm__ volatile("dsb ish" : : : "memory");
 		rc = el2_psci_smc(PSCI_CPU_ON, mpidr, (uint64_t)(uintptr_t)el2_secondary_entry, t);
+		if (rc != 0)
+			__atomic_store_n(&linux_cpu[t].state, LX_OFF, __ATOMIC_RELEASE);
 		f->x[0] = (uint64_t)rc;
 		return;
 	}
+	case PSCI_CPU_OFF:
+		__atomic_store_n(&linux_cpu[cpu].state, LX_OFF, __ATOMIC_RELEASE);
+		f->x[0] = (uint64_t)el2_psci_smc(fn, 0, 0, 0);   /* returns only on failure */
+		__atomic_store_n(&linux_cpu[cpu].state, LX_ON, __ATOMIC_RELEASE);
+		return;
 	case PSCI_SYSTEM_OFF:
 		linux_finish(cpu, true);
 	case PSCI_SYSTEM_RESET:
@@ -457,7 +481,7 @@ static void linux_psci(unsigned cpu, struct trap_frame *f)
 			f->x[0] = PSCI_NOT_SUPPORTED;
 			return;
 		}
-		/* VERSION, CPU_OFF, AFFINITY_INFO, MIGRATE_INFO_TYPE: QEMU's PSCI answers */
+		/* VERSION, AFFINITY_INFO, MIGRATE_INFO_TYPE: QEMU's PSCI answers */
 		f->x[0] = (uint64_t)el2_psci_smc(fn, f->x[1], f->x[2], f->x[3]);
 		return;
 	}
@@ -542,11 +566,14 @@ void arch_el2_host_trap(struct trap_frame *f)
 	unsigned cpu = arch_cpu_id(), ec = esr_ec(f->esr);
 	uint64_t call = f->x[0];
 
+#ifndef HL_EL2_LINUX
+	/* the test kernel's private calls (layout.h): never offered to Linux, whose HVCs all
+	 * go to KCore (VH_DONE would end the run, VH_TLB_PROBE skip its faults) */
 	if (ec == EC_HVC64 && (call >> 24) == 0xC6) {
 		vendor_call(cpu, f);
 		return;
 	}
-#ifdef HL_EL2_LINUX
+#else
 	if (ec == EC_SMC64) {
 		linux_psci(cpu, f);
 		return;
@@ -618,9 +645,13 @@ static _Noreturn void enter_host(unsigned cpu)
 #ifdef HL_EL2_LINUX
 	/* booting.rst: x0 = the device tree (CPU 0) or the context id (CPU_ON), x1-x3 = 0,
 	 * MMU and caches off at EL1 (SCTLR_EL1 reset value above) */
-	if (cpu == 0)
+	if (cpu == 0) {
+		linux_cpu[0].state = LX_ON;
 		el2_enter_el1(linux_entry0, linux_dtb);
-	el2_enter_el1(linux_cpu[cpu].entry, linux_cpu[cpu].ctx);
+	}
+	uint64_t entry = linux_cpu[cpu].entry, ctx = linux_cpu[cpu].ctx;
+	__atomic_store_n(&linux_cpu[cpu].state, LX_ON, __ATOMIC_RELEASE);
+	el2_enter_el1(entry, ctx);
 #endif
 	bump_count(&cpus_up);
 	wait_count(&start_gate, 1);   /* every host CPU starts at the same time */
