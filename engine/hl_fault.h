@@ -40,6 +40,8 @@
  *   REVOKE_NO_UNMAP  OREVOKE 1 -> 0 leaves the host's mapping (and flatmem) as they were
  *   RELAXED_PUBLISH  a log append publishes the record's tail with a relaxed store where a
  *                    release is needed (invisible on x86; TSan sees it)
+ *   CLEAR_WHILE_RUNNING  OCLEAR_VM of a POWEROFF VM's page is done while a vCPU of the VM
+ *                    is still ACTIVE (the vminfo check skipped; the read stays logged)
  *
  * The switches are process-global and meant for deterministic single-threaded tests.
  */
@@ -85,6 +87,7 @@ enum hl_fault {
 	HL_FAULT_SMMU_NO_COUNT,
 	HL_FAULT_REVOKE_NO_UNMAP,
 	HL_FAULT_RELAXED_PUBLISH,
+	HL_FAULT_CLEAR_WHILE_RUNNING,
 	HL_FAULT__COUNT
 };
 

@@ -162,24 +162,46 @@ static int tr_map_host(struct hl_step *s)
 }
 
 /*
- * OCLEAR_VM vmid pfn                               locks: s2page -> npt(host)
+ * OCLEAR_VM vmid pfn                  locks: vminfo(vmid) (read) -> s2page -> npt(host)
  *   s2page[pfn].owner == vmid, dma != 0 => DENIED (§12: an SMMU bank, even a freed one,
  *                                 still maps the page; it never goes back while mapped)
+ *   s2page[pfn].owner == vmid, vminfo(vmid).state == POWEROFF, some vcpu_state == ACTIVE
+ *                              => DENIED (§12, §17, H13: a vCPU that was in the guest when
+ *                                 another vCPU powered the VM off still runs on the VM's
+ *                                 stage 2 until its OVM_INACTIVE; the page never goes back
+ *                                 under it. Read under vminfo's lock, so the read is in the
+ *                                 record and the oracles order the step against the vCPU's
+ *                                 OVM_INACTIVE. A VM not POWEROFF keeps the seed/C rule: the
+ *                                 trap layer clears only POWEROFF VMs; engine-level callers
+ *                                 hand back pages a live VM has not mapped)
  *   s2page[pfn].owner == vmid  => s2page[pfn] := {HOSTVISOR, 0, pfn + SMMU_HOST_OFFSET, dma 0},
  *                                 flatmem[pfn] := 0, host entry (if any) := PAGE_GUEST (§9.7)
  *   otherwise                  => no change
  */
+static bool vm_off_but_running(const struct hl_vminfo *vi)
+{
+	if (vi->state != HL_VM_POWEROFF)
+		return false;
+	for (unsigned v = 0; v < HL_VCPU_PER_VM; v++)
+		if (vi->vcpu_state[v] == HL_VCPU_ACTIVE)
+			return true;
+	return false;
+}
+
 static int tr_clear_vm(struct hl_step *s)
 {
 	uint64_t vmid = s->arg[0], pfn = s->arg[1];
 	struct hl_s2page p;
 
+	LOCK(HL_INFO_OBJ(vmid));
 	LOCK(HL_S2PAGE_ID);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	p = hl_s2page_get(s->st, pfn);
 	if (p.owner != vmid || !hl_pfn_is_ram(pfn))
 		return HL_OK;
 	if (p.dma != 0 && !HL_FI(CLEAR_WHILE_DMA))
+		return HL_E_DENIED;
+	if (vm_off_but_running(info_of(s, vmid)) && !HL_FI(CLEAR_WHILE_RUNNING))
 		return HL_E_DENIED;
 	if (host_unmap(s, pfn))
 		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));

@@ -22,7 +22,8 @@ static const char *const fault_names[] = { "skip-lock", "lock-order", "append-la
 					   "smmu-no-unmap", "revoke-at-zero", "grant-past-max", "verify-no-sig",
 					   "dma-no-dec", "smmu-map-over", "vm-map-over", "clear-while-dma",
 					   "tlbi-skip", "host-maps-vm", "run-unverified", "smmu-free-keep",
-					   "smmu-no-count", "revoke-no-unmap", "relaxed-publish" };
+					   "smmu-no-count", "revoke-no-unmap", "relaxed-publish",
+					   "clear-while-running" };
 #ifdef HL_FAULT_INJECTION
 _Static_assert(sizeof(fault_names) / sizeof(fault_names[0]) == HL_FAULT__COUNT, "one name per fault switch");
 #endif

@@ -734,8 +734,10 @@ static int m_map_host(struct ctx *c)
 	return HL_OK;
 }
 
-/* OCLEAR_VM vmid pfn                                   locks: s2page, npt(host)
+/* OCLEAR_VM vmid pfn                      locks: vminfo(vmid) (read), s2page, npt(host)
  *   RAM page owned by vmid: dma != 0 => DENIED (§12)
+ *       the VM is POWEROFF and one of its vCPUs is still ACTIVE => DENIED (a page never
+ *           goes back to the host while a vCPU of its powered-off VM is in the guest)
  *       else host entry := PAGE_GUEST (if any, §9.7), page := {HOSTVISOR, 0, pfn + OFFSET},
  *       flatmem := zero page;  host unmap exhausts the pool => halt{s2page, npt(host)}
  *   otherwise => no change */
@@ -744,12 +746,19 @@ static int m_clear_vm(struct ctx *c)
 	struct hl_model *m = c->m;
 	uint64_t vmid = A(0), pfn = A(1);
 	struct hl_mpage p = page_of(m, pfn);
+	const struct hl_mvminfo *vi = &m->info[vmid];
+	bool in_guest = false;
 
+	lock(c, INFO(vmid));
 	lock(c, S2P);
 	lock(c, NPT0);
 	if (!is_ram(pfn) || p.owner != vmid)
 		return HL_OK;
 	if (p.dma != 0)
+		return HL_E_DENIED;
+	for (unsigned v = 0; v < HL_VCPU_PER_VM; v++)
+		in_guest |= vi->vcpu_state[v] == HL_VCPU_ACTIVE;
+	if (vi->state == HL_VM_POWEROFF && in_guest)
 		return HL_E_DENIED;
 	if (host_unmap(m, pfn))
 		return halt(c, 2, S2P, NPT0);

@@ -726,6 +726,38 @@ Test(model_step, smmu_rules)
 	hl_model_free(m);
 }
 
+/* H13: a powered-off VM's page never goes back while one of its vCPUs is still in the
+ * guest (another vCPU powered the VM off); the step locks and reads vminfo(vmid) first */
+Test(model_step, clear_of_poweroff_vm_with_active_vcpu_denied)
+{
+	struct hl_model *m = fresh();
+	uint64_t vp = th_pfn(5);
+	struct hl_model_ev ev = { HL_EV_CLEAR_VM, { 1, vp, 0, 0 }, 0, NULL, 0 };
+	struct hl_model_ev vf = { HL_EV_VERIFY, { 1, 0, 0, 0 }, 1, NULL, 0 };
+	struct hl_model_res res;
+
+	cr_assert_eq(step(m, HL_EV_GEN_VMID, 0, 0, 0, 0), HL_OK);
+	cr_assert_eq(step(m, HL_EV_REG_KVM, 1, 0x1000, 0, 0), HL_OK);
+	cr_assert_eq(step(m, HL_EV_REG_VCPU, 1, 0, 0x1000, 0), HL_OK);
+	cr_assert_eq(step(m, HL_EV_ASSIGN_VM, 1, 0x10, vp, 0), HL_OK);
+	cr_assert_eq(hl_model_step(m, &vf, &res), HL_OK);
+	cr_assert_eq(m->info[1].state, HL_VM_VERIFIED);
+	cr_assert_eq(step(m, HL_EV_VM_ACTIVE, 1, 0, 0, 0), HL_OK);
+	/* not powered off: the seed/C rule (the trap layer clears only POWEROFF VMs) */
+	cr_assert_eq(step(m, HL_EV_CLEAR_VM, 1, th_pfn(6), 0, 0), HL_OK);   /* not the VM's page */
+	cr_assert_eq(step(m, HL_EV_VM_POWEROFF, 1, 0, 0, 0), HL_OK);
+	cr_expect_eq(hl_model_step(m, &ev, &res), HL_E_DENIED);
+	cr_expect(pg_of(m, vp).owner == 1 && pg_of(m, vp).gfn == 0x10, "a refused clear changed the page");
+	cr_assert_geq(res.nlocks, 3);
+	cr_expect_eq(res.locks[0], HL_INFO_OBJ(1), "vminfo(vmid) is OCLEAR_VM's first lock");
+	cr_expect_eq(res.locks[1], HL_S2PAGE_ID);
+	cr_expect_eq(res.locks[2], HL_NPT_OBJ(HL_HOSTVISOR));
+	cr_assert_eq(step(m, HL_EV_VM_INACTIVE, 1, 0, 0, 0), HL_OK);
+	cr_expect_eq(step(m, HL_EV_CLEAR_VM, 1, vp, 0, 0), HL_OK);
+	cr_expect(pg_of(m, vp).owner == HL_HOSTVISOR && pg_of(m, vp).count == 0);
+	hl_model_free(m);
+}
+
 Test(model_step, vm_entries_are_set_once)
 {
 	struct hl_model *m = fresh();

@@ -179,6 +179,35 @@ static int sc_clear_dma(enum hl_fault f, unsigned every, char *msg, size_t len)
 	return rc;
 }
 
+/* H13: vCPU 0 is still in the guest when the VM is powered off (from another vCPU);
+ * OCLEAR_VM must refuse the VM's pages until it exits (its vminfo read is logged) */
+static int sc_clear_running(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = th_engine(2);
+	uint64_t base = HL_RAM_BASE_PFN + 2048;
+	uint32_t vmid;
+	int rc;
+
+	if (!e || !(vmid = th_boot_vm(e, 0, base, 0x80000000ull)) || hl_set_vcpu_active(e, 1, vmid, 0) != HL_OK ||
+	    hl_set_vm_poweroff(e, 0, vmid) != HL_OK) {
+		snprintf(msg, len, "scenario setup failed");
+		hl_engine_free(e);
+		return -1;
+	}
+	hl_fault_set(f, every);
+	for (uint64_t i = 0; i < 8; i++)
+		(void)hl_clear_vm_page(e, 0, vmid, base + i);
+	hl_fault_set(f, 0);
+	if (hl_set_vcpu_inactive(e, 1, vmid, 0) != HL_OK) {
+		snprintf(msg, len, "vCPU exit failed");
+		hl_engine_free(e);
+		return -1;
+	}
+	rc = verdict_msg(e, 0, msg, len);
+	hl_engine_free(e);
+	return rc;
+}
+
 static const struct mutant mutants[] = {
 	/* the step framework and the logs */
 	{ "skip-lock", HL_FAULT_SKIP_LOCK, 0, 0, 1, NULL, sc_skip_lock },
@@ -213,6 +242,7 @@ static const struct mutant mutants[] = {
 	{ "relaxed-publish", HL_FAULT_RELAXED_PUBLISH, HP_MIX_ALL, 60, 1,
 	  "a missing release fence changes nothing a single-threaded controlled run or x86 can observe; "
 	  "caught under ThreadSanitizer by test_mutation_tsan (concurrency suite, scripts/test's TSan build)", NULL },
+	{ "clear-while-running", HL_FAULT_CLEAR_WHILE_RUNNING, 0, 0, 1, NULL, sc_clear_running },
 };
 #define NMUT (sizeof(mutants) / sizeof(mutants[0]))
 

@@ -861,6 +861,38 @@ Test(oracle_relations, sync_shared_cleared_page_not_zeroed_in_ram)
 	hl_engine_free(e);
 }
 
+/* H13: a forged log where OCLEAR_VM read vminfo(vmid) while vCPU 0 was still ACTIVE in the
+ * powered-off VM (its read names the OVM_POWEROFF record, before vCPU 0's OVM_INACTIVE):
+ * the linearization puts the clear before the exit, where the model refuses it */
+Test(oracle_relations, relate_log_clear_while_a_vcpu_is_in_the_guest)
+{
+	struct hl_engine *e = th_engine(2);
+	uint64_t base = HL_RAM_BASE_PFN + 2048, off_seq;
+	uint32_t vm = th_boot_vm(e, 0, base, 0x80000000ull);
+	struct hl_verdict v;
+	struct hl_rdep *rd;
+	struct hl_rec *r;
+
+	cr_assert_neq(vm, 0);
+	cr_assert_eq(hl_set_vcpu_active(e, 1, vm, 0), HL_OK);
+	cr_assert_eq(hl_set_vm_poweroff(e, 0, vm), HL_OK);
+	cr_assert_eq(hl_clear_vm_page(e, 0, vm, base), HL_E_DENIED);   /* the engine refuses */
+	off_seq = th_nrecs(e, HL_INFO_OBJ(vm));
+	cr_assert_eq(hl_set_vcpu_inactive(e, 1, vm, 0), HL_OK);
+	cr_assert_eq(hl_clear_vm_page(e, 0, vm, base), HL_OK);
+	expect_pass(e);
+	r = rec_at(e, HL_S2PAGE_ID, th_nrecs(e, HL_S2PAGE_ID));
+	cr_assert_eq(r->event, HL_EV_CLEAR_VM);
+	rd = (struct hl_rdep *)hl_rec_rdeps(r);
+	cr_assert_eq(rd[0].obj, HL_INFO_OBJ(vm));
+	cr_assert_eq(rd[0].seq, off_seq + 1, "the clear read vminfo after the exit");
+	rd[0].seq = off_seq;   /* forged: read before the exit, vCPU 0 ACTIVE */
+	cr_assert_eq(hl_check_all(live(e), &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_LOG, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert_eq(v.obj, HL_S2PAGE_ID, "%s", v.what);
+	hl_engine_free(e);
+}
+
 Test(oracle_relations, security_broken_between_two_checkpoints)
 {
 	struct hl_engine_cfg cfg;

@@ -444,6 +444,75 @@ Test(clear_vm_page, not_owner_is_a_noop)
 	hl_engine_free(e);
 }
 
+/* a VERIFIED VM with vCPU `vcpu` registered (READY) */
+static uint32_t running_vm(struct hl_engine *e, uint32_t vcpu)
+{
+	uint32_t v = new_vm(e, 0);
+	int ok = -1;
+	cr_assert_eq(hl_register_vcpu(e, 0, v, vcpu, 0x1000), HL_OK);
+	cr_assert_eq(hl_verify_vm_image(e, 0, v, &ok), HL_OK);
+	cr_assert_eq(ok, 1);
+	return v;
+}
+
+/* H13: a powered-off VM whose vCPU is still in the guest (another vCPU powered it off)
+ * keeps its pages: OCLEAR_VM reads vminfo(vmid) under its lock and refuses, nothing
+ * changed, no record; once the vCPU exits the page goes back and the records list the
+ * vminfo read (a read lock: no HL_RD_WRITTEN, seq = vminfo's last record) before s2page */
+Test(clear_vm_page, poweroff_vm_with_active_vcpu_denied)
+{
+	struct hl_engine *e = eng();
+	uint32_t vm = running_vm(e, 1);
+	uint64_t pfn = th_pfn(64);
+	struct snap s;
+	const struct hl_rec *r;
+	const struct hl_rdep *rd;
+
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 0x302, pfn), HL_OK);
+	cr_assert_eq(hl_set_vcpu_active(e, 1, vm, 1), HL_OK);   /* vCPU 1 in the guest on CPU 1 */
+	cr_assert_eq(hl_set_vm_poweroff(e, 0, vm), HL_OK);      /* another vCPU powers it off */
+	fill(e, pfn, 3);
+	snap_take(e, &s);
+	cr_assert_eq(hl_clear_vm_page(e, 0, vm, pfn), HL_E_DENIED);
+	assert_untouched(e, &s);
+	assert_page(e, pfn, vm, 0, 0x302);
+	cr_assert_eq(hl_ram_page(e, pfn)[1], (uint8_t)(3 + 7), "the guest's data stays");
+	cr_assert_not(hl_cpu_halted(e, 0));
+	cr_assert_eq(hl_engine_nheld(e, 0), 0);
+	/* the vCPU exits: now the page goes back, and the step's records carry the read */
+	cr_assert_eq(hl_set_vcpu_inactive(e, 1, vm, 1), HL_OK);
+	snap_take(e, &s);
+	cr_assert_eq(hl_clear_vm_page(e, 0, vm, pfn), HL_OK);
+	assert_page(e, pfn, 0, 0, pfn + HOST_OFF);
+	assert_recs(e, &s, HL_EV_CLEAR_VM, HL_RES_OK, 0, (unsigned[]){ S2P }, 1);
+	r = last(e, S2P);
+	cr_assert_geq(r->nlock, 2);
+	rd = hl_rec_rdeps(r);
+	cr_assert_eq(rd[0].obj, INFO(vm), "vminfo(vmid) is the step's first lock");
+	cr_assert(hl_rdep_is_read(&rd[0]), "vminfo(vmid) is a read lock");
+	cr_assert_eq(rd[0].seq, s.n[INFO(vm)], "the read names vminfo's last record (the OVM_INACTIVE)");
+	cr_assert_eq(rd[1].obj, S2P);
+	cr_assert_not(hl_rdep_is_read(&rd[1]));
+	replay_ok(e);
+	hl_engine_free(e);
+}
+
+/* a VM that is not powered off keeps the seed/C rule (the trap layer clears only POWEROFF
+ * VMs): a running vCPU does not stop an engine-level clear of a page the VM never mapped */
+Test(clear_vm_page, live_vm_with_active_vcpu_keeps_c_rule)
+{
+	struct hl_engine *e = eng();
+	uint32_t vm = running_vm(e, 0);
+	uint64_t pfn = th_pfn(65);
+
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 0x303, pfn), HL_OK);
+	cr_assert_eq(hl_set_vcpu_active(e, 1, vm, 0), HL_OK);
+	cr_assert_eq(hl_clear_vm_page(e, 0, vm, pfn), HL_OK);
+	assert_page(e, pfn, 0, 0, pfn + HOST_OFF);
+	replay_ok(e);
+	hl_engine_free(e);
+}
+
 Test(clear_vm_page, rejects_bad_input)
 {
 	struct hl_engine *e = eng();

@@ -160,7 +160,9 @@ static int clear_vm_range(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t
 	 * still ACTIVE on its CPU, in the guest, through the VM's stage-2 table; a page cleared
 	 * now would be the host's (then another VM's) while that guest still reads and writes
 	 * it. Refused, nothing changed, until every vCPU has exited. The check holds for the
-	 * whole call: POWEROFF is final and a vCPU becomes ACTIVE only in a VERIFIED VM. */
+	 * whole call: POWEROFF is final and a vCPU becomes ACTIVE only in a VERIFIED VM.
+	 * OCLEAR_VM refuses such a page itself (H13: its vminfo read is logged, so the oracles
+	 * judge it); this pass keeps the call all-or-nothing (no page of the range moves). */
 	if (nactive != 0)
 		return HL_E_DENIED;
 	/* prepare (SPEC §12, §14): no page of the range may still be mapped by an SMMU bank
