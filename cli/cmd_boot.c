@@ -14,7 +14,18 @@
  *   HLREC hex crc32           one record (crc32 of its bytes, checked here)
  *   HLCPU cpu halted status checks refused mmio_rejected hvc_errors name=count...
  *   HLEND records crc32-of-every-record-byte
+ *   HLMAC hex                 HMAC-SHA-256 of the lines HLBEGIN..HLEND (each + '\n') under
+ *                             this run's stream key
  * Every other line is the image's console and is echoed.
+ *
+ * Authentication (issue 12): the UART is shared with the EL1 host, which can print stream
+ * lines of its own (a forged or replayed stream). Each run draws a fresh 32-byte key
+ * (libsodium randombytes) and loads it with -device loader into KCore's memory at
+ * EL2_STREAMKEY_PA, which the host's stage 2 never maps; the image wipes it there before any
+ * host code runs. Every HLBEGIN starts a candidate stream; only one whose HLMAC verifies is
+ * KCore's. Stream lines outside a candidate and candidates whose HLMAC does not verify (or
+ * that a later HLBEGIN cuts off) are counted as forged, and any forgery fails the run
+ * (--expect-forgery inverts that for the forging initramfs variant).
  *
  * Verdict: PASS iff QEMU exits 0 through semihosting (every host CPU's own test passed and
  * none halted), the stream is complete and intact, and the check holds. A hang is caught by
@@ -36,6 +47,7 @@
 #include <unistd.h>
 
 #include <zlib.h>
+#include <sodium.h>
 
 #include "cli.h"
 #include "hl_check.h"
@@ -74,8 +86,17 @@ static void usage(FILE *f)
 		"                  init saw --smp CPUs and powered off, no host access was skipped, and\n"
 		"                  the check holds. Prints the kernel's version string\n"
 		"  --linux-dir DIR scripts/linux-fetch's output (default $HYPLOG_LINUX_DIR, else build-linux)\n"
+		"  --linux-variant V   boot build-linux's initramfs-V.cpio with linux-host-V.dtb instead\n"
+		"                  (scripts/linux-fetch: 'forge', whose init prints a forged log stream)\n"
 		"  --expect-violation  invert the verdict of the check (for an image built with a fault\n"
 		"                  switch): pass iff the run completes and the check finds a violation\n"
+		"  --transcript FILE  also write every line QEMU printed (console and stream) to FILE\n"
+		"  --expect-forgery    pass iff forged stream lines were seen on the console and refused,\n"
+		"                  and KCore's own (authenticated) stream passes everything else\n"
+		"\n"
+		"The stream is authenticated: each run loads a fresh random key into KCore's memory\n"
+		"(-device loader) and only a stream whose HMAC verifies under it is KCore's; any other\n"
+		"stream line on the console is a forgery and fails the run.\n"
 		"\n"
 		"exit: 0 pass, 1 failure (host test, halt, check violation, hang, timeout), 2 usage\n");
 }
@@ -131,7 +152,28 @@ struct boot {
 	unsigned halted_cpus, host_fail;
 	uint64_t traps_total[HL_NR_CPUS];
 	unsigned missing_kind[HL_NR_CPUS];   /* trap kinds (not irq) that never occurred */
+	/* kept across candidate streams (boot_restart) */
+	uint8_t key[crypto_auth_hmacsha256_KEYBYTES];
+	crypto_auth_hmacsha256_state mac;
+	bool authed;                 /* a candidate's HLMAC verified: it is KCore's stream */
+	uint64_t forged_lines, forged_streams, late_lines;
 };
+
+/* a new candidate stream: forget the previous one's parse state, keep the key and counters */
+static void boot_restart(struct boot *b)
+{
+	uint8_t key[sizeof(b->key)];
+	uint64_t fl = b->forged_lines, fs = b->forged_streams;
+
+	memcpy(key, b->key, sizeof(key));
+	if (b->e)
+		hl_engine_free(b->e);
+	memset(b, 0, sizeof(*b));
+	memcpy(b->key, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	b->forged_lines = fl;
+	b->forged_streams = fs;
+}
 
 static int bad(struct boot *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(struct boot *b, const char *fmt, ...)
@@ -347,29 +389,79 @@ static int on_end(struct boot *b, const char *l)
 	return 0;
 }
 
+static bool is_stream_line(const char *l)
+{
+	static const char *const kinds[] = { "HLBEGIN ", "HLREC ", "HLKEY ", "HLINIT ", "HLOBJ ", "HLCPU ", "HLEND ",
+					     "HLMAC " };
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strncmp(l, kinds[i], strlen(kinds[i])))
+			return true;
+	return false;
+}
+
+static void mac_line(struct boot *b, const char *l)
+{
+	crypto_auth_hmacsha256_update(&b->mac, (const unsigned char *)l, strlen(l));
+	crypto_auth_hmacsha256_update(&b->mac, (const unsigned char *)"\n", 1);
+}
+
+/* HLMAC: does the candidate stream carry this run's key? */
+static void on_mac(struct boot *b, const char *l)
+{
+	uint8_t want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
+	size_t n = 0;
+	const char *end = NULL;
+
+	crypto_auth_hmacsha256_final(&b->mac, want);
+	if (sodium_hex2bin(got, sizeof(got), l + 6, strlen(l + 6), NULL, &n, &end) == 0 && n == sizeof(got) &&
+	    *end == 0 && sodium_memcmp(want, got, sizeof(got)) == 0) {
+		b->authed = true;   /* KCore's stream: from here on every HL line is ignored */
+		return;
+	}
+	b->forged_streams++;
+	boot_restart(b);
+}
+
 static void on_line(struct boot *b, char *l, bool quiet)
 {
 	size_t n = strlen(l);
 
 	while (n && (l[n - 1] == '\r' || l[n - 1] == '\n'))
 		l[--n] = 0;
-	if (b->bad && !strncmp(l, "HL", 2))
+	if (!is_stream_line(l)) {
+		if (!quiet)
+			printf("  | %s\n", l);
 		return;
-	if (!strncmp(l, "HLREC ", 6)) {
-		if (b->began)
-			on_rec(b, l);
+	}
+	if (b->authed) {   /* after KCore's stream: the host cannot have stopped, or replays */
+		b->late_lines++;
 		return;
 	}
 	if (!strncmp(l, "HLBEGIN ", 8)) {
-		if (!b->began)
-			on_begin(b, l);
+		if (b->began) {   /* the previous candidate never authenticated */
+			b->forged_streams++;
+			boot_restart(b);
+		}
+		crypto_auth_hmacsha256_init(&b->mac, b->key, sizeof(b->key));
+		mac_line(b, l);
+		on_begin(b, l);
+		b->began = true;   /* a candidate even when malformed: its lines are its own */
 		return;
 	}
-	if (!b->began && !strncmp(l, "HL", 2) && strchr("IOCEK", l[2])) {
-		bad(b, "stream line before HLBEGIN");
+	if (!b->began) {
+		b->forged_lines++;   /* KCore writes no stream line outside a stream */
 		return;
 	}
-	if (!strncmp(l, "HLKEY ", 6))
+	if (!strncmp(l, "HLMAC ", 6)) {
+		on_mac(b, l);
+		return;
+	}
+	mac_line(b, l);
+	if (b->bad)
+		return;
+	if (!strncmp(l, "HLREC ", 6))
+		on_rec(b, l);
+	else if (!strncmp(l, "HLKEY ", 6))
 		on_key(b, l);
 	else if (!strncmp(l, "HLINIT ", 7))
 		on_init(b, l);
@@ -379,8 +471,6 @@ static void on_line(struct boot *b, char *l, bool quiet)
 		on_cpu(b, l);
 	else if (!strncmp(l, "HLEND ", 6))
 		on_end(b, l);
-	else if (!quiet)
-		printf("  | %s\n", l);
 }
 
 struct log_size {
@@ -426,14 +516,21 @@ int cmd_boot(int argc, char **argv)
 		{ "expect-violation", no_argument, NULL, 'V' },
 		{ "linux", no_argument, NULL, 'L' },
 		{ "linux-dir", required_argument, NULL, 'D' },
+		{ "linux-variant", required_argument, NULL, 'W' },
+		{ "expect-forgery", no_argument, NULL, 'F' },
+		{ "transcript", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long smp = 4, timeout = 600, min_traps = 0;
-	bool expect_violation = false, linux_host = false;
+	bool expect_violation = false, linux_host = false, expect_forgery = false;
+	const char *lx_variant = NULL, *transcript = NULL;
+	FILE *tf = NULL;
+	char lx_initrd_name[64] = "initramfs.cpio", lx_dtb_name[64] = "linux-host.dtb";
+	char keyarg[4][96];
 	const char *linux_dir = getenv("HYPLOG_LINUX_DIR");
 	char lx_kernel[PATH_MAX + 64], lx_initrd[PATH_MAX + 64], lx_dtb[PATH_MAX + 64], lx_version[200] = "";
-	int lx_cpus = -1;
+	int lx_cpus = -1, lx_work_done = 0;
 	const char *image = NULL, *log = "hyplog-boot.log", *qemu = "qemu-system-aarch64";
 	char imgbuf[PATH_MAX], smpbuf[16], accel[64];
 	bool quiet = false, timed_out = false;
@@ -468,6 +565,15 @@ int cmd_boot(int argc, char **argv)
 		case 'V': expect_violation = true; break;
 		case 'L': linux_host = true; break;
 		case 'D': linux_dir = optarg; break;
+		case 'W':
+			if (!*optarg || strlen(optarg) > 32 || strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(optarg)) {
+				fprintf(stderr, "hyplog boot: --linux-variant: want a short [a-z0-9] name\n");
+				return HL_EXIT_USAGE;
+			}
+			lx_variant = optarg;
+			break;
+		case 'F': expect_forgery = true; break;
+		case 'T': transcript = optarg; break;
 		case 'h': usage(stdout); return HL_EXIT_OK;
 		default: usage(stderr); return HL_EXIT_USAGE;
 		}
@@ -486,10 +592,14 @@ int cmd_boot(int argc, char **argv)
 	if (linux_host) {
 		const char *d = linux_dir && *linux_dir ? linux_dir : "build-linux";
 		snprintf(lx_kernel, sizeof(lx_kernel), "loader,file=%s/Image,addr=%#x,force-raw=on", d, LINUX_IMAGE_PA);
-		snprintf(lx_initrd, sizeof(lx_initrd), "loader,file=%s/initramfs.cpio,addr=%#x,force-raw=on", d,
+		if (lx_variant) {
+			snprintf(lx_initrd_name, sizeof(lx_initrd_name), "initramfs-%s.cpio", lx_variant);
+			snprintf(lx_dtb_name, sizeof(lx_dtb_name), "linux-host-%s.dtb", lx_variant);
+		}
+		snprintf(lx_initrd, sizeof(lx_initrd), "loader,file=%s/%s,addr=%#x,force-raw=on", d, lx_initrd_name,
 			 LINUX_INITRD_PA);
-		snprintf(lx_dtb, sizeof(lx_dtb), "loader,file=%s/linux-host.dtb,addr=%#x,force-raw=on", d, LINUX_DTB_PA);
-		const char *need[] = { "Image", "initramfs.cpio", "linux-host.dtb" };
+		snprintf(lx_dtb, sizeof(lx_dtb), "loader,file=%s/%s,addr=%#x,force-raw=on", d, lx_dtb_name, LINUX_DTB_PA);
+		const char *need[] = { "Image", lx_initrd_name, lx_dtb_name };
 		for (unsigned i = 0; i < 3; i++) {
 			char f[PATH_MAX + 32];
 			snprintf(f, sizeof(f), "%s/%s", d, need[i]);
@@ -523,6 +633,23 @@ int cmd_boot(int argc, char **argv)
 		perror("hyplog boot");
 		return HL_EXIT_USAGE;
 	}
+	if (transcript && !(tf = fopen(transcript, "w"))) {
+		fprintf(stderr, "hyplog boot: --transcript %s: %s\n", transcript, strerror(errno));
+		return HL_EXIT_USAGE;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "hyplog boot: libsodium failed to initialise\n");
+		return HL_EXIT_USAGE;
+	}
+	/* this run's stream key, 4 x 8 bytes little-endian into KCore's memory (layout.h) */
+	randombytes_buf(b->key, sizeof(b->key));
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t w = 0;
+		for (unsigned j = 0; j < 8; j++)
+			w |= (uint64_t)b->key[8 * i + j] << (8 * j);
+		snprintf(keyarg[i], sizeof(keyarg[i]), "loader,addr=%#x,data=%#llx,data-len=8",
+			 EL2_STREAMKEY_PA + 8 * i, (unsigned long long)w);
+	}
 	printf("boot: %s -M virt,virtualization=on -cpu max -smp %s -m 1024 -accel %s -kernel %s\n", qemu, smpbuf,
 	       accel, image);
 	fflush(stdout);
@@ -532,14 +659,20 @@ int cmd_boot(int argc, char **argv)
 		return HL_EXIT_USAGE;
 	}
 	if (pid == 0) {
-		char *args[] = { (char *)qemu, "-M", "virt,virtualization=on", "-cpu", "max", "-smp", smpbuf, "-m", "1024",
-				 "-nographic", "-nic", "none", "-semihosting", "-accel", accel, "-kernel", (char *)image,
-				 NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+		char *args[32] = { (char *)qemu, "-M", "virt,virtualization=on", "-cpu", "max", "-smp", smpbuf, "-m", "1024",
+				   "-nographic", "-nic", "none", "-accel", accel, "-kernel", (char *)image };
+		char **a = &args[16];
+		for (unsigned i = 0; i < 4; i++)
+			*a++ = "-device", *a++ = keyarg[i];
 		if (linux_host) {   /* the kernel, its initramfs and device tree: hyplog-el2-linux.elf */
-			char **a = &args[17];
 			*a++ = "-device", *a++ = lx_kernel, *a++ = "-device", *a++ = lx_initrd;
 			*a++ = "-device", *a++ = lx_dtb;
+			/* no -semihosting: QEMU would serve it to Linux at EL1 too (HLT #0xF000 is
+			 * taken by QEMU before EL2 could trap it); the image leaves by PSCI SYSTEM_OFF */
+		} else {
+			*a++ = "-semihosting";
 		}
+		*a = NULL;
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
@@ -567,15 +700,19 @@ int cmd_boot(int argc, char **argv)
 		n = getline(&line, &lcap, in);
 		if (n < 0)
 			break;
-		if (linux_host && !b->began) {
+		if (tf)
+			fwrite(line, 1, (size_t)n, tf);
+		if (linux_host && !b->authed) {
 			const char *v = strstr(line, "Linux version ");
 			if (v && !lx_version[0])
 				snprintf(lx_version, sizeof(lx_version), "%.*s", (int)strcspn(v, "\r\n"), v);
 			if (!strncmp(line, "hyplog-linux: cpus ", 19))
 				lx_cpus = atoi(line + 19);
+			if (!strncmp(line, "hyplog-linux: cpu ", 18) && strstr(line, " workload done"))
+				lx_work_done++;   /* the initramfs's per-CPU workload (scripts/linux-fetch) */
 		}
 		on_line(b, line, quiet);
-		if (b->ended && !t_stream)
+		if (b->authed && !t_stream)
 			t_stream = now();
 	}
 	if (timed_out) {
@@ -586,22 +723,33 @@ int cmd_boot(int argc, char **argv)
 		qrc = WEXITSTATUS(status);
 	fclose(in);
 	free(line);
+	if (tf && fclose(tf) != 0)
+		fprintf(stderr, "hyplog boot: --transcript %s: write error\n", transcript);
 
 	if (!t_stream)
 		t_stream = now();
 	printf("boot: QEMU exited %s%d after %.1f s\n", WIFEXITED(status) ? "with " : "by signal ",
 	       WIFEXITED(status) ? qrc : WTERMSIG(status), t_stream - t0);
-	if (b->began)
+	if (b->authed)
 		for (unsigned i = 0; i < b->ncpus; i++)
 			if (b->cpu_line[i][0])
 				printf("  cpu %u: %llu traps to EL2: %s\n", i, (unsigned long long)b->traps_total[i], b->cpu_line[i]);
 	if (linux_host) {
 		printf("linux: %s\n", lx_version[0] ? lx_version : "(no 'Linux version' line: the kernel printed nothing)");
-		printf("linux: init saw %d CPUs (want %llu); host accesses KCore skipped: %llu\n", lx_cpus, smp,
-		       (unsigned long long)b->hvc_errors_total);
+		printf("linux: init saw %d CPUs (want %llu); workload finished on %d CPUs; host accesses KCore "
+		       "skipped: %llu\n", lx_cpus, smp, lx_work_done, (unsigned long long)b->hvc_errors_total);
 	}
 	if (timed_out) {
 		printf("RESULT: FAIL (timeout after %llu s)\n", timeout);
+		goto out;
+	}
+	printf("boot: stream %s; forged stream lines refused: %llu outside a stream, %llu candidate streams "
+	       "without this run's HMAC, %llu after KCore's\n", b->authed ? "authenticated (HMAC-SHA-256, per-boot key)" :
+	       "NOT authenticated", (unsigned long long)b->forged_lines, (unsigned long long)b->forged_streams,
+	       (unsigned long long)b->late_lines);
+	if (!b->authed) {
+		printf("RESULT: FAIL (no authenticated log stream: %s)\n",
+		       b->bad ? b->why : b->began ? "the last candidate has no valid HLMAC" : "no HLBEGIN");
 		goto out;
 	}
 	if (b->bad || !b->ended) {
@@ -667,10 +815,18 @@ int cmd_boot(int argc, char **argv)
 			if (qrc != 0 || b->host_fail || b->halted_cpus)
 				printf("RESULT: FAIL (image exit %d, %u host tests failed, %u CPUs halted)\n", qrc,
 				       b->host_fail, b->halted_cpus);
-			else if (linux_host && (!lx_version[0] || lx_cpus != (int)smp || b->hvc_errors_total))
-				printf("RESULT: FAIL (Linux: %s, init saw %d of %llu CPUs, %llu host accesses skipped)\n",
-				       lx_version[0] ? "booted" : "no version line", lx_cpus, smp,
-				       (unsigned long long)b->hvc_errors_total);
+			else if (linux_host && (!lx_version[0] || lx_cpus != (int)smp || b->hvc_errors_total ||
+						lx_work_done != (int)smp || lo == 0))
+				printf("RESULT: FAIL (Linux: %s, init saw %d of %llu CPUs, workload done on %d, fewest traps "
+				       "on a CPU %llu, %llu host accesses skipped)\n",
+				       lx_version[0] ? "booted" : "no version line", lx_cpus, smp, lx_work_done,
+				       (unsigned long long)lo, (unsigned long long)b->hvc_errors_total);
+			else if (!expect_forgery && (b->forged_lines || b->forged_streams || b->late_lines))
+				printf("RESULT: FAIL (forged log-stream lines on the console: %llu lines, %llu streams, %llu late)\n",
+				       (unsigned long long)b->forged_lines, (unsigned long long)b->forged_streams,
+				       (unsigned long long)b->late_lines);
+			else if (expect_forgery && !b->forged_lines && !b->forged_streams)
+				printf("RESULT: FAIL (--expect-forgery: no forged stream line was seen)\n");
 			else if (min_traps && (lo < min_traps || missing))
 				printf("RESULT: FAIL (fewest traps on a CPU %llu, want >= %llu; %u trap kinds never seen)\n",
 				       (unsigned long long)lo, min_traps, missing);
@@ -682,9 +838,10 @@ int cmd_boot(int argc, char **argv)
 			else if (crc != 0)
 				printf("RESULT: FAIL (check: %s)\n", hl_rel_name(v.rel));
 			else {
-				printf("RESULT: PASS (%s%u CPUs, >= %llu traps per CPU, %llu records, check holds)\n",
+				printf("RESULT: PASS (%s%u CPUs, >= %llu traps per CPU, %llu records, check holds%s)\n",
 				       linux_host ? "Linux host, " : "", b->ncpus, (unsigned long long)lo,
-				       (unsigned long long)info.records);
+				       (unsigned long long)info.records,
+				       expect_forgery ? "; the forged stream was refused" : "");
 				rc = HL_EXIT_OK;
 			}
 		}

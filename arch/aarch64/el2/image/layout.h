@@ -20,6 +20,11 @@
 #define EL2_STACK_SIZE    0x20000      /* per CPU */
 #define EL2_TLS_SIZE      0x1000       /* per CPU: TCB + .tdata + .tbss */
 #define EL2_MAX_CPUS      8
+/* the per-boot stream key (32 bytes): `hyplog boot` writes a fresh random one here with QEMU's
+ * -device loader (4 x 8 bytes); the image reads it at boot, wipes the page and authenticates
+ * the log stream with HMAC-SHA-256 under it (main.c). Above the image's end (image.ld), in
+ * KCore's memory: never mapped for the host, so the host cannot read it */
+#define EL2_STREAMKEY_PA  0x4ffff000
 
 #define HOST_BASE         0x40000000   /* host kernel load address */
 #define HOST_STACK_SIZE   0x10000

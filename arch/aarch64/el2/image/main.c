@@ -17,6 +17,15 @@
  *   HLREC <record bytes, hex> <crc32>  the object's records in sequence order
  *   HLCPU <cpu> <halted> <status> <checks> <refused> <mmio_rejected> <hvc_errors> <traps...>
  *   HLEND <records> <crc32 of every record byte>
+ *   HLMAC <hex>                        HMAC-SHA-256 (libsodium) of every stream line above,
+ *                                      HLBEGIN to HLEND, each with its '\n' (no '\r'),
+ *                                      under the per-boot stream key
+ *
+ * The stream key (issue 12): the PL011 is shared with the EL1 host, which can print lines
+ * of its own (a Linux host can print a whole forged or replayed stream). `hyplog boot`
+ * writes 32 fresh random bytes to EL2_STREAMKEY_PA (QEMU -device loader, in KCore's memory:
+ * the host's stage 2 never maps it); CPU 0 copies them and wipes the page before any host
+ * code runs. Only a stream whose HLMAC verifies is KCore's.
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -34,6 +43,8 @@
 #include "kcore.h"
 #include "sysreg.h"
 #include "hl_fault.h"
+
+#include <sodium.h>
 
 void el2_sys_init(void);
 
@@ -59,6 +70,25 @@ static const uint8_t el2_kcore_keys[][32] = { HL_TESTKEY_PK_INIT };
  * inner/outer WBWA, inner shareable, 4K granule, PS 48-bit, RES1 bit 31 */
 #define VTCR_VAL (16ull | (2ull << 6) | (1ull << 8) | (1ull << 10) | (3ull << 12) | (5ull << 16) | (1ull << 31))
 #define SCTLR_EL1_RESET 0x30D00800ull
+
+/* ---- leaving QEMU --------------------------------------------------------------------------
+ * The test-kernel image leaves through semihosting SYS_EXIT (its exit status is the image's
+ * verdict). The Linux image runs QEMU without -semihosting: semihosting (HLT #0xF000) is
+ * taken by QEMU's translator at any EL before exception routing, so EL2 cannot trap it from
+ * a Linux host at EL1 (MDCR_EL2/HCR_EL2 route debug exceptions, and with semihosting off HLT
+ * is simply UNDEFINED at EL1). It leaves through PSCI SYSTEM_OFF to QEMU instead (exit 0):
+ * its verdict is in the authenticated stream (HLCPU status), never in QEMU's exit status. */
+#ifdef HL_EL2_LINUX
+static _Noreturn void el2_exit(int code)
+{
+	(void)code;
+	el2_psci_smc(0x84000008u, 0, 0, 0);   /* PSCI SYSTEM_OFF; does not return */
+	for (;;)
+		__asm__ volatile("wfe");
+}
+#else
+#define el2_exit el2_semihost_exit
+#endif
 
 /* ---- console --------------------------------------------------------------------------- */
 #define UART_DR 0x00
@@ -115,7 +145,7 @@ _Noreturn void el2_fatal(const char *fmt, ...)
 	uart_write_locked("\nEL2 FATAL: ");
 	uart_write_locked(line);
 	uart_write_locked("\nRESULT: FAIL (EL2 fatal error)\n");
-	el2_semihost_exit(3);
+	el2_exit(3);
 }
 
 /* ---- per-CPU TLS and TCB ----------------------------------------------------------------- */
@@ -201,13 +231,56 @@ static uint32_t crc32_upd(uint32_t crc, const uint8_t *p, size_t n)
 	return ~crc;
 }
 
+static uint8_t stream_key[crypto_auth_hmacsha256_KEYBYTES];
+static crypto_auth_hmacsha256_state stream_mac;
+
+/* CPU 0, before any host code runs: take the key `hyplog boot` left at EL2_STREAMKEY_PA and
+ * wipe it there (nothing else in the image reads that page) */
+static void stream_key_take(void)
+{
+	volatile uint8_t *k = (volatile uint8_t *)(uintptr_t)EL2_STREAMKEY_PA;
+	uint8_t any = 0;
+
+	for (unsigned i = 0; i < sizeof(stream_key); i++) {
+		stream_key[i] = k[i];
+		any |= stream_key[i];
+		k[i] = 0;
+	}
+	if (!any)
+		el2_fatal("no stream key at %#x (boot the image with `hyplog boot`, which loads one)", EL2_STREAMKEY_PA);
+}
+
+/* a piece of a stream line: to the UART and into the stream's MAC */
+static void stream_put(const char *s, size_t n)
+{
+	crypto_auth_hmacsha256_update(&stream_mac, (const uint8_t *)s, n);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n')
+			uart_putc('\r');
+		uart_putc(s[i]);
+	}
+}
+
+static void stream_puts(const char *s)
+{
+	stream_put(s, strlen(s));
+}
+
 static void put_hex(const uint8_t *p, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
+	char buf[128];
+	size_t k = 0;
+
 	for (size_t i = 0; i < n; i++) {
-		uart_putc(hx[p[i] >> 4]);
-		uart_putc(hx[p[i] & 15]);
+		buf[k++] = hx[p[i] >> 4];
+		buf[k++] = hx[p[i] & 15];
+		if (k == sizeof(buf)) {
+			stream_put(buf, k);
+			k = 0;
+		}
 	}
+	stream_put(buf, k);
 }
 
 struct walk {
@@ -224,10 +297,10 @@ static int rec_visit(const struct hl_rec *r, void *arg)
 	w->bytes += r->len;
 	if (w->emit) {
 		char tail[16];
-		uart_write_locked("HLREC ");
+		stream_puts("HLREC ");
 		put_hex((const uint8_t *)r, r->len);
 		snprintf(tail, sizeof(tail), " %08x\n", crc32_upd(0, (const uint8_t *)r, r->len));
-		uart_write_locked(tail);
+		stream_puts(tail);
 		*w->all_crc = crc32_upd(*w->all_crc, (const uint8_t *)r, r->len);
 	}
 	return 0;
@@ -240,17 +313,18 @@ static void dump_logs(void)
 	uint32_t all_crc = 0;
 
 	crc_init();
+	crypto_auth_hmacsha256_init(&stream_mac, stream_key, sizeof(stream_key));
 	el2_spin_lock(&con_lock);   /* every other CPU is parked: the console is ours */
 	snprintf(line, sizeof(line), "HLBEGIN 1 %u %u %u %u %u %u %u %u %u %u %zu\n", ncpus, HL_MAX_VM,
 		 HL_VCPU_PER_VM, HL_NR_CPUS, HL_CFG_RAM_MIB, HL_CFG_HOST_PMD_PAGES, HL_CFG_VM_PMD_PAGES,
 		 HL_CFG_CORE_PMD_PAGES, HL_CFG_SPT_PMD_PAGES, HL_ID_END, sizeof(struct hl_rec));
-	uart_write_locked(line);
+	stream_puts(line);
 	for (unsigned i = 0; i < eng->cfg.nkeys; i++) {
 		int n = snprintf(line, sizeof(line), "HLKEY %u ", i);
 		for (unsigned j = 0; j < 32; j++)
 			n += snprintf(line + n, sizeof(line) - n, "%02x", eng->cfg.kcore_keys[i][j]);
 		snprintf(line + n, sizeof(line) - n, "\n");
-		uart_write_locked(line);
+		stream_puts(line);
 	}
 	hl_rcu_read_lock();
 	for (unsigned o = 1; o < HL_ID_END; o++) {
@@ -262,13 +336,13 @@ static void dump_logs(void)
 		if (o == HL_SPT_ID || (o >= HL_NPT_ID && o < HL_INFO_ID)) {
 			snprintf(line, sizeof(line), "HLINIT %u %llx\n", o,
 				 (unsigned long long)hl_pt_meta(eng->st->img[o].base)->pool_pa);
-			uart_write_locked(line);
+			stream_puts(line);
 		}
 		hl_log_base_foreach(b, rec_visit, &w);
 		snprintf(line, sizeof(line), "HLOBJ %u %llu %llu %llu %016llx\n", o, (unsigned long long)b->first_seq,
 			 (unsigned long long)w.n, (unsigned long long)w.bytes,
 			 (unsigned long long)hl_state_obj_digest(eng->st, o));
-		uart_write_locked(line);
+		stream_puts(line);
 		w.emit = true;
 		w.n = w.bytes = 0;
 		hl_log_base_foreach(b, rec_visit, &w);
@@ -284,10 +358,18 @@ static void dump_logs(void)
 			n += snprintf(line + n, sizeof(line) - n, " %s=%llu", kc_trap_kind_name(t),
 				      (unsigned long long)kc->cpu[c].traps[t]);
 		snprintf(line + n, sizeof(line) - n, "\n");
-		uart_write_locked(line);
+		stream_puts(line);
 	}
 	snprintf(line, sizeof(line), "HLEND %llu %08x\n", (unsigned long long)total, all_crc);
-	uart_write_locked(line);
+	stream_puts(line);
+	{
+		uint8_t mac[crypto_auth_hmacsha256_BYTES];
+		char hex[2 * sizeof(mac) + 1];
+		crypto_auth_hmacsha256_final(&stream_mac, mac);
+		sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
+		snprintf(line, sizeof(line), "HLMAC %s\n", hex);
+		uart_write_locked(line);
+	}
 	el2_spin_unlock(&con_lock);
 }
 
@@ -305,7 +387,7 @@ static _Noreturn void cpu_finish(unsigned cpu)
 	el2_printf("el2: all %u CPUs done (heap %zu KiB); streaming the logs\n", ncpus, el2_heap_used() >> 10);
 	dump_logs();
 	el2_printf("el2: image verdict %s\n", pass ? "pass" : "FAIL");
-	el2_semihost_exit(pass ? 0 : 1);
+	el2_exit(pass ? 0 : 1);
 }
 
 /* ---- the host's traps ------------------------------------------------------------------------------ */
@@ -419,7 +501,7 @@ static _Noreturn void linux_finish(unsigned cpu, bool off)
 	cpu_res[cpu].status = off ? 0 : 1;   /* a reset is Linux's panic=-1: a failure */
 	dump_logs();
 	el2_printf("el2: image verdict %s\n", off ? "pass" : "FAIL (SYSTEM_RESET)");
-	el2_semihost_exit(off ? 0 : 1);
+	el2_exit(off ? 0 : 1);
 }
 
 static void linux_psci(unsigned cpu, struct trap_frame *f)
@@ -607,7 +689,7 @@ void arch_el2_host_trap(struct trap_frame *f)
 #ifdef HL_EL2_LINUX
 		/* the other CPUs still run Linux (no VH_DONE ever comes): no stream, a failure */
 		el2_printf("RESULT: FAIL (cpu %u halted under Linux)\n", cpu);
-		el2_semihost_exit(1);
+		el2_exit(1);
 #endif
 		cpu_finish(cpu);
 	}
@@ -732,8 +814,10 @@ static struct el2_tcb *tcbs[EL2_MAX_CPUS];
 _Noreturn void el2_cpu_main(unsigned cpu);
 _Noreturn void el2_cpu_main(unsigned cpu)
 {
-	if (cpu == 0)
+	if (cpu == 0) {
 		el2_sys_init();   /* the stack-protector guard, before libsodium runs */
+		stream_key_take();
+	}
 	tcbs[cpu] = tls_init(cpu);
 	arch_el2_init_cpu(tcbs[cpu]);
 	if (cpu == 0) {

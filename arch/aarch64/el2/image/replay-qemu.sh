@@ -1,0 +1,14 @@
+#!/bin/sh
+# replay-qemu.sh - the el2 suite's replay attack on `hyplog boot` (test el2-boot-replay): stands
+# in for qemu-system-aarch64 (hyplog boot --qemu), first printing every log-stream line of an
+# earlier genuine run's transcript ($HYPLOG_REPLAY_TRANSCRIPT, written by test el2-boot-smp4's
+# --transcript), as a host sharing the UART could, then running the real QEMU with the same
+# arguments. The replayed stream carries the earlier run's HMAC, under another key: `hyplog
+# boot --expect-forgery` must refuse it and still authenticate this run's own stream.
+t=${HYPLOG_REPLAY_TRANSCRIPT:-}
+if [ -z "$t" ] || ! grep -q '^HLMAC ' "$t" 2>/dev/null; then
+	echo "replay-qemu: no genuine stream to replay in '$t' (run test el2-boot-smp4 first)" >&2
+	exit 1
+fi
+grep -a '^HL' "$t" | tr -d '\r'
+exec qemu-system-aarch64 "$@"
