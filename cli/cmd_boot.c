@@ -352,7 +352,7 @@ static int on_cpu(struct boot *b, const char *l)
 		while (k > l && k[-1] != ' ')
 			k--;
 		if (!strncmp(k, "hvc=", 4) || !strncmp(k, "host_s2=", 8) || !strncmp(k, "host_mmio=", 10) ||
-		    !strncmp(k, "vm_exit=", 8))
+		    !strncmp(k, "vm_exit=", 8) || !strncmp(k, "psci=", 5))
 			b->traps_total[c] += strtoull(t + 1, NULL, 10);
 		if (strncmp(k, "irq=", 4) && strtoull(t + 1, NULL, 10) == 0)
 			b->missing_kind[c]++;
@@ -749,7 +749,8 @@ int cmd_boot(int argc, char **argv)
 	       (unsigned long long)b->late_lines);
 	if (!b->authed) {
 		printf("RESULT: FAIL (no authenticated log stream: %s)\n",
-		       b->bad ? b->why : b->began ? "the last candidate has no valid HLMAC" : "no HLBEGIN");
+		       b->bad ? b->why : b->began ? "the last candidate has no valid HLMAC" :
+		       b->forged_streams ? "no candidate stream's HLMAC verified under this run's key" : "no HLBEGIN");
 		goto out;
 	}
 	if (b->bad || !b->ended) {

@@ -306,6 +306,10 @@ static int rec_visit(const struct hl_rec *r, void *arg)
 	return 0;
 }
 
+#ifdef HL_EL2_LINUX
+static uint64_t linux_psci_count(unsigned cpu);
+#endif
+
 static void dump_logs(void)
 {
 	char line[512];
@@ -357,6 +361,10 @@ static void dump_logs(void)
 		for (unsigned t = 0; t < KC_T__COUNT; t++)
 			n += snprintf(line + n, sizeof(line) - n, " %s=%llu", kc_trap_kind_name(t),
 				      (unsigned long long)kc->cpu[c].traps[t]);
+#ifdef HL_EL2_LINUX
+		/* the Linux host's PSCI SMCs (HCR_EL2.TSC), answered here, not by KCore */
+		n += snprintf(line + n, sizeof(line) - n, " psci=%llu", (unsigned long long)linux_psci_count(c));
+#endif
 		snprintf(line + n, sizeof(line) - n, "\n");
 		stream_puts(line);
 	}
@@ -471,6 +479,11 @@ static struct {
 	uint64_t entry, ctx, psci_calls;
 	uint64_t skipped_ipa[4];   /* the first host accesses KCore skipped (hvc_errors) */
 } __attribute__((aligned(64))) linux_cpu[EL2_MAX_CPUS];
+
+static uint64_t linux_psci_count(unsigned cpu)
+{
+	return linux_cpu[cpu].psci_calls;
+}
 static uint64_t linux_entry0, linux_dtb;
 static uint32_t linux_finishing;
 
