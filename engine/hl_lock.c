@@ -604,27 +604,6 @@ unsigned hl_lock_order_key(unsigned id)
 	return cls << 8 | id;
 }
 
-const char *hl_obj_name(unsigned id, char *buf, unsigned len)
-{
-	if (id == HL_FLATMEM_ID)
-		snprintf(buf, len, "flatmem");
-	else if (id == HL_CORE_ID)
-		snprintf(buf, len, "core");
-	else if (id == HL_S2PAGE_ID)
-		snprintf(buf, len, "s2page");
-	else if (id == HL_SPT_ID)
-		snprintf(buf, len, "spt");
-	else if (id == HL_SMMU_ID)
-		snprintf(buf, len, "smmu");
-	else if (id >= HL_NPT_ID && id < HL_INFO_ID)
-		snprintf(buf, len, "npt(%u)", id - HL_NPT_ID);
-	else if (id >= HL_INFO_ID && id < HL_ID_END)
-		snprintf(buf, len, "vminfo(%u)", id - HL_INFO_ID);
-	else
-		snprintf(buf, len, "obj#%u", id);
-	return buf;
-}
-
 const char *hl_lock_kind_name(enum hl_lock_kind k)
 {
 	switch (k) {

@@ -130,7 +130,6 @@ _Noreturn void hl_lock_not_held_panic(const struct hl_lock *lk, int cpu, const c
 /* order key of an object ID: strictly increasing along the global order */
 unsigned hl_lock_order_key(unsigned id);
 /* printable "s2page", "npt(3)", "vminfo(2)" */
-const char *hl_obj_name(unsigned id, char *buf, unsigned len);
 
 /* a waiter spins this long before it parks (~3x a futex wake-up and context switch) */
 #define HL_LOCK_SPIN_NS 30000u

@@ -74,23 +74,7 @@ _Static_assert(sizeof(struct o_ftrl) == 32, "trailer layout");
 
 const char *hl_olog_obj_name(unsigned id, char *buf, size_t len)
 {
-	if (id == HL_FLATMEM_ID)
-		snprintf(buf, len, "flatmem");
-	else if (id == HL_CORE_ID)
-		snprintf(buf, len, "core");
-	else if (id == HL_S2PAGE_ID)
-		snprintf(buf, len, "s2page");
-	else if (id == HL_SPT_ID)
-		snprintf(buf, len, "spt");
-	else if (id == HL_SMMU_ID)
-		snprintf(buf, len, "smmu");
-	else if (id >= HL_NPT_ID && id < HL_INFO_ID)
-		snprintf(buf, len, "npt(%u)", id - HL_NPT_ID);
-	else if (id >= HL_INFO_ID && id < HL_ID_END)
-		snprintf(buf, len, "vminfo(%u)", id - HL_INFO_ID);
-	else
-		snprintf(buf, len, "object#%u", id);
-	return buf;
+	return hl_obj_name(id, buf, (unsigned)len);
 }
 
 uint64_t hl_olog_digest(const void *p, size_t n)

@@ -125,5 +125,7 @@ enum hl_status {
 };
 
 const char *hl_status_str(int st);
+/* an object ID as the spec names it (engine, oracle and CLI share it) */
+const char *hl_obj_name(unsigned id, char *buf, unsigned len);
 
 #endif /* HL_CONST_H */

@@ -1,4 +1,5 @@
 /* hl_shared.c - names for the shared vocabulary (events, status codes). */
+#include <stdio.h>
 #include "hl_const.h"
 #include "hl_record.h"
 
@@ -56,4 +57,26 @@ const char *hl_status_str(int st)
 	case HL_E_DENIED: return "denied by an isolation rule";
 	default: return "?";
 	}
+}
+
+/* an object ID as the spec names it: "s2page", "npt(3)", "vminfo(1)" */
+const char *hl_obj_name(unsigned id, char *buf, unsigned len)
+{
+	if (id == HL_FLATMEM_ID)
+		snprintf(buf, len, "flatmem");
+	else if (id == HL_CORE_ID)
+		snprintf(buf, len, "core");
+	else if (id == HL_S2PAGE_ID)
+		snprintf(buf, len, "s2page");
+	else if (id == HL_SPT_ID)
+		snprintf(buf, len, "spt");
+	else if (id == HL_SMMU_ID)
+		snprintf(buf, len, "smmu");
+	else if (id >= HL_NPT_ID && id < HL_INFO_ID)
+		snprintf(buf, len, "npt(%u)", id - HL_NPT_ID);
+	else if (id >= HL_INFO_ID && id < HL_ID_END)
+		snprintf(buf, len, "vminfo(%u)", id - HL_INFO_ID);
+	else
+		snprintf(buf, len, "obj#%u", id);
+	return buf;
 }
