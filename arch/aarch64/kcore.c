@@ -36,6 +36,7 @@ struct kcore *kcore_new(struct hl_engine *e)
 	memset(k, 0, sizeof(*k));
 	k->e = e;
 	k->ncpus = e->cfg.ncpus;
+	k->host_hcr = HCR_HOST_NVHE_FLAGS;
 	k->cpu = aligned_alloc(64, sizeof(struct kcore_cpu) * (k->ncpus + 1));
 	if (!k->cpu) {
 		free(k);

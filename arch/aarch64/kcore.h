@@ -168,6 +168,11 @@ struct kcore {
 	 * mapped for the host unless emulated (the SMMU windows). Set before the CPUs start. */
 	struct { uint64_t base, size; } owned[KC_MAX_OWNED];
 	unsigned nowned;
+	/* HCR_EL2 while the host runs, restored after every guest run (restore_host): the
+	 * platform's host flags, HCR_HOST_NVHE_FLAGS from kcore_new; a platform may add traps
+	 * before the CPUs start (the EL2 Linux image adds HCR_TSC: Linux's PSCI SMCs must keep
+	 * trapping after the first VCPU_RUN, or CPU_ON and SYSTEM_OFF would bypass KCore) */
+	uint64_t host_hcr;
 };
 
 struct kcore *kcore_new(struct hl_engine *e);

@@ -35,7 +35,7 @@ void kc_restore_host(struct kcore *k, unsigned cpu)
 	kc->cur_vcpuid = cpu;
 	kc->in_vm = false;
 	arch_write_sysreg(SR_VTTBR_EL2, hl_pt_root_pa_of(k->e, HL_HOSTVISOR));
-	arch_write_sysreg(SR_HCR_EL2, HCR_HOST_NVHE_FLAGS);
+	arch_write_sysreg(SR_HCR_EL2, k->host_hcr);   /* the platform's host flags (kcore.h) */
 	arch_write_sysreg(SR_TPIDR_EL2, 0);
 	for (unsigned i = 0; i < SR_EL1_COUNT; i++)
 		arch_write_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i), kc->host_sys[i]);

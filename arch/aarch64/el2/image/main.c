@@ -725,12 +725,11 @@ static _Noreturn void enter_host(unsigned cpu)
 {
 	write_sysreg(VTCR_VAL, vtcr_el2);
 	write_sysreg(hl_pt_root_pa_of(eng, HL_HOSTVISOR), vttbr_el2);   /* VMID 0 */
-#ifdef HL_EL2_LINUX
-	/* Linux's PSCI SMCs trap (TSC); IMO/FMO clear: its interrupts go straight to EL1 */
-	write_sysreg(HCR_HOST_NVHE_FLAGS | HCR_TSC, hcr_el2);
-#else
-	write_sysreg(HCR_HOST_NVHE_FLAGS, hcr_el2);
-#endif
+	/* kc->host_hcr: the Linux image adds TSC (boot_cpu0); IMO/FMO clear while the host
+	 * runs: its interrupts go straight to EL1 (the VM flags set them while a guest runs:
+	 * a physical IRQ then exits the guest to EL2, VCPU_RUN returns ARCH_EXIT_IRQ and Linux
+	 * takes the still-pending IRQ at EL1 once restore_host has cleared IMO again) */
+	write_sysreg(kc->host_hcr, hcr_el2);
 	write_sysreg(read_sysreg(midr_el1), vpidr_el2);
 	write_sysreg(read_sysreg(mpidr_el1), vmpidr_el2);
 	write_sysreg(0, mdcr_el2);
@@ -787,6 +786,11 @@ static void boot_cpu0(void)
 	kc = kcore_new(eng);
 	if (!kc)
 		el2_fatal("kcore_new failed");
+#ifdef HL_EL2_LINUX
+	/* Linux's PSCI SMCs trap (HCR_EL2.TSC), also after a guest ran on the CPU (restore_host
+	 * writes kc->host_hcr) */
+	kc->host_hcr = HCR_HOST_NVHE_FLAGS | HCR_TSC;
+#endif
 	/* what KCore owns on this platform besides the SMMU windows (SPEC §16): its console
 	 * and its own memory never go to a VM (IOREMAP) nor to the host */
 #ifdef HL_EL2_LINUX
