@@ -38,6 +38,8 @@ static const char *const kname[K__N] = { "core", "s2page", "spt", "smmu", "npt_h
 
 static unsigned kind_of(unsigned o)
 {
+	if (hl_shard_parent(o) != HL_INVALID)
+		o = hl_shard_parent(o);   /* a shard counts as its abstract object (issue 11) */
 	if (o == HL_CORE_ID) return K_CORE;
 	if (o == HL_S2PAGE_ID) return K_S2PAGE;
 	if (o == HL_SPT_ID) return K_SPT;
@@ -89,10 +91,11 @@ static void measure_engine(struct hl_engine *e, unsigned reps, struct rmeas *m)
 	m->ok = out && init;
 	if (!m->ok)
 		goto done;
+	init->ref = &e->ref;   /* the run's shards (issue 11) */
 	hl_rcu_reader_ensure();
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
 		struct count_ctx c = { 0, 0 };
-		if (!hl_obj_valid(o))
+		if (!hl_engine_has_obj(e, o))
 			continue;
 		hl_rcu_read_lock();
 		hl_log_foreach(&e->logs[o], count_visit, &c);
@@ -123,7 +126,7 @@ static void measure_engine(struct hl_engine *e, unsigned reps, struct rmeas *m)
 			double vs[16] = { 0 };
 			for (unsigned r = 0; r < reps; r++) {
 				t0 = hb_cpu_now();
-				memcpy(init->img[o].base, snap->img, snap->size);
+				hl_state_obj_scatter(init, o, snap->img);   /* a shard: its ranges */
 				vs[r] = hb_cpu_now() - t0;
 			}
 			ti = t_min(vs, reps);

@@ -9,7 +9,7 @@
 void hb_lockprof_enable(struct hl_engine *e, bool on)
 {
 	hl_lock_profile(&e->global, on);
-	for (unsigned id = 0; id < HL_ID_END; id++)
+	for (unsigned id = 0; id < HL_OBJ_END; id++)
 		hl_lock_profile(&e->locks[id], on);
 }
 
@@ -40,9 +40,37 @@ unsigned hb_lockprof_collect(const struct hl_engine *e, struct hb_lockrow *rows)
 
 	if (e->global.acquisitions || e->global.giveups)
 		row(&rows[n++], &e->global, HL_FLATMEM_ID, "global");
-	for (unsigned id = 0; id < HL_ID_END; id++)
-		if (hl_obj_valid(id) && (e->locks[id].acquisitions || e->locks[id].giveups))
+	for (unsigned id = 1; id < HL_OBJ_END; id++)
+		if (hl_engine_has_obj(e, id) && (e->locks[id].acquisitions || e->locks[id].giveups))
 			row(&rows[n++], &e->locks[id], id, NULL);
+	/* a sharded object: one more row, the sum over its shards (its own share of the run) */
+	for (unsigned p = 1; p < HL_ID_END; p++) {
+		struct hb_lockrow sum;
+		bool any = false;
+		if (!hl_refine_sharded(&e->ref, p))
+			continue;
+		memset(&sum, 0, sizeof(sum));
+		sum.id = p;
+		hl_obj_name(p, sum.name, sizeof(sum.name));
+		strncat(sum.name, "[*]", sizeof(sum.name) - strlen(sum.name) - 1);
+		for (unsigned id = HL_ID_END; id < HL_OBJ_END; id++) {
+			struct hl_lock_stats s;
+			if (!hl_refine_is_shard(&e->ref, id) || hl_shard_parent(id) != p)
+				continue;
+			hl_lock_stats(&e->locks[id], &s);
+			any |= s.acquisitions || s.giveups;
+			sum.s.acquisitions += s.acquisitions;
+			sum.s.contended += s.contended;
+			sum.s.wait_ns += s.wait_ns;
+			sum.s.hold_ns += s.hold_ns;
+			sum.s.parks += s.parks;
+			sum.s.park_timeouts += s.park_timeouts;
+			sum.s.giveups += s.giveups;
+			sum.s.hold_timed |= s.hold_timed;
+		}
+		if (any)
+			rows[n++] = sum;
+	}
 	qsort(rows, n, sizeof(*rows), by_wait);
 	return n;
 }
@@ -87,6 +115,8 @@ json_t *hb_lockprof_json(const struct hb_lockrow *rows, unsigned n, double run_s
 		const struct hl_lock_stats *s = &rows[i].s;
 		json_t *o = json_object();
 		json_object_set_new(o, "lock", json_string(rows[i].name));
+		if (strstr(rows[i].name, "[*]"))   /* the sum over a sharded object's shard rows */
+			json_object_set_new(o, "sum_of_shards", json_true());
 		json_object_set_new(o, "acquisitions", json_integer((json_int_t)s->acquisitions));
 		json_object_set_new(o, "contended", json_integer((json_int_t)s->contended));
 		json_object_set_new(o, "wait_ns", json_integer((json_int_t)s->wait_ns));

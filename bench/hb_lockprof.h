@@ -14,13 +14,15 @@
 #include "hl_engine.h"
 
 struct hb_lockrow {
-	char name[32];             /* "s2page", "npt(0)", ... or "global" */
+	char name[32];             /* "s2page", "npt(0)", "s2page[3]", "s2page[*]" (the sum over
+				    * the shards), ... or "global" */
 	unsigned id;
 	struct hl_lock_stats s;
 };
 
-/* the most rows an engine can have: every object plus the global lock */
-#define HB_LOCKROWS_MAX (HL_ID_END + 1)
+/* the most rows an engine can have: every object (shards included), the global lock, and
+ * one "s2page[*]" / "npt(0)[*]" sum over each sharded object's shards */
+#define HB_LOCKROWS_MAX (HL_OBJ_END + 3)
 
 /* time every hold (two clock reads per acquisition) on every lock of e, from now on */
 void hb_lockprof_enable(struct hl_engine *e, bool on);

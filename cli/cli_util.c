@@ -117,6 +117,14 @@ int cli_engine_option(int opt, const char *arg, struct hl_engine_cfg *cfg, unsig
 		return 1;
 	case 'p':
 		return cli_parse_u64("--ckpt-every", arg, 0, 1ull << 40, ckpt) ? -1 : 1;
+	case 'S': {
+		/* s2page shards (issue 11): pages per shard, 0 = one object (SPEC's layout) */
+		unsigned long long v;
+		if (cli_parse_u64("--s2p-shard-pages", arg, 0, HL_RAM_PAGES, &v))
+			return -1;
+		cfg->s2page_shard_pages = v;
+		return 1;
+	}
 	default:
 		return 0;
 	}

@@ -142,8 +142,8 @@ int cmd_export(int argc, char **argv)
 	}
 	hl_rcu_reader_ensure();
 	hl_rcu_read_lock();
-	for (unsigned o = 1; o < HL_ID_END; o++)
-		if (hl_log_foreach(&e->logs[o], visit, &g)) {
+	for (unsigned o = 1; o < HL_OBJ_END; o++)   /* shards too (issue 11) */
+		if (hl_engine_has_obj(e, o) && hl_log_foreach(&e->logs[o], visit, &g)) {
 			fprintf(stderr, "hyplog export: out of memory\n");
 			rc = HL_EXIT_USAGE;
 			goto out;

@@ -381,6 +381,7 @@ static void usage(FILE *f)
 		"  --global-lock     one lock for every object (baseline)\n"
 		"  --logs-off        no records (baseline; skips the replay)\n"
 		"  --ckpt-every N    checkpoint an object every N records (default 16384, 0 = never)\n"
+		"  --s2p-shard-pages N  s2page in shards of N pages (0, the default: one object)\n"
 		"  --invalid-pct P   share of malformed operations (default 5)\n"
 		"  --no-replay       skip the replay comparison\n"
 		"  --check           run every oracle on the quiesced engine, with its page memory:\n"
@@ -404,6 +405,7 @@ int cmd_stress_engine(int argc, char **argv)
 		{ "global-lock", no_argument, NULL, 'g' },
 		{ "logs-off", no_argument, NULL, 'n' },
 		{ "ckpt-every", required_argument, NULL, 'p' },
+		{ "s2p-shard-pages", required_argument, NULL, 'S' },
 		{ "invalid-pct", required_argument, NULL, 'i' },
 		{ "no-replay", no_argument, NULL, 'R' },
 		{ "check", no_argument, NULL, 'C' },
@@ -443,6 +445,7 @@ int cmd_stress_engine(int argc, char **argv)
 		case 'g':
 		case 'n':
 		case 'p':
+		case 'S':
 			if (cli_engine_option(opt, optarg, &cfg, &ckpt) < 0)
 				return HL_EXIT_USAGE;
 			break;

@@ -101,6 +101,7 @@ void hl_engine_cfg_default(struct hl_engine_cfg *cfg)
 	cfg->lock_order_check = true;
 #endif
 	cfg->nkeys = 0;   /* no KCore key: every REGISTER_KVM is refused until one is provisioned */
+	cfg->s2page_shard_pages = HL_S2P_SHARD_PAGES_DEFAULT;
 }
 
 int hl_engine_cfg_add_key(struct hl_engine_cfg *cfg, const uint8_t pk[32])
@@ -113,6 +114,11 @@ int hl_engine_cfg_add_key(struct hl_engine_cfg *cfg, const uint8_t pk[32])
 
 struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg)
 {
+	return hl_engine_new_refined(cfg, NULL);
+}
+
+struct hl_engine *hl_engine_new_refined(const struct hl_engine_cfg *cfg, const struct hl_refine *ref)
+{
 	struct hl_engine *e;
 
 	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS || cfg->nkeys > HL_MAX_KEYS)
@@ -122,9 +128,26 @@ struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg)
 		return NULL;
 	memset(e, 0, sizeof(*e));
 	e->cfg = *cfg;
+	if (ref) {
+		if (!ref->finished)
+			goto fail;
+		e->ref = *ref;
+		e->cfg.s2page_shard_pages = ref->s2p_shard_pages;
+	} else {
+		hl_refine_init(&e->ref);
+		if (hl_refine_s2page(&e->ref, cfg->s2page_shard_pages) || hl_refine_finish(&e->ref))
+			goto fail;
+		e->cfg.s2page_shard_pages = e->ref.s2p_shard_pages;
+	}
 	e->st = hl_state_new(cfg->with_ram);
 	if (!e->st)
 		goto fail;
+	e->st->ref = &e->ref;
+	/* an abstract object's initial image may depend on its refinement (npt(host)'s
+	 * preallocated RAM tables): build it again now that the state knows the map */
+	for (unsigned p = 1; p < HL_ID_END; p++)
+		if (hl_refine_sharded(&e->ref, p))
+			hl_state_init_obj(e->st, p);
 	e->cpus = aligned_alloc(64, sizeof(struct hl_cpu) * (cfg->ncpus + 1));
 	if (!e->cpus)
 		goto fail;
@@ -133,9 +156,9 @@ struct hl_engine *hl_engine_new(const struct hl_engine_cfg *cfg)
 		e->cpus[i].id = (int)i;
 	hl_segpool_init(&e->pool, (size_t)HL_CFG_LOG_SEGMENT_KIB << 10, cfg->log_cap_bytes);
 	hl_lock_init(&e->global, HL_FLATMEM_ID, cfg->lock_kind);
-	for (unsigned id = 0; id < HL_ID_END; id++) {
+	for (unsigned id = 0; id < HL_OBJ_END; id++) {
 		hl_lock_init(&e->locks[id], id, cfg->lock_kind);
-		if (hl_log_init(&e->logs[id], id, &e->pool))
+		if ((id < HL_ID_END || hl_engine_has_obj(e, id)) && hl_log_init(&e->logs[id], id, &e->pool))
 			goto fail;
 	}
 	return e;
@@ -150,7 +173,7 @@ void hl_engine_free(struct hl_engine *e)
 		return;
 	/* let pending call_rcu reclamation finish before the pool goes away */
 	urcu_memb_barrier();
-	for (unsigned id = 0; id < HL_ID_END; id++) {
+	for (unsigned id = 0; id < HL_OBJ_END; id++) {
 		hl_log_destroy(&e->logs[id]);
 		hl_lock_destroy(&e->locks[id]);
 	}
@@ -158,7 +181,7 @@ void hl_engine_free(struct hl_engine *e)
 	hl_segpool_destroy(&e->pool);
 	hl_state_free(e->st);
 	if (e->seq0)
-		for (unsigned id = 0; id < HL_ID_END; id++)
+		for (unsigned id = 0; id < HL_OBJ_END; id++)
 			free(e->seq0[id].comp);
 	free(e->seq0);
 	free(e->cpus);
@@ -187,6 +210,15 @@ unsigned hl_engine_nheld(const struct hl_engine *e, int cpu)
 }
 
 /* ---- steps ---------------------------------------------------------------------------- */
+static int obj_checkpoint(struct hl_engine *e, unsigned obj);
+#ifndef NDEBUG
+/* the write context's check that a routed write's shard is held (debug builds) */
+static bool step_holds(void *ctx, unsigned obj)
+{
+	const struct hl_step *s = ctx;
+	return hl_engine_held_by(s->e, s->cpu, obj);
+}
+#endif
 /* Zero the first n bytes of a step. A constant-size memset of the ~270-byte prefix is
  * expanded inline as `rep stosq`, whose start-up cost (~40 ns on the benchmark host) was
  * ~15% of a trap; an opaque size turns it into a libc memset call (vector stores, ~10 ns).
@@ -257,6 +289,10 @@ int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
 	s->op = ((uint64_t)cpu << 48) | ++c->op_ctr;
 	s->held_base = c->nheld;
 	hl_wctx_init(&s->w, e->st, c->stages[c->depth], !e->cfg.logs_off);
+#ifndef NDEBUG
+	s->w.held = step_holds;
+	s->w.held_ctx = s;
+#endif
 	if (c->depth == 0 && __atomic_load_n(&e->gate_on, __ATOMIC_RELAXED))
 		gate_enter(e, c);
 	c->depth++;
@@ -290,7 +326,8 @@ static _Noreturn void order_panic(unsigned held, unsigned want)
 	char a[32], b[32];
 	fprintf(stderr,
 		"hyplog: lock order violation: acquiring %s while holding %s "
-		"(order: smmu -> vminfo(v) -> core -> s2page -> {npt, spt}, ascending ID within a class)\n",
+		"(order: smmu -> vminfo(v) -> core -> s2page[0..] -> {spt, npt(0), npt(0)[0..], npt(1..)}, "
+		"ascending within a class; engine/hl_lock.h)\n",
 		hl_obj_name(want, b, sizeof(b)), hl_obj_name(held, a, sizeof(a)));
 	abort();
 }
@@ -306,8 +343,11 @@ int hl_step_lock(struct hl_step *s, unsigned obj)
 	for (unsigned i = 0; i < s->nlocked; i++)
 		if (s->locked[i] == obj)
 			return 0;   /* this step already holds it */
-	if (s->nlocked == HL_MAX_STAGES || c->nheld == 16)
+	if (s->nlocked == HL_MAX_STAGES || c->nheld == sizeof(c->held) / sizeof(c->held[0]))
 		abort();
+	if (obj >= HL_OBJ_END || !hl_engine_has_obj(e, obj) ||
+	    (hl_refine_sharded(&e->ref, obj) && !e->ref.parent[obj].residual))
+		abort();   /* invariant: a fully sharded object is locked through its shards */
 #ifdef HL_FAULT_INJECTION
 	if (s == fi_skip_step) {
 		fi_skip_step = NULL;
@@ -393,7 +433,7 @@ void hl_step_unlock_ro(struct hl_step *s, unsigned obj)
 	if (i == s->nlocked)
 		abort();
 	for (unsigned k = 0; k < s->w.nstages; k++)
-		if (s->w.stages[k].obj == obj && (s->w.touched & (1u << k)))
+		if (s->w.stages[k].obj == obj && s->w.stages[k].touched)
 			abort();   /* invariant: only unchanged objects are released early */
 	memmove(&s->locked[i], &s->locked[i + 1], (s->nlocked - i - 1) * sizeof(s->locked[0]));
 	memmove(&s->lseq[i], &s->lseq[i + 1], (s->nlocked - i - 1) * sizeof(s->lseq[0]));
@@ -403,9 +443,18 @@ void hl_step_unlock_ro(struct hl_step *s, unsigned obj)
 
 void hl_step_assert_held(const struct hl_step *s, unsigned obj)
 {
+	bool held;
+
 	if (s->replay)
 		return;
-	if (!hl_engine_held_by(s->e, s->cpu, obj)) {
+	if (obj < HL_ID_END && hl_refine_sharded(&s->e->ref, obj) && !s->e->ref.parent[obj].residual) {
+		held = false;
+		for (unsigned i = 0; i < s->nlocked && !held; i++)
+			held = hl_shard_parent(s->locked[i]) == obj && hl_engine_held_by(s->e, s->cpu, s->locked[i]);
+	} else {
+		held = hl_engine_held_by(s->e, s->cpu, obj);
+	}
+	if (!held) {
 		char b[32];
 		fprintf(stderr, "hyplog: step %s on cpu %d touches %s without its lock\n",
 			hl_event_name(s->event), s->cpu, hl_obj_name(obj, b, sizeof(b)));
@@ -421,10 +470,45 @@ int hl_step_halt(struct hl_step *s, unsigned n, ...)
 	if (HL_FI(HALT_UNSTRAND))
 		n = 0;   /* fault: the halt strands nothing */
 	va_start(ap, n);
-	for (unsigned i = 0; i < n && s->nstrand < HL_MAX_STAGES; i++)
-		s->strand[s->nstrand++] = (uint16_t)va_arg(ap, unsigned);
+	for (unsigned i = 0; i < n && s->nstrand < HL_MAX_STAGES; i++) {
+		unsigned obj = va_arg(ap, unsigned);
+		if (hl_refine_sharded(s->st->ref, obj)) {
+			/* the seed strands the abstract object: every shard of it this step holds
+			 * (and its residual, if it has one and holds it) */
+			for (unsigned k = 0; k < s->nlocked && s->nstrand < HL_MAX_STAGES; k++)
+				if (hl_shard_parent(s->locked[k]) == obj ||
+				    (s->locked[k] == obj && s->st->ref->parent[obj].residual))
+					s->strand[s->nstrand++] = s->locked[k];
+		} else {
+			s->strand[s->nstrand++] = (uint16_t)obj;
+		}
+	}
 	va_end(ap);
 	return HL_HALT;
+}
+
+int hl_step_lock_s2p(struct hl_step *s, uint64_t pfn, uint64_t n)
+{
+	unsigned lo, hi;
+	int rc = 0;
+
+	hl_refine_s2p_span(s->st->ref, pfn, n ? n : 1, &lo, &hi);
+	for (unsigned id = lo; id <= hi && !rc; id++)
+		rc = hl_step_lock(s, id);
+	return rc;
+}
+
+int hl_step_lock_s2p_all(struct hl_step *s)
+{
+	const struct hl_refine *r = s->st->ref;
+	int rc = 0;
+
+	if (!hl_refine_sharded(r, HL_S2PAGE_ID))
+		return hl_step_lock(s, HL_S2PAGE_ID);
+	for (unsigned k = 0; k < r->nshards && !rc; k++)
+		if (hl_shard_parent(r->ids[k]) == HL_S2PAGE_ID)
+			rc = hl_step_lock(s, r->ids[k]);
+	return rc;
 }
 
 static bool is_stranded(const struct hl_step *s, unsigned obj)
@@ -513,7 +597,7 @@ int hl_step_end(struct hl_step *s, int rc)
 	if (rc >= 0 && !e->cfg.logs_off) {
 		/* the objects that get a record: every changed one; on a halt, every locked one */
 		for (unsigned k = 0; k < s->w.nstages; k++) {
-			if (!(s->w.touched & (1u << k)))
+			if (!s->w.stages[k].touched)
 				continue;
 			hl_step_assert_held(s, s->w.stages[k].obj);
 			objs[n] = s->w.stages[k].obj;
@@ -555,7 +639,7 @@ int hl_step_end(struct hl_step *s, int rc)
 			hl_log_append(l, (struct hl_rec *)buf);
 			if (e->cfg.ckpt_every && l->since_ckpt >= e->cfg.ckpt_every && !e->ckpt_external &&
 			    !(s->halted && is_stranded(s, objs[k])))
-				(void)hl_log_checkpoint(l, e->st->img[objs[k]].base, e->st->img[objs[k]].size);
+				(void)obj_checkpoint(e, objs[k]);
 		}
 		c->records += n;
 	}
@@ -600,19 +684,38 @@ int hl_step_end(struct hl_step *s, int rc)
 }
 
 /* ---- checkpoints ----------------------------------------------------------------------- */
+/* cut obj's log at its current image (caller holds obj's lock); a shard's image is gathered */
+static int obj_checkpoint(struct hl_engine *e, unsigned obj)
+{
+	size_t size = hl_engine_obj_size(e, obj);
+	uint8_t *buf;
+	int rc;
+
+	if (obj < HL_ID_END)
+		return hl_log_checkpoint(&e->logs[obj], e->st->img[obj].base, e->st->img[obj].size);
+	if (!(buf = malloc(size)))
+		return -1;
+	hl_state_obj_gather(e->st, obj, buf);
+	rc = hl_log_checkpoint(&e->logs[obj], buf, size);
+	free(buf);
+	return rc;
+}
+
 int hl_engine_checkpoint(struct hl_engine *e, unsigned obj)
 {
 	int cpu = hl_engine_maint_cpu(e);
 	struct hl_cpu *c = &e->cpus[cpu];
-	struct hl_lock *lk = e->cfg.global_lock ? &e->global : &e->locks[obj];
+	struct hl_lock *lk;
 	int taken = 0;
 
-	if (!hl_obj_valid(obj) || e->cfg.logs_off || hl_lock_is_stranded(&e->locks[obj]))
+	if (obj == HL_FLATMEM_ID || obj >= HL_OBJ_END || !hl_engine_has_obj(e, obj) || e->cfg.logs_off ||
+	    (hl_refine_sharded(&e->ref, obj) && !e->ref.parent[obj].residual) ||
+	    hl_lock_is_stranded(&e->locks[obj]))
 		return 0;
+	lk = e->cfg.global_lock ? &e->global : &e->locks[obj];
 	if (!hl_lock_lock(lk, cpu, &c->mcs[e->cfg.global_lock ? 0 : obj]))
 		return 0;
-	if (e->logs[obj].since_ckpt > 0 &&
-	    hl_log_checkpoint(&e->logs[obj], e->st->img[obj].base, e->st->img[obj].size) == 0)
+	if (e->logs[obj].since_ckpt > 0 && obj_checkpoint(e, obj) == 0)
 		taken = 1;
 	hl_lock_unlock(lk, cpu, &c->mcs[e->cfg.global_lock ? 0 : obj]);
 	return taken;
@@ -621,7 +724,7 @@ int hl_engine_checkpoint(struct hl_engine *e, unsigned obj)
 int hl_engine_checkpoint_all(struct hl_engine *e)
 {
 	int n = 0;
-	for (unsigned id = 1; id < HL_ID_END; id++)
+	for (unsigned id = 1; id < HL_OBJ_END; id++)
 		n += hl_engine_checkpoint(e, id);
 	return n;
 }
@@ -629,7 +732,7 @@ int hl_engine_checkpoint_all(struct hl_engine *e)
 void hl_engine_log_stats(struct hl_engine *e, struct hl_log_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	for (unsigned id = 0; id < HL_ID_END; id++) {
+	for (unsigned id = 0; id < HL_OBJ_END; id++) {
 		out->records += e->logs[id].records_total;
 		out->bytes += e->logs[id].bytes_total;
 		out->checkpoints += e->logs[id].checkpoints;

@@ -45,7 +45,21 @@ struct hl_engine_cfg {
 	 */
 	uint8_t kcore_keys[HL_MAX_KEYS][32];
 	unsigned nkeys;
+	/*
+	 * The refinement of s2page (issue 11, DESIGN2.md): pages per s2page shard. Each shard
+	 * (IDs HL_S2P_SHARD(k)) owns the entries and flatmem digests of its pages, with its own
+	 * lock and log; a fault locks only its page's shard. 0, or >= the RAM pages: one s2page
+	 * object, SPEC's layout exactly. A size that would need more than HL_S2P_MAX_SHARDS
+	 * shards is raised to ceil(RAM pages / HL_S2P_MAX_SHARDS). Default:
+	 * HL_S2P_SHARD_PAGES_DEFAULT.
+	 */
+	uint64_t s2page_shard_pages;
 };
+
+/* the engine's default pages per s2page shard (0: one object) */
+#define HL_S2P_SHARD_PAGES_DEFAULT 0u
+/* the size stress / bench use for a sharded run: 2 MiB of pages, so 16 CPUs' faults spread */
+#define HL_S2P_SHARD_PAGES_SCALE 512u
 
 enum hl_sched_kind { HL_SP_LOCK = 1, HL_SP_TRAP = 2, HL_SP_READ = 3, HL_SP_APPEND = 4 };
 
@@ -63,8 +77,8 @@ struct hl_cpu {
 	uint64_t op_ctr;
 	int in_step;                 /* inside a top-level step (quiescence gate, when enabled) */
 	unsigned nheld;
-	uint16_t held[16];           /* object IDs held, in acquisition order */
-	hl_mcs_node_t mcs[HL_ID_END];
+	uint16_t held[HL_MAX_STAGES + 8];   /* object IDs held, in acquisition order */
+	hl_mcs_node_t mcs[HL_OBJ_END];
 	struct hl_stage stages[2][HL_MAX_STAGES];   /* one set per nesting depth */
 	/* statistics */
 	uint64_t steps_ok, steps_halt, steps_rejected, records;
@@ -79,13 +93,14 @@ struct hl_seq0_img {
 struct hl_engine {
 	struct hl_engine_cfg cfg;
 	struct hl_state *st;
-	struct hl_lock locks[HL_ID_END];
+	struct hl_lock locks[HL_OBJ_END];   /* SPEC objects and shards (hl_refine_has_obj) */
 	struct hl_lock global;
-	struct hl_log logs[HL_ID_END];
+	struct hl_log logs[HL_OBJ_END];     /* only the objects of ref have a log (base != NULL) */
+	struct hl_refine ref;               /* this run's shards; st->ref points here */
 	struct hl_segpool pool;
 	struct hl_cpu *cpus;         /* cfg.ncpus + 1: the last one is the maintenance CPU */
 	uint64_t halts;              /* CPUs halted so far */
-	struct hl_seq0_img *seq0;    /* HL_ID_END entries: the seq-0 images of the file this engine
+	struct hl_seq0_img *seq0;    /* HL_OBJ_END entries: the seq-0 images of the file this engine
 					was read from (hl_file_read); NULL: it started from
 					hl_state_new's initial images */
 	int gate_on, gate_closed;    /* quiescence gate (hl_engine_gate_enable) */
@@ -115,6 +130,18 @@ bool hl_cpu_halted(const struct hl_engine *e, int cpu);
 bool hl_engine_held_by(const struct hl_engine *e, int cpu, unsigned obj);
 /* number of engine locks `cpu` holds; a trap must return with zero */
 unsigned hl_engine_nheld(const struct hl_engine *e, int cpu);
+/* is `id` an object of this engine (a SPEC object, or a shard of its map)? */
+static inline bool hl_engine_has_obj(const struct hl_engine *e, unsigned id)
+{
+	return hl_refine_has_obj(&e->ref, id);
+}
+/* image size of an object of this engine (a shard: its ranges); 0 if none */
+static inline size_t hl_engine_obj_size(const struct hl_engine *e, unsigned id)
+{
+	return hl_refine_obj_size(&e->ref, id);
+}
+/* build an engine with an explicit refinement map (the file reader: the file's map) */
+struct hl_engine *hl_engine_new_refined(const struct hl_engine_cfg *cfg, const struct hl_refine *ref);
 
 /* Checkpoint one object / every object, from the maintenance CPU. Stranded objects are
  * skipped (they never change again). Returns the number of checkpoints taken. */

@@ -297,6 +297,9 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return ferr(err, 0, "path too long");
+	if (e->ref.nshards)   /* the refinement map needs file version 6 (issue 11, DESIGN2.md) */
+		return ferr(err, 0, "a run with shards (s2page in %llu-page shards) cannot be written in file "
+			    "version %u yet", (unsigned long long)e->cfg.s2page_shard_pages, HL_FILE_VERSION);
 	f = fopen(tmp, "wb");
 	if (!f)
 		return ferr(err, 0, "cannot create %s: %s", tmp, strerror(errno));
@@ -556,7 +559,7 @@ static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, s
 
 	info->records = 0;
 	info->nsnap = 0;
-	if (e && !e->seq0 && !(e->seq0 = calloc(HL_ID_END, sizeof(*e->seq0)))) {
+	if (e && !e->seq0 && !(e->seq0 = calloc(HL_OBJ_END, sizeof(*e->seq0)))) {
 		ferr(err, off, "out of memory");
 		goto out;
 	}

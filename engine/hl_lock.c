@@ -587,10 +587,16 @@ _Noreturn void hl_lock_not_held_panic(const struct hl_lock *lk, int cpu, const c
 
 enum { CLASS_SMMU, CLASS_VMINFO, CLASS_CORE, CLASS_S2PAGE, CLASS_LEAF };
 
+/* class << 24 | abstract ID << 12 | sub: a shard takes its abstract object's place (sub =
+ * 1 + its index), right after the object itself (sub 0: the residual of a partly sharded one) */
 unsigned hl_lock_order_key(unsigned id)
 {
-	unsigned cls;
+	unsigned cls, sub = 0, parent = hl_shard_parent(id);
 
+	if (parent != HL_INVALID) {
+		sub = 1 + hl_shard_index(id);
+		id = parent;
+	}
 	if (id == HL_SMMU_ID)
 		cls = CLASS_SMMU;
 	else if (id >= HL_INFO_ID && id < HL_ID_END)
@@ -601,7 +607,7 @@ unsigned hl_lock_order_key(unsigned id)
 		cls = CLASS_S2PAGE;
 	else
 		cls = CLASS_LEAF;   /* spt, npt(*) */
-	return cls << 8 | id;
+	return cls << 24 | id << 12 | sub;
 }
 
 const char *hl_lock_kind_name(enum hl_lock_kind k)

@@ -1,16 +1,27 @@
 /*
  * hl_lock.h - one lock per shared object, built on Concurrency Kit.
  *
- * GLOBAL LOCK ORDER (SPEC §4), outer to inner, never violated:
+ * GLOBAL LOCK ORDER (SPEC §4 extended by the shard refinement, issue 11), outer to inner,
+ * never violated:
  *
- *     smmu -> vminfo(v) -> core -> s2page -> { npt(host), npt(v), npt(COREVISOR), spt }
+ *     smmu -> vminfo(v) -> core -> s2page[0] -> s2page[1] -> ... -> s2page[n-1]
+ *          -> { spt, npt(host), npt(host)[0..], npt(1..MAX_VM), npt(COREVISOR) }
  *
  * Two locks of one class are taken in ascending object-ID order; the leaf class
  * { npt(*), spt } is one class, so it is ascending ID there too (spt = 3 < npt = 5+v).
- * Debug builds abort on an out-of-order acquire and name both locks.
+ * Shards (hl_const.h: IDs from HL_ID_END; engine/hl_state.h: the refinement map) take
+ * their abstract object's place: shards of one object in ascending index (= ascending
+ * address), right after the object itself (a partly sharded object's residual comes
+ * before its shards). So s2page's shards are the s2page class, and npt(host)'s shards sit
+ * between npt(host) and npt(1). A fully sharded object (s2page with shards) is never
+ * locked itself. A step that spans shards (a level-2 assign's 512 pages, a bank clear,
+ * anything whose pages are known only after locking) takes every shard it may touch, in
+ * this order, before its first write. hl_lock_order_key encodes it (class, abstract ID,
+ * 1 + shard index). Debug builds abort on an out-of-order acquire and name both locks.
  *
- * What each lock protects: the object with the same ID (its byte image) and that
- * object's log tail. flatmem has no lock: every flatmem change happens under s2page.
+ * What each lock protects: the object with the same ID (its byte image; a shard: the
+ * bytes of its ranges) and that object's log tail. flatmem has no lock: every flatmem
+ * change happens under s2page (with shards: under the shard of that page).
  *
  * Kinds: ck ticket (default, fair, as SeKVM's arm64 4.18 spinlock), ck MCS, and
  * pthread_mutex (a baseline for benchmarks). The lock itself is always ck's (or the

@@ -34,10 +34,11 @@ static int load_base(const struct hl_log_base *b, unsigned obj, struct hl_state 
 	uint64_t first = b->first_seq;
 
 	if (snap) {
-		if (snap->size != out->img[obj].size)
+		size_t size = hl_refine_obj_size(out->ref, obj);
+		if (snap->size != size)
 			return fail(err, HL_RP_BAD_LOG, obj, snap->seq, 0, "snapshot has %zu bytes, expected %zu",
-				    snap->size, out->img[obj].size);
-		memcpy(out->img[obj].base, snap->img, snap->size);
+				    snap->size, size);
+		hl_state_obj_scatter(out, obj, snap->img);   /* a shard's: into its ranges */
 		if (snap->seq + 1 != first)
 			return fail(err, HL_RP_BAD_LOG, obj, first, 0,
 				    "log starts at seq %llu after a snapshot at %llu",
@@ -68,7 +69,7 @@ static int cal_visit(const struct hl_rec *r, void *arg)
 			    (unsigned long long)c->expect, (unsigned long long)r->seq);
 	if (r->obj != c->obj)
 		return fail(c->err, HL_RP_BAD_LOG, c->obj, r->seq, r->op, "record for object %u in this log", r->obj);
-	if (hl_apply_deltas(c->out->img[c->obj].base, c->out->img[c->obj].size, r))
+	if (hl_state_apply(c->out, c->obj, r))
 		return fail(c->err, HL_RP_BAD_LOG, c->obj, r->seq, r->op, "delta outside the object image");
 	c->expect++;
 	return 0;
@@ -88,9 +89,16 @@ static int torn_fail(struct hl_replay_err *err, unsigned obj, const struct hl_lo
  * exactly as before (re-applying a prefix of a record's deltas writes the same bytes). */
 static int cal_walk(const struct hl_log_base *b, struct cal_ctx *c)
 {
+	uint64_t expect = c->expect, idx = 0;
+
+	if (c->obj >= HL_ID_END) {
+		/* a shard: its deltas are routed into the parent's image (hl_state_apply) */
+		struct hl_log_torn t;
+		int rc = hl_log_base_walk(b, cal_visit, c, &t);
+		return rc == HL_LOG_TORN ? torn_fail(c->err, c->obj, &t) : rc;
+	}
 	uint8_t *img = c->out->img[c->obj].base;
 	size_t size = c->out->img[c->obj].size;
-	uint64_t expect = c->expect, idx = 0;
 
 	for (const struct hl_seg *sg = b->head, *next; sg; sg = next, idx++) {
 		/* `next` before `used` (see hl_log_base_foreach): nothing is missed beside writers */
@@ -127,6 +135,9 @@ int hl_cal_obj(struct hl_engine *e, unsigned obj, struct hl_state *out, struct h
 
 	if (err)
 		err->code = 0;
+	out->ref = &e->ref;   /* the run's shards (out must not outlive e for writes) */
+	if (obj == 0 || obj >= HL_OBJ_END || !hl_engine_has_obj(e, obj))
+		return fail(err, HL_RP_BAD_LOG, obj, 0, 0, "no object %u in this run", obj);
 	hl_rcu_reader_ensure();
 	hl_rcu_read_lock();
 	{
@@ -141,7 +152,10 @@ int hl_cal_obj(struct hl_engine *e, unsigned obj, struct hl_state *out, struct h
 
 int hl_cal_all(struct hl_engine *e, struct hl_state *out, struct hl_replay_err *err)
 {
-	for (unsigned id = 1; id < HL_ID_END; id++) {
+	/* ascending: an abstract object (its initial image) before its shards */
+	for (unsigned id = 1; id < HL_OBJ_END; id++) {
+		if (!hl_engine_has_obj(e, id))
+			continue;
 		int rc = hl_cal_obj(e, id, out, err);
 		if (rc)
 			return rc;
@@ -169,7 +183,7 @@ int hl_state_first_diff(const struct hl_state *a, const struct hl_state *b, size
 struct opnode {
 	uint64_t op;
 	const struct hl_rec *rec[HL_MAX_STAGES];
-	uint8_t nfound, nrec;
+	uint8_t nfound, nrec;   /* nrec <= HL_MAX_STAGES (72) fits a byte */
 	uint32_t indeg;
 	uint32_t edge_first, nedge;   /* CSR slice of successors */
 };
@@ -184,11 +198,11 @@ struct graph {
 	size_t ne, ecap;
 	uint32_t *succ;
 	/* per object: node index of each record, in seq order */
-	uint32_t *objnode[HL_ID_END];
-	const struct hl_rec **objrec[HL_ID_END];
-	size_t objn[HL_ID_END], objcap[HL_ID_END];
-	uint64_t first_seq[HL_ID_END];
-	const struct hl_log_base *base[HL_ID_END];   /* one consistent view per log */
+	uint32_t *objnode[HL_OBJ_END];
+	const struct hl_rec **objrec[HL_OBJ_END];
+	size_t objn[HL_OBJ_END], objcap[HL_OBJ_END];
+	uint64_t first_seq[HL_OBJ_END];
+	const struct hl_log_base *base[HL_OBJ_END];  /* one consistent view per log (NULL: no object) */
 };
 
 static uint32_t ht_find(struct graph *g, uint64_t op, bool insert)
@@ -275,7 +289,7 @@ static void graph_free(struct graph *g)
 	free(g->htop);
 	free(g->ev);
 	free(g->succ);
-	for (unsigned o = 0; o < HL_ID_END; o++) {
+	for (unsigned o = 0; o < HL_OBJ_END; o++) {
 		free(g->objnode[o]);
 		free(g->objrec[o]);
 	}
@@ -294,8 +308,10 @@ static int graph_build(struct hl_engine *e, struct graph *g, struct hl_replay_er
 	int rc;
 
 	memset(g, 0, sizeof(*g));
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
 		struct gather_ctx c = { .g = g, .obj = o, .err = err };
+		if (!hl_engine_has_obj(e, o))
+			continue;
 		g->base[o] = hl_log_base_get(&e->logs[o]);
 		g->first_seq[o] = c.expect = g->base[o]->first_seq;
 		struct hl_log_torn t;
@@ -318,7 +334,9 @@ static int graph_build(struct hl_engine *e, struct graph *g, struct hl_replay_er
 		return fail(err, HL_RP_NOMEM, 0, 0, 0, "out of memory");
 
 	/* nodes, and the order of each object log */
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
+		if (!g->base[o])
+			continue;
 		g->objnode[o] = malloc((g->objn[o] + 1) * sizeof(uint32_t));
 		if (!g->objnode[o])
 			return fail(err, HL_RP_NOMEM, o, 0, 0, "out of memory");
@@ -346,8 +364,8 @@ static int graph_build(struct hl_engine *e, struct graph *g, struct hl_replay_er
 		const struct hl_rdep *rd = hl_rec_rdeps(r);
 		for (unsigned k = 0; k < r->nlock; k++) {
 			unsigned o = rd[k].obj;
-			uint64_t seq = rd[k].seq, first = g->first_seq[o < HL_ID_END ? o : 0];
-			if (o == 0 || o >= HL_ID_END)
+			uint64_t seq = rd[k].seq, first = g->first_seq[o < HL_OBJ_END ? o : 0];
+			if (o == 0 || o >= HL_OBJ_END || !g->base[o])
 				return fail(err, HL_RP_BAD_LOG, r->obj, r->seq, r->op, "read dependency on object %u", o);
 			if (!hl_rdep_is_read(&rd[k]))
 				continue;   /* a written object: ordered by its own record */
@@ -492,7 +510,7 @@ static int check_reexec(struct hl_step *s, int rc, const struct opnode *n, struc
 				    "%s: re-execution returns %llu, record says %llu", hl_event_name(r->event),
 				    (unsigned long long)s->ret, (unsigned long long)r->ret);
 		for (unsigned k = 0; k < s->w.nstages; k++)
-			if (s->w.stages[k].obj == r->obj && (s->w.touched & (1u << k)))
+			if (s->w.stages[k].obj == r->obj && s->w.stages[k].touched)
 				st = &s->w.stages[k];
 		if (!st && r->ndelta == 0)
 			continue;
@@ -505,7 +523,7 @@ static int check_reexec(struct hl_step *s, int rc, const struct opnode *n, struc
 	/* and nothing beyond what was recorded */
 	for (unsigned k = 0; k < s->w.nstages; k++) {
 		bool have = false;
-		if (!(s->w.touched & (1u << k)))
+		if (!s->w.stages[k].touched)
 			continue;
 		for (unsigned i = 0; i < n->nfound; i++)
 			have |= n->rec[i]->obj == s->w.stages[k].obj;
@@ -524,7 +542,7 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 	struct graph g;
 	uint32_t *order = NULL;
 	struct hl_stage *stages = NULL;
-	uint64_t snap_seq[HL_ID_END];
+	uint64_t snap_seq[HL_OBJ_END] = { 0 };
 	uint8_t halted[256] = { 0 };
 	int rc;
 
@@ -532,13 +550,16 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 		err->code = 0;
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
+	out->ref = &e->ref;   /* re-execution routes its writes to the run's shards */
 	hl_rcu_reader_ensure();
 	hl_rcu_read_lock();
 	rc = graph_build(e, &g, err);
 	if (!rc)
 		rc = graph_order(&g, &order, err);
-	for (unsigned o = 1; !rc && o < HL_ID_END; o++) {
+	for (unsigned o = 1; !rc && o < HL_OBJ_END; o++) {
 		uint64_t next = 1;
+		if (!g.base[o])
+			continue;   /* ascending: an abstract object's initial image before its shards */
 		rc = load_base(g.base[o], o, out, &next, err);
 		snap_seq[o] = next - 1;
 	}
@@ -568,8 +589,7 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 		} else {
 			/* straddles a checkpoint: its effect before the cut is in the snapshots */
 			for (unsigned k = 0; k < n->nfound && !rc; k++)
-				if (hl_apply_deltas(out->img[n->rec[k]->obj].base, out->img[n->rec[k]->obj].size,
-						    n->rec[k]))
+				if (hl_state_apply(out, n->rec[k]->obj, n->rec[k]))
 					rc = fail(err, HL_RP_BAD_LOG, n->rec[k]->obj, n->rec[k]->seq, n->rec[k]->op,
 						  "delta outside the object image");
 			if (stats)

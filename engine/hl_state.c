@@ -1,6 +1,7 @@
 /* hl_state.c - allocation, initial images, digests and the delta-recording writer. */
 #include "hl_state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -116,11 +117,15 @@ static uint64_t pool_pa(const void *img, uint64_t fake)
 	return env.pool_pa ? env.pool_pa(img) : fake;
 }
 
+static void init_shard(struct hl_state *st, unsigned obj);
+
 void hl_state_init_obj(struct hl_state *st, unsigned obj)
 {
 	struct hl_pool_layout lay;
 
-	if (obj == HL_CORE_ID) {
+	if (obj >= HL_ID_END) {
+		init_shard(st, obj);
+	} else if (obj == HL_CORE_ID) {
 		st->core->next_vmid = 1;
 		st->core->next_remap_ptr = HL_REMAP_START;
 	} else if (obj == HL_S2PAGE_ID) {
@@ -223,6 +228,17 @@ void hl_state_copy(struct hl_state *dst, const struct hl_state *src)
 
 uint64_t hl_state_obj_digest(const struct hl_state *st, unsigned obj)
 {
+	if (obj >= HL_ID_END) {
+		size_t n = hl_refine_obj_size(st->ref, obj);
+		uint8_t *buf = n ? malloc(n) : NULL;
+		uint64_t d;
+		if (!buf)
+			return 0;
+		hl_state_obj_gather(st, obj, buf);
+		d = XXH3_64bits(buf, n);
+		free(buf);
+		return d;
+	}
 	return XXH3_64bits(st->img[obj].base, st->img[obj].size);
 }
 
@@ -233,6 +249,287 @@ struct hl_s2page hl_s2page_get(const struct hl_state *st, uint64_t pfn)
 	return st->s2p->page[pfn - HL_RAM_BASE_PFN];
 }
 
+/* ---- the refinement map (hl_state.h) --------------------------------------------------- */
+void hl_refine_init(struct hl_refine *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+int hl_refine_add_shard(struct hl_refine *r, unsigned id, unsigned parent, const struct hl_range *rg,
+			unsigned n, bool residual)
+{
+	uint64_t size = 0, psize = hl_obj_image_size(parent);
+
+	if (r->finished || id < HL_ID_END || id >= HL_OBJ_END || hl_shard_parent(id) != parent ||
+	    r->sh[id - HL_ID_END].parent || n == 0 || n > HL_REFINE_MAX_RANGES - r->nranges ||
+	    (r->nshards && r->ids[r->nshards - 1] >= id))
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		if (rg[i].len == 0 || rg[i].off > psize || rg[i].len > psize - rg[i].off ||
+		    (i && rg[i].off < rg[i - 1].off + rg[i - 1].len))
+			return -1;   /* empty, outside the parent, or not ascending and disjoint */
+		size += rg[i].len;
+	}
+	r->sh[id - HL_ID_END].parent = (uint16_t)parent;
+	r->sh[id - HL_ID_END].nranges = (uint16_t)n;
+	r->sh[id - HL_ID_END].first = r->nranges;
+	r->sh[id - HL_ID_END].size = size;
+	memcpy(&r->ranges[r->nranges], rg, n * sizeof(*rg));
+	r->nranges += n;
+	r->ids[r->nshards++] = (uint16_t)id;
+	r->parent[parent].residual |= residual;
+	return 0;
+}
+
+static int route_cmp(const void *a, const void *b)
+{
+	const struct hl_route *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int hl_refine_finish(struct hl_refine *r)
+{
+	r->nroutes = 0;
+	for (unsigned p = 1; p < HL_ID_END; p++) {
+		uint64_t covered = 0;
+		r->parent[p].first = r->nroutes;
+		r->parent[p].n = 0;
+		for (unsigned k = 0; k < r->nshards; k++) {
+			unsigned id = r->ids[k];
+			uint64_t local = 0;
+			if (r->sh[id - HL_ID_END].parent != p)
+				continue;
+			for (unsigned i = 0; i < r->sh[id - HL_ID_END].nranges; i++) {
+				const struct hl_range *g = &r->ranges[r->sh[id - HL_ID_END].first + i];
+				r->routes[r->nroutes++] = (struct hl_route){ g->off, g->len, local, (uint16_t)id };
+				local += g->len;
+				covered += g->len;
+			}
+		}
+		r->parent[p].n = r->nroutes - r->parent[p].first;
+		if (!r->parent[p].n)
+			continue;
+		qsort(&r->routes[r->parent[p].first], r->parent[p].n, sizeof(r->routes[0]), route_cmp);
+		for (unsigned i = 1; i < r->parent[p].n; i++) {
+			const struct hl_route *a = &r->routes[r->parent[p].first + i - 1];
+			if (a->off + a->len > a[1].off)
+				return -1;   /* two shards own one byte */
+		}
+		if (!r->parent[p].residual && covered != hl_obj_image_size(p))
+			return -1;   /* a fully sharded object: every byte has its shard */
+	}
+	r->finished = true;
+	return 0;
+}
+
+uint64_t hl_refine_s2page_pages(uint64_t pages)
+{
+	uint64_t min = (HL_RAM_PAGES + HL_S2P_MAX_SHARDS - 1) / HL_S2P_MAX_SHARDS;
+
+	if (pages == 0 || pages >= HL_RAM_PAGES)
+		return 0;
+	return pages < min ? min : pages;
+}
+
+int hl_refine_s2page(struct hl_refine *r, uint64_t pages)
+{
+	const uint64_t flat = offsetof(struct hl_s2page_obj, flatmem);
+
+	pages = hl_refine_s2page_pages(pages);
+	r->s2p_shard_pages = pages;
+	if (!pages || pages >= HL_RAM_PAGES)
+		return 0;   /* one object: SPEC's layout */
+	for (uint64_t k = 0; k * pages < HL_RAM_PAGES; k++) {
+		uint64_t first = k * pages, n = HL_RAM_PAGES - first < pages ? HL_RAM_PAGES - first : pages;
+		struct hl_range rg[2] = {
+			{ first * sizeof(struct hl_s2page), n * sizeof(struct hl_s2page) },
+			{ flat + first * sizeof(uint64_t), n * sizeof(uint64_t) },
+		};
+		if (hl_refine_add_shard(r, HL_S2P_SHARD(k), HL_S2PAGE_ID, rg, 2, false))
+			return -1;
+	}
+	return 0;
+}
+
+bool hl_refine_has_obj(const struct hl_refine *r, unsigned id)
+{
+	if (id > HL_FLATMEM_ID && id < HL_ID_END)
+		return true;
+	return hl_refine_is_shard(r, id);
+}
+
+size_t hl_refine_obj_size(const struct hl_refine *r, unsigned id)
+{
+	if (id < HL_ID_END)
+		return hl_obj_image_size(id);
+	return hl_refine_is_shard(r, id) ? r->sh[id - HL_ID_END].size : 0;
+}
+
+unsigned hl_refine_route(const struct hl_refine *r, unsigned parent, uint64_t off, uint64_t *local,
+			 uint64_t *span)
+{
+	uint64_t size = hl_obj_image_size(parent);
+	const struct hl_route *rt;
+	unsigned lo = 0, hi;
+
+	if (off >= size)
+		return HL_INVALID;
+	if (!hl_refine_sharded(r, parent)) {
+		*local = off;
+		*span = size - off;
+		return parent;
+	}
+	rt = &r->routes[r->parent[parent].first];
+	hi = r->parent[parent].n;
+	/* the last route starting at or below off */
+	while (hi - lo > 1) {
+		unsigned mid = (lo + hi) / 2;
+		if (rt[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (rt[lo].off <= off && off < rt[lo].off + rt[lo].len) {
+		*local = rt[lo].local + (off - rt[lo].off);
+		*span = rt[lo].off + rt[lo].len - off;
+		return rt[lo].shard;
+	}
+	/* unowned: the residual's bytes, up to the next owned range */
+	*local = off;
+	if (rt[lo].off > off)
+		*span = rt[lo].off - off;
+	else
+		*span = (lo + 1 < r->parent[parent].n ? rt[lo + 1].off : size) - off;
+	return r->parent[parent].residual ? parent : HL_INVALID;
+}
+
+unsigned hl_refine_s2p_obj(const struct hl_refine *r, uint64_t pfn)
+{
+	uint64_t k;
+
+	if (!hl_refine_sharded(r, HL_S2PAGE_ID))
+		return HL_S2PAGE_ID;
+	if (pfn < HL_RAM_BASE_PFN)
+		return HL_S2P_SHARD(0);
+	k = (pfn - HL_RAM_BASE_PFN) / r->s2p_shard_pages;
+	if (k >= r->parent[HL_S2PAGE_ID].n / 2)
+		k = r->parent[HL_S2PAGE_ID].n / 2 - 1;   /* past RAM: the last shard */
+	return HL_S2P_SHARD(k);
+}
+
+void hl_refine_s2p_span(const struct hl_refine *r, uint64_t pfn, uint64_t n, unsigned *lo,
+			unsigned *hi)
+{
+	*lo = hl_refine_s2p_obj(r, pfn);
+	*hi = hl_refine_s2p_obj(r, pfn + n - 1);
+}
+
+/* visit the pieces of a shard's image: (abstract offset, length), in shard order */
+#define FOR_SHARD_RANGES(r, id, g)                                                             \
+	for (const struct hl_range *g = &(r)->ranges[(r)->sh[(id) - HL_ID_END].first],        \
+				   *g##_end = g + (r)->sh[(id) - HL_ID_END].nranges;             \
+	     g < g##_end; g++)
+
+/* a shard's initial bytes: its parent's initial image (built aside), at the shard's ranges */
+static void init_shard(struct hl_state *st, unsigned obj)
+{
+	struct hl_state tmp;
+	unsigned parent;
+	uint8_t *buf;
+
+	if (!hl_refine_is_shard(st->ref, obj))
+		return;
+	parent = st->ref->sh[obj - HL_ID_END].parent;
+	buf = page_alloc(st->img[parent].size);
+	if (!buf)
+		abort();   /* replay-side scratch (a few MiB at most) */
+	tmp = *st;
+	tmp.img[parent].base = buf;
+	if (parent == HL_S2PAGE_ID)
+		tmp.s2p = (struct hl_s2page_obj *)buf;
+	else if (parent >= HL_NPT_ID && parent < HL_INFO_ID)
+		tmp.npt[parent - HL_NPT_ID] = buf;
+	else
+		abort();   /* only s2page and npt(host) have shards (hl_const.h) */
+	hl_state_init_obj(&tmp, parent);
+	FOR_SHARD_RANGES(st->ref, obj, g)
+		memcpy(st->img[parent].base + g->off, buf + g->off, g->len);
+	page_free(buf);
+}
+
+void hl_state_obj_gather(const struct hl_state *st, unsigned obj, uint8_t *buf)
+{
+	if (!hl_refine_is_shard(st->ref, obj)) {
+		memcpy(buf, st->img[obj].base, st->img[obj].size);
+		return;
+	}
+	const uint8_t *base = st->img[st->ref->sh[obj - HL_ID_END].parent].base;
+	FOR_SHARD_RANGES(st->ref, obj, g) {
+		memcpy(buf, base + g->off, g->len);
+		buf += g->len;
+	}
+}
+
+void hl_state_obj_scatter(struct hl_state *st, unsigned obj, const uint8_t *buf)
+{
+	if (!hl_refine_is_shard(st->ref, obj)) {
+		memcpy(st->img[obj].base, buf, st->img[obj].size);
+		return;
+	}
+	uint8_t *base = st->img[st->ref->sh[obj - HL_ID_END].parent].base;
+	FOR_SHARD_RANGES(st->ref, obj, g) {
+		memcpy(base + g->off, buf, g->len);
+		buf += g->len;
+	}
+}
+
+int hl_state_apply(struct hl_state *st, unsigned obj, const struct hl_rec *r)
+{
+	const struct hl_refine *ref = st->ref;
+	const struct hl_delta *d;
+	const uint8_t *end;
+	uint8_t *base;
+
+	if (!hl_refine_is_shard(ref, obj)) {
+		if (obj == 0 || obj >= HL_ID_END)
+			return -1;
+		return hl_apply_deltas(st->img[obj].base, st->img[obj].size, r);
+	}
+	/* a shard's delta: shard-local bytes [off, off + len), placed range by range */
+	base = st->img[ref->sh[obj - HL_ID_END].parent].base;
+	d = hl_rec_first_delta(r);
+	end = (const uint8_t *)r + r->len;
+	for (unsigned i = 0; i < r->ndelta; i++) {
+		uint64_t off, left, pos = 0;
+		if ((const uint8_t *)(d + 1) > end)
+			return -1;
+		if ((uint64_t)d->off + d->len > ref->sh[obj - HL_ID_END].size)
+			return -1;
+		if (!(d->flags & HL_DF_ZERO) && (const uint8_t *)(d + 1) + d->len > end)
+			return -1;
+		off = d->off;
+		left = d->len;
+		FOR_SHARD_RANGES(ref, obj, g) {
+			if (!left)
+				break;
+			if (off >= pos + g->len) {
+				pos += g->len;
+				continue;
+			}
+			uint64_t in = off - pos, n = g->len - in < left ? g->len - in : left;
+			if (d->flags & HL_DF_ZERO)
+				memset(base + g->off + in, 0, n);
+			else
+				memcpy(base + g->off + in, (const uint8_t *)(d + 1) + (d->len - left), n);
+			off += n;
+			left -= n;
+			pos += g->len;
+		}
+		d = hl_delta_next(d);
+	}
+	return 0;
+}
+
 /* ---- write context ------------------------------------------------------------------- */
 void hl_wctx_init(struct hl_wctx *w, struct hl_state *st, struct hl_stage *stages, bool record)
 {
@@ -241,6 +538,8 @@ void hl_wctx_init(struct hl_wctx *w, struct hl_state *st, struct hl_stage *stage
 	w->nstages = 0;
 	w->stages = stages;
 	w->touched = 0;
+	w->held = NULL;
+	w->held_ctx = NULL;
 }
 
 struct hl_stage *hl_wctx_stage(struct hl_wctx *w, unsigned obj)
@@ -254,14 +553,15 @@ struct hl_stage *hl_wctx_stage(struct hl_wctx *w, unsigned obj)
 	s->obj = (uint16_t)obj;
 	s->ndelta = 0;
 	s->used = 0;
+	s->touched = 0;
 	return s;
 }
 
-static void stage_delta(struct hl_wctx *w, unsigned obj, const void *dst, const void *src,
-			uint32_t len, bool zero)
+/* one delta of `obj` at image offset `off` (a shard: shard-local) */
+static void stage_at(struct hl_wctx *w, unsigned obj, uint32_t off, const void *src, uint32_t len,
+		     bool zero)
 {
 	struct hl_stage *s = hl_wctx_stage(w, obj);
-	uint32_t off = (uint32_t)((const uint8_t *)dst - w->st->img[obj].base);
 	uint32_t need = sizeof(struct hl_delta) + (zero ? 0 : HL_ALIGN8(len));
 	struct hl_delta d = { .off = off, .len = (uint16_t)len, .flags = zero ? HL_DF_ZERO : 0 };
 
@@ -277,7 +577,45 @@ static void stage_delta(struct hl_wctx *w, unsigned obj, const void *dst, const 
 	}
 	s->used += need;
 	s->ndelta++;
-	w->touched |= 1u << (s - w->stages);
+	if (!s->touched) {
+		s->touched = 1;
+		w->touched++;
+	}
+}
+
+/* a write to a sharded object: one delta per shard range it touches (check: held) */
+static void stage_routed(struct hl_wctx *w, unsigned obj, const void *dst, uint32_t len, bool zero)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)dst - w->st->img[obj].base);
+	const uint8_t *src = dst;
+
+	while (len) {
+		uint64_t local, span;
+		unsigned to = hl_refine_route(w->st->ref, obj, off, &local, &span);
+		uint32_t n = span < len ? (uint32_t)span : len;
+		if (to == HL_INVALID)
+			abort();   /* invariant: every byte of a fully sharded object has a shard */
+		if (w->held && !w->held(w->held_ctx, to)) {
+			char a[32], b[32];
+			fprintf(stderr, "hyplog: a write to %s is routed to %s, which the step does not hold\n",
+				hl_obj_name(obj, a, sizeof(a)), hl_obj_name(to, b, sizeof(b)));
+			abort();
+		}
+		stage_at(w, to, (uint32_t)local, zero ? NULL : src, n, zero);
+		off += n;
+		src += n;
+		len -= n;
+	}
+}
+
+static inline void stage_delta(struct hl_wctx *w, unsigned obj, const void *dst, const void *src,
+			       uint32_t len, bool zero)
+{
+	if (w->st->ref && hl_refine_sharded(w->st->ref, obj)) {
+		stage_routed(w, obj, dst, len, zero);
+		return;
+	}
+	stage_at(w, obj, (uint32_t)((const uint8_t *)dst - w->st->img[obj].base), src, len, zero);
 }
 
 void hl_wr(struct hl_wctx *w, unsigned obj, void *dst, const void *src, uint32_t len)

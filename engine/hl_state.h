@@ -24,7 +24,95 @@ struct hl_obj_img {
 	size_t size;
 };
 
+/*
+ * ---- the refinement map (issue 11, DESIGN2.md): shards of abstract objects ------------------
+ *
+ * An abstract (SPEC) object `parent` may be refined into shards: engine objects with their
+ * own lock and log, each owning fixed byte ranges of the parent's image. The parent's image
+ * stays where it is (reads are unchanged); every WRITE through the write context is routed
+ * to the shard owning the written bytes, at the shard-local offset (a shard's image is the
+ * concatenation of its ranges in ascending abstract offset), and a write that spans two
+ * ranges is split in two deltas. A fully sharded parent is never locked or logged itself; a
+ * partly sharded one (`residual`) keeps its own lock and log for the bytes no shard owns.
+ *
+ * Building one (any class):  hl_refine_init(r); hl_refine_add_shard(r, id, parent, ranges,
+ * n) for each shard (ids ascending within a parent, ranges ascending and disjoint);
+ * hl_refine_finish(r) (validates: no overlap, full cover unless residual). The engine
+ * builds its map from its cfg (hl_engine_new), the file reader from the file's map.
+ */
+#define HL_REFINE_MAX_RANGES 256u
+
+struct hl_range {
+	uint64_t off, len;           /* bytes [off, off + len) of the parent's image */
+};
+
+struct hl_route {
+	uint64_t off, len;           /* an owned range of the parent's image */
+	uint64_t local;              /* its offset inside the shard's image */
+	uint16_t shard;
+};
+
+struct hl_refine {
+	unsigned nshards;                        /* shards in the map, all classes */
+	uint16_t ids[HL_SHARD_MAX];              /* their IDs, ascending */
+	struct {
+		uint16_t parent;                 /* 0: this ID is not in the map */
+		uint16_t nranges;
+		uint32_t first;                  /* index of its first range in ranges[] */
+		uint64_t size;                   /* image bytes: sum of its ranges */
+	} sh[HL_SHARD_MAX];                      /* by id - HL_ID_END */
+	struct hl_range ranges[HL_REFINE_MAX_RANGES];
+	uint32_t nranges;
+	struct {
+		uint32_t first, n;               /* slice of routes[] (n == 0: not sharded) */
+		bool residual;                   /* keeps its own lock/log for unowned bytes */
+	} parent[HL_ID_END];
+	struct hl_route routes[HL_REFINE_MAX_RANGES];   /* per parent, ascending off */
+	uint32_t nroutes;
+	uint64_t s2p_shard_pages;                /* s2page: pages per shard (0: not sharded) */
+	bool finished;
+};
+
+void hl_refine_init(struct hl_refine *r);
+int hl_refine_add_shard(struct hl_refine *r, unsigned id, unsigned parent, const struct hl_range *rg,
+			unsigned n, bool residual);
+int hl_refine_finish(struct hl_refine *r);
+/* s2page in shards of `pages` pages each (shard k: pages [k*pages, (k+1)*pages) and their
+ * flatmem digests); pages == 0 or >= HL_RAM_PAGES: not sharded (SPEC's layout). A size that
+ * would give more than HL_S2P_MAX_SHARDS shards is raised to ceil(RAM pages / max). Call
+ * before hl_refine_finish. */
+int hl_refine_s2page(struct hl_refine *r, uint64_t pages);
+/* pages per s2page shard that hl_refine_s2page uses for `pages` (0: one object) */
+uint64_t hl_refine_s2page_pages(uint64_t pages);
+
+static inline bool hl_refine_sharded(const struct hl_refine *r, unsigned parent)
+{
+	return r && parent < HL_ID_END && r->parent[parent].n != 0;
+}
+/* is `id` a shard in this map? */
+static inline bool hl_refine_is_shard(const struct hl_refine *r, unsigned id)
+{
+	return r && id >= HL_ID_END && id < HL_OBJ_END && r->sh[id - HL_ID_END].parent != 0;
+}
+/* is `id` an object with a lock and a log in a run with this map (r may be NULL)? */
+bool hl_refine_has_obj(const struct hl_refine *r, unsigned id);
+/* image size of object id: a SPEC object's, or a shard's (sum of its ranges); 0 if none */
+size_t hl_refine_obj_size(const struct hl_refine *r, unsigned id);
+/* the object owning byte `off` of parent's image: a shard (local offset in *local, bytes left
+ * in that range in *span), or the parent itself (residual or unsharded: *local = off, *span =
+ * bytes to the next owned range or the end). HL_INVALID if off is past the image. */
+unsigned hl_refine_route(const struct hl_refine *r, unsigned parent, uint64_t off, uint64_t *local,
+			 uint64_t *span);
+/* s2page: the object that owns pfn's entry (a shard, or HL_S2PAGE_ID when not sharded); a
+ * pfn outside RAM (whose entry reads as a constant) maps to the first / last shard */
+unsigned hl_refine_s2p_obj(const struct hl_refine *r, uint64_t pfn);
+/* s2page shard ids [*lo, *hi] covering pfns [pfn, pfn + n) (n >= 1); HL_S2PAGE_ID both
+ * when not sharded */
+void hl_refine_s2p_span(const struct hl_refine *r, uint64_t pfn, uint64_t n, unsigned *lo,
+			unsigned *hi);
+
 struct hl_state {
+	const struct hl_refine *ref;        /* NULL: SPEC's objects only */
 	struct hl_core_data *core;
 	struct hl_s2page_obj *s2p;
 	uint8_t *spt;
@@ -57,6 +145,13 @@ void hl_state_copy(struct hl_state *dst, const struct hl_state *src);
 /* the initial image of one object, as hl_state_new builds it */
 void hl_state_init_obj(struct hl_state *st, unsigned obj);
 uint64_t hl_state_obj_digest(const struct hl_state *st, unsigned obj);
+/* a shard's image (st->ref) gathered from / scattered into the parent's image; any other
+ * object's image copied as it is. buf holds hl_refine_obj_size(st->ref, obj) bytes. */
+void hl_state_obj_gather(const struct hl_state *st, unsigned obj, uint8_t *buf);
+void hl_state_obj_scatter(struct hl_state *st, unsigned obj, const uint8_t *buf);
+/* apply the deltas of a record of `obj` (a shard: shard-local offsets routed into the
+ * parent's image); -1 if a delta is out of bounds */
+int hl_state_apply(struct hl_state *st, unsigned obj, const struct hl_rec *r);
 bool hl_obj_valid(unsigned obj);
 /* the image size of object `obj` in every state of this build (0 for invalid IDs) */
 size_t hl_obj_image_size(unsigned obj);   /* false for IDs with no state (vminfo(0), vminfo(COREVISOR)) */
@@ -78,22 +173,32 @@ static inline bool hl_pfn_is_ram(uint64_t pfn)
 struct hl_s2page hl_s2page_get(const struct hl_state *st, uint64_t pfn);
 
 /* ---- write context ---------------------------------------------------------------- */
-#define HL_MAX_STAGES 8
+/* objects one step may lock (and write): the SPEC's at most 8, plus every shard */
+#define HL_MAX_STAGES (8u + HL_SHARD_MAX)
+#define HL_STAGE_ROOM 1768u       /* delta bytes of one record (unchanged by issue 11) */
 
 struct hl_stage {
 	uint16_t obj;
 	uint16_t ndelta;
 	uint32_t used;            /* bytes of deltas in buf */
+	uint32_t touched;         /* got a delta */
+	uint32_t pad;
 	uint8_t buf[HL_REC_MAX - sizeof(struct hl_rec) - HL_BLOB_MAX -
 		    HL_MAX_STAGES * sizeof(struct hl_rdep)];
 };
+static_assert(HL_REC_MAX - sizeof(struct hl_rec) - HL_BLOB_MAX - HL_MAX_STAGES * sizeof(struct hl_rdep) ==
+	      HL_STAGE_ROOM, "HL_REC_MAX = header + blob + lock list + HL_STAGE_ROOM");
 
 struct hl_wctx {
 	struct hl_state *st;
 	bool record;              /* stage deltas (live with logs on, and replay checks) */
 	unsigned nstages;
 	struct hl_stage *stages;  /* HL_MAX_STAGES, caller-owned (per CPU) */
-	uint32_t touched;         /* bitmask over stages that got a delta */
+	uint32_t touched;         /* number of stages that got a delta */
+	/* live debug builds: is the shard a write is routed to held by the writer? (NULL: no
+	 * check) -- the refinement's "written only under the shard's lock" */
+	bool (*held)(void *ctx, unsigned obj);
+	void *held_ctx;
 };
 
 void hl_wctx_init(struct hl_wctx *w, struct hl_state *st, struct hl_stage *stages, bool record);

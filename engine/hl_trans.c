@@ -132,9 +132,29 @@ static bool host_unmap(struct hl_step *s, uint64_t pfn)
 			return _rc;                         \
 	} while (0)
 
+/*
+ * s2page with shards (issue 11, engine/hl_state.h): a step locks the shard that owns each
+ * page it reads or writes, known from its arguments before it locks (a pfn outside RAM
+ * reads a constant entry: the first or last shard stands for it), in ascending order; a
+ * step whose pages are known only from state read under a later lock (a bank's entries)
+ * locks every shard. Without shards both lock s2page itself, as SPEC.
+ */
+#define LOCK_S2P(pfn, n)                                    \
+	do {                                                \
+		int _rc = hl_step_lock_s2p(s, (pfn), (n));  \
+		if (_rc)                                    \
+			return _rc;                         \
+	} while (0)
+#define LOCK_S2P_ALL()                                      \
+	do {                                                \
+		int _rc = hl_step_lock_s2p_all(s);          \
+		if (_rc)                                    \
+			return _rc;                         \
+	} while (0)
+
 /* ===================================================================================== */
 /*
- * OMAP_HOST addr                                   locks: s2page -> npt(host)
+ * OMAP_HOST addr                                   locks: s2page[pfn] -> npt(host)
  *   s2page[pfn].owner == INVALID                => host maps pfn, PAGE_S2_DEVICE|S2_RDWR
  *   owner == HOSTVISOR or count > 0            => host maps pfn, PAGE_S2_KERNEL
  *   otherwise                                   => halt{s2page}
@@ -146,7 +166,7 @@ static int tr_map_host(struct hl_step *s)
 	struct hl_s2page p;
 	uint64_t pte;
 
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pfn, 1);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	p = hl_s2page_get(s->st, pfn);
 	if (!(p.owner == HL_INVALID || p.owner == HL_HOSTVISOR || (p.count > 0 && p.count != HL_INVALID)) &&
@@ -162,7 +182,7 @@ static int tr_map_host(struct hl_step *s)
 }
 
 /*
- * OCLEAR_VM vmid pfn                  locks: vminfo(vmid) (read) -> s2page -> npt(host)
+ * OCLEAR_VM vmid pfn            locks: vminfo(vmid) (read) -> s2page[pfn] -> npt(host)
  *   s2page[pfn].owner == vmid, dma != 0 => DENIED (§12: an SMMU bank, even a freed one,
  *                                 still maps the page; it never goes back while mapped)
  *   s2page[pfn].owner == vmid, vminfo(vmid).state == POWEROFF, some vcpu_state == ACTIVE
@@ -194,7 +214,7 @@ static int tr_clear_vm(struct hl_step *s)
 	struct hl_s2page p;
 
 	LOCK(HL_INFO_OBJ(vmid));
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pfn, 1);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	p = hl_s2page_get(s->st, pfn);
 	if (p.owner != vmid || !hl_pfn_is_ram(pfn))
@@ -211,7 +231,7 @@ static int tr_clear_vm(struct hl_step *s)
 }
 
 /*
- * OASSIGN_VM vmid gfn pfn (dorc = content digest)  locks: s2page -> npt(host)
+ * OASSIGN_VM vmid gfn pfn (dorc = content digest)  locks: s2page[pfn] -> npt(host)
  *   owner HOSTVISOR, count 0 => s2page[pfn] := {vmid, 0, gfn}, flatmem[pfn] := dorc,
  *                               host entry := PAGE_GUEST; no halt (§9.4)
  *       host unmap exhausts the pool => halt{s2page, npt(host)} (s2page stored, as the seed)
@@ -226,7 +246,7 @@ static int tr_assign_vm(struct hl_step *s)
 	uint64_t vmid = s->arg[0], gfn = s->arg[1], pfn = s->arg[2];
 	struct hl_s2page p;
 
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pfn, 1);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	p = hl_s2page_get(s->st, pfn);
 	if (p.owner == HL_HOSTVISOR) {
@@ -289,7 +309,7 @@ static bool io_slot_ok(const uint8_t *npt, uint64_t gpa)
 }
 
 /*
- * OMAP_IO vmid gpa pa                              locks: vminfo(vmid) -> s2page -> npt(vmid)
+ * OMAP_IO vmid gpa pa                   locks: vminfo(vmid) -> s2page[pa/4K] -> npt(vmid)
  *   VM not READY => halt{vminfo(vmid)} (§9.7, as C map_io)
  *   s2page[pa].owner == INVALID:
  *       gpa inside a 2 MiB block, or over a level-3 entry that maps RAM => DENIED (§13:
@@ -306,7 +326,7 @@ static int tr_map_io(struct hl_step *s)
 	uint64_t pte = phys_page(pa) | HL_PAGE_S2_DEVICE | HL_PTE_S2_RDWR;
 
 	LOCK(HL_INFO_OBJ(vmid));
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pa / PG, 1);
 	LOCK(HL_NPT_OBJ(vmid));
 	if (info_of(s, vmid)->state != HL_VM_READY)
 		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
@@ -320,7 +340,7 @@ static int tr_map_io(struct hl_step *s)
 }
 
 /*
- * OGRANT vmid pfn                                  locks: s2page
+ * OGRANT vmid pfn                                  locks: s2page[pfn]
  *   owner == vmid and count < MAX_SHARE_COUNT => count + 1
  *   otherwise => no change
  */
@@ -329,7 +349,7 @@ static int tr_grant(struct hl_step *s)
 	uint64_t vmid = s->arg[0], pfn = s->arg[1];
 	struct hl_s2page p;
 
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pfn, 1);
 	p = hl_s2page_get(s->st, pfn);
 	if (hl_pfn_is_ram(pfn) && p.owner == vmid && (p.count < HL_MAX_SHARE_COUNT || HL_FI(GRANT_PAST_MAX)))
 		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
@@ -337,7 +357,7 @@ static int tr_grant(struct hl_step *s)
 }
 
 /*
- * OREVOKE vmid pfn (dorc = content digest)         locks: s2page -> npt(host)
+ * OREVOKE vmid pfn (dorc = content digest)         locks: s2page[pfn] -> npt(host)
  *   owner == vmid and 0 < count: count - 1; when it drops 1 -> 0: host entry :=
  *       PAGE_GUEST, flatmem[pfn] := dorc; no halt on success (§9.4)
  *       host unmap exhausts the pool => halt{s2page, npt(host)}
@@ -348,7 +368,7 @@ static int tr_revoke(struct hl_step *s)
 	uint64_t vmid = s->arg[0], pfn = s->arg[1];
 	struct hl_s2page p;
 
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pfn, 1);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	p = hl_s2page_get(s->st, pfn);
 	if (!hl_pfn_is_ram(pfn) || p.owner != vmid || (p.count == 0 && !HL_FI(REVOKE_AT_ZERO)) ||
@@ -652,7 +672,7 @@ static void bank_clear_leaf(uint64_t gfn, const struct hl_pt_entry *e, void *arg
 }
 
 /*
- * OSMMU_FREE cbndx index                 locks: smmu -> vminfo(owner) [-> s2page -> spt]
+ * OSMMU_FREE cbndx index      locks: smmu -> vminfo(owner) [-> s2page (every shard) -> spt]
  *   bank free => no change
  *   owner not POWEROFF => halt{smmu}
  *   owner POWEROFF => every present entry of the bank := 0, each with OSMMU_CLEAR's
@@ -675,7 +695,7 @@ static int tr_smmu_free(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(owner));
 	if (info_of(s, owner)->state != HL_VM_POWEROFF)
 		return hl_step_halt(s, 1, HL_SMMU_ID);
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P_ALL();   /* the bank's pages are known only from spt, locked after s2page */
 	LOCK(HL_SPT_ID);
 	bc = (struct bank_clear){ s, bank, owner, false };
 	if (!HL_FI(SMMU_FREE_KEEP))
@@ -687,7 +707,7 @@ static int tr_smmu_free(struct hl_step *s)
 }
 
 /*
- * OASSIGN_SMMU cbndx index pfn gfn     locks: smmu -> vminfo(owner) -> s2page -> npt(host)
+ * OASSIGN_SMMU cbndx index pfn gfn  locks: smmu -> vminfo(owner) -> s2page[pfn] -> npt(host)
  *   bank free, or owned by the host => no change
  *   owner VERIFIED => halt{smmu, vminfo(owner)}
  *   page host's, count 0 => s2page[pfn] := {owner, INVALID, gfn}, host entry := PAGE_GUEST
@@ -709,7 +729,7 @@ static int tr_assign_smmu(struct hl_step *s)
 	if (owner == HL_INVALID || !is_vm(owner))
 		return HL_OK;
 	LOCK(HL_INFO_OBJ(owner));
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pfn, 1);
 	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
 	if (info_of(s, owner)->state == HL_VM_VERIFIED)
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
@@ -731,7 +751,7 @@ static int tr_assign_smmu(struct hl_step *s)
 }
 
 /*
- * OSMMU_MAP cbndx index iova pte             locks: smmu -> vminfo(owner) -> s2page -> spt
+ * OSMMU_MAP cbndx index iova pte   locks: smmu -> vminfo(owner) -> s2page[pte's pfn] -> spt
  *   bank free => no change
  *   owner a VERIFIED VM => halt{smmu, vminfo}
  *   s2page[pfn].owner != owner or gfn mismatch => halt{smmu, vminfo, s2page}
@@ -759,7 +779,7 @@ static int tr_smmu_map(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(owner));
 	if (HL_FI(SMMU_LOCK_ORDER))
 		LOCK(HL_SPT_ID);   /* fault: spt before s2page */
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P(pfn, 1);
 	LOCK(HL_SPT_ID);
 	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
@@ -782,7 +802,7 @@ static int tr_smmu_map(struct hl_step *s)
 }
 
 /*
- * OSMMU_CLEAR iova cbndx index               locks: smmu -> vminfo(owner) -> s2page -> spt
+ * OSMMU_CLEAR iova cbndx index   locks: smmu -> vminfo(owner) -> s2page (every shard) -> spt
  *   bank free => no change
  *   owner a VERIFIED VM => halt{smmu, vminfo}
  *   entry absent => no change
@@ -805,7 +825,7 @@ static int tr_smmu_clear(struct hl_step *s)
 	if (owner == HL_INVALID)
 		return HL_OK;
 	LOCK(HL_INFO_OBJ(owner));
-	LOCK(HL_S2PAGE_ID);
+	LOCK_S2P_ALL();   /* the entry's page is known only from spt, locked after s2page */
 	LOCK(HL_SPT_ID);
 	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
@@ -1136,7 +1156,7 @@ static int chunk_assignable(struct hl_step *parent, uint32_t vmid, uint64_t gfn,
 
 	if (rc)
 		return rc;
-	rc = hl_step_lock(&s, HL_S2PAGE_ID);
+	rc = hl_step_lock_s2p(&s, pfn, 512);   /* the chunk's shards, ascending */
 	for (unsigned i = 0; rc == 0 && i < 512 && *ok; i++) {
 		struct hl_s2page p = hl_s2page_get(e->st, pfn + i);
 		if (!assignable(&p, vmid, gfn + i))
@@ -1391,7 +1411,7 @@ int hl_page_get(struct hl_engine *e, int cpu, uint64_t pfn, struct hl_s2page *ou
 	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
 	if (rc)
 		return rc;
-	rc = hl_step_lock(&s, HL_S2PAGE_ID);
+	rc = hl_step_lock_s2p(&s, pfn, 1);
 	if (rc == 0)
 		*out = hl_s2page_get(e->st, pfn);
 	return hl_step_end(&s, rc);
@@ -1405,7 +1425,8 @@ static bool assignable(const struct hl_s2page *p, uint32_t vmid, uint64_t gfn)
 	return p->owner == vmid && (p->gfn == gfn || p->gfn == HL_INVALID64);
 }
 
-/* the prepare half: a read-only step under s2page -> npt(vmid); nothing is appended */
+/* the prepare half: a read-only step under s2page (the shards of the pages) -> npt(vmid);
+ * nothing is appended */
 static int fault_answer_check(struct hl_engine *e, int cpu, uint32_t vmid, uint64_t addr, uint64_t pfn,
 			      unsigned level)
 {
@@ -1415,7 +1436,7 @@ static int fault_answer_check(struct hl_engine *e, int cpu, uint32_t vmid, uint6
 
 	if (rc)
 		return rc;
-	rc = hl_step_lock(&s, HL_S2PAGE_ID);
+	rc = hl_step_lock_s2p(&s, pfn, n);
 	if (rc == 0)
 		rc = hl_step_lock(&s, HL_NPT_OBJ(vmid));
 	if (rc == 0 && !hl_npt_slot_free(e->st->npt[vmid], addr, level) && !HL_FI(VM_MAP_OVER))

@@ -34,6 +34,34 @@
 #define HL_NPT_OBJ(v)    (HL_NPT_ID + (unsigned)(v))
 #define HL_INFO_OBJ(v)   (HL_INFO_ID + (unsigned)(v))
 
+/* ---- shards (issue 11: the refinement of SPEC's s2page and npt(host), DESIGN2.md) ------
+ * Engine objects with their own lock and log, each owning fixed byte ranges of an abstract
+ * (SPEC) object's image. Their IDs follow the SPEC's (which keep the Coq numbering) and are
+ * fixed per class: s2page shard k is HL_S2P_SHARD(k), npt(host) shard k HL_NPTH_SHARD(k).
+ * Which of them exist, and the ranges each owns, is the run's refinement map (engine cfg,
+ * the log file's map). HL_OBJ_END bounds every lockable / loggable object ID. */
+#define HL_S2P_MAX_SHARDS   32u
+#define HL_NPTH_MAX_SHARDS  32u
+#define HL_S2P_SHARD0       HL_ID_END
+#define HL_NPTH_SHARD0      (HL_S2P_SHARD0 + HL_S2P_MAX_SHARDS)
+#define HL_OBJ_END          (HL_NPTH_SHARD0 + HL_NPTH_MAX_SHARDS)
+#define HL_SHARD_MAX        (HL_OBJ_END - HL_ID_END)
+#define HL_S2P_SHARD(k)     (HL_S2P_SHARD0 + (unsigned)(k))
+#define HL_NPTH_SHARD(k)    (HL_NPTH_SHARD0 + (unsigned)(k))
+/* the abstract object a shard ID refines (HL_INVALID: not a shard ID), and its index */
+static inline unsigned hl_shard_parent(unsigned id)
+{
+	if (id >= HL_S2P_SHARD0 && id < HL_NPTH_SHARD0)
+		return HL_S2PAGE_ID;
+	if (id >= HL_NPTH_SHARD0 && id < HL_OBJ_END)
+		return HL_NPT_OBJ(HL_HOSTVISOR);
+	return 0xFFFFFFFFu;
+}
+static inline unsigned hl_shard_index(unsigned id)
+{
+	return id >= HL_NPTH_SHARD0 ? id - HL_NPTH_SHARD0 : id - HL_S2P_SHARD0;
+}
+
 /* ---- memory map --------------------------------------------------------------------
  * Physical addresses below HL_RAM_BASE are MMIO (s2page owner INVALID, pfn 0 included);
  * RAM follows. HL_RAM_BASE equals the Coq MAX_MMIO_ADDR, so "addr < MAX_MMIO_ADDR"

@@ -138,7 +138,9 @@ static_assert(sizeof(struct hl_delta) == 8, "delta header layout");
 /* HL_BLOB_MAX: OVERIFY carries HL_MAX_LOAD_INFO (5) x 32-byte digests = 160 bytes.
  * HL_REC_MAX grew by as much as HL_BLOB_MAX so that a stage's delta room (engine/hl_state.h)
  * stays the same. */
-#define HL_REC_MAX     2176u    /* bound on one record, header included */
+/* HL_REC_MAX grew by 64 lock entries (issue 11: a step may lock every shard, engine/hl_state.h
+ * HL_MAX_STAGES = 8 + HL_SHARD_MAX), so the delta room stays the same */
+#define HL_REC_MAX     3200u    /* bound on one record, header included */
 #define HL_BLOB_MAX    192u
 #define HL_ALIGN8(x)   (((x) + 7u) & ~(uint32_t)7u)
 

@@ -76,6 +76,10 @@ const char *hl_obj_name(unsigned id, char *buf, unsigned len)
 		snprintf(buf, len, "npt(%u)", id - HL_NPT_ID);
 	else if (id >= HL_INFO_ID && id < HL_ID_END)
 		snprintf(buf, len, "vminfo(%u)", id - HL_INFO_ID);
+	else if (hl_shard_parent(id) == HL_S2PAGE_ID)
+		snprintf(buf, len, "s2page[%u]", hl_shard_index(id));
+	else if (hl_shard_parent(id) == HL_NPT_OBJ(HL_HOSTVISOR))
+		snprintf(buf, len, "npt(0)[%u]", hl_shard_index(id));
 	else
 		snprintf(buf, len, "obj#%u", id);
 	return buf;

@@ -17,6 +17,18 @@ struct hl_engine *th_engine(unsigned ncpus)
 	return hl_engine_new(&cfg);
 }
 
+struct hl_engine *th_engine_sharded(unsigned ncpus, uint64_t pages)
+{
+	struct hl_engine_cfg cfg;
+
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = ncpus;
+	cfg.lock_order_check = true;
+	cfg.s2page_shard_pages = pages;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
+	return hl_engine_new(&cfg);
+}
+
 uint64_t th_pfn(unsigned i)
 {
 	return HL_RAM_BASE_PFN + i;
@@ -379,6 +391,7 @@ struct hl_engine *th_random_run(const struct th_run_cfg *rc, uint64_t *steps_out
 	cfg.global_lock = rc->global_lock;
 	cfg.ckpt_every = rc->ckpt_every;
 	cfg.lock_order_check = true;
+	cfg.s2page_shard_pages = rc->s2p_shard_pages;
 	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	if (!e)

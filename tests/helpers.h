@@ -10,6 +10,8 @@
 
 /* a new engine with `ncpus` CPUs, ticket locks, hosted RAM, lock-order checking on */
 struct hl_engine *th_engine(unsigned ncpus);
+/* the same with s2page in shards of `pages` pages (issue 11; 0: one object) */
+struct hl_engine *th_engine_sharded(unsigned ncpus, uint64_t pages);
 /* first RAM pfn + i */
 uint64_t th_pfn(unsigned i);
 /* delta replay and CalStateH both equal the live state; returns 0 or prints why not */
@@ -39,6 +41,7 @@ struct th_run_cfg {
 	uint64_t ckpt_every;
 	bool reader;            /* also run an RCU reader thread replaying logs meanwhile */
 	unsigned chaos;         /* 1 in `chaos` steps is unconstrained (bad input, halts); 0 = none */
+	uint64_t s2p_shard_pages;   /* s2page shards (issue 11); 0 = one object */
 };
 struct hl_engine *th_random_run(const struct th_run_cfg *cfg, uint64_t *steps_out);
 
