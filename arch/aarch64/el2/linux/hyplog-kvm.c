@@ -116,6 +116,11 @@ asm(".section .rodata\n.balign 16\n.global hlk_guest_bin, hlk_guest_bin_end, hlk
 static unsigned int vcpus = HLK_MAX_VCPUS;
 module_param(vcpus, uint, 0444);
 MODULE_PARM_DESC(vcpus, "vCPUs per VM (1..8)");
+static unsigned int max_vm = 15;
+module_param(max_vm, uint, 0444);
+MODULE_PARM_DESC(max_vm, "KCore's MAX_VM (meson option max_vm): REGISTER_KVM past it halts the CPU");
+static atomic_t vms_registered = ATOMIC_INIT(0);
+static bool vmids_gone;
 static unsigned int chunks = 4;
 module_param(chunks, uint, 0444);
 MODULE_PARM_DESC(chunks, "2 MiB image chunks allocated at load (VMs that can run at once)");
@@ -128,6 +133,18 @@ static long hvc(u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5)
 	return (long)res.a0;
 }
 
+/* REGISTER_KVM with the test key: vmids are never reused and KCore halts the CPU that asks
+ * for one past MAX_VM (OREGISTER_KVM's halt branch, as SeKVM's C), so the driver never asks
+ * for more than max_vm; 0 when they are all given out */
+static long register_vm(u64 handle)
+{
+	if (atomic_inc_return(&vms_registered) > max_vm) {
+		WRITE_ONCE(vmids_gone, true);
+		return 0;
+	}
+	return hvc(HVC_REGISTER_KVM, HLK_KEY_IDX, handle, 0, 0, 0);
+}
+
 /* ---- totals -------------------------------------------------------------------------------- */
 static atomic64_t st_vms, st_vcpu_runs, st_run_calls, st_irq_exits, st_faults, st_mmio, st_wfx,
 	st_refused, st_failed, st_smmu_ops;
@@ -135,16 +152,19 @@ static atomic64_t st_cpu_runs[NR_CPUS];
 
 #define FAIL(fmt, ...) do { atomic64_inc(&st_failed); pr_err("hyplog-kvm: FAIL " fmt "\n", ##__VA_ARGS__); } while (0)
 
-/* a forbidden attempt: `ok` says whether KCore refused it as it must */
-static void forbidden(bool ok, const char *what, long got)
+/* a forbidden attempt: `ok` says whether KCore refused it as it must (each kind printed
+ * the first time, then only counted: the console is a slow UART shared by 4 CPUs) */
+static void forbidden_at(bool ok, const char *what, long got, bool *said)
 {
 	if (ok) {
 		atomic64_inc(&st_refused);
-		pr_info("hyplog-kvm: refused as it must be: %s (%ld)\n", what, got);
+		if (!xchg(said, true))
+			pr_info("hyplog-kvm: refused as it must be: %s (%ld)\n", what, got);
 	} else {
 		FAIL("forbidden attempt NOT refused: %s (got %ld)", what, got);
 	}
 }
+#define forbidden(ok, what, got) ({ static bool said_; forbidden_at((ok), (what), (got), &said_); })
 
 /* ---- resources: 2 MiB chunks, SMMU banks ------------------------------------------------------ */
 static DEFINE_MUTEX(res_lock);
@@ -160,7 +180,7 @@ static const struct { u32 cb, idx; } vm_banks[] = {
 static unsigned long banks_used;
 static struct mutex host_bank_lock[4];
 static bool host_bank_ready[4];
-static bool vmids_gone, forged_done;
+static bool forged_done;
 
 static struct page *chunk_get(void)
 {
@@ -465,7 +485,7 @@ static void forged_vm(void)
 		pr_info("hyplog-kvm: forged-signature VM skipped: no 2 MiB chunk free\n");
 		return;
 	}
-	vmid = hvc(HVC_REGISTER_KVM, HLK_KEY_IDX, 0xF0F0, 0, 0, 0);
+	vmid = register_vm(0xF0F0);
 	if (vmid < 1) {
 		pr_info("hyplog-kvm: forged-signature VM skipped: REGISTER_KVM %ld\n", vmid);
 		__free_pages(chunk, 9);
@@ -510,9 +530,11 @@ static long run_vm(void)
 		goto free_mem;
 
 	vm->chunk = chunk_get();
-	vm->vmid = hvc(HVC_REGISTER_KVM, HLK_KEY_IDX, 0x1000 + cpu, 0, 0, 0);
+	vm->vmid = register_vm(0x1000 + cpu);
 	if (vm->vmid < 1) {
-		/* KCore gave out all its vmids (REGISTER_KVM -EINVAL): the boot's VMs are done */
+		/* every vmid is given out: the boot's VMs are done */
+		if (vm->vmid < 0)
+			FAIL("REGISTER_KVM %ld", vm->vmid);
 		WRITE_ONCE(vmids_gone, true);
 		chunk_put(vm->chunk);
 		ret = -ENOSPC;
