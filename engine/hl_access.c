@@ -36,7 +36,8 @@ static int mem_copy(struct hl_engine *e, int cpu, uint32_t owner, uint64_t pa, v
 	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
 	if (rc)
 		return rc;
-	rc = hl_step_lock(&s, HL_S2PAGE_ID);
+	/* s2page, or with shards the shards of the pages copied, ascending (issue 11) */
+	rc = hl_step_lock_s2p(&s, pa / HL_PAGE_SIZE, (pa + len - 1) / HL_PAGE_SIZE - pa / HL_PAGE_SIZE + 1);
 	for (uint64_t a = pa; rc == 0 && a < pa + len; a = (a & ~(HL_PAGE_SIZE - 1)) + HL_PAGE_SIZE)
 		if (hl_s2page_get(e->st, a / HL_PAGE_SIZE).owner != owner)
 			rc = HL_E_INVAL;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "hl_access.h"
 #include "hl_replay.h"
 #include "hl_step.h"
 #include "hl_trans.h"
@@ -401,5 +402,34 @@ Test(shards, faults_in_different_shards_do_not_contend, .timeout = 60)
 	hl_lock_stats(&e->locks[HL_S2PAGE_ID], &other);
 	cr_assert_eq(other.acquisitions, 0, "s2page itself is never locked");
 	cr_assert_eq(th_replay_matches(e), 0);
+	hl_engine_free(e);
+}
+
+/* the trap layer's locked memory copies (hl_access.c) lock the shards of the pages they
+ * copy, ascending: a copy over a shard border takes both (it used to take s2page itself,
+ * which a sharded engine refuses) */
+Test(shards, memory_copy_over_a_border_takes_both_shards)
+{
+	struct hl_engine *e = th_engine_sharded(2, SP);
+	uint32_t vm = th_new_vm(e, 0);
+	uint8_t buf[2 * PG + 200] = { 0 };
+	struct hl_lock_stats a, b;
+	uint64_t pa = th_pfn(SP - 1) * PG + 100;
+
+	memset(buf, 0x5A, sizeof(buf));
+	cr_assert_eq(hl_host_mem_write(e, 0, hl_pa(pa), buf, sizeof(buf)), HL_OK);
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(hl_host_mem_read(e, 1, hl_pa(pa), buf, sizeof(buf)), HL_OK);
+	cr_assert_eq(buf[0], 0x5A);
+	cr_assert_eq(buf[sizeof(buf) - 1], 0x5A);
+	hl_lock_stats(&e->locks[HL_S2P_SHARD(0)], &a);
+	hl_lock_stats(&e->locks[HL_S2P_SHARD(1)], &b);
+	cr_assert_eq(a.acquisitions, 2);
+	cr_assert_eq(b.acquisitions, 2);
+	/* a VM's page inside the range: refused, nothing copied */
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 0x100, th_pfn(SP)), HL_OK);
+	cr_assert_eq(hl_host_mem_read(e, 1, hl_pa(pa), buf, sizeof(buf)), HL_E_INVAL);
+	cr_assert_eq(hl_vm_mem_access(e, 0, vm, hl_pa(th_pfn(SP) * PG), buf, 64, false), HL_OK);
+	cr_assert_eq(hl_engine_nheld(e, 0) + hl_engine_nheld(e, 1), 0);
 	hl_engine_free(e);
 }
