@@ -125,6 +125,14 @@ int cli_engine_option(int opt, const char *arg, struct hl_engine_cfg *cfg, unsig
 		cfg->s2page_shard_pages = v;
 		return 1;
 	}
+	case 'N': {
+		/* npt(host) shards (issue 11): MiB of host RAM IPA per shard, 0 = one object */
+		unsigned long long v;
+		if (cli_parse_u64("--npt-shard-mib", arg, 0, HL_CFG_RAM_MIB * 2ull, &v))
+			return -1;
+		cfg->npt_host_shard_mib = v;
+		return 1;
+	}
 	default:
 		return 0;
 	}

@@ -52,6 +52,9 @@ static void usage(FILE *f)
 		"  --s2p-shard-pages N  s2page in shards of N pages, each its own lock and log (a\n"
 		"                    refinement of SPEC's s2page; 512 spreads 16 CPUs' faults); 0 (the\n"
 		"                    default) = one s2page object\n"
+		"  --npt-shard-mib M the host stage-2 table's RAM part in shards of M MiB of IPA, each\n"
+		"                    its own lock and log, its RAM tables preallocated (4 spreads the\n"
+		"                    faults); 0 (the default) = one npt(host) object\n"
 		"  --no-replay       skip the replay comparison\n"
 		"  --check           run the oracle checks live beside the CPUs (RCU reader) and\n"
 		"                    all of them again on the quiesced engine; report the lag\n"
@@ -116,6 +119,7 @@ int cmd_stress(int argc, char **argv)
 		{ "logs-off", no_argument, NULL, 'n' },
 		{ "ckpt-every", required_argument, NULL, 'p' },
 		{ "s2p-shard-pages", required_argument, NULL, 'S' },
+		{ "npt-shard-mib", required_argument, NULL, 'N' },
 		{ "no-replay", no_argument, NULL, 'R' },
 		{ "check", no_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -180,6 +184,7 @@ int cmd_stress(int argc, char **argv)
 		case 'n':
 		case 'p':
 		case 'S':
+		case 'N':
 			if (cli_engine_option(opt, optarg, &cfg, &ckpt) < 0)
 				return HL_EXIT_USAGE;
 			break;

@@ -382,6 +382,7 @@ static void usage(FILE *f)
 		"  --logs-off        no records (baseline; skips the replay)\n"
 		"  --ckpt-every N    checkpoint an object every N records (default 16384, 0 = never)\n"
 		"  --s2p-shard-pages N  s2page in shards of N pages (0, the default: one object)\n"
+		"  --npt-shard-mib M npt(host) RAM tables in shards of M MiB (0, the default: one object)\n"
 		"  --invalid-pct P   share of malformed operations (default 5)\n"
 		"  --no-replay       skip the replay comparison\n"
 		"  --check           run every oracle on the quiesced engine, with its page memory:\n"
@@ -406,6 +407,7 @@ int cmd_stress_engine(int argc, char **argv)
 		{ "logs-off", no_argument, NULL, 'n' },
 		{ "ckpt-every", required_argument, NULL, 'p' },
 		{ "s2p-shard-pages", required_argument, NULL, 'S' },
+		{ "npt-shard-mib", required_argument, NULL, 'N' },
 		{ "invalid-pct", required_argument, NULL, 'i' },
 		{ "no-replay", no_argument, NULL, 'R' },
 		{ "check", no_argument, NULL, 'C' },
@@ -446,6 +448,7 @@ int cmd_stress_engine(int argc, char **argv)
 		case 'n':
 		case 'p':
 		case 'S':
+		case 'N':
 			if (cli_engine_option(opt, optarg, &cfg, &ckpt) < 0)
 				return HL_EXIT_USAGE;
 			break;

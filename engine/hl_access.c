@@ -18,7 +18,9 @@ int hl_translate(struct hl_engine *e, int cpu, unsigned princ, hl_ipa_t ipa, str
 	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
 	if (rc)
 		return rc;
-	rc = hl_step_lock(&s, HL_NPT_OBJ(princ));
+	/* the host table in shards: the shard owning the entry (its upper entries are
+	 * constant after init, engine/hl_pgtable.h), else the table itself */
+	rc = hl_step_lock(&s, princ == HL_HOSTVISOR ? hl_npth_obj(e->st->ref, ipa.v) : HL_NPT_OBJ(princ));
 	if (rc == 0)
 		hl_npt_walk(e->st->npt[princ], ipa.v, out);
 	return hl_step_end(&s, rc);

@@ -11,6 +11,7 @@
 
 #include "hl_step.h"
 #include "hl_fault.h"
+#include "hl_pgtable.h"   /* hl_refine_npt_host */
 
 #ifdef HL_FAULT_INJECTION
 /* ---- fault injection (hl_fault.h): off unless the build asks for it ----------------- */
@@ -135,7 +136,8 @@ struct hl_engine *hl_engine_new_refined(const struct hl_engine_cfg *cfg, const s
 		e->cfg.s2page_shard_pages = ref->s2p_shard_pages;
 	} else {
 		hl_refine_init(&e->ref);
-		if (hl_refine_s2page(&e->ref, cfg->s2page_shard_pages) || hl_refine_finish(&e->ref))
+		if (hl_refine_s2page(&e->ref, cfg->s2page_shard_pages) ||
+		    hl_refine_npt_host(&e->ref, cfg->npt_host_shard_mib) || hl_refine_finish(&e->ref))
 			goto fail;
 		e->cfg.s2page_shard_pages = e->ref.s2p_shard_pages;
 	}

@@ -54,6 +54,15 @@ struct hl_engine_cfg {
 	 * HL_S2P_SHARD_PAGES_DEFAULT.
 	 */
 	uint64_t s2page_shard_pages;
+	/*
+	 * The refinement of npt(HOSTVISOR) (issue 11, DESIGN2.md "npt(host) shards",
+	 * engine/hl_pgtable.h): MiB of host RAM IPA per shard. The host table's RAM tables are
+	 * then preallocated at init and each shard (IDs HL_NPTH_SHARD(j)) owns the L3 tables of
+	 * its span, with its own lock and log; a host fault or unmap in RAM locks only its
+	 * shard. Raised so that at most HL_NPTH_MAX_SHARDS cover RAM; >= RAM: one shard.
+	 * 0 (the default): one npt(host) object, SPEC's layout exactly.
+	 */
+	uint64_t npt_host_shard_mib;
 };
 
 /* the engine's default pages per s2page shard (0: one object) */

@@ -1,6 +1,7 @@
 /* hl_pgtable.c - stage-2 table walks and maps over pool images (Arm ARM D8). */
 #include "hl_pgtable.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PG HL_PAGE_SIZE
@@ -221,6 +222,109 @@ void hl_npt_for_each(const uint8_t *img, hl_pt_leaf_fn fn, void *arg)
 			}
 		}
 	}
+}
+
+/* ---- npt(host) shards (hl_pgtable.h) ------------------------------------------------------ */
+void hl_npth_prealloc(uint8_t *img)
+{
+	struct hl_stage none[1];
+	struct hl_wctx w;
+
+	/* the seq-0 image is not logged: a non-recording context; a level-3 "map" of a zero
+	 * descriptor allocates the path and leaves the leaf 0 */
+	hl_wctx_init(&w, NULL, none, false);
+	for (uint64_t k = 0; k < HL_NPTH_RAM_TABLES; k++)
+		if (hl_npt_map(&w, HL_NPT_OBJ(HL_HOSTVISOR), img, HL_RAM_BASE + k * HL_PMD_SIZE, 3, 0))
+			abort();   /* invariant: only called when hl_npth_fits() */
+}
+
+bool hl_npth_ready(const uint8_t *img, uint64_t addr)
+{
+	const struct hl_pt_meta *m = (const struct hl_pt_meta *)img;
+	const uint64_t *t = (const uint64_t *)(img + PG);
+	uint64_t d;
+
+	if (!hl_npth_covers(addr))
+		return false;
+	d = t[idx(addr, 39)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return false;
+	d = t[idx(addr, 30)];
+	if (!is_table(d) || !(t = tbl(img, d)))
+		return false;
+	d = t[idx(addr, 21)];
+	return is_table(d) &&
+	       phys_page(d) == m->pool_pa + m->pmd_start + (addr - HL_RAM_BASE) / HL_PMD_SIZE * PG;
+}
+
+bool hl_npth_fits(void)
+{
+	struct hl_pool_layout lay;
+
+	/* RAM lies in L0 entry 0 (one pgd page) and needs one pud page per GiB it touches */
+	hl_pool_layout_of(HL_HOSTVISOR, &lay);
+	return HL_NPTH_RAM_TABLES <= lay.pmd_pages && lay.pgd_pages >= 1 &&
+	       ((HL_RAM_BASE + HL_RAM_SIZE - 1) >> 30) - (HL_RAM_BASE >> 30) + 1 <= lay.pud_pages;
+}
+
+uint64_t hl_npth_shard_tables(uint64_t mib)
+{
+	uint64_t t = (mib + 1) / 2, min = (HL_NPTH_RAM_TABLES + HL_NPTH_MAX_SHARDS - 1) / HL_NPTH_MAX_SHARDS;
+
+	if (mib == 0)
+		return 0;
+	if (t < min)
+		t = min;
+	return t > HL_NPTH_RAM_TABLES ? HL_NPTH_RAM_TABLES : t;
+}
+
+void hl_npth_shard_range(uint64_t tables, unsigned j, uint64_t *off, uint64_t *len)
+{
+	struct hl_pool_layout lay;
+	uint64_t first = (uint64_t)j * tables, n = tables;
+
+	hl_pool_layout_of(HL_HOSTVISOR, &lay);
+	if (first + n > HL_NPTH_RAM_TABLES)
+		n = first < HL_NPTH_RAM_TABLES ? HL_NPTH_RAM_TABLES - first : 0;
+	*off = (uint64_t)(1 + lay.root_pages + lay.pgd_pages + lay.pud_pages + first) * PG;
+	*len = n * PG;
+}
+
+uint64_t hl_npth_entry_off(uint64_t addr)
+{
+	struct hl_pool_layout lay;
+
+	hl_pool_layout_of(HL_HOSTVISOR, &lay);
+	return (uint64_t)(1 + lay.root_pages + lay.pgd_pages + lay.pud_pages) * PG +
+	       (addr - HL_RAM_BASE) / HL_PMD_SIZE * PG + idx(addr, 12) * 8;
+}
+
+unsigned hl_npth_obj(const struct hl_refine *r, uint64_t addr)
+{
+	uint64_t local, span;
+	unsigned o;
+
+	if (!hl_refine_sharded(r, HL_NPT_OBJ(HL_HOSTVISOR)) || !hl_npth_covers(addr))
+		return HL_NPT_OBJ(HL_HOSTVISOR);
+	o = hl_refine_route(r, HL_NPT_OBJ(HL_HOSTVISOR), hl_npth_entry_off(addr), &local, &span);
+	return o == HL_INVALID ? HL_NPT_OBJ(HL_HOSTVISOR) : o;
+}
+
+int hl_refine_npt_host(struct hl_refine *r, uint64_t mib)
+{
+	uint64_t tables = hl_npth_shard_tables(mib);
+
+	if (!tables)
+		return 0;   /* one npt(host) object: SPEC's layout */
+	if (!hl_npth_fits())
+		return -1;
+	for (unsigned j = 0; j < hl_npth_nshards(tables); j++) {
+		struct hl_range rg;
+		hl_npth_shard_range(tables, j, &rg.off, &rg.len);
+		if (hl_refine_add_shard(r, HL_NPTH_SHARD(j), HL_NPT_OBJ(HL_HOSTVISOR), &rg, 1, true))
+			return -1;
+	}
+	return 0;
 }
 
 /* ---- SMMU tables ---------------------------------------------------------------------- */

@@ -36,6 +36,55 @@ bool hl_npt_slot_free(const uint8_t *img, uint64_t addr, unsigned level);
 /* the seed's `gfn @ pt`: (pfn, level, pte), all zero when nothing is mapped */
 void hl_npt_walk(const uint8_t *img, uint64_t addr, struct hl_pt_entry *out);
 
+/*
+ * ---- npt(host) shards (issue 11; DESIGN2.md "npt(host) shards") ----------------------------
+ * With the host table sharded, its seq-0 image is SPEC's empty pool plus, for every 2 MiB
+ * of RAM in ascending order, exactly the tables local_mmap_h allocates for a level-3 map
+ * there (L1 from pgd, L2 from pud, L3 from pmd, bump order), with no leaf entry. So the L3
+ * table of RAM 2 MiB block k is pmd page k, every upper entry covering RAM is written at
+ * init and never again (hl_npth_ready), and a host fault or unmap in RAM writes one L3
+ * entry. Shard j owns the L3 tables [j*T, min((j+1)*T, HL_NPTH_RAM_TABLES)) (T tables =
+ * 2T MiB of host IPA per shard); the residual npt(HOSTVISOR) keeps the meta page, root,
+ * pgd, pud and the pmd pages after the RAM tables (MMIO subtrees, later allocations).
+ */
+#define HL_NPTH_RAM_TABLES ((HL_RAM_SIZE + HL_PMD_SIZE - 1) / HL_PMD_SIZE)
+/* does the host pool hold the RAM tables? (host_pmd_pages >= RAM / 2 MiB) */
+bool hl_npth_fits(void);
+/* the preallocation above (an image fresh from hl_pt_init for HOSTVISOR); not logged */
+void hl_npth_prealloc(uint8_t *img);
+/* is addr a RAM IPA whose 3 upper entries point at its preallocated L3 table? (the
+ * invariant of a preallocated host table; false on a corrupted image) */
+bool hl_npth_ready(const uint8_t *img, uint64_t addr);
+static inline bool hl_npth_covers(uint64_t addr)
+{
+	return addr >= HL_RAM_BASE && addr - HL_RAM_BASE < HL_NPTH_RAM_TABLES * HL_PMD_SIZE;
+}
+/* L3 tables per shard for a requested span of `mib` MiB of host IPA: 0 = not sharded
+ * (mib 0); raised so that at most HL_NPTH_MAX_SHARDS shards cover RAM; capped at all of
+ * RAM (one shard) */
+uint64_t hl_npth_shard_tables(uint64_t mib);
+static inline unsigned hl_npth_nshards(uint64_t tables)
+{
+	return tables ? (unsigned)((HL_NPTH_RAM_TABLES + tables - 1) / tables) : 0;
+}
+/* byte range of npt(HOSTVISOR)'s image that shard j owns (`tables` per shard) */
+void hl_npth_shard_range(uint64_t tables, unsigned j, uint64_t *off, uint64_t *len);
+/* the shard index owning a RAM IPA (hl_npth_covers(addr)) */
+static inline unsigned hl_npth_shard_of(uint64_t tables, uint64_t addr)
+{
+	return (unsigned)((addr - HL_RAM_BASE) / HL_PMD_SIZE / tables);
+}
+
+/* image offset of the L3 entry of a RAM IPA in a preallocated host table */
+uint64_t hl_npth_entry_off(uint64_t addr);
+/* the one object a step locks to read or write the host-table entry of IPA addr: the
+ * shard owning its L3 entry (addr in RAM, npt(host) sharded in r), else npt(HOSTVISOR) */
+unsigned hl_npth_obj(const struct hl_refine *r, uint64_t addr);
+/* add the npt(host) shards for a span of `mib` MiB to a map (before hl_refine_finish);
+ * mib 0: nothing (not sharded). -1 if the host pool cannot hold the RAM tables
+ * (-Dhost_pmd_pages below RAM / 2 MiB) or the map is full. */
+int hl_refine_npt_host(struct hl_refine *r, uint64_t mib);
+
 typedef void (*hl_pt_leaf_fn)(uint64_t gfn, const struct hl_pt_entry *e, void *arg);
 /* every leaf entry with a non-zero descriptor (L2 blocks expand to 512 gfns) */
 void hl_npt_for_each(const uint8_t *img, hl_pt_leaf_fn fn, void *arg);

@@ -148,6 +148,10 @@ void hl_state_init_obj(struct hl_state *st, unsigned obj)
 		unsigned v = obj - HL_NPT_ID;
 		hl_pool_layout_of(v, &lay);
 		hl_pt_init(st->npt[v], &lay, v, pool_pa(st->npt[v], HL_PT_POOL_PA_BASE + v * HL_PT_POOL_PA_STRIDE), 4);
+		/* DEVIATION (issue 11, engine/hl_pgtable.h): a sharded host table starts with
+		 * its RAM tables preallocated (SPEC: an empty pool) */
+		if (v == HL_HOSTVISOR && hl_refine_sharded(st->ref, obj))
+			hl_npth_prealloc(st->npt[v]);
 	} else if (obj >= HL_INFO_ID && obj < HL_ID_END) {
 		memset(st->info[obj - HL_INFO_ID], 0, sizeof(struct hl_vminfo));
 	}

@@ -22,6 +22,7 @@
 #include "hl_trans.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,9 +99,35 @@ static struct hl_vminfo *info_of(struct hl_step *s, uint64_t vmid)
 	return s->st->info[vmid];
 }
 
+/* the npt(host) object a step locks for host IPA ipa: its shard (RAM, npt(host) sharded)
+ * or npt(HOSTVISOR) (DESIGN2.md "npt(host) shards", engine/hl_pgtable.h) */
+static unsigned npt_host_obj(const struct hl_step *s, uint64_t ipa)
+{
+	return hl_npth_obj(s->st->ref, ipa);
+}
+
+/*
+ * With npt(host) sharded, a host map at a RAM IPA writes exactly one L3 entry, in the
+ * shard of that IPA, under the shard's lock only: the root, L1 and L2 entries covering
+ * RAM were written at init and are never written again, so the step reads them without
+ * the residual's lock. Checked here: a missing preallocated table is an engine bug when
+ * live (abort); in replay only a forged record can have removed it, so the step takes the
+ * corrupted-image halt branch, which the record then contradicts.
+ */
 static bool npt_map(struct hl_step *s, unsigned princ, uint64_t addr, unsigned level, uint64_t pte)
 {
-	hl_step_assert_held(s, HL_NPT_OBJ(princ));
+	unsigned obj = HL_NPT_OBJ(princ);
+
+	if (princ == HL_HOSTVISOR && (obj = npt_host_obj(s, addr)) != HL_NPT_OBJ(HL_HOSTVISOR) &&
+	    (level != 3 || !hl_npth_ready(s->st->npt[HL_HOSTVISOR], addr))) {
+		if (s->replay)
+			return true;
+		fprintf(stderr, "hyplog: %s on cpu %d: the host table's preallocated RAM tables "
+			"changed after init (IPA 0x%llx)\n", hl_event_name(s->event), s->cpu,
+			(unsigned long long)addr);
+		abort();
+	}
+	hl_step_assert_held(s, obj);
 	return hl_npt_map(&s->w, HL_NPT_OBJ(princ), s->st->npt[princ], addr, level, pte);
 }
 
@@ -167,7 +194,7 @@ static int tr_map_host(struct hl_step *s)
 	uint64_t pte;
 
 	LOCK_S2P(pfn, 1);
-	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	LOCK(npt_host_obj(s, addr));
 	p = hl_s2page_get(s->st, pfn);
 	if (!(p.owner == HL_INVALID || p.owner == HL_HOSTVISOR || (p.count > 0 && p.count != HL_INVALID)) &&
 	    !HL_FI(HOST_MAPS_VM))
@@ -215,7 +242,7 @@ static int tr_clear_vm(struct hl_step *s)
 
 	LOCK(HL_INFO_OBJ(vmid));
 	LOCK_S2P(pfn, 1);
-	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	LOCK(npt_host_obj(s, pfn * PG));
 	p = hl_s2page_get(s->st, pfn);
 	if (p.owner != vmid || !hl_pfn_is_ram(pfn))
 		return HL_OK;
@@ -247,7 +274,7 @@ static int tr_assign_vm(struct hl_step *s)
 	struct hl_s2page p;
 
 	LOCK_S2P(pfn, 1);
-	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	LOCK(npt_host_obj(s, pfn * PG));
 	p = hl_s2page_get(s->st, pfn);
 	if (p.owner == HL_HOSTVISOR) {
 		if (p.count != 0)
@@ -369,7 +396,7 @@ static int tr_revoke(struct hl_step *s)
 	struct hl_s2page p;
 
 	LOCK_S2P(pfn, 1);
-	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	LOCK(npt_host_obj(s, pfn * PG));
 	p = hl_s2page_get(s->st, pfn);
 	if (!hl_pfn_is_ram(pfn) || p.owner != vmid || (p.count == 0 && !HL_FI(REVOKE_AT_ZERO)) ||
 	    p.count == HL_INVALID)
@@ -730,7 +757,7 @@ static int tr_assign_smmu(struct hl_step *s)
 		return HL_OK;
 	LOCK(HL_INFO_OBJ(owner));
 	LOCK_S2P(pfn, 1);
-	LOCK(HL_NPT_OBJ(HL_HOSTVISOR));
+	LOCK(npt_host_obj(s, pfn * PG));
 	if (info_of(s, owner)->state == HL_VM_VERIFIED)
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
 	p = hl_s2page_get(s->st, pfn);
