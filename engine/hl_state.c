@@ -230,9 +230,15 @@ void hl_state_copy(struct hl_state *dst, const struct hl_state *src)
 		memcpy(dst->img[id].base, src->img[id].base, src->img[id].size);
 }
 
+/* a residual (a partly sharded parent: npt(host)) */
+static bool is_residual(const struct hl_state *st, unsigned obj)
+{
+	return obj < HL_ID_END && hl_refine_sharded(st->ref, obj) && st->ref->parent[obj].residual;
+}
+
 uint64_t hl_state_obj_digest(const struct hl_state *st, unsigned obj)
 {
-	if (obj >= HL_ID_END) {
+	if (obj >= HL_ID_END || is_residual(st, obj)) {
 		size_t n = hl_refine_obj_size(st->ref, obj);
 		uint8_t *buf = n ? malloc(n) : NULL;
 		uint64_t d;
@@ -461,10 +467,20 @@ static void init_shard(struct hl_state *st, unsigned obj)
 	page_free(buf);
 }
 
+/*
+ * A residual's image (seq-0, snapshots, digests) is the parent's with every shard-owned
+ * byte ZERO: the residual's log never writes those bytes, so its own Cal describes exactly
+ * that image (DESIGN2.md, H-oracle); scattering it writes only the bytes it owns.
+ */
 void hl_state_obj_gather(const struct hl_state *st, unsigned obj, uint8_t *buf)
 {
 	if (!hl_refine_is_shard(st->ref, obj)) {
 		memcpy(buf, st->img[obj].base, st->img[obj].size);
+		if (is_residual(st, obj))
+			for (uint32_t i = 0; i < st->ref->parent[obj].n; i++) {
+				const struct hl_route *rt = &st->ref->routes[st->ref->parent[obj].first + i];
+				memset(buf + rt->off, 0, rt->len);
+			}
 		return;
 	}
 	const uint8_t *base = st->img[st->ref->sh[obj - HL_ID_END].parent].base;
@@ -476,6 +492,17 @@ void hl_state_obj_gather(const struct hl_state *st, unsigned obj, uint8_t *buf)
 
 void hl_state_obj_scatter(struct hl_state *st, unsigned obj, const uint8_t *buf)
 {
+	if (is_residual(st, obj)) {
+		uint64_t at = 0;
+		for (uint32_t i = 0; i <= st->ref->parent[obj].n; i++) {
+			const struct hl_route *rt = &st->ref->routes[st->ref->parent[obj].first + i];
+			uint64_t end = i < st->ref->parent[obj].n ? rt->off : st->img[obj].size;
+			memcpy(st->img[obj].base + at, buf + at, end - at);
+			if (i < st->ref->parent[obj].n)
+				at = rt->off + rt->len;
+		}
+		return;
+	}
 	if (!hl_refine_is_shard(st->ref, obj)) {
 		memcpy(st->img[obj].base, buf, st->img[obj].size);
 		return;

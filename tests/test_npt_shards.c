@@ -426,3 +426,60 @@ Test(npt_shards, two_cpu_mix_replays, .timeout = 60)
 	cr_expect_eq(th_replay_matches(e), 0);
 	hl_engine_free(e);
 }
+
+/* ---- the residual's own image ------------------------------------------------------------- */
+/* its seq-0 image, snapshots and digest are the parent's with the shard-owned bytes zero
+ * (the residual's log never writes them, so its own Cal describes exactly that) */
+Test(npt_shards, residual_image_has_the_shard_bytes_zero)
+{
+	struct hl_engine *e = eng(1, SPAN_MIB, 0);
+	size_t size = e->st->img[HOST].size;
+	uint64_t addr = HL_RAM_BASE + 5 * HL_PMD_SIZE + 0x3000, d0, d1;
+	uint8_t *buf = malloc(size), *copy = malloc(size);
+
+	cr_assert(buf && copy);
+	d0 = hl_state_obj_digest(e->st, HOST);
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(addr)), HL_OK);
+	cr_expect_eq(hl_state_obj_digest(e->st, HOST), d0, "a RAM fault changed the residual's digest");
+	hl_state_obj_gather(e->st, HOST, buf);
+	cr_expect_eq(*(uint64_t *)(buf + hl_npth_entry_off(addr)), 0);
+	cr_expect_neq(*(uint64_t *)(e->st->npt[HL_HOSTVISOR] + hl_npth_entry_off(addr)), 0);
+	/* scattering the residual's image leaves the shard's entry alone */
+	memcpy(copy, e->st->npt[HL_HOSTVISOR], size);
+	hl_state_obj_scatter(e->st, HOST, buf);
+	cr_expect(memcmp(copy, e->st->npt[HL_HOSTVISOR], size) == 0);
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(0x2400000)), HL_OK);   /* MMIO: the residual's */
+	d1 = hl_state_obj_digest(e->st, HOST);
+	cr_expect_neq(d1, d0);
+	free(buf);
+	free(copy);
+	hl_engine_free(e);
+}
+
+/* checkpoints of the residual and the shards (every 3 records) and replay from them */
+Test(npt_shards, checkpointed_run_replays, .timeout = 60)
+{
+	struct hl_engine_cfg cfg;
+	struct hl_engine *e;
+	struct mix_arg m[2];
+	pthread_t t[2];
+
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = 2;
+	cfg.ckpt_every = 3;
+	cfg.npt_host_shard_mib = SPAN_MIB;
+	cfg.s2page_shard_pages = 2048;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
+	e = hl_engine_new(&cfg);
+	cr_assert_not_null(e);
+	m[0] = (struct mix_arg){ e, 0, th_new_vm(e, 0) };
+	m[1] = (struct mix_arg){ e, 1, th_new_vm(e, 1) };
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, mix, &m[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	cr_expect_gt(hl_log_first_seq(&e->logs[HOST]), 1, "no checkpoint cut the residual's log");
+	cr_expect_gt(hl_log_first_seq(&e->logs[HL_NPTH_SHARD(0)]), 1, "no checkpoint cut shard 0's log");
+	cr_expect_eq(th_replay_matches(e), 0);
+	hl_engine_free(e);
+}
