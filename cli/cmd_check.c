@@ -97,7 +97,7 @@ static void usage(FILE *f)
 
 static const char *obj_str(unsigned obj, char *buf, unsigned len)
 {
-	if (obj >= HL_ID_END)
+	if (obj == HL_VERDICT_NO_OBJ)
 		return "-";
 	return hl_olog_obj_name(obj, buf, len);
 }
@@ -133,7 +133,7 @@ static json_t *verdict_json(const char *path, const struct hl_verdict *v, const 
 	if (v->rel != HL_REL_OK) {
 		snprintf(opb, sizeof(opb), "%u:%llu", HL_OP_CPU(v->op), (unsigned long long)(v->op & 0xFFFFFFFFFFFFull));
 		json_object_set_new(o, "op", v->op ? json_string(opb) : json_null());
-		json_object_set_new(o, "object", v->obj < HL_ID_END ? json_string(obj_str(v->obj, ob, sizeof(ob))) : json_null());
+		json_object_set_new(o, "object", v->obj != HL_VERDICT_NO_OBJ ? json_string(obj_str(v->obj, ob, sizeof(ob))) : json_null());
 		json_object_set_new(o, "cpu", v->cpu >= 0 ? json_integer(v->cpu) : json_null());
 		json_object_set_new(o, "seq", v->seq ? json_integer((json_int_t)v->seq) : json_null());
 		json_object_set_new(o, "event", v->event ? json_string(hl_event_name(v->event)) : json_null());
@@ -262,7 +262,7 @@ int cmd_check(int argc, char **argv)
 			if (xr) {
 				memset(&v, 0, sizeof(v));
 				v.rel = xr < 0 ? HL_REL_ERROR : HL_REL_LOG;
-				v.obj = HL_ID_END;
+				v.obj = HL_VERDICT_NO_OBJ;
 				v.cpu = -1;
 				snprintf(v.what, sizeof(v.what), "cross-check: %s", msg);
 				rc = xr;
@@ -299,7 +299,7 @@ int cmd_check(int argc, char **argv)
 			printf("  operation %u:%llu (%s) on cpu %d, object %s, seq %llu\n", HL_OP_CPU(v.op),
 			       (unsigned long long)(v.op & 0xFFFFFFFFFFFFull), v.event ? hl_event_name(v.event) : "-",
 			       v.cpu, obj_str(v.obj, ob, sizeof(ob)), (unsigned long long)v.seq);
-		else if (v.obj < HL_ID_END)
+		else if (v.obj != HL_VERDICT_NO_OBJ)
 			printf("  object %s\n", obj_str(v.obj, ob, sizeof(ob)));
 		if (v.expected[0] || v.actual[0])
 			printf("  expected: %s\n  actual:   %s\n", v.expected, v.actual);

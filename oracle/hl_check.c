@@ -36,7 +36,6 @@
 #endif
 
 #define PG HL_PAGE_SIZE
-#define MAXST HL_OLOG_MAX_STAGES
 /* an SMMU bank's root: a 40-bit input starts at level 1 with 1024 entries, two
  * concatenated 4 KiB tables (Arm ARM D8.2.6); the spt image is [meta][16 x 2 root pages]... */
 #define SPT_ROOT_PAGES 2u
@@ -59,10 +58,12 @@ const char *hl_rel_name(int rel)
 }
 
 /* SPEC §4: smmu -> vminfo(v) -> core -> s2page -> { npt(host), npt(v), npt(COREVISOR), spt };
- * two locks of one class in ascending ID order */
-static unsigned lock_rank(unsigned id)
+ * two locks of one class in ascending ID order. Extended by the refinement (DESIGN2.md): a
+ * shard takes its SPEC object's position (from the file's map), a residual comes before
+ * its shards, and shards of one object are taken in ascending ID (= ascending address). */
+static uint64_t lock_rank(const struct hl_olog *lg, unsigned lid)
 {
-	unsigned cls;
+	unsigned cls, id = hl_olog_parent(lg, lid);
 
 	if (id == HL_SMMU_ID)
 		cls = 0;
@@ -74,7 +75,7 @@ static unsigned lock_rank(unsigned id)
 		cls = 3;
 	else
 		cls = 4;
-	return cls << 16 | id;
+	return (uint64_t)cls << 40 | (uint64_t)id << 20 | (id == lid ? 0u : 1u + lid);
 }
 
 static const char *oname(unsigned id, char *buf)
@@ -94,22 +95,22 @@ struct chk {
 	const struct hl_olog *lg;
 	struct hl_verdict *v;
 	unsigned ncpus;
+	unsigned no;                      /* lock objects: IDs 1 .. no - 1 (the file's id_end) */
 	uint64_t nrecs;
-	uint64_t cut[HL_ID_END];          /* seq of the snapshot the log starts after (0: none) */
+	uint64_t *cut;                    /* [no] seq of the snapshot the log starts after (0: none) */
 	bool any_cut;
 	/* operation index */
 	struct opn *ops;
 	size_t nops, opcap;
 	uint32_t *ht;
 	size_t htcap;
-	uint32_t *node[HL_ID_END];        /* per record: its operation */
+	uint32_t **node;                  /* [no] per record: its operation */
 	const struct hl_rec **pool;       /* every record, grouped by operation */
 	uint32_t *prog;                   /* operations sorted by op id (CPU, then program order) */
 	bool indexed;
 	size_t consistent_from;           /* linearization index where the consistent part starts */
 };
 
-_Static_assert(HL_ID_END <= 64, "object sets are 64-bit masks");
 
 static double now(void)
 {
@@ -144,7 +145,7 @@ static const struct hl_rec *rec_at(const struct chk *k, unsigned obj, uint64_t s
 {
 	const struct hl_olog_obj *ob;
 
-	if (obj == 0 || obj >= HL_ID_END)
+	if (obj == 0 || obj >= k->no)
 		return NULL;
 	ob = &k->lg->obj[obj];
 	if (seq < ob->first_seq || seq - ob->first_seq >= ob->n)
@@ -171,7 +172,7 @@ static int violation(struct chk *k, int rel, const struct hl_rec *r, uint64_t op
 	va_end(ap);
 	snprintf(v->expected, sizeof(v->expected), "%s", exp ? exp : "");
 	snprintf(v->actual, sizeof(v->actual), "%s", act ? act : "");
-	if (r && r->obj > 0 && r->obj < HL_ID_END) {
+	if (r && r->obj > 0 && r->obj < k->no) {
 		/* the culprit and its neighbours in its log (found by position: its seq may lie) */
 		const struct hl_olog_obj *ob = &k->lg->obj[r->obj];
 		size_t i = 0, n = ob->n;
@@ -195,7 +196,7 @@ static int internal(struct chk *k, const char *fmt, ...)
 
 	memset(k->v, 0, sizeof(*k->v));
 	k->v->rel = HL_REL_ERROR;
-	k->v->obj = HL_ID_END;
+	k->v->obj = HL_VERDICT_NO_OBJ;
 	k->v->cpu = -1;
 	va_start(ap, fmt);
 	vsnprintf(k->v->what, sizeof(k->v->what), fmt, ap);
@@ -203,16 +204,26 @@ static int internal(struct chk *k, const char *fmt, ...)
 	return -1;
 }
 
-static void chk_init(struct chk *k, const struct hl_olog *lg, struct hl_verdict *v)
+static int chk_init(struct chk *k, const struct hl_olog *lg, struct hl_verdict *v)
 {
 	memset(k, 0, sizeof(*k));
 	k->lg = lg;
 	k->v = v;
 	k->ncpus = lg->ncpus;
+	k->no = lg->id_end;
 	memset(v, 0, sizeof(*v));
-	v->obj = HL_ID_END;
+	v->obj = HL_VERDICT_NO_OBJ;
 	v->cpu = -1;
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	k->cut = calloc(k->no, sizeof(*k->cut));
+	k->node = calloc(k->no, sizeof(*k->node));
+	if (!k->cut || !k->node)
+		return internal(k, "out of memory");
+	/* the refinement map is the first thing the lock discipline rests on */
+	if (lg->map_bad)
+		return violation(k, HL_REL_CALLOCK, NULL, 0, HL_VERDICT_NO_OBJ, "a refinement of the SPEC objects",
+				 "a map that is not one", "refinement map (file offset %llu): %s",
+				 (unsigned long long)lg->map_err_off, lg->map_err);
+	for (unsigned o = 1; o < k->no; o++) {
 		const struct hl_olog_obj *ob = &lg->obj[o];
 		/* a snapshot at seq 0 is the object's initial image (logs collected from the EL2
 		 * image start their tables from real pool PAs), not a cut */
@@ -220,12 +231,15 @@ static void chk_init(struct chk *k, const struct hl_olog *lg, struct hl_verdict 
 		k->any_cut |= k->cut[o] > 0;
 		k->nrecs += ob->n;
 	}
+	return 0;
 }
 
 static void chk_free(struct chk *k)
 {
-	for (unsigned o = 0; o < HL_ID_END; o++)
+	for (unsigned o = 0; k->node && o < k->no; o++)
 		free(k->node[o]);
+	free(k->node);
+	free(k->cut);
 	free(k->ops);
 	free(k->pool);
 	free(k->ht);
@@ -363,7 +377,7 @@ static int index_direct(struct chk *k, const uint64_t *opv)
 					k->ops[r].op = (uint64_t)c << 48 | (lo[c] + (x - base[c]));
 				}
 	g = 0;
-	for (unsigned o = 1; o < HL_ID_END; o++)
+	for (unsigned o = 1; o < k->no; o++)
 		for (size_t i = 0; i < k->lg->obj[o].n; i++, g++) {
 			uint64_t x = base[HL_OP_CPU(opv[g])] + (opv[g] & OPMASK) - lo[HL_OP_CPU(opv[g])];
 			k->node[o][i] = rank[x / 64] + (uint32_t)__builtin_popcountll(bits[x / 64] & ((1ull << (x % 64)) - 1));
@@ -393,7 +407,7 @@ static int index_hash(struct chk *k, const uint64_t *opv)
 	if (!k->ops || !k->ht)
 		return -1;
 	k->nops = 0;
-	for (unsigned o = 1; o < HL_ID_END; o++)
+	for (unsigned o = 1; o < k->no; o++)
 		for (size_t i = 0; i < k->lg->obj[o].n; i++) {
 			uint32_t ni = op_find(k, opv[g++], true);
 			if (ni == UINT32_MAX)
@@ -421,7 +435,7 @@ static int chk_index(struct chk *k)
 		free(nrv);
 		return internal(k, "out of memory indexing operations");
 	}
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < k->no; o++) {
 		k->node[o] = malloc((k->lg->obj[o].n + 1) * sizeof(uint32_t));
 		if (!k->node[o]) {
 			free(opv);
@@ -447,7 +461,7 @@ static int chk_index(struct chk *k)
 		return internal(k, "out of memory indexing operations");
 	for (size_t i = 0; i < k->nops; i++)
 		k->ops[i].nfound = 0;
-	for (unsigned o = 1; o < HL_ID_END; o++)
+	for (unsigned o = 1; o < k->no; o++)
 		for (size_t i = 0; i < k->lg->obj[o].n; i++)
 			k->ops[k->node[o][i]].nfound++;
 	for (size_t i = 0; i < k->nops; i++) {
@@ -456,7 +470,7 @@ static int chk_index(struct chk *k)
 		k->ops[i].nfound = 0;
 	}
 	g = 0;
-	for (unsigned o = 1; o < HL_ID_END; o++)
+	for (unsigned o = 1; o < k->no; o++)
 		for (size_t i = 0; i < k->lg->obj[o].n; i++, g++) {
 			struct opn *n = &k->ops[k->node[o][i]];
 			n->rec[n->nfound++] = k->lg->obj[o].rec[i];
@@ -529,27 +543,30 @@ static int lock_list(struct chk *k, const struct hl_rec *r)
 	bool self = false;
 	char a[24], b[24], exp[120], act[120];
 
-	if (r->nlock > MAXST)
-		return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "%u lock entries (a step takes at most %u)",
-				 r->nlock, MAXST);
+	if (r->nlock >= k->no)
+		return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "%u lock entries (there are %u locks)",
+				 r->nlock, k->no - 1);
 	for (unsigned j = 0; j < r->nlock; j++) {
 		unsigned o = rd[j].obj;
-		if (o == 0 || o >= HL_ID_END || k->lg->obj[o].size == 0)
+		if (o == 0 || o >= k->no || k->lg->obj[o].size == 0)
 			return violation(k, HL_REL_CALLOCK, r, 0, 0, "a lockable object", "none",
-					 "lock entry %u names object %u, which has no lock", j, o);
+					 "lock entry %u names object %u (%s), which has no lock", j, o, oname(o, a));
 		if ((rd[j].flags & ~(unsigned)HL_RD_WRITTEN) || rd[j].pad1)
 			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL,
 					 "lock entry %u has unknown flags 0x%x or non-zero padding", j, rd[j].flags);
-		for (unsigned i = 0; i < j; i++)
-			if (rd[i].obj == o)
-				return violation(k, HL_REL_CALLOCK, r, 0, 0, "each lock once", "twice",
-						 "the step's lock list names %s twice", oname(o, a));
-		if (j && lock_rank(rd[j - 1].obj) >= lock_rank(o)) {
+		/* ranks are one per lock object: an ascending list names each lock once */
+		if (j && rd[j - 1].obj == o)
+			return violation(k, HL_REL_CALLOCK, r, 0, 0, "each lock once", "twice",
+					 "the step's lock list names %s twice", oname(o, a));
+		if (j && lock_rank(k->lg, rd[j - 1].obj) >= lock_rank(k->lg, o)) {
 			snprintf(exp, sizeof(exp), "%s before %s", oname(o, a), oname(rd[j - 1].obj, b));
 			snprintf(act, sizeof(act), "%s before %s", b, a);
 			return violation(k, HL_REL_CALLOCK, r, 0, 0, exp, act,
-					 "%s by cpu %u took its locks out of the global order (SPEC §4)",
-					 hl_event_name(r->event), r->cpu);
+					 "%s by cpu %u took its locks out of the global order (SPEC §4%s)",
+					 hl_event_name(r->event), r->cpu,
+					 hl_olog_parent(k->lg, o) != o || hl_olog_parent(k->lg, rd[j - 1].obj) != rd[j - 1].obj ?
+					 ", extended to shards: a shard at its object's place, residual first, shards "
+					 "ascending" : "");
 		}
 		if (rd[j].flags & HL_RD_WRITTEN)
 			nw++;
@@ -576,14 +593,37 @@ static int lock_list(struct chk *k, const struct hl_rec *r)
 	return 0;
 }
 
+/* a delta in the log of a refined object's residual must miss every shard's bytes */
+static int residual_delta(struct chk *k, const struct hl_rec *r, const struct hl_delta *d)
+{
+	uint64_t x = d->off, end = (uint64_t)d->off + d->len, to;
+	char a[24], b[24], exp[120], act[120];
+
+	while (x < end && x < k->lg->ab[r->obj].size) {
+		unsigned own = hl_olog_owner(k->lg, r->obj, x, &to);
+		if (own != r->obj) {
+			snprintf(exp, sizeof(exp), "bytes of %s only under its lock", oname(own, b));
+			snprintf(act, sizeof(act), "byte %llu written in the log of %s", (unsigned long long)x, oname(r->obj, a));
+			return violation(k, HL_REL_CALLOCK, r, 0, 0, exp, act,
+					 "%s by cpu %u writes bytes of shard %s in the log of %s (not under the shard's lock)",
+					 hl_event_name(r->event), r->cpu, b, a);
+		}
+		if (to <= x)
+			break;
+		x = to;
+	}
+	return 0;
+}
+
 static int run_callock(struct chk *k)
 {
 	char ob[24], exp[96], act[96];
 	int rc;
 
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < k->no; o++) {
 		const struct hl_olog_obj *lo = &k->lg->obj[o];
 		uint64_t last_op[HL_NR_CPUS + 1];
+		bool residual = o < HL_ID_END && k->lg->ab[o].refined;
 
 		memset(last_op, 0, sizeof(last_op));
 		oname(o, ob);
@@ -604,7 +644,7 @@ static int run_callock(struct chk *k)
 			if (r->obj != o)
 				return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
 						 "record of object %u in the log of %s", r->obj, ob);
-			if (r->cpu != HL_OP_CPU(r->op) || r->cpu >= k->ncpus || r->nrec == 0 || r->nrec > MAXST ||
+			if (r->cpu != HL_OP_CPU(r->op) || r->cpu >= k->ncpus || r->nrec == 0 || r->nrec >= k->no ||
 			    r->event == HL_EV_NONE || r->event >= HL_EV__COUNT || r->event == HL_EV_SMMU_GET ||
 			    r->event == HL_EV_VM_GET || r->result > HL_RES_HALT ||
 			    (r->flags & ~(unsigned)(HL_RF_STRANDED | HL_RF_NESTED)))
@@ -639,6 +679,10 @@ static int run_callock(struct chk *k)
 						return violation(k, HL_REL_CALLOCK, r, 0, o, NULL, NULL,
 								 "delta %u of the record has unknown flags 0x%x or non-zero "
 								 "padding", q, d->flags);
+					/* a residual's record writes only the bytes no shard owns (a shard's
+					 * bytes change only under that shard's lock, in its log) */
+					if (residual && (rc = residual_delta(k, r, d)) != 0)
+						return rc;
 				}
 			}
 		}
@@ -723,88 +767,142 @@ static void where_of(unsigned o, size_t off, char *buf, size_t len)
 		snprintf(buf, len, "%s byte %zu", ob, off);
 }
 
+/* Cal<L>(start image, log) of lock object L into img; a delta outside L is a violation */
+static int cal_obj(struct chk *k, unsigned l, uint8_t *img)
+{
+	const struct hl_olog_obj *ob = &k->lg->obj[l];
+	const uint8_t *start = start_image(k, l);
+	char name[24];
+
+	if (!start)
+		return internal(k, "the log has no initial image of %s (a file older than format 4?)", oname(l, name));
+	memcpy(img, start, ob->size);
+	for (size_t i = 0; i < ob->n; i++) {
+		const struct hl_delta *bad;
+		if (apply_deltas(img, ob->size, ob->rec[i], &bad))
+			return oob_violation(k, ob->rec[i], bad);
+	}
+	return 0;
+}
+
+/*
+ * Per lock object: Cal<L>(log) == the live L (the file's digest of it). Per SPEC object:
+ * the image composed from its lock objects' Cal (residual, then every shard's bytes at its
+ * ranges) == the live object, when the source has its bytes.
+ */
 static int run_sync(struct chk *k, struct hl_check_stats *stats)
 {
 	const struct hl_olog *lg = k->lg;
 	size_t maxsz = 0;
-	uint8_t *img;
+	uint8_t *img, *aimg;
 	int rc = 0;
 
-	for (unsigned o = 1; o < HL_ID_END; o++)
+	for (unsigned o = 1; o < k->no; o++)
 		if (lg->obj[o].size > maxsz)
 			maxsz = lg->obj[o].size;
+	for (unsigned a = 1; a < HL_ID_END; a++)
+		if (lg->ab[a].size > maxsz)
+			maxsz = lg->ab[a].size;
 	img = malloc(maxsz ? maxsz : 1);
-	if (!img)
+	aimg = malloc(maxsz ? maxsz : 1);
+	if (!img || !aimg) {
+		free(img);
+		free(aimg);
 		return internal(k, "out of memory");
+	}
 	for (unsigned o = 1; o < HL_ID_END && !rc; o++) {
+		const struct hl_olog_abs *ab = &lg->ab[o];
 		const struct hl_olog_obj *ob = &lg->obj[o];
-		const uint8_t *start = start_image(k, o);
+		const uint8_t *cal;
 		char name[24], where[96];
 
-		if (!ob->size)
+		if (!ab->size)
 			continue;
 		oname(o, name);
-		if (!start) {
-			rc = internal(k, "the log has no initial image of %s (a file older than format 4?)", name);
-			break;
-		}
-		memcpy(img, start, ob->size);
-		for (size_t i = 0; i < ob->n; i++) {
-			const struct hl_delta *bad;
-			if (apply_deltas(img, ob->size, ob->rec[i], &bad)) {
-				rc = oob_violation(k, ob->rec[i], bad);
+		/* its lock objects: itself (unrefined, or the residual), then its shards */
+		for (unsigned l = ob->size ? o : HL_ID_END; l < k->no && !rc; l = l == o ? HL_ID_END : l + 1) {
+			const struct hl_olog_obj *lo = &lg->obj[l];
+			if (l != o && hl_olog_parent(lg, l) != o)
+				continue;
+			if ((rc = cal_obj(k, l, img)) != 0)
+				break;
+			/* (a residual's digest is the whole object's: checked once composed, below) */
+			if (!lg->live.img[o] && lo->has_live_digest && !(l == o && ab->refined) &&
+			    hl_olog_digest(img, lo->size) != lo->live_digest) {
+				char exp[40], act[40], ln[24];
+				snprintf(exp, sizeof(exp), "%016llx", (unsigned long long)lo->live_digest);
+				snprintf(act, sizeof(act), "%016llx", (unsigned long long)hl_olog_digest(img, lo->size));
+				rc = violation(k, HL_REL_SYNC, lo->n ? lo->rec[lo->n - 1] : NULL, 0, l, exp, act,
+					       "Cal<%s>(log) != the live %s the file recorded (XXH3 digest)", oname(l, ln), ln);
 				break;
 			}
+			if (ab->refined)
+				hl_olog_scatter(lg, l, img, aimg);
 		}
 		if (rc)
 			break;
+		cal = ab->refined ? aimg : img;
+		if (ab->refined && ab->residual && !lg->live.img[o] && ob->has_live_digest &&
+		    hl_olog_digest(cal, ab->size) != ob->live_digest) {
+			/* the file's digest of a residual is of the whole object (its bytes and its
+			 * shards'): the composed image must have it */
+			char exp[40], act[40];
+			snprintf(exp, sizeof(exp), "%016llx", (unsigned long long)ob->live_digest);
+			snprintf(act, sizeof(act), "%016llx", (unsigned long long)hl_olog_digest(cal, ab->size));
+			rc = violation(k, HL_REL_SYNC, ob->n ? ob->rec[ob->n - 1] : NULL, 0, o, exp, act,
+				       "Cal<%s>(logs of it and its shards) != the live %s the file recorded (XXH3 digest)",
+				       name, name);
+			break;
+		}
 		if (lg->live.img[o]) {
 			size_t off = 0;
 			const uint8_t *live = lg->live.img[o];
-			if (lg->live.len[o] != ob->size) {
-				rc = internal(k, "live image of %s has %zu bytes, the log %zu", name, lg->live.len[o], ob->size);
+			uint64_t to;
+			unsigned own;
+			const struct hl_olog_obj *oo;
+			if (lg->live.len[o] != ab->size) {
+				rc = internal(k, "live image of %s has %zu bytes, the log %zu", name, lg->live.len[o], ab->size);
 				break;
 			}
-			while (off < ob->size && img[off] == live[off])
+			while (off < ab->size && cal[off] == live[off])
 				off++;
-			if (off < ob->size) {
+			if (off < ab->size) {
 				/* name the entry through the model when it can read both images */
 				struct hl_images a = { 0 }, b = { 0 };
 				struct hl_model *ma = hl_model_new(), *mb = hl_model_new();
 				struct hl_model_diff d;
+				char on[24];
 				a.img[o] = live;
-				a.len[o] = ob->size;
-				b.img[o] = img;
-				b.len[o] = ob->size;
+				a.len[o] = ab->size;
+				b.img[o] = cal;
+				b.len[o] = ab->size;
 				where_of(o, off, where, sizeof(where));
+				own = hl_olog_owner(lg, o, off, &to);
+				oo = &lg->obj[own ? own : o];
+				if (own != o && own)
+					snprintf(where + strlen(where), sizeof(where) - strlen(where), ", shard %s", oname(own, on));
 				if (ma && mb && hl_model_abstract_obj(ma, &a, o) == 0 && hl_model_abstract_obj(mb, &b, o) == 0 &&
 				    hl_model_diff(ma, mb, o, &d))
-					rc = violation(k, HL_REL_SYNC, ob->n ? ob->rec[ob->n - 1] : NULL, 0, o, d.a, d.b,
+					rc = violation(k, HL_REL_SYNC, oo->n ? oo->rec[oo->n - 1] : NULL, 0, o, d.a, d.b,
 						       "Cal<%s>(log) != live %s at %s (%s)", name, name, d.where, where);
 				else
-					rc = violation(k, HL_REL_SYNC, ob->n ? ob->rec[ob->n - 1] : NULL, 0, o,
+					rc = violation(k, HL_REL_SYNC, oo->n ? oo->rec[oo->n - 1] : NULL, 0, o,
 						       "live bytes", "Cal bytes", "Cal<%s>(log) != live %s at %s", name,
 						       name, where);
 				hl_model_free(ma);
 				hl_model_free(mb);
 			}
-		} else if (ob->has_live_digest && hl_olog_digest(img, ob->size) != ob->live_digest) {
-			char exp[40], act[40];
-			snprintf(exp, sizeof(exp), "%016llx", (unsigned long long)ob->live_digest);
-			snprintf(act, sizeof(act), "%016llx", (unsigned long long)hl_olog_digest(img, ob->size));
-			rc = violation(k, HL_REL_SYNC, ob->n ? ob->rec[ob->n - 1] : NULL, 0, o, exp, act,
-				       "Cal<%s>(log) != the live %s the file recorded (XXH3 digest)", name, name);
 		}
 		if (rc)
 			break;
 		if (o == HL_S2PAGE_ID && lg->live.ram && lg->ram_exact) {
 			/* flatmem: one content digest per RAM page; the engine alone wrote the pages */
-			const uint64_t *flat = (const uint64_t *)(img + sizeof(struct hl_s2page) * HL_RAM_PAGES);
+			const uint64_t *flat = (const uint64_t *)(cal + sizeof(struct hl_s2page) * HL_RAM_PAGES);
 			uint8_t zero[PG];
 			uint64_t zd;
 			memset(zero, 0, sizeof(zero));
 			zd = hl_olog_digest(zero, PG);
-			if (ob->size < sizeof(struct hl_s2page_obj)) {
+			if (ab->size < sizeof(struct hl_s2page_obj)) {
 				rc = internal(k, "s2page image too small for flatmem");
 				break;
 			}
@@ -828,6 +926,7 @@ static int run_sync(struct chk *k, struct hl_check_stats *stats)
 		}
 	}
 	free(img);
+	free(aimg);
 	return rc;
 }
 
@@ -837,15 +936,15 @@ static int run_sync(struct chk *k, struct hl_check_stats *stats)
 static int run_hlock(struct chk *k)
 {
 	const struct hl_olog *lg = k->lg;
-	uint64_t halt_op[HL_NR_CPUS + 1], strand_seq[HL_ID_END], outer_end[HL_NR_CPUS + 1];
-	int strand_cpu[HL_ID_END];
+	uint64_t halt_op[HL_NR_CPUS + 1], strand_seq[HL_OLOG_MAX_IDS], outer_end[HL_NR_CPUS + 1];
+	int strand_cpu[HL_OLOG_MAX_IDS];
 	bool halt_nested[HL_NR_CPUS + 1] = { 0 };
 	char ob[24], exp[96], act[96];
 
 	for (unsigned c = 0; c <= HL_NR_CPUS; c++)
 		halt_op[c] = UINT64_MAX;
 	memset(strand_seq, 0, sizeof(strand_seq));
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < k->no; o++) {
 		const struct hl_olog_obj *lo = &lg->obj[o];
 		oname(o, ob);
 		for (size_t i = 0; i < lo->n; i++) {
@@ -871,14 +970,14 @@ static int run_hlock(struct chk *k)
 		}
 	}
 	/* reads: a lock entry that saw the stranded record took a lock nobody can take */
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < k->no; o++) {
 		const struct hl_olog_obj *lo = &lg->obj[o];
 		for (size_t i = 0; i < lo->n; i++) {
 			const struct hl_rec *r = lo->rec[i];
 			const struct hl_rdep *rd = hl_rec_rdeps(r);
-			for (unsigned j = 0; j < r->nlock && j < MAXST; j++) {
+			for (unsigned j = 0; j < r->nlock; j++) {
 				unsigned x = rd[j].obj;
-				if (!hl_rdep_is_read(&rd[j]) || x >= HL_ID_END || !strand_seq[x] || rd[j].seq < strand_seq[x])
+				if (!hl_rdep_is_read(&rd[j]) || x >= k->no || !strand_seq[x] || rd[j].seq < strand_seq[x])
 					continue;
 				snprintf(exp, sizeof(exp), "%s untouched after seq %llu", oname(x, ob),
 					 (unsigned long long)strand_seq[x]);
@@ -907,7 +1006,7 @@ static int run_hlock(struct chk *k)
 			outer_end[c] = n->op - 1;   /* before the first later step that is not nested */
 		}
 	}
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < k->no; o++) {
 		const struct hl_olog_obj *lo = &lg->obj[o];
 		for (size_t i = 0; i < lo->n; i++) {
 			const struct hl_rec *r = lo->rec[i];
@@ -975,7 +1074,7 @@ static int graph_build(struct chk *k, struct graph *g)
 
 	memset(g, 0, sizeof(*g));
 	/* each object log orders its records */
-	for (unsigned o = 1; o < HL_ID_END; o++)
+	for (unsigned o = 1; o < k->no; o++)
 		for (size_t i = 1; i < k->lg->obj[o].n; i++)
 			if (add_edge(g, k->node[o][i - 1], k->node[o][i], o, E_LOG))
 				return -1;
@@ -983,11 +1082,11 @@ static int graph_build(struct chk *k, struct graph *g)
 	for (size_t ni = 0; ni < nn; ni++) {
 		const struct hl_rec *r = k->ops[ni].rec[0];
 		const struct hl_rdep *rd = hl_rec_rdeps(r);
-		for (unsigned j = 0; j < r->nlock && j < MAXST; j++) {
+		for (unsigned j = 0; j < r->nlock; j++) {
 			unsigned o = rd[j].obj;
 			const struct hl_olog_obj *lo;
 			uint64_t s = rd[j].seq;
-			if (!hl_rdep_is_read(&rd[j]) || o == 0 || o >= HL_ID_END)
+			if (!hl_rdep_is_read(&rd[j]) || o == 0 || o >= k->no)
 				continue;
 			lo = &k->lg->obj[o];
 			if (s >= lo->first_seq && s - lo->first_seq < lo->n &&
@@ -1139,50 +1238,76 @@ out:
  * after the operations outside S (lost ones included, through the snapshots) is
  * downward closed under every dependency: a consistent cut. From there on, every step
  * extends it: the invariants are checked after each. `order` is reordered in place and
- * k->consistent_from set to where S starts. Linear: one 64-bit object mask per operation.
+ * k->consistent_from set to where S starts. Linear: one 64-bit mask per operation per 64 cut
+ * objects (shards make more than 64 lock objects).
  */
 static int consistent_part(struct chk *k, const struct graph *g, uint32_t *order)
 {
 	size_t nn = k->nops, j = 0;
-	uint64_t *mask = calloc(nn + 1, sizeof(*mask)), cutmask = 0;
+	uint64_t *mask = malloc((nn + 1) * sizeof(*mask));
 	uint32_t *tmp = malloc((nn + 1) * sizeof(*tmp));
+	uint8_t *in_s = malloc(nn + 1);
+	int16_t *slot = malloc(k->no * sizeof(*slot));
+	unsigned ncut = 0;
 
-	if (!mask || !tmp) {
+	if (!mask || !tmp || !in_s || !slot) {
 		free(mask);
 		free(tmp);
+		free(in_s);
+		free(slot);
 		return -1;
 	}
-	for (unsigned o = 1; o < HL_ID_END; o++)
-		if (k->cut[o])
-			cutmask |= 1ull << o;
-	for (size_t i = 0; i < nn; i++) {
-		const struct opn *n = &k->ops[i];
-		const struct hl_rdep *rd = hl_rec_rdeps(n->rec[0]);
-		for (unsigned r = 0; r < n->nfound; r++)
-			if (n->rec[r]->obj < HL_ID_END)
-				mask[i] |= 1ull << n->rec[r]->obj;   /* every record in the file is after its cut */
-		/* a read at or after the cut saw the last lost record; a write AT the cut is
-		 * that record (the operation whose surviving records say so is Z_O below) */
-		for (unsigned q = 0; q < n->rec[0]->nlock && q < MAXST; q++)
-			if (rd[q].obj < HL_ID_END && k->cut[rd[q].obj] && rd[q].seq >= k->cut[rd[q].obj])
-				mask[i] |= 1ull << rd[q].obj;
-	}
-	for (size_t i = 0; i < nn; i++) {
-		uint32_t u = order[i];
-		for (uint32_t s = g->first[u]; s < g->first[u + 1]; s++)
-			mask[g->succ[s]] |= mask[u];
+	memset(in_s, 1, nn + 1);
+	for (unsigned o = 1; o < k->no; o++)
+		ncut += k->cut[o] > 0;
+	/* the cut objects, 64 at a time (one bit each): S is the intersection over them */
+	for (unsigned c0 = 0; c0 < ncut; c0 += 64) {
+		uint64_t cutmask = 0;
+		unsigned c = 0;
+		for (unsigned o = 1; o < k->no; o++) {
+			slot[o] = -1;
+			if (!k->cut[o])
+				continue;
+			if (c >= c0 && c < c0 + 64) {
+				slot[o] = (int16_t)(c - c0);
+				cutmask |= 1ull << (c - c0);
+			}
+			c++;
+		}
+		memset(mask, 0, (nn + 1) * sizeof(*mask));
+		for (size_t i = 0; i < nn; i++) {
+			const struct opn *n = &k->ops[i];
+			const struct hl_rdep *rd = hl_rec_rdeps(n->rec[0]);
+			for (unsigned r = 0; r < n->nfound; r++)
+				if (n->rec[r]->obj < k->no && slot[n->rec[r]->obj] >= 0)
+					mask[i] |= 1ull << slot[n->rec[r]->obj];   /* every record in the file is after its cut */
+			/* a read at or after the cut saw the last lost record; a write AT the cut is
+			 * that record (the operation whose surviving records say so is Z_O below) */
+			for (unsigned q = 0; q < n->rec[0]->nlock; q++)
+				if (rd[q].obj < k->no && slot[rd[q].obj] >= 0 && rd[q].seq >= k->cut[rd[q].obj])
+					mask[i] |= 1ull << slot[rd[q].obj];
+		}
+		for (size_t i = 0; i < nn; i++) {
+			uint32_t u = order[i];
+			for (uint32_t s = g->first[u]; s < g->first[u + 1]; s++)
+				mask[g->succ[s]] |= mask[u];
+		}
+		for (size_t i = 0; i < nn; i++)
+			in_s[i] &= (mask[i] & cutmask) == cutmask;
 	}
 	/* stable partition: outside S, then S */
 	for (size_t i = 0; i < nn; i++)
-		if ((mask[order[i]] & cutmask) != cutmask)
+		if (!in_s[order[i]])
 			tmp[j++] = order[i];
 	k->consistent_from = j;
 	for (size_t i = 0; i < nn; i++)
-		if ((mask[order[i]] & cutmask) == cutmask)
+		if (in_s[order[i]])
 			tmp[j++] = order[i];
 	memcpy(order, tmp, nn * sizeof(*order));
 	free(mask);
 	free(tmp);
+	free(in_s);
+	free(slot);
 	return 0;
 }
 
@@ -1254,17 +1379,21 @@ static int run_views(struct chk *k)
 {
 	const struct hl_olog *lg = k->lg;
 	uint64_t *seen = NULL;
-	uint8_t *cpu_of[HL_ID_END] = { 0 };
+	uint8_t **cpu_of = NULL;
 	char ob[24], exp[160], act[160];
 	int rc;
 
 	if ((rc = chk_index(k)) != 0)
 		return rc;
-	seen = calloc((size_t)HL_NR_CPUS * HL_ID_END, sizeof(*seen));
-	if (!seen)
+	seen = calloc((size_t)HL_NR_CPUS * k->no, sizeof(*seen));
+	cpu_of = calloc(k->no, sizeof(*cpu_of));
+	if (!seen || !cpu_of) {
+		free(seen);
+		free(cpu_of);
 		return internal(k, "out of memory");
+	}
 	/* a compact copy of each log's CPU column: the scans below read it sequentially */
-	for (unsigned o = 1; o < HL_ID_END && !rc; o++) {
+	for (unsigned o = 1; o < k->no && !rc; o++) {
 		const struct hl_olog_obj *lo = &lg->obj[o];
 		cpu_of[o] = malloc(lo->n + 1);
 		if (!cpu_of[o])
@@ -1272,7 +1401,7 @@ static int run_views(struct chk *k)
 		for (size_t i = 0; !rc && i < lo->n; i++)
 			cpu_of[o][i] = lo->rec[i]->cpu;
 		for (unsigned c = 0; c < HL_NR_CPUS; c++)
-			seen[c * HL_ID_END + o] = k->cut[o];
+			seen[(size_t)c * k->no + o] = k->cut[o];
 	}
 	for (size_t pi = 0; pi < k->nops && !rc; pi++) {
 		const struct opn *n = &k->ops[k->prog[pi]];
@@ -1282,14 +1411,14 @@ static int run_views(struct chk *k)
 
 		if (c >= HL_NR_CPUS)
 			continue;
-		for (unsigned j = 0; j < r0->nlock && j < MAXST && !rc; j++) {
+		for (unsigned j = 0; j < r0->nlock && !rc; j++) {
 			unsigned o = rd[j].obj;
 			const struct hl_olog_obj *lo;
 			uint64_t *s, view, after, from;
-			if (o == 0 || o >= HL_ID_END)
+			if (o == 0 || o >= k->no)
 				continue;
 			lo = &lg->obj[o];
-			s = &seen[c * HL_ID_END + o];
+			s = &seen[(size_t)c * k->no + o];
 			if (rd[j].flags & HL_RD_WRITTEN) {
 				/* the view a writer had is the record before its own (where it really is) */
 				after = rec_seq_of(n, o);
@@ -1337,8 +1466,9 @@ static int run_views(struct chk *k)
 				*s = after;
 		}
 	}
-	for (unsigned o = 0; o < HL_ID_END; o++)
+	for (unsigned o = 0; o < k->no; o++)
 		free(cpu_of[o]);
+	free(cpu_of);
 	free(seen);
 	return rc;
 }
@@ -1353,11 +1483,11 @@ enum { DO_LOG = 1, DO_ORACLE = 2, DO_SEC = 4 };
 struct pass {
 	struct chk *k;
 	unsigned mode;
-	uint8_t *b[HL_ID_END];            /* B */
+	uint8_t *b[HL_ID_END];            /* B: the SPEC objects' images (shards composed in) */
 	struct hl_images im;              /* B as the model reads it */
 	struct hl_model *m;
 	struct hl_hmap rev;               /* (obj << 32 | page) -> table (base gfn, bank, level) */
-	uint64_t cur[HL_ID_END];          /* last seq applied to B, per object */
+	uint64_t *cur;                    /* [no] last seq applied to B, per lock object */
 	struct hl_fact df[MAX_DFACTS];
 	unsigned ndf;
 	bool inv_on;                      /* past the consistent cut: invariants after every step */
@@ -1497,43 +1627,129 @@ static int table_word(struct pass *p, unsigned obj, uint64_t w)
 	}
 }
 
-/* apply a record to B and name the abstract entries its deltas touched; -2 out of bounds */
-static int apply_rec(struct pass *p, const struct hl_rec *r, const struct hl_delta **bad)
+/* the abstract entries bytes [off, off + len) of SPEC object o name (B already written) */
+static int touch(struct pass *p, unsigned o, uint64_t off, uint64_t len, unsigned flags, unsigned first)
 {
-	unsigned o = r->obj;
-	const struct hl_delta *d = hl_rec_first_delta(r);
-	unsigned first = p->ndf;
 	const size_t pages_bytes = sizeof(struct hl_s2page) * HL_RAM_PAGES;
 
-	if (apply_deltas(p->b[o], p->im.len[o], r, bad))
-		return -2;
-	for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d)) {
-		uint64_t off = d->off, len = d->len;
-		if (o == HL_CORE_ID) {
-			dfact(p, HL_F_CORE, 0, 0, 0, 1);
-		} else if (o == HL_SMMU_ID) {
-			dfact(p, HL_F_SMMU, 0, 0, UINT64_MAX, 1);
-		} else if (o >= HL_INFO_ID) {
-			dfact(p, HL_F_INFO, o - HL_INFO_ID, 0, 0, 1);
-		} else if (o == HL_S2PAGE_ID) {
-			for (uint64_t x = off; x < off + len && p->ndf - first < 48;) {
-				if (x < pages_bytes) {
-					dfact(p, HL_F_S2P, 0, 0, HL_RAM_BASE_PFN + x / sizeof(struct hl_s2page), 1);
-					x = (x / sizeof(struct hl_s2page) + 1) * sizeof(struct hl_s2page);
-				} else {
-					dfact(p, HL_F_FLAT, 0, 0, HL_RAM_BASE_PFN + (x - pages_bytes) / 8, 1);
-					x = (x / 8 + 1) * 8;
-				}
+	if (o == HL_CORE_ID) {
+		dfact(p, HL_F_CORE, 0, 0, 0, 1);
+	} else if (o == HL_SMMU_ID) {
+		dfact(p, HL_F_SMMU, 0, 0, UINT64_MAX, 1);
+	} else if (o >= HL_INFO_ID) {
+		dfact(p, HL_F_INFO, o - HL_INFO_ID, 0, 0, 1);
+	} else if (o == HL_S2PAGE_ID) {
+		for (uint64_t x = off; x < off + len && p->ndf - first < 48;) {
+			if (x < pages_bytes) {
+				dfact(p, HL_F_S2P, 0, 0, HL_RAM_BASE_PFN + x / sizeof(struct hl_s2page), 1);
+				x = (x / sizeof(struct hl_s2page) + 1) * sizeof(struct hl_s2page);
+			} else {
+				dfact(p, HL_F_FLAT, 0, 0, HL_RAM_BASE_PFN + (x - pages_bytes) / 8, 1);
+				x = (x / 8 + 1) * 8;
 			}
-		} else if (o == HL_SPT_ID && (d->flags & HL_DF_ZERO) && off >= PG &&
-			   off < PG * (1 + HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES)) {
-			/* a bank's root cleared: the whole bank */
-			for (uint64_t pg = off / PG; pg * PG < off + len && pg <= HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES; pg++)
-				dfact(p, HL_F_SPT_BANK, (unsigned)((pg - 1) / SPT_ROOT_PAGES), 0, 0, 1);
-		} else {
-			for (uint64_t w = off & ~7ull; w < off + len; w += 8)
-				if (table_word(p, o, w))
+		}
+	} else if (o == HL_SPT_ID && (flags & HL_DF_ZERO) && off >= PG && off < PG * (1 + HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES)) {
+		/* a bank's root cleared: the whole bank */
+		for (uint64_t pg = off / PG; pg * PG < off + len && pg <= HL_SMMU_CFG_SIZE * SPT_ROOT_PAGES; pg++)
+			dfact(p, HL_F_SPT_BANK, (unsigned)((pg - 1) / SPT_ROOT_PAGES), 0, 0, 1);
+	} else {
+		for (uint64_t w = off & ~7ull; w < off + len; w += 8)
+			if (table_word(p, o, w))
+				return -1;
+	}
+	return 0;
+}
+
+/*
+ * A residual table object's record (npt(host) with shards): a table page a shard owns is
+ * linked by the tables only as the map was built (DESIGN2.md H-npt rule 3: the upper
+ * entries over RAM are written at init only), so no word the residual writes may hold a
+ * link to a shard's page, before or after the write. -3 with the verdict filled.
+ */
+static int residual_links(struct pass *p, const struct hl_rec *r)
+{
+	const struct hl_olog *lg = p->k->lg;
+	unsigned o = r->obj;
+	const uint8_t *img = p->b[o];
+	size_t sz = p->im.len[o];
+	const struct hl_delta *d = hl_rec_first_delta(r);
+	char ob[24], on[24];
+
+	for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d))
+		for (uint64_t w = d->off & ~7ull; w < (uint64_t)d->off + d->len && w + 8 <= sz; w += 8) {
+			uint64_t v, to;
+			int64_t c;
+			unsigned own;
+			memcpy(&v, img + w, 8);
+			c = w >= PG ? child_page(img, sz, v) : -1;   /* page 0 is the meta page */
+			if (c < 0 || (own = hl_olog_owner(lg, o, (uint64_t)c * PG, &to)) == o)
+				continue;
+			(void)violation(p->k, HL_REL_CALLOCK, r, 0, 0, "links to a shard's table only as the map was built",
+					"a residual record rewrites one", "%s by cpu %u: the log of %s writes table word 0x%llx, "
+					"which links %s's table page (a shard's structure, not the residual's)",
+					hl_event_name(r->event), r->cpu, oname(o, ob), (unsigned long long)w, oname(own, on));
+			return -3;
+		}
+	return 0;
+}
+
+/*
+ * Apply a record to B and name the abstract entries its deltas touched; -2 out of bounds
+ * (of the lock object's own image). A shard's delta is in the shard's image (its ranges
+ * concatenated): it is written to its SPEC object's image range by range.
+ */
+static int apply_rec(struct pass *p, const struct hl_rec *r, const struct hl_delta **bad)
+{
+	const struct hl_olog *lg = p->k->lg;
+	unsigned l = r->obj, o = hl_olog_parent(lg, l);
+	const struct hl_delta *d = hl_rec_first_delta(r);
+	unsigned first = p->ndf;
+
+	if (o == l) {
+		bool res_tbl = lg->ab[o].refined && (o == HL_SPT_ID || (o >= HL_NPT_ID && o < HL_INFO_ID));
+		int rc;
+		if (res_tbl && (rc = residual_links(p, r)) != 0)
+			return rc;   /* before: no link to a shard's table is overwritten */
+		if (apply_deltas(p->b[o], p->im.len[o], r, bad))
+			return -2;
+		if (res_tbl && (rc = residual_links(p, r)) != 0)
+			return rc;   /* after: none is written */
+		for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d))
+			if (touch(p, o, d->off, d->len, d->flags, first))
+				return -1;
+	} else {
+		const struct hl_olog_range *rg = &lg->rng[lg->rfirst[l]];
+		uint32_t nr = lg->rnum[l];
+		for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d))
+			if ((uint64_t)d->off + d->len > lg->obj[l].size) {
+				*bad = d;
+				return -2;
+			}
+		d = hl_rec_first_delta(r);
+		for (unsigned i = 0; i < r->ndelta; i++, d = hl_delta_next(d)) {
+			uint64_t x = d->off, end = (uint64_t)d->off + d->len;
+			uint32_t lo = 0, hi = nr;
+			/* the range holding local byte x: the last one starting at or below it */
+			while (hi - lo > 1) {
+				uint32_t mid = lo + (hi - lo) / 2;
+				if (rg[mid].local <= x)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			for (uint32_t q = lo; x < end && q < nr; q++) {
+				uint64_t n = rg[q].local + rg[q].len - x, at;
+				if (n > end - x)
+					n = end - x;
+				at = rg[q].off + (x - rg[q].local);
+				if (d->flags & HL_DF_ZERO)
+					memset(p->b[o] + at, 0, n);
+				else
+					memcpy(p->b[o] + at, (const uint8_t *)(d + 1) + (x - d->off), n);
+				if (touch(p, o, at, n, d->flags, first))
 					return -1;
+				x += n;
+			}
 		}
 	}
 	if (p->ndf - first >= 48 || p->ndf == MAX_DFACTS) {
@@ -1541,7 +1757,7 @@ static int apply_rec(struct pass *p, const struct hl_rec *r, const struct hl_del
 		p->ndf = first;
 		dfact(p, HL_F_OBJ, o, 0, 0, 1);
 	}
-	p->cur[o] = r->seq;
+	p->cur[l] = r->seq;
 	return 0;
 }
 
@@ -1562,25 +1778,120 @@ static bool in_set(const uint16_t *s, unsigned n, unsigned x)
 	return false;
 }
 
-/* relate_oracle's footprint: the step's lock list is the model's SPEC §6 lock set */
-static int footprint(struct pass *p, const struct opn *n, const struct hl_model_res *res, bool missing_only)
+/* is lock object x in the step's lock list? */
+static bool holds(const struct hl_rec *r0, unsigned x)
 {
-	const struct hl_rec *r0 = n->rec[0];
 	const struct hl_rdep *rd = hl_rec_rdeps(r0);
-	uint16_t fp[MAXST + 1], st[MAXST];
-	unsigned nfp = 0, nst = 0;
+
+	for (unsigned j = 0; j < r0->nlock; j++)
+		if (rd[j].obj == x)
+			return true;
+	return false;
+}
+
+/* a refined s2page: the shard holding the entry of RAM pfn `pfn` is in the step's lock list */
+static int shard_held(struct pass *p, const struct opn *n, uint64_t pfn, const char *how)
+{
+	const struct hl_olog *lg = p->k->lg;
+	const struct hl_rec *r0 = n->rec[0];
+	uint64_t to, off;
+	unsigned own;
 	char ob[24], exp[96], act[96];
 
-	for (unsigned j = 0; j < r0->nlock && j < MAXST; j++)
-		fp[nfp++] = rd[j].obj;
-	for (unsigned i = 0; i < n->nfound && nst < MAXST; i++)
-		if (n->rec[i]->flags & HL_RF_STRANDED)
-			st[nst++] = n->rec[i]->obj;
+	if (pfn < HL_RAM_BASE_PFN || pfn - HL_RAM_BASE_PFN >= HL_RAM_PAGES)
+		return 0;
+	off = (pfn - HL_RAM_BASE_PFN) * sizeof(struct hl_s2page);
+	own = hl_olog_owner(lg, HL_S2PAGE_ID, off, &to);
+	if (!own || holds(r0, own))
+		return 0;
+	snprintf(exp, sizeof(exp), "the lock of %s", oname(own, ob));
+	snprintf(act, sizeof(act), "not in the step's lock list");
+	return violation(p->k, HL_REL_ORACLE, r0, 0, 0, exp, act,
+			 "%s by cpu %u %s s2page[0x%llx], which shard %s holds, without that shard's lock",
+			 hl_event_name(r0->event), r0->cpu, how, (unsigned long long)pfn, ob);
+}
+
+/*
+ * A refined npt(host): the lock object owning the host-table entry of gfn as the step saw
+ * the table (B at its turn): the level-3 entry when its path exists, else the slot of the
+ * deepest table the path reaches (where a map would link a new table).
+ */
+static unsigned host_entry_owner(struct pass *p, uint64_t gfn)
+{
+	const unsigned o = HL_NPT_OBJ(HL_HOSTVISOR);
+	const uint8_t *img = p->b[o];
+	size_t sz = p->im.len[o];
+	uint64_t addr = gfn * PG, off = PG + ((addr >> 39) & 511) * 8, to;
+
+	if (!img || sz < 2 * PG)
+		return 0;
+	for (unsigned sh = 30; sh >= 12; sh -= 9) {
+		uint64_t d;
+		int64_t c;
+		memcpy(&d, img + off, 8);
+		c = child_page(img, sz, d);
+		if (c < 0)
+			break;
+		off = (uint64_t)c * PG + ((addr >> sh) & 511) * 8;
+	}
+	return hl_olog_owner(p->k->lg, o, off, &to);
+}
+
+/*
+ * relate_oracle's footprint: the step's lock list, each lock object taken as the SPEC
+ * object it refines, is the model's SPEC §6 lock set; and where s2page is refined, every
+ * entry the model read or changed lies in a shard the step locked (a step may take more
+ * shards than it touches: "all shards of the class"). A halt strands the model's objects;
+ * a stranded refined object strands every shard of it the step holds.
+ */
+static int footprint(struct pass *p, const struct opn *n, const struct hl_model_res *res, bool missing_only)
+{
+	const struct hl_olog *lg = p->k->lg;
+	const struct hl_rec *r0 = n->rec[0];
+	const struct hl_rdep *rd = hl_rec_rdeps(r0);
+	uint16_t fp[HL_ID_END], st[HL_ID_END];
+	unsigned nfp = 0, nst = 0;
+	char ob[24], exp[96], act[96];
+	int rc;
+
+	for (unsigned j = 0; j < r0->nlock; j++) {
+		unsigned a = hl_olog_parent(lg, rd[j].obj);
+		if (a < HL_ID_END && !in_set(fp, nfp, a))
+			fp[nfp++] = (uint16_t)a;
+	}
+	for (unsigned i = 0; i < n->nfound; i++) {
+		unsigned a = hl_olog_parent(lg, n->rec[i]->obj);
+		if ((n->rec[i]->flags & HL_RF_STRANDED) && a < HL_ID_END && !in_set(st, nst, a))
+			st[nst++] = (uint16_t)a;
+	}
 	for (unsigned i = 0; i < res->nlocks; i++)
 		if (!in_set(fp, nfp, res->locks[i]))
 			return violation(p->k, HL_REL_ORACLE, r0, 0, 0, "a lock entry", "none (lock skipped)",
 					 "%s by cpu %u read %s, in its SPEC §6 lock set, without a view of it in the logs",
 					 hl_event_name(r0->event), r0->cpu, oname(res->locks[i], ob));
+	if (lg->ab[HL_S2PAGE_ID].refined) {
+		const struct hl_mreads *rds = p->m->reads;
+		for (unsigned i = 0; i < rds->n; i++)
+			if ((rc = shard_held(p, n, rds->pfn[i], "read")) != 0)
+				return rc;
+		for (unsigned i = 0; i < p->m->nfacts; i++)
+			if ((p->m->facts[i].kind == HL_F_S2P || p->m->facts[i].kind == HL_F_FLAT) &&
+			    (rc = shard_held(p, n, p->m->facts[i].key, "changed")) != 0)
+				return rc;
+	}
+	if (lg->ab[HL_NPT_OBJ(HL_HOSTVISOR)].refined) {
+		const struct hl_mreads *rds = p->m->reads;
+		for (unsigned i = 0; i < rds->nh; i++) {
+			unsigned own = host_entry_owner(p, rds->hgfn[i]);
+			if (own && !holds(r0, own)) {
+				snprintf(exp, sizeof(exp), "the lock of %s", oname(own, ob));
+				return violation(p->k, HL_REL_ORACLE, r0, 0, 0, exp, "not in the step's lock list",
+						 "%s by cpu %u looked at the host table's entry for IPA 0x%llx, which %s "
+						 "holds, without its lock", hl_event_name(r0->event), r0->cpu,
+						 (unsigned long long)(rds->hgfn[i] * PG), ob);
+			}
+		}
+	}
 	if (missing_only)
 		return 0;
 	for (unsigned i = 0; i < nfp; i++)
@@ -1599,6 +1910,21 @@ static int footprint(struct pass *p, const struct opn *n, const struct hl_model_
 					 hl_event_name(r0->event), r0->cpu);
 		}
 	}
+	/* every lock object of a stranded SPEC object the step holds stays locked */
+	for (unsigned j = 0; j < r0->nlock; j++) {
+		unsigned l = rd[j].obj, a = hl_olog_parent(lg, l);
+		bool stranded = false;
+		if (a == l || !in_set(res->strand, res->nstrand, a))
+			continue;
+		for (unsigned i = 0; i < n->nfound && !stranded; i++)
+			stranded = n->rec[i]->obj == l && (n->rec[i]->flags & HL_RF_STRANDED);
+		if (!stranded) {
+			snprintf(exp, sizeof(exp), "%s stranded with %s", oname(l, ob), oname(a, act));
+			return violation(p->k, HL_REL_ORACLE, r0, 0, 0, exp, "released",
+					 "%s by cpu %u halted holding %s but released its shard %s",
+					 hl_event_name(r0->event), r0->cpu, act, ob);
+		}
+	}
 	return 0;
 }
 
@@ -1609,8 +1935,8 @@ static bool op_straddles(const struct chk *k, const struct opn *n)
 
 	if (n->nfound < n->nrec)
 		return true;
-	for (unsigned j = 0; j < r0->nlock && j < MAXST; j++)
-		if (hl_rdep_is_read(&rd[j]) && rd[j].obj < HL_ID_END && rd[j].seq < k->cut[rd[j].obj])
+	for (unsigned j = 0; j < r0->nlock; j++)
+		if (hl_rdep_is_read(&rd[j]) && rd[j].obj < k->no && rd[j].seq < k->cut[rd[j].obj])
 			return true;
 	return false;
 }
@@ -1620,7 +1946,7 @@ static int security_all(struct pass *p, const struct hl_rec *r0, const char *whe
 	char msg[256];
 
 	if (hl_model_inv_all(p->m, msg, sizeof(msg)))
-		return violation(p->k, HL_REL_SECURITY, r0, 0, HL_ID_END, "the invariant holds", "violated", "%s: %s",
+		return violation(p->k, HL_REL_SECURITY, r0, 0, HL_VERDICT_NO_OBJ, "the invariant holds", "violated", "%s: %s",
 				 when, msg);
 	return 0;
 }
@@ -1638,7 +1964,7 @@ static int one_op(struct pass *p, const struct opn *n)
 	/* at its turn, B holds each object at the state the step saw there */
 	for (unsigned i = 0; i < n->nfound; i++) {
 		const struct hl_rec *r = n->rec[i];
-		if (r->obj == 0 || r->obj >= HL_ID_END || !p->b[r->obj])
+		if (r->obj == 0 || r->obj >= k->no || !k->lg->obj[r->obj].size)
 			return violation(k, HL_REL_CALLOCK, r, 0, 0, NULL, NULL, "record of object %u, which has no state",
 					 r->obj);
 		if (r->seq != p->cur[r->obj] + 1)
@@ -1647,9 +1973,9 @@ static int one_op(struct pass *p, const struct opn *n)
 	}
 	{
 		const struct hl_rdep *rd = hl_rec_rdeps(r0);
-		for (unsigned j = 0; j < r0->nlock && j < MAXST; j++) {
+		for (unsigned j = 0; j < r0->nlock; j++) {
 			unsigned o = rd[j].obj;
-			if (o >= HL_ID_END || !hl_rdep_is_read(&rd[j]) || rd[j].seq < k->cut[o])
+			if (o >= k->no || !hl_rdep_is_read(&rd[j]) || rd[j].seq < k->cut[o])
 				continue;
 			if (rd[j].seq != p->cur[o]) {
 				snprintf(exp, sizeof(exp), "%s at seq %llu", oname(o, ob), (unsigned long long)p->cur[o]);
@@ -1706,6 +2032,8 @@ static int one_op(struct pass *p, const struct opn *n)
 		rc = apply_rec(p, n->rec[i], &bad);
 		if (rc == -2)
 			return oob_violation(k, n->rec[i], bad);
+		if (rc == -3)
+			return 1;   /* the verdict is filled */
 		if (rc)
 			return internal(k, "out of memory");
 	}
@@ -1779,29 +2107,48 @@ static void pass_free(struct pass *p)
 	hl_model_free(p->m);
 	for (unsigned o = 0; o < HL_ID_END; o++)
 		free(p->b[o]);
+	free(p->cur);
 }
 
+/* B's start: each SPEC object composed from its lock objects' start images (each one's
+ * seq-0 image or its snapshot at its own cut) */
 static int load_start(struct pass *p)
 {
 	struct chk *k = p->k;
+	const struct hl_olog *lg = k->lg;
+	const uint8_t **start = calloc(k->no, sizeof(*start));
+	char name[24];
 
-	for (unsigned o = 1; o < HL_ID_END; o++) {
-		const struct hl_olog_obj *ob = &k->lg->obj[o];
-		const uint8_t *s = start_image(k, o);
-		char name[24];
+	p->cur = calloc(k->no, sizeof(*p->cur));
+	if (!start || !p->cur) {
+		free(start);
+		return internal(k, "out of memory");
+	}
+	for (unsigned o = 1; o < k->no; o++) {
+		const struct hl_olog_obj *ob = &lg->obj[o];
 		if (!ob->size)
 			continue;
-		if (!s)
+		start[o] = start_image(k, o);
+		if (!start[o]) {
+			free(start);
 			return internal(k, "the log has no initial image of %s (a file older than format 4?)",
 					oname(o, name));
-		p->b[o] = malloc(ob->size);
-		if (!p->b[o])
-			return internal(k, "out of memory");
-		memcpy(p->b[o], s, ob->size);
-		p->im.img[o] = p->b[o];
-		p->im.len[o] = ob->size;
+		}
 		p->cur[o] = ob->first_seq - 1;
 	}
+	for (unsigned a = 1; a < HL_ID_END; a++) {
+		if (!lg->ab[a].size)
+			continue;
+		p->b[a] = calloc(1, lg->ab[a].size);
+		if (!p->b[a]) {
+			free(start);
+			return internal(k, "out of memory");
+		}
+		p->im.img[a] = p->b[a];
+		p->im.len[a] = lg->ab[a].size;
+	}
+	hl_olog_compose(lg, start, p->b);
+	free(start);
 	return 0;
 }
 
@@ -1829,7 +2176,7 @@ static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats, 
 		goto out;
 	rc = hl_model_abstract(p.m, &p.im);
 	if (rc == -2) {
-		rc = violation(k, HL_REL_LOG, NULL, 0, HL_ID_END, NULL, NULL, "a start image's table metadata is corrupt");
+		rc = violation(k, HL_REL_LOG, NULL, 0, HL_VERDICT_NO_OBJ, NULL, NULL, "a start image's table metadata is corrupt");
 		goto out;
 	}
 	if (rc || rev_scan(&p)) {
@@ -1847,8 +2194,8 @@ static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats, 
 		char msg[256];
 		memset(&im0, 0, sizeof(im0));
 		for (unsigned o = 1; o < HL_ID_END; o++) {
-			im0.img[o] = k->lg->obj[o].init;
-			im0.len[o] = k->lg->obj[o].init ? k->lg->obj[o].size : 0;
+			im0.img[o] = k->lg->ab[o].init;
+			im0.len[o] = k->lg->ab[o].init ? k->lg->ab[o].size : 0;
 		}
 		if (!m0 || hl_model_abstract(m0, &im0)) {
 			hl_model_free(m0);
@@ -1856,7 +2203,7 @@ static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats, 
 			goto out;
 		}
 		if (hl_model_inv_all(m0, msg, sizeof(msg)))
-			rc = violation(k, HL_REL_SECURITY, NULL, 0, HL_ID_END, "the invariant holds", "violated",
+			rc = violation(k, HL_REL_SECURITY, NULL, 0, HL_VERDICT_NO_OBJ, "the invariant holds", "violated",
 				       "initial state (seq-0 images): %s", msg);
 		hl_model_free(m0);
 		if (rc)
@@ -1904,6 +2251,10 @@ static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats, 
 		}
 		if (hl_model_diff(p.m, t, HL_ID_END, &d)) {
 			const struct hl_olog_obj *lo = &k->lg->obj[d.obj < HL_ID_END ? d.obj : 0];
+			/* a refined object without a log of its own: the last record of a shard */
+			for (unsigned x = HL_ID_END; !lo->n && d.obj < HL_ID_END && x < k->no; x++)
+				if (hl_olog_parent(k->lg, x) == d.obj && k->lg->obj[x].n)
+					lo = &k->lg->obj[x];
 			rc = violation(k, HL_REL_LOG, lo->n ? lo->rec[lo->n - 1] : NULL, 0, d.obj, d.a, d.b,
 				       "CalStateH through the model != Cal<%s> at %s", oname(d.obj, ob), d.where);
 		}
@@ -1930,9 +2281,9 @@ static int run_written_seqs(struct chk *k)
 		const struct opn *n = &k->ops[i];
 		const struct hl_rec *r0 = n->rec[0];
 		const struct hl_rdep *rd = hl_rec_rdeps(r0);
-		for (unsigned j = 0; j < r0->nlock && j < MAXST; j++) {
+		for (unsigned j = 0; j < r0->nlock; j++) {
 			uint64_t at;
-			if (!(rd[j].flags & HL_RD_WRITTEN) || rd[j].obj >= HL_ID_END)
+			if (!(rd[j].flags & HL_RD_WRITTEN) || rd[j].obj >= k->no)
 				continue;
 			at = rec_seq_of(n, rd[j].obj);
 			if (!at && rd[j].seq <= k->cut[rd[j].obj])
@@ -1964,11 +2315,20 @@ static int run_init(struct chk *k, struct hl_check_stats *stats)
 	if (!k->lg->has_init)
 		return 0;   /* nothing to compare with (a source without seq-0 images) */
 	memset(&im, 0, sizeof(im));
+	/* the SPEC objects' seq-0 images: a refined one composed from its lock objects' */
 	for (unsigned o = 1; o < HL_ID_END; o++) {
-		im.img[o] = k->lg->obj[o].init;
-		im.len[o] = k->lg->obj[o].init ? k->lg->obj[o].size : 0;
+		im.img[o] = k->lg->ab[o].init;
+		im.len[o] = k->lg->ab[o].init ? k->lg->ab[o].size : 0;
 	}
-	rc = hl_model_init_cmp(&im, &d);
+	{
+		struct hl_model_init_opts o = { k->lg->kcore_n, { 0 }, { 0 },
+						k->lg->ab[HL_NPT_OBJ(HL_HOSTVISOR)].refined };
+		for (unsigned i = 0; i < o.kcore_n && i < 4; i++) {
+			o.kcore_base[i] = k->lg->kcore_base[i];
+			o.kcore_size[i] = k->lg->kcore_size[i];
+		}
+		rc = hl_model_init_cmp_opts(&im, &o, &d);
+	}
 	if (stats)
 		stats->init_checked = true;
 	if (rc < 0)
@@ -1988,8 +2348,9 @@ int hl_check_callock(const struct hl_olog *lg, struct hl_verdict *v)
 	struct chk k;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_callock(&k);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_callock(&k);
 	chk_free(&k);
 	return rc;
 }
@@ -1999,8 +2360,9 @@ int hl_check_sync_shared(const struct hl_olog *lg, struct hl_verdict *v)
 	struct chk k;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_sync(&k, NULL);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_sync(&k, NULL);
 	chk_free(&k);
 	return rc;
 }
@@ -2011,8 +2373,9 @@ int hl_check_serializable(const struct hl_olog *lg, struct hl_verdict *v, uint64
 	uint32_t *lin = NULL;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_serial(&k, &lin);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_serial(&k, &lin);
 	if (!rc && ops) {
 		*ops = malloc((k.nops + 1) * sizeof(**ops));
 		if (!*ops)
@@ -2032,8 +2395,9 @@ int hl_check_init(const struct hl_olog *lg, struct hl_verdict *v)
 	struct chk k;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_init(&k, NULL);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_init(&k, NULL);
 	chk_free(&k);
 	return rc;
 }
@@ -2043,8 +2407,9 @@ int hl_check_relate_log(const struct hl_olog *lg, struct hl_verdict *v)
 	struct chk k;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_pass(&k, DO_LOG, NULL, NULL, NULL);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_pass(&k, DO_LOG, NULL, NULL, NULL);
 	chk_free(&k);
 	return rc;
 }
@@ -2054,8 +2419,9 @@ int hl_check_relate_oracle(const struct hl_olog *lg, struct hl_verdict *v)
 	struct chk k;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_views(&k);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_views(&k);
 	if (!rc)
 		rc = run_pass(&k, DO_ORACLE, NULL, NULL, NULL);
 	if (!rc)
@@ -2069,8 +2435,9 @@ int hl_check_relate_hlock(const struct hl_olog *lg, struct hl_verdict *v)
 	struct chk k;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_hlock(&k);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_hlock(&k);
 	chk_free(&k);
 	return rc;
 }
@@ -2080,8 +2447,9 @@ int hl_check_security(const struct hl_olog *lg, struct hl_verdict *v)
 	struct chk k;
 	int rc;
 
-	chk_init(&k, lg, v);
-	rc = run_pass(&k, DO_SEC, NULL, NULL, NULL);
+	rc = chk_init(&k, lg, v);
+	if (!rc)
+		rc = run_pass(&k, DO_SEC, NULL, NULL, NULL);
 	chk_free(&k);
 	return rc;
 }
@@ -2099,7 +2467,8 @@ int hl_check_all_final(const struct hl_olog *lg, struct hl_verdict *v, struct hl
 	memset(stats, 0, sizeof(*stats));
 	if (final)
 		*final = NULL;
-	chk_init(&k, lg, v);
+	if ((rc = chk_init(&k, lg, v)) != 0)
+		goto out;
 	stats->records = k.nrecs;
 	t = now();
 	if ((rc = run_callock(&k)) != 0)

@@ -95,10 +95,13 @@ struct hl_ctx_rec {
 
 #define HL_VERDICT_CTX 6u
 
+/* struct hl_verdict.obj when no object applies (object IDs past HL_ID_END are shards) */
+#define HL_VERDICT_NO_OBJ 0xFFFFu
+
 struct hl_verdict {
 	int rel;               /* enum hl_rel */
 	uint64_t op;           /* first violating operation (0 if none applies) */
-	unsigned obj;          /* object (HL_ID_END if none applies) */
+	unsigned obj;          /* lock object: a SPEC object or a shard (HL_VERDICT_NO_OBJ if none applies) */
 	int cpu;               /* CPU of that operation (-1 if none applies) */
 	uint64_t seq;          /* record sequence number in obj's log (0 if none) */
 	unsigned event;

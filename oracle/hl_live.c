@@ -26,7 +26,7 @@ struct obj_cursor {
 struct hl_live {
 	struct hl_engine *e;
 	struct hl_state *replica;
-	struct obj_cursor cur[HL_ID_END];
+	struct obj_cursor cur[HL_OBJ_END];   /* every lock object: SPEC objects and shards */
 	bool halted[256];
 	/* per CPU, ordered by operation, not by the order the logs are read in: the lowest op
 	 * of a halting record (valid when halted[cpu]) and the highest op of a record of a
@@ -34,7 +34,7 @@ struct hl_live {
 	uint64_t halt_op[256], max_op[256];
 	unsigned interval_us;
 	uint64_t ckpt_every;              /* windows: check, then checkpoint (0: no windows) */
-	uint64_t cut_total[HL_ID_END];    /* records_total of each log at the last window */
+	uint64_t cut_total[HL_OBJ_END];   /* records_total of each log at the last window */
 	pthread_t th;
 	int stop;
 	struct hl_live_report rep;
@@ -96,7 +96,8 @@ static void one(struct hl_live *lv, unsigned o, const struct hl_rec *r)
 		if (r->op > lv->max_op[r->cpu])
 			lv->max_op[r->cpu] = r->op;
 	}
-	if (hl_apply_deltas(lv->replica->img[o].base, lv->replica->img[o].size, r))
+	/* a shard's record: shard-local offsets, routed into the replica's SPEC object image */
+	if (hl_state_apply(lv->replica, o, r))
 		violation(lv, o, r, "delta outside the object image");
 	if (r->flags & HL_RF_STRANDED)
 		c->stranded = true;
@@ -121,7 +122,7 @@ static void follow(struct hl_live *lv, unsigned o)
 			}
 			lv->rep.resyncs++;
 			lv->rep.skipped += b->snap->seq - c->seq;
-			memcpy(lv->replica->img[o].base, b->snap->img, lv->replica->img[o].size);
+			hl_state_obj_scatter(lv->replica, o, b->snap->img);   /* a shard's: into its ranges */
 			c->seq = b->snap->seq;
 		}
 		c->base = b;
@@ -165,7 +166,9 @@ static void follow(struct hl_live *lv, unsigned o)
 static uint64_t lag_now(struct hl_live *lv)
 {
 	uint64_t lag = 0;
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
+		if (!lv->e->logs[o].base)
+			continue;   /* no object in this run (a shard id outside the map) */
 		/* records_total counts every record since seq 1: the writer's last seq */
 		uint64_t pub = ck_pr_load_64(&lv->e->logs[o].records_total);
 		if (pub > lv->cur[o].seq)
@@ -183,8 +186,9 @@ static void pass(struct hl_live *lv)
 		lv->rep.max_lag_records = lag;
 	lv->lag_sum += (double)lag;
 	hl_rcu_read_lock();
-	for (unsigned o = 1; o < HL_ID_END; o++)
-		follow(lv, o);
+	for (unsigned o = 1; o < HL_OBJ_END; o++)
+		if (lv->e->logs[o].base)   /* every log: SPEC objects and shards */
+			follow(lv, o);
 	hl_rcu_read_unlock();
 	lv->rep.passes++;
 	/* a record appended just after the previous pass started waited this long at most */
@@ -233,8 +237,9 @@ static void window(struct hl_live *lv, bool last)
 		window_check(lv);
 	if (!lv->rep.violation && !last) {
 		lv->rep.checkpoints += (uint64_t)hl_engine_checkpoint_all(e);
-		for (unsigned o = 1; o < HL_ID_END; o++)
-			lv->cut_total[o] = ck_pr_load_64(&e->logs[o].records_total);
+		for (unsigned o = 1; o < HL_OBJ_END; o++)
+			if (e->logs[o].base)
+				lv->cut_total[o] = ck_pr_load_64(&e->logs[o].records_total);
 	}
 	hl_engine_resume(e);
 	lv->rep.window_ms += now_ms() - t;
@@ -245,8 +250,9 @@ static bool window_due(struct hl_live *lv)
 {
 	if (!lv->ckpt_every || lv->rep.violation)
 		return false;
-	for (unsigned o = 1; o < HL_ID_END; o++)
-		if (ck_pr_load_64(&lv->e->logs[o].records_total) - lv->cut_total[o] >= lv->ckpt_every)
+	for (unsigned o = 1; o < HL_OBJ_END; o++)
+		if (lv->e->logs[o].base &&
+		    ck_pr_load_64(&lv->e->logs[o].records_total) - lv->cut_total[o] >= lv->ckpt_every)
 			return true;
 	return false;
 }
@@ -284,10 +290,18 @@ struct hl_live *hl_live_start(struct hl_engine *e, unsigned interval_us)
 		free(lv);
 		return NULL;
 	}
+	/* the run's shards: the replica's seq-0 images are the engine's (a refined object's may
+	 * depend on its map: npt(host)'s preallocated tables), and shard records are routed
+	 * into its SPEC object images */
+	lv->replica->ref = &e->ref;
+	for (unsigned p = 1; p < HL_ID_END; p++)
+		if (hl_refine_sharded(&e->ref, p))
+			hl_state_init_obj(lv->replica, p);
 	/* with checkpoints, this checker takes them, after checking what they cut */
 	lv->ckpt_every = e->cfg.logs_off ? 0 : e->cfg.ckpt_every;
-	for (unsigned o = 1; o < HL_ID_END; o++)
-		lv->cut_total[o] = ck_pr_load_64(&e->logs[o].records_total);
+	for (unsigned o = 1; o < HL_OBJ_END; o++)
+		if (e->logs[o].base)
+			lv->cut_total[o] = ck_pr_load_64(&e->logs[o].records_total);
 	if (lv->ckpt_every)
 		hl_engine_gate_enable(e, true, true);
 	if (pthread_create(&lv->th, NULL, live_thread, lv) != 0) {
@@ -307,9 +321,11 @@ void hl_live_stop(struct hl_live *lv, struct hl_live_report *rep)
 	if (lv->ckpt_every)
 		hl_engine_gate_enable(lv->e, false, false);
 	lv->rep.avg_lag_records = lv->rep.passes ? lv->lag_sum / (double)lv->rep.passes : 0;
-	/* sync_shared on the replicas the checker built while the CPUs ran */
+	/* sync_shared on the replicas the checker built while the CPUs ran: SPEC object by SPEC
+	 * object (each one's shards were applied into its image) */
 	for (unsigned o = 1; o < HL_ID_END && !lv->rep.violation; o++)
-		if (memcmp(lv->replica->img[o].base, lv->e->st->img[o].base, lv->replica->img[o].size) != 0) {
+		if (hl_obj_valid(o) &&
+		    memcmp(lv->replica->img[o].base, lv->e->st->img[o].base, lv->replica->img[o].size) != 0) {
 			char ob[24];
 			lv->rep.violation = true;
 			snprintf(lv->rep.what, sizeof(lv->rep.what),

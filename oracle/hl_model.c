@@ -171,7 +171,8 @@ struct hl_model *hl_model_new(void)
 	m->smmu_mask = calloc(HL_RAM_PAGES, sizeof(*m->smmu_mask));
 	m->smmu_n = calloc(HL_RAM_PAGES, sizeof(*m->smmu_n));
 	m->smmu_hn = calloc(HL_RAM_PAGES, sizeof(*m->smmu_hn));
-	if (!m->s2p || !m->flat || !m->vm_mask || !m->smmu_mask || !m->smmu_n || !m->smmu_hn ||
+	m->reads = calloc(1, sizeof(*m->reads));
+	if (!m->s2p || !m->flat || !m->vm_mask || !m->smmu_mask || !m->smmu_n || !m->smmu_hn || !m->reads ||
 	    hl_model_init(m)) {
 		hl_model_free(m);
 		return NULL;
@@ -221,6 +222,7 @@ void hl_model_free(struct hl_model *m)
 	free(m->smmu_mask);
 	free(m->smmu_n);
 	free(m->smmu_hn);
+	free(m->reads);
 	free(m);
 }
 
@@ -250,6 +252,11 @@ int hl_model_init(struct hl_model *m)
 		m->s2p[i] = (struct hl_mpage){ HL_HOSTVISOR, 0, HL_RAM_BASE_PFN + i + HL_SMMU_HOST_OFFSET, 0 };
 		m->flat[i] = zd;
 	}
+	/* KCore's own memory (issue 12): COREVISOR's from the start, no guest frame */
+	for (unsigned k = 0; k < m->kcore_n; k++)
+		for (uint64_t pfn = m->kcore_base[k] / PG; pfn < (m->kcore_base[k] + m->kcore_size[k]) / PG; pfn++)
+			if (is_ram(pfn))
+				m->s2p[pfn - HL_RAM_BASE_PFN] = (struct hl_mpage){ HL_COREVISOR, 0, HL_INVALID64, 0 };
 	memset(m->vm_mask, 0, HL_RAM_PAGES * sizeof(*m->vm_mask));
 	memset(m->smmu_mask, 0, HL_RAM_PAGES * sizeof(*m->smmu_mask));
 	memset(m->smmu_n, 0, HL_RAM_PAGES * sizeof(*m->smmu_n));
@@ -293,6 +300,23 @@ void hl_model_facts_reset(struct hl_model *m)
 	memset(m->state_changed, 0, sizeof(m->state_changed));
 	m->ntouched = 0;
 	m->touched_all = false;
+	m->reads->n = 0;
+	m->reads->over = false;
+	m->reads->nh = 0;
+	m->reads->hover = false;
+}
+
+/* a host-table level-3 entry the step looks at (hl_mreads.hgfn) */
+static void host_read(struct hl_model *m, uint64_t gfn)
+{
+	struct hl_mreads *rd = m->reads;
+
+	if (!rd->on || (rd->nh && rd->hgfn[rd->nh - 1] == gfn))
+		return;
+	if (rd->nh < sizeof(rd->hgfn) / sizeof(rd->hgfn[0]))
+		rd->hgfn[rd->nh++] = gfn;
+	else
+		rd->hover = true;
 }
 
 /* pfn's reverse-index counts moved: hl_model_inv_facts re-checks the page */
@@ -329,8 +353,16 @@ static const struct hl_mval one = { 1, 0, 0 };
 
 static struct hl_mpage page_of(const struct hl_model *m, uint64_t pfn)
 {
+	struct hl_mreads *rd = m->reads;
+
 	if (!is_ram(pfn))
 		return (struct hl_mpage){ HL_INVALID, 0, HL_INVALID64, 0 };
+	if (rd->on && (!rd->n || rd->pfn[rd->n - 1] != pfn)) {
+		if (rd->n < HL_MODEL_MAX_READS)
+			rd->pfn[rd->n++] = pfn;
+		else
+			rd->over = true;
+	}
 	return m->s2p[pfn - HL_RAM_BASE_PFN];
 }
 
@@ -597,6 +629,8 @@ static bool mmap_h(struct hl_model *m, unsigned v, uint64_t addr, unsigned level
 		const struct hl_mval *cur = hl_hmap_get(&t->pt, gfn);
 		struct hl_mval e = { phys_page(pte) / PG, pte, 3 };
 
+		if (v == HL_HOSTVISOR)
+			host_read(m, gfn);
 		if ((cur && cur->level == 2) || hset_has(&t->stray, skey(2, pmd_key(addr))))
 			return true;
 		if (!hset_has(&t->pmd, pmd_key(addr)))
@@ -610,6 +644,53 @@ static bool mmap_h(struct hl_model *m, unsigned v, uint64_t addr, unsigned level
 		npt_meta_set(m, v, pgd_next, pud_next, pmd_next);
 	}
 	return false;
+}
+
+/*
+ * npt(host) in shards (issue 11, DESIGN2.md H-npt rule 1): the seq-0 host table already has
+ * the tables local_mmap_h would allocate for a level-3 map of each RAM 2 MiB block, in
+ * ascending address order (pgd, pud, pmd regions, bump order), and no leaf. Applied to the
+ * model's npt(v); `raw`, when not NULL, is a pool image (meta already set) that gets the
+ * same links (pool_pa + page offset | table) and bump pointers, byte for byte.
+ */
+static void npt_prealloc(struct hl_model *m, unsigned v, uint8_t *raw)
+{
+	struct hl_mnpt *t = &m->npt[v];
+	struct hl_pt_meta *mt = (struct hl_pt_meta *)raw;
+
+	for (uint64_t addr = HL_RAM_BASE; addr < HL_RAM_BASE + HL_RAM_SIZE; addr += HL_PMD_SIZE) {
+		uint64_t pg[3] = { 0, 0, 0 };
+		/* the pages holding each level's entry: root, then the new or present tables */
+		if (!hset_has(&t->pgd, i0_of(addr))) {
+			if (raw)
+				((uint64_t *)(raw + PG))[i0_of(addr)] = (mt->pool_pa + t->pgd_next) | HL_DESC_TYPE_TABLE;
+			t->pgd_next += PG;
+			npt_pres_set(m, v, 0, i0_of(addr), HL_MPT_PRESENT);
+		}
+		if (raw) {
+			pg[0] = (((const uint64_t *)(raw + PG))[i0_of(addr)] & HL_DESC_ADDR_MASK) - mt->pool_pa;
+			if (!hset_has(&t->pud, pud_key(addr)))
+				((uint64_t *)(raw + pg[0]))[i1_of(addr)] = (mt->pool_pa + t->pud_next) | HL_DESC_TYPE_TABLE;
+		}
+		if (!hset_has(&t->pud, pud_key(addr))) {
+			t->pud_next += PG;
+			npt_pres_set(m, v, 1, pud_key(addr), HL_MPT_PRESENT);
+		}
+		if (raw) {
+			pg[1] = (((const uint64_t *)(raw + pg[0]))[i1_of(addr)] & HL_DESC_ADDR_MASK) - mt->pool_pa;
+			if (!hset_has(&t->pmd, pmd_key(addr)))
+				((uint64_t *)(raw + pg[1]))[i2_of(addr)] = (mt->pool_pa + t->pmd_next) | HL_DESC_TYPE_TABLE;
+		}
+		if (!hset_has(&t->pmd, pmd_key(addr))) {
+			t->pmd_next += PG;
+			npt_pres_set(m, v, 2, pmd_key(addr), HL_MPT_PRESENT);
+		}
+	}
+	if (raw) {
+		mt->pgd_next = t->pgd_next;
+		mt->pud_next = t->pud_next;
+		mt->pmd_next = t->pmd_next;
+	}
 }
 
 /*
@@ -668,6 +749,7 @@ static bool host_unmap(struct hl_model *m, uint64_t pfn)
 {
 	const struct hl_mval *e = hl_hmap_get(&m->npt[HL_HOSTVISOR].pt, pfn);
 
+	host_read(m, pfn);
 	if (!e || phys_page(e->pte) == 0)
 		return false;
 	return mmap_h(m, HL_HOSTVISOR, pfn * PG, 3, HL_PAGE_GUEST);
@@ -1416,6 +1498,7 @@ int hl_model_step(struct hl_model *m, const struct hl_model_ev *ev, struct hl_mo
 	res->verdict = -1;
 	if (!hl_model_valid(ev->event, ev->arg))
 		return res->status = HL_E_INVAL;
+	m->reads->on = true;
 	switch (ev->event) {
 	case HL_EV_MAP_HOST: rc = m_map_host(&c); break;
 	case HL_EV_CLEAR_VM: rc = m_clear_vm(&c); break;
@@ -1440,6 +1523,7 @@ int hl_model_step(struct hl_model *m, const struct hl_model_ev *ev, struct hl_mo
 	case HL_EV_SMMU_CLEAR: rc = m_smmu_clear(&c); break;
 	default: rc = HL_E_INVAL; break;
 	}
+	m->reads->on = false;
 	return res->status = rc;
 }
 
@@ -1845,7 +1929,8 @@ static int say(struct hl_model_diff *d, unsigned obj, const char *where, const c
 
 /* the raw table image: metadata as the layout says, every table page zero, a placement
  * the hardware can walk that overlaps neither RAM nor another pool */
-static int init_cmp_table(const struct hl_images *im, unsigned obj, struct hl_model_diff *d)
+static int init_cmp_table(const struct hl_images *im, unsigned obj, struct hl_model *spec, bool prealloc,
+			  struct hl_model_diff *d)
 {
 	struct hl_mpt_layout l;
 	const struct hl_pt_meta *mt = (const struct hl_pt_meta *)im->img[obj];
@@ -1854,6 +1939,27 @@ static int init_cmp_table(const struct hl_images *im, unsigned obj, struct hl_mo
 	hl_mpt_layout(obj, &l);
 	if (!sized(im, obj))
 		return say(d, obj, "image size", "the layout's", "another size");
+	if (prealloc) {
+		/* npt(host) in shards: SPEC's pool with the RAM tables preallocated, byte for byte */
+		uint8_t *want = calloc(1, im->len[obj]);
+		struct hl_pt_meta *wm = (struct hl_pt_meta *)want;
+		int rc = 0;
+		if (!want)
+			return -1;
+		*wm = (struct hl_pt_meta){ mt->pool_pa, l.pgd_start, l.pud_start, l.pmd_start, l.pgd_start, l.pud_start,
+					   l.pmd_start, l.pool_end, l.princ, l.levels };
+		npt_prealloc(spec, obj - HL_NPT_ID, want);
+		for (size_t i = 0; i < im->len[obj] && !rc; i++)
+			if (im->img[obj][i] != want[i]) {
+				char w[96];
+				snprintf(w, sizeof(w), "byte 0x%zx (page %zu) of the preallocated host table", i, (size_t)(i / PG));
+				rc = say(d, obj, w, "the RAM tables' links, bump pointers past them, else 0", "other bytes");
+			}
+		free(want);
+		if (rc)
+			return rc;
+		goto placement;
+	}
 	DIFF_U64(obj, "meta.pgd_start", l.pgd_start, mt->pgd_start);
 	DIFF_U64(obj, "meta.pud_start", l.pud_start, mt->pud_start);
 	DIFF_U64(obj, "meta.pmd_start", l.pmd_start, mt->pmd_start);
@@ -1869,6 +1975,7 @@ static int init_cmp_table(const struct hl_images *im, unsigned obj, struct hl_mo
 			snprintf(w, sizeof(w), "byte 0x%zx (page %zu)", i, (size_t)(i / PG));
 			return say(d, obj, w, "0 (no table entry yet)", "not 0");
 		}
+placement:
 	pa = mt->pool_pa;
 	end = pa + mt->pool_end;
 	root_align = obj == HL_SPT_ID ? HL_MPT_SPT_ROOT_PAGES * PG : PG;
@@ -1880,8 +1987,15 @@ static int init_cmp_table(const struct hl_images *im, unsigned obj, struct hl_mo
 					      "concatenated level-1 tables), below 2^48"
 					    : "4 KiB-aligned, below 2^48", b);
 	}
-	if (!(end <= HL_RAM_BASE || pa >= RAM_END))
-		return say(d, obj, "meta.pool_pa", "a pool outside RAM", "a pool overlapping RAM");
+	if (!(end <= HL_RAM_BASE || pa >= RAM_END)) {
+		/* or inside KCore's own memory (issue 12: COREVISOR's in s2page from the start) */
+		bool in_kcore = false;
+		for (unsigned k = 0; k < spec->kcore_n; k++)
+			in_kcore |= pa >= spec->kcore_base[k] && end <= spec->kcore_base[k] + spec->kcore_size[k];
+		if (!in_kcore)
+			return say(d, obj, "meta.pool_pa", "a pool outside RAM or inside KCore's own memory",
+				   "a pool overlapping the rest of RAM");
+	}
 	for (unsigned o = HL_SPT_ID; o < HL_INFO_ID; o++) {
 		const struct hl_pt_meta *ot = (const struct hl_pt_meta *)im->img[o];
 		if (o == obj || (o != HL_SPT_ID && o < HL_NPT_ID) || !sized(im, o))
@@ -1893,8 +2007,37 @@ static int init_cmp_table(const struct hl_images *im, unsigned obj, struct hl_mo
 	return 0;
 }
 
+void hl_model_set_kcore(struct hl_model *m, unsigned n, const uint64_t *base, const uint64_t *size)
+{
+	m->kcore_n = n < 4 ? n : 4;
+	for (unsigned k = 0; k < m->kcore_n; k++) {
+		m->kcore_base[k] = base[k];
+		m->kcore_size[k] = size[k];
+	}
+}
+
 int hl_model_init_cmp(const struct hl_images *seq0, struct hl_model_diff *d)
 {
+	return hl_model_init_cmp_kcore(seq0, 0, NULL, NULL, d);
+}
+
+int hl_model_init_cmp_kcore(const struct hl_images *seq0, unsigned n, const uint64_t *base, const uint64_t *size,
+			    struct hl_model_diff *d)
+{
+	struct hl_model_init_opts o = { n, { 0 }, { 0 }, false };
+
+	for (unsigned k = 0; k < n && k < 4; k++) {
+		o.kcore_base[k] = base[k];
+		o.kcore_size[k] = size[k];
+	}
+	return hl_model_init_cmp_opts(seq0, &o, d);
+}
+
+int hl_model_init_cmp_opts(const struct hl_images *seq0, const struct hl_model_init_opts *opt,
+			   struct hl_model_diff *d)
+{
+	unsigned n = opt->kcore_n;
+	const uint64_t *base = opt->kcore_base, *size = opt->kcore_size;
 	struct hl_model *spec = hl_model_new(), *got = hl_model_new();
 	struct hl_core_data core0 = { 1, HL_REMAP_START };
 	int rc = 0;
@@ -1903,6 +2046,10 @@ int hl_model_init_cmp(const struct hl_images *seq0, struct hl_model_diff *d)
 	if (!spec || !got) {
 		rc = -1;
 		goto out;
+	}
+	if (n) {   /* SPEC's initial state with KCore's ranges (issue 12) */
+		hl_model_set_kcore(spec, n, base, size);
+		hl_model_init(spec);
 	}
 	/* raw images first: what the abstraction does not read (padding, unused bytes) */
 	if (!sized(seq0, HL_CORE_ID) || memcmp(seq0->img[HL_CORE_ID], &core0, sizeof(core0))) {
@@ -1946,7 +2093,8 @@ int hl_model_init_cmp(const struct hl_images *seq0, struct hl_model_diff *d)
 			}
 	}
 	for (unsigned o = HL_SPT_ID; o < HL_INFO_ID; o++)
-		if ((o == HL_SPT_ID || o >= HL_NPT_ID) && (rc = init_cmp_table(seq0, o, d)) != 0)
+		if ((o == HL_SPT_ID || o >= HL_NPT_ID) &&
+		    (rc = init_cmp_table(seq0, o, spec, o == HL_NPT_OBJ(HL_HOSTVISOR) && opt->npth_prealloc, d)) != 0)
 			goto out;
 	/* then the abstraction: the pool placement is the platform's (checked above) */
 	rc = hl_model_abstract(got, seq0);

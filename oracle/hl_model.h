@@ -130,6 +130,22 @@ struct hl_fact {
 
 #define HL_MODEL_MAX_FACTS 64u
 #define HL_MODEL_MAX_LOCKS 8u
+#define HL_MODEL_MAX_READS 1024u
+
+/* the s2page entries (RAM pfns) one hl_model_step read, so that a checker of a refined log
+ * can ask whether the step held the lock of the shard holding each (issue 11); `over`:
+ * more than fit (the list is then incomplete: the checker skips what is missing) */
+struct hl_mreads {
+	uint64_t pfn[HL_MODEL_MAX_READS];
+	unsigned n;
+	bool over;
+	bool on;                            /* inside hl_model_step */
+	/* the host table's level-3 entries (gfns) the step read or wrote through mmap_h /
+	 * host_unmap: with npt(host) in shards, each lies in a shard (or the residual) */
+	uint64_t hgfn[64];
+	unsigned nh;
+	bool hover;
+};
 
 struct hl_model {
 	struct hl_mpage *s2p;               /* HL_RAM_PAGES; pfns outside RAM are {INVALID, 0, INVALID64, 0} */
@@ -141,9 +157,14 @@ struct hl_model {
 	struct hl_mspt_bank spt[HL_SMMU_CFG_SIZE];
 	uint64_t spt_pgd_next, spt_pmd_next, spt_pgd_start, spt_pmd_start, spt_pool_end, spt_pool_pa;
 	struct hl_keyset keys;              /* KCore's public keys (hl_model_set_keys) */
+	/* KCore's own RAM ranges (hl_model_set_kcore, a version-7 file's): hl_model_init gives
+	 * their pfns {COREVISOR, 0, INVALID64, 0} (issue 12) */
+	unsigned kcore_n;
+	uint64_t kcore_base[4], kcore_size[4];
 
 	/* facts of the current step */
 	struct hl_fact facts[HL_MODEL_MAX_FACTS];
+	struct hl_mreads *reads;            /* s2page entries the current step read */
 	unsigned nfacts;
 	bool facts_overflow;
 	bool nomem;
@@ -189,6 +210,22 @@ int hl_model_diff(const struct hl_model *a, const struct hl_model *b, unsigned o
  * all-zero tables, and a pool placement that is page-aligned (SMMU roots 8 KiB-aligned),
  * outside RAM and disjoint from every other pool (a real PA on EL2, the hosted one else). */
 int hl_model_init_cmp(const struct hl_images *seq0, struct hl_model_diff *d);
+/* the same with KCore's own RAM ranges (n <= 4; a log file's): SPEC's initial state with
+ * their pages owned by COREVISOR (issue 12) */
+int hl_model_init_cmp_kcore(const struct hl_images *seq0, unsigned n, const uint64_t *base, const uint64_t *size,
+			    struct hl_model_diff *d);
+/* the same with every option of the initial state: KCore's ranges (issue 12) and npt(host)
+ * in shards (issue 11: the seq-0 host table has the tables of every RAM 2 MiB block
+ * preallocated, no leaf; a file says so by refining npt(HOSTVISOR) in its map) */
+struct hl_model_init_opts {
+	unsigned kcore_n;
+	uint64_t kcore_base[4], kcore_size[4];
+	bool npth_prealloc;
+};
+int hl_model_init_cmp_opts(const struct hl_images *seq0, const struct hl_model_init_opts *opt,
+			   struct hl_model_diff *d);
+/* KCore's own RAM ranges for the next hl_model_init (n <= 4, page aligned, inside RAM) */
+void hl_model_set_kcore(struct hl_model *m, unsigned n, const uint64_t *base, const uint64_t *size);
 
 /* ---- transitions ---------------------------------------------------------------------- */
 struct hl_model_ev {

@@ -55,9 +55,8 @@ static int fill_init(struct hl_olog *lg)
 		lg->obj[o].init = lg->own_img[1][o];
 		lg->obj[o].size = n;
 	}
-	lg->has_init = true;
 	hl_state_free(st);
-	return 0;
+	return hl_olog_recompose(lg);
 }
 
 int hl_osrc_engine(struct hl_engine *e, unsigned flags, struct hl_olog *lg, struct hl_olog_err *err)
@@ -89,9 +88,10 @@ int hl_osrc_engine(struct hl_engine *e, unsigned flags, struct hl_olog *lg, stru
 		}
 		return -1;
 	}
+	/* the live SPEC objects: the engine keeps each one contiguous, shards or not */
 	if (flags & HL_OSRC_LIVE)
 		for (unsigned o = 1; o < HL_ID_END; o++)
-			if (lg->obj[o].size) {
+			if (lg->ab[o].size) {
 				lg->live.img[o] = e->st->img[o].base;
 				lg->live.len[o] = e->st->img[o].size;
 			}
@@ -112,7 +112,7 @@ int hl_check_engine(struct hl_engine *e, unsigned flags, struct hl_verdict *v, s
 	if (hl_osrc_engine(e, flags | HL_OSRC_LIVE, &lg, &err)) {
 		memset(v, 0, sizeof(*v));
 		v->rel = HL_REL_ERROR;
-		v->obj = HL_ID_END;
+		v->obj = HL_VERDICT_NO_OBJ;
 		v->cpu = -1;
 		snprintf(v->what, sizeof(v->what), "%s (offset %llu)", err.msg, (unsigned long long)err.offset);
 		return -1;
@@ -129,7 +129,7 @@ int hl_check_engine(struct hl_engine *e, unsigned flags, struct hl_verdict *v, s
 			if (xr) {
 				memset(v, 0, sizeof(*v));
 				v->rel = xr < 0 ? HL_REL_ERROR : HL_REL_LOG;
-				v->obj = HL_ID_END;
+				v->obj = HL_VERDICT_NO_OBJ;
 				v->cpu = -1;
 				snprintf(v->what, sizeof(v->what), "cross-check: %s", msg);
 				rc = xr;
