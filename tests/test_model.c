@@ -944,3 +944,41 @@ Test(model_verdict, engine_record)
 	}
 	hl_engine_free(e);
 }
+
+/* issue 11: with npt(host) in shards the seq-0 host table has the RAM tables preallocated
+ * (DESIGN2.md H-npt rule 1): the model builds the same bytes on its own, and a file that
+ * refines npt(host) is compared against them; any other byte is reported */
+Test(model, init_with_npt_host_preallocated)
+{
+	struct hl_state *st = hl_state_new(false);
+	struct hl_model_init_opts o = { 0, { 0 }, { 0 }, true };
+	struct hl_model_diff d;
+	struct hl_images im;
+	uint8_t *host;
+	const struct hl_pt_meta *mt;
+
+	cr_assert_not_null(st);
+	cr_assert(hl_npth_fits());
+	host = st->img[HL_NPT_OBJ(HL_HOSTVISOR)].base;
+	view(&im, st);
+	/* SPEC's empty pool is not the preallocated one, and the other way round */
+	cr_expect_eq(hl_model_init_cmp_opts(&im, &o, &d), 1);
+	cr_expect(strstr(d.where, "preallocated"), "%s", d.where);
+	hl_npth_prealloc(host);   /* the engine's own allocator */
+	mt = (const struct hl_pt_meta *)host;
+	cr_expect_gt(mt->pmd_next, mt->pmd_start, "the RAM tables took pmd pages");
+	cr_expect_eq(hl_model_init_cmp_opts(&im, &o, &d), 0, "%s: spec %s, image %s", d.where, d.a, d.b);
+	cr_expect_eq(hl_model_init_cmp(&im, &d), 1, "without the refinement the pool must be empty");
+	/* a leaf in a preallocated table, a changed link, a bump pointer */
+	host[mt->pmd_start + 5 * 8] = 1;
+	cr_expect_eq(hl_model_init_cmp_opts(&im, &o, &d), 1);
+	host[mt->pmd_start + 5 * 8] = 0;
+	((uint64_t *)(host + HL_PAGE_SIZE))[0] ^= HL_PAGE_SIZE;
+	cr_expect_eq(hl_model_init_cmp_opts(&im, &o, &d), 1);
+	((uint64_t *)(host + HL_PAGE_SIZE))[0] ^= HL_PAGE_SIZE;
+	((struct hl_pt_meta *)host)->pmd_next += HL_PAGE_SIZE;
+	cr_expect_eq(hl_model_init_cmp_opts(&im, &o, &d), 1);
+	((struct hl_pt_meta *)host)->pmd_next -= HL_PAGE_SIZE;
+	cr_expect_eq(hl_model_init_cmp_opts(&im, &o, &d), 0, "%s", d.where);
+	hl_state_free(st);
+}
