@@ -308,6 +308,7 @@ static int rec_visit(const struct hl_rec *r, void *arg)
 
 #ifdef HL_EL2_LINUX
 static uint64_t linux_psci_count(unsigned cpu);
+static uint64_t linux_skipped_count(unsigned cpu);
 #endif
 
 static void dump_logs(void)
@@ -364,6 +365,7 @@ static void dump_logs(void)
 #ifdef HL_EL2_LINUX
 		/* the Linux host's PSCI SMCs (HCR_EL2.TSC), answered here, not by KCore */
 		n += snprintf(line + n, sizeof(line) - n, " psci=%llu", (unsigned long long)linux_psci_count(c));
+		n += snprintf(line + n, sizeof(line) - n, " skipped=%llu", (unsigned long long)linux_skipped_count(c));
 #endif
 		snprintf(line + n, sizeof(line) - n, "\n");
 		stream_puts(line);
@@ -478,11 +480,20 @@ static struct {
 	uint32_t state;
 	uint64_t entry, ctx, psci_calls;
 	uint64_t skipped_ipa[4];   /* the first host accesses KCore skipped (hvc_errors) */
+	/* hvc_errors counts both host accesses KCore skipped and hypercalls it refused; a Linux
+	 * host makes refused hypercalls on purpose (hyplog-kvm.ko's forbidden attempts), so the
+	 * skipped accesses are counted apart (HLCPU skipped=, `hyplog boot --linux` fails on any) */
+	uint64_t skipped, refused_hvc;
 } __attribute__((aligned(64))) linux_cpu[EL2_MAX_CPUS];
 
 static uint64_t linux_psci_count(unsigned cpu)
 {
 	return linux_cpu[cpu].psci_calls;
+}
+
+static uint64_t linux_skipped_count(unsigned cpu)
+{
+	return linux_cpu[cpu].skipped;
 }
 static uint64_t linux_entry0, linux_dtb;
 static uint32_t linux_finishing;
@@ -507,8 +518,9 @@ static _Noreturn void linux_finish(unsigned cpu, bool off)
 			__asm__ volatile("wfe");
 	el2_printf("\nel2: cpu %u: Linux called PSCI %s; streaming the logs\n", cpu, off ? "SYSTEM_OFF" : "SYSTEM_RESET");
 	for (unsigned c = 0; c < ncpus; c++)
-		el2_printf("el2: cpu %u: %llu PSCI calls, %llu host accesses skipped (first at %llx %llx %llx %llx)\n", c,
-			   (unsigned long long)linux_cpu[c].psci_calls, (unsigned long long)kc->cpu[c].hvc_errors,
+		el2_printf("el2: cpu %u: %llu PSCI calls, %llu hypercalls refused, %llu host accesses skipped (first at %llx %llx %llx %llx)\n", c,
+			   (unsigned long long)linux_cpu[c].psci_calls, (unsigned long long)linux_cpu[c].refused_hvc,
+			   (unsigned long long)linux_cpu[c].skipped,
 			   (unsigned long long)linux_cpu[c].skipped_ipa[0], (unsigned long long)linux_cpu[c].skipped_ipa[1],
 			   (unsigned long long)linux_cpu[c].skipped_ipa[2], (unsigned long long)linux_cpu[c].skipped_ipa[3]);
 	cpu_res[cpu].status = off ? 0 : 1;   /* a reset is Linux's panic=-1: a failure */
@@ -711,9 +723,15 @@ void arch_el2_host_trap(struct trap_frame *f)
 	 * hands: nothing is left to invalidate here (there used to be a TLBI VMALLS12E1IS
 	 * here, after the whole call, which for VCPU_RUN is after the guest ran) */
 #ifdef HL_EL2_LINUX
-	if (kc->cpu[cpu].hvc_errors != errs && errs < 4)
-		linux_cpu[cpu].skipped_ipa[errs] = (ec == EC_DABT_LOW || ec == EC_IABT_LOW) ?
-			hpfar_to_ipa(f->hpfar, f->far) : f->esr;
+	if (kc->cpu[cpu].hvc_errors != errs) {
+		if (ec == EC_DABT_LOW || ec == EC_IABT_LOW) {
+			uint64_t k = linux_cpu[cpu].skipped++;
+			if (k < 4)
+				linux_cpu[cpu].skipped_ipa[k] = hpfar_to_ipa(f->hpfar, f->far);
+		} else {
+			linux_cpu[cpu].refused_hvc++;
+		}
+	}
 #endif
 	__asm__ volatile("dsb ish" : : : "memory");   /* new host entries before the retry */
 }

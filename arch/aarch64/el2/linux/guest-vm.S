@@ -8,7 +8,8 @@
  *     stage-2 faults the driver answers with pages it allocates
  *   KVM_SET_DESC_PFN / KVM_UNSET_DESC_PFN of its first data page (share/unshare, PV calls)
  *   wfi (a WFx exit), a read of the device KCore mapped (PHYS_ADDR_IOREMAP: virtio-mmio's
- *     magic "virt", no exit)
+ *     magic "virt", no exit), a read of HLK_PROBE_IPA, which the host asked KCore to map to
+ *     KCore's own memory (refused: an MMIO exit the host answers with 0)
  *   MMIO exits at HLK_MB: a read the host answers (+8), the data pages read back, then the
  *     checksum written (+16): a page taken from the running VM (a clear that was not
  *     refused) would read back as 0 and spoil it
@@ -59,6 +60,11 @@ guest_start:
 	ldr	x1, =GUEST_MMIO_IPA
 	ldr	w3, [x1]
 	add	x20, x20, x3
+	/* the page the host asked KCore to map to KCore's own memory (refused): an MMIO exit
+	 * the host answers with 0; mapped, it would read KCore's memory without an exit */
+	ldr	x1, =HLK_PROBE_IPA
+	ldr	x5, [x1]
+	add	x20, x20, x5
 	/* 6. MMIO: the host's answer, the data pages read back, the checksum reported */
 	ldr	x1, =HLK_MB_IPA
 	ldr	x4, [x1, #8]

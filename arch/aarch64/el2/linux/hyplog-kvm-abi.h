@@ -13,5 +13,6 @@
 #define HLK_MB_SUM        16                               /* write: the guest's checksum */
 #define HLK_MB_OFF        24                               /* read: nonzero = power off */
 #define HLK_VIRTIO_MAGIC  0x74726976                       /* "virt" at GUEST_MMIO_IPA */
+#define HLK_PROBE_IPA     (GUEST_MMIO_IPA + 0x10000)       /* IOREMAP'd to KCore's memory: refused */
 
 #endif
