@@ -66,7 +66,8 @@ struct hl_olog_obj {
  * its ranges in ascending parent offset; its records' delta offsets are relative to that.
  * A refined parent either has no log of its own (fully sharded: s2page; its ranges tile its
  * image) or keeps a residual log under its own ID, whose image is the parent's full image
- * and which owns every byte no shard owns (its records must not write shard bytes).
+ * with every shard-owned byte zero (seq-0 image, snapshots, live digest) and which owns
+ * every byte no shard owns (its records must not write shard bytes).
  * The map comes from the file alone. It is validated after parsing; a map that is not a
  * refinement (overlap, gap, range outside the parent, bad id) does not fail the parse: it
  * is a violation the checks report (H_CalLock, map_err), and nothing is composed from it.
