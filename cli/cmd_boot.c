@@ -539,6 +539,10 @@ int cmd_boot(int argc, char **argv)
 	const char *linux_dir = getenv("HYPLOG_LINUX_DIR");
 	char lx_kernel[PATH_MAX + 64], lx_initrd[PATH_MAX + 64], lx_dtb[PATH_MAX + 64], lx_version[200] = "";
 	int lx_cpus = -1, lx_work_done = 0;
+	/* hyplog-kvm.ko (scripts/linux-module): VMs run by a Linux driver through KCore's ABI */
+	bool kvm_loaded = false;
+	long long kvm_vms = -1, kvm_runs = -1, kvm_refused = -1, kvm_failed = -1;
+	char kvm_line[320] = "";
 	const char *image = NULL, *log = "hyplog-boot.log", *qemu = "qemu-system-aarch64";
 	char imgbuf[PATH_MAX], smpbuf[16], accel[64];
 	bool quiet = false, timed_out = false;
@@ -718,6 +722,16 @@ int cmd_boot(int argc, char **argv)
 				lx_cpus = atoi(line + 19);
 			if (!strncmp(line, "hyplog-linux: cpu ", 18) && strstr(line, " workload done"))
 				lx_work_done++;   /* the initramfs's per-CPU workload (scripts/linux-fetch) */
+			if (strstr(line, "hyplog-kvm: ") && strstr(line, " image chunks, "))
+				kvm_loaded = true;   /* the driver's load line: its summary must follow */
+			if (!strncmp(line, "hyplog-kvm: summary ", 20)) {
+				const char *r = strstr(line, " refused "), *fl = strstr(line, " failed ");
+				snprintf(kvm_line, sizeof(kvm_line), "%.*s", (int)strcspn(line + 20, "\r\n"), line + 20);
+				if (sscanf(line, "hyplog-kvm: summary vms %lld vcpu_runs %lld", &kvm_vms, &kvm_runs) != 2)
+					kvm_vms = kvm_runs = -1;
+				kvm_refused = r ? atoll(r + 9) : -1;
+				kvm_failed = fl ? atoll(fl + 8) : -1;
+			}
 		}
 		on_line(b, line, quiet);
 		if (b->authed && !t_stream)
@@ -747,6 +761,8 @@ int cmd_boot(int argc, char **argv)
 		printf("linux: init saw %d CPUs (want %llu); workload finished on %d CPUs; host accesses KCore "
 		       "skipped: %llu\n", lx_cpus, smp, lx_work_done,
 		       (unsigned long long)(b->have_skipped ? b->skipped_total : b->hvc_errors_total));
+		if (kvm_loaded)
+			printf("linux: hyplog-kvm.ko: %s\n", kvm_line[0] ? kvm_line : "no summary (its VM runs never finished)");
 	}
 	if (timed_out) {
 		printf("RESULT: FAIL (timeout after %llu s)\n", timeout);
@@ -832,6 +848,9 @@ int cmd_boot(int argc, char **argv)
 				       lx_version[0] ? "booted" : "no version line", lx_cpus, smp, lx_work_done,
 				       (unsigned long long)lo,
 				       (unsigned long long)(b->have_skipped ? b->skipped_total : b->hvc_errors_total));
+			else if (linux_host && kvm_loaded && (kvm_vms < 1 || kvm_runs < 1 || kvm_refused < 1 || kvm_failed != 0))
+				printf("RESULT: FAIL (hyplog-kvm.ko: %lld VMs, %lld vCPU runs, %lld forbidden attempts refused, "
+				       "%lld failures)\n", kvm_vms, kvm_runs, kvm_refused, kvm_failed);
 			else if (!expect_forgery && (b->forged_lines || b->forged_streams || b->late_lines))
 				printf("RESULT: FAIL (forged log-stream lines on the console: %llu lines, %llu streams, %llu late)\n",
 				       (unsigned long long)b->forged_lines, (unsigned long long)b->forged_streams,
