@@ -1365,6 +1365,26 @@ static unsigned s_cycle(struct gscript *g, uint64_t *x, uint64_t pc)
 	}
 }
 
+/* restore_host gives the host back the HCR_EL2 of its platform (kc->host_hcr: the EL2 Linux
+ * image keeps HCR_TSC there, or Linux's PSCI SMCs would bypass KCore after the first guest
+ * run) and its own VMPIDR_EL2 (Linux reads it as MPIDR_EL1), not the vCPU's (issue 12) */
+Test(trap, host_hcr_and_vmpidr_restored_after_a_guest_run)
+{
+	struct vm vm;
+
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	script(s_cycle);
+	K->host_hcr = HCR_HOST_NVHE_FLAGS | HCR_TSC;
+	arch_write_sysreg(SR_HCR_EL2, K->host_hcr);
+	arch_write_sysreg(SR_VMPIDR_EL2, 0x80000002ull);   /* the host CPU's MPIDR */
+	cr_assert_eq(run(&vm, 0), EXIT_TRAP);
+	cr_assert_eq(G.n, 1);
+	cr_assert_eq(G.obs[0].vcpu, 0, "the guest saw its own MPIDR (vcpu 0)");
+	cr_assert_eq(G.obs[0].hcr & HCR_HYPSEC_VM_FLAGS, HCR_HYPSEC_VM_FLAGS);
+	cr_assert_eq(arch_read_sysreg(SR_HCR_EL2), HCR_HOST_NVHE_FLAGS | HCR_TSC, "the host's HCR_EL2.TSC lost");
+	cr_assert_eq(arch_read_sysreg(SR_VMPIDR_EL2), 0x80000002ull, "the host reads the vCPU's MPIDR");
+}
+
 Test(trap, vcpu_run_exit_cycle)
 {
 	struct vm vm;

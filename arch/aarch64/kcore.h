@@ -152,6 +152,7 @@ struct kcore_cpu {
 	bool in_vm;
 	uint64_t host_sys[SR_EL1_COUNT];   /* saved by save_host */
 	uint64_t host_elr, host_spsr;
+	uint64_t host_vmpidr;              /* VMPIDR_EL2 (what the host reads as MPIDR_EL1) */
 	struct trap_frame *frame;          /* the host's frame during a vcpu run */
 	uint64_t traps[KC_T__COUNT];
 	uint64_t mmio_rejected;

@@ -25,6 +25,9 @@ void kc_save_host(struct kcore *k, unsigned cpu)
 		kc->host_sys[i] = arch_read_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i));
 	kc->host_elr = arch_read_sysreg(SR_ELR_EL2);
 	kc->host_spsr = arch_read_sysreg(SR_SPSR_EL2);
+	/* restore_vm writes the vCPU's MPIDR there: a host (Linux) reading MPIDR_EL1 after a
+	 * guest ran on its CPU must see its own again */
+	kc->host_vmpidr = arch_read_sysreg(SR_VMPIDR_EL2);
 }
 
 void kc_restore_host(struct kcore *k, unsigned cpu)
@@ -41,6 +44,7 @@ void kc_restore_host(struct kcore *k, unsigned cpu)
 		arch_write_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i), kc->host_sys[i]);
 	arch_write_sysreg(SR_ELR_EL2, kc->host_elr);
 	arch_write_sysreg(SR_SPSR_EL2, kc->host_spsr);
+	arch_write_sysreg(SR_VMPIDR_EL2, kc->host_vmpidr);
 	arch_dsb_isb();
 }
 
