@@ -122,7 +122,7 @@ struct hl_engine *hl_engine_new_refined(const struct hl_engine_cfg *cfg, const s
 {
 	struct hl_engine *e;
 
-	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS || cfg->nkeys > HL_MAX_KEYS)
+	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS || cfg->nkeys > HL_MAX_KEYS || !hl_kcore_ranges_valid(&cfg->kcore))
 		return NULL;
 	e = aligned_alloc(64, sizeof(*e));
 	if (!e)
@@ -145,10 +145,12 @@ struct hl_engine *hl_engine_new_refined(const struct hl_engine_cfg *cfg, const s
 	if (!e->st)
 		goto fail;
 	e->st->ref = &e->ref;
+	e->st->kcore = &e->cfg.kcore;
 	/* an abstract object's initial image may depend on its refinement (npt(host)'s
-	 * preallocated RAM tables): build it again now that the state knows the map */
+	 * preallocated RAM tables) and s2page's on KCore's ranges: build it again now that the
+	 * state knows them */
 	for (unsigned p = 1; p < HL_ID_END; p++)
-		if (hl_refine_sharded(&e->ref, p))
+		if (hl_refine_sharded(&e->ref, p) || (p == HL_S2PAGE_ID && e->cfg.kcore.n))
 			hl_state_init_obj(e->st, p);
 	e->cpus = aligned_alloc(64, sizeof(struct hl_cpu) * (cfg->ncpus + 1));
 	if (!e->cpus)
@@ -601,6 +603,9 @@ int hl_step_end(struct hl_step *s, int rc)
 		for (unsigned k = 0; k < s->w.nstages; k++) {
 			if (!s->w.stages[k].touched)
 				continue;
+#ifdef HL_FAULT_INJECTION
+			if (!hl_fault_armed(HL_FAULT_SHARD_MISROUTE))   /* the mutant writes an unheld log */
+#endif
 			hl_step_assert_held(s, s->w.stages[k].obj);
 			objs[n] = s->w.stages[k].obj;
 			stg[n++] = &s->w.stages[k];
@@ -638,6 +643,10 @@ int hl_step_end(struct hl_step *s, int rc)
 				(void)e->cfg.sched_point(e->cfg.sched_ctx, s->cpu, HL_SP_APPEND, objs[k]);
 			build_record(s, stg[k], objs[k], buf, n, objs, wseq, n);
 			((struct hl_rec *)buf)->seq = wseq[k];
+#ifdef HL_FAULT_INJECTION
+			if (!hl_log_ensure(l, ((struct hl_rec *)buf)->len))   /* SHARD_MISROUTE: not locked */
+				continue;
+#endif
 			hl_log_append(l, (struct hl_rec *)buf);
 			if (e->cfg.ckpt_every && l->since_ckpt >= e->cfg.ckpt_every && !e->ckpt_external &&
 			    !(s->halted && is_stranded(s, objs[k])))

@@ -63,6 +63,12 @@ struct hl_engine_cfg {
 	 * 0 (the default): one npt(host) object, SPEC's layout exactly.
 	 */
 	uint64_t npt_host_shard_mib;
+	/*
+	 * KCore's own memory (issue 12): RAM ranges s2page starts with owned by COREVISOR (the
+	 * EL2 image, whose s2page covers all of the machine's RAM). Default none. Validated by
+	 * hl_engine_new (hl_kcore_ranges_valid); a log file's header carries them.
+	 */
+	struct hl_kcore_ranges kcore;
 };
 
 /* the engine's default pages per s2page shard (0: one object) */

@@ -42,6 +42,10 @@
  *                    release is needed (invisible on x86; TSan sees it)
  *   CLEAR_WHILE_RUNNING  OCLEAR_VM of a POWEROFF VM's page is done while a vCPU of the VM
  *                    is still ACTIVE (the vminfo check skipped; the read stays logged)
+ *   SHARD_MISROUTE   a write to a sharded object (s2page with shards) is logged in the
+ *                    neighbouring shard's log at the same shard-local offset (issue 11: a
+ *                    refinement bug; the live image is right, the neighbour's log is not,
+ *                    and its record names no lock on the neighbour)
  *
  * The switches are process-global and meant for deterministic single-threaded tests.
  */
@@ -88,6 +92,7 @@ enum hl_fault {
 	HL_FAULT_REVOKE_NO_UNMAP,
 	HL_FAULT_RELAXED_PUBLISH,
 	HL_FAULT_CLEAR_WHILE_RUNNING,
+	HL_FAULT_SHARD_MISROUTE,
 	HL_FAULT__COUNT
 };
 

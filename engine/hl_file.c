@@ -66,6 +66,39 @@ static_assert(sizeof(struct fsec) == 96, "section header layout");
 static_assert(offsetof(struct fsec, init_crc) == 68 && offsetof(struct fsec, init_raw) == 72 &&
 	      offsetof(struct fsec, init_comp) == 80, "section header layout");
 
+/* the refinement map block (version 6), right after the header: then `bytes` bytes of
+ * entries, ascending id: struct fmap_shard, then nranges x struct frange */
+#define MAP_MAGIC 0x50414D52u   /* "RMAP" */
+struct fmap {
+	uint32_t magic;
+	uint32_t nshards;
+	uint32_t bytes;
+	uint32_t crc;           /* crc32 of the entry bytes */
+};
+struct fmap_shard {
+	uint16_t id, parent, nranges;
+	uint16_t flags;         /* FMAP_RESIDUAL: the parent keeps its own object */
+};
+#define FMAP_RESIDUAL 1u
+struct frange {
+	uint64_t off, len;
+};
+static_assert(sizeof(struct fmap) == 16 && sizeof(struct fmap_shard) == 8 && sizeof(struct frange) == 16,
+	      "map block layout");
+
+/* the KCore ranges block (version 7, issue 12), right after the map block: KCore's own
+ * memory, owned by COREVISOR in s2page's initial image (engine/hl_state.h hl_kcore_ranges):
+ * struct fkcore, then n x struct frange2 {base, size}, then u32 crc32 of those bytes, u32 0 */
+#define KCORE_MAGIC 0x474E524Bu   /* "KRNG" */
+struct fkcore {
+	uint32_t magic;
+	uint32_t n;
+};
+struct fkrange {
+	uint64_t base, size;
+};
+static_assert(sizeof(struct fkcore) == 8 && sizeof(struct fkrange) == 16, "KCore ranges block layout");
+
 struct ftrl {
 	uint32_t magic;
 	uint32_t nobj;
@@ -122,9 +155,117 @@ static void fill_build(struct fhdr *h)
 	h->vm_pmd = HL_CFG_VM_PMD_PAGES;
 	h->core_pmd = HL_CFG_CORE_PMD_PAGES;
 	h->spt_pmd = HL_CFG_SPT_PMD_PAGES;
-	h->id_end = HL_ID_END;
+	h->id_end = HL_OBJ_END;
 	h->rec_hdr_size = sizeof(struct hl_rec);
-	h->nobj = HL_ID_END - 1;
+	h->nobj = HL_OBJ_END - 1;
+}
+
+/* does object o have state (a section with an image and a log) in a run with map r? Not a
+ * fully sharded parent (its bytes are its shards'), not an id outside the map */
+static bool has_state(const struct hl_refine *r, unsigned o)
+{
+	if (o == HL_FLATMEM_ID || !hl_refine_has_obj(r, o))
+		return false;
+	return !(hl_refine_sharded(r, o) && !r->parent[o].residual);
+}
+
+/* the map block of r: header + entries into *out (malloc'd), its length into *len */
+static int map_encode(const struct hl_refine *r, uint8_t **out, size_t *len)
+{
+	size_t n = sizeof(struct fmap) + r->nshards * sizeof(struct fmap_shard) + r->nranges * sizeof(struct frange);
+	uint8_t *b = calloc(1, n), *p;
+	struct fmap m = { MAP_MAGIC, r->nshards, (uint32_t)(n - sizeof(struct fmap)), 0 };
+
+	if (!b)
+		return -1;
+	p = b + sizeof(m);
+	for (unsigned k = 0; k < r->nshards; k++) {
+		unsigned id = r->ids[k], par = r->sh[id - HL_ID_END].parent;
+		struct fmap_shard fs = { (uint16_t)id, (uint16_t)par, r->sh[id - HL_ID_END].nranges,
+					 r->parent[par].residual ? FMAP_RESIDUAL : 0 };
+		memcpy(p, &fs, sizeof(fs));
+		p += sizeof(fs);
+		for (unsigned i = 0; i < fs.nranges; i++) {
+			const struct hl_range *g = &r->ranges[r->sh[id - HL_ID_END].first + i];
+			struct frange fr = { g->off, g->len };
+			memcpy(p, &fr, sizeof(fr));
+			p += sizeof(fr);
+		}
+	}
+	m.crc = crc_of(b + sizeof(m), m.bytes);
+	memcpy(b, &m, sizeof(m));
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+/* parse and validate the map block at buf[off..size): fills r (finished), *used bytes */
+static int map_decode(const uint8_t *buf, uint64_t size, uint64_t off, struct hl_refine *r, uint64_t *used,
+		      struct hl_file_err *err)
+{
+	struct fmap m;
+	uint64_t p, end;
+
+	hl_refine_init(r);
+	if (size - off < sizeof(m))
+		return ferr(err, off, "truncated file: refinement map missing");
+	memcpy(&m, buf + off, sizeof(m));
+	if (m.magic != MAP_MAGIC)
+		return ferr(err, off, "bad refinement map magic 0x%08x", m.magic);
+	if (m.bytes > size - off - sizeof(m))
+		return ferr(err, off, "truncated refinement map (%u bytes)", m.bytes);
+	if (crc_of(buf + off + sizeof(m), m.bytes) != m.crc)
+		return ferr(err, off, "refinement map checksum mismatch");
+	if (m.nshards > HL_SHARD_MAX)
+		return ferr(err, off, "refinement map with %u shards (at most %u)", m.nshards, HL_SHARD_MAX);
+	p = off + sizeof(m);
+	end = p + m.bytes;
+	for (unsigned k = 0; k < m.nshards; k++) {
+		struct fmap_shard fs;
+		struct hl_range rg[HL_REFINE_MAX_RANGES];
+		if (end - p < sizeof(fs))
+			return ferr(err, p, "refinement map: shard entry %u runs past the block", k);
+		memcpy(&fs, buf + p, sizeof(fs));
+		p += sizeof(fs);
+		if (fs.nranges == 0 || fs.nranges > HL_REFINE_MAX_RANGES || (fs.flags & ~FMAP_RESIDUAL) ||
+		    (uint64_t)fs.nranges * sizeof(struct frange) > end - p)
+			return ferr(err, p - sizeof(fs), "refinement map: bad entry for shard %u", fs.id);
+		for (unsigned i = 0; i < fs.nranges; i++) {
+			struct frange fr;
+			memcpy(&fr, buf + p, sizeof(fr));
+			p += sizeof(fr);
+			rg[i] = (struct hl_range){ fr.off, fr.len };
+		}
+		if (hl_refine_add_shard(r, fs.id, fs.parent, rg, fs.nranges, fs.flags & FMAP_RESIDUAL))
+			return ferr(err, p, "refinement map: shard %u of object %u is not a valid shard (id, parent, "
+				    "ranges inside the parent, ascending and disjoint, ids ascending)", fs.id, fs.parent);
+		/* s2page shards carry their page count: recover it (pages of shard 0) */
+		if (fs.parent == HL_S2PAGE_ID && hl_shard_index(fs.id) == 0)
+			r->s2p_shard_pages = rg[0].len / sizeof(struct hl_s2page);
+	}
+	if (p != end)
+		return ferr(err, p, "refinement map: %llu trailing bytes", (unsigned long long)(end - p));
+	if (hl_refine_finish(r))
+		return ferr(err, off, "refinement map: two shards own one byte, or a fully sharded object has a gap");
+	if (hl_refine_sharded(r, HL_S2PAGE_ID) && r->parent[HL_S2PAGE_ID].residual)
+		return ferr(err, off, "refinement map: s2page has no residual");
+	/* s2page shards must be the engine's own layout (routing by pfn relies on it) */
+	if (hl_refine_sharded(r, HL_S2PAGE_ID)) {
+		struct hl_refine want;
+		hl_refine_init(&want);
+		if (hl_refine_s2page(&want, r->s2p_shard_pages) || want.s2p_shard_pages != r->s2p_shard_pages)
+			return ferr(err, off, "refinement map: s2page shards of %llu pages", (unsigned long long)r->s2p_shard_pages);
+		for (unsigned k = 0; k < HL_S2P_MAX_SHARDS; k++) {
+			unsigned id = HL_S2P_SHARD(k);
+			bool a = hl_refine_is_shard(r, id), b = hl_refine_is_shard(&want, id);
+			if (a != b || (a && (r->sh[id - HL_ID_END].nranges != 2 ||
+					     memcmp(&r->ranges[r->sh[id - HL_ID_END].first],
+						    &want.ranges[want.sh[id - HL_ID_END].first], 2 * sizeof(struct hl_range)))))
+				return ferr(err, off, "refinement map: s2page shard %u is not pages [k*n, (k+1)*n)", k);
+		}
+	}
+	*used = sizeof(m) + m.bytes;
+	return 0;
 }
 
 /* ---- writer ------------------------------------------------------------------------ */
@@ -233,8 +374,10 @@ static int seq0_source(struct hl_engine *e, unsigned o, const struct hl_log_base
 {
 	*img = NULL;
 	*comp = NULL;
-	*raw = hl_obj_image_size(o);
+	*raw = has_state(&e->ref, o) ? hl_engine_obj_size(e, o) : 0;
 	*clen = 0;
+	if (*raw == 0)
+		return 0;
 	if (e->seq0 && e->seq0[o].comp) {
 		*comp = e->seq0[o].comp;
 		*clen = e->seq0[o].clen;
@@ -246,15 +389,40 @@ static int seq0_source(struct hl_engine *e, unsigned o, const struct hl_log_base
 		*img = base->snap->img;
 		return base->snap->size == *raw ? 0 : -1;
 	}
-	if (init_cache_get()) {
+	if (o < HL_ID_END && !hl_refine_sharded(&e->ref, o) && !(o == HL_S2PAGE_ID && e->cfg.kcore.n) &&
+	    init_cache_get()) {
 		*comp = init_cache.comp[o];
 		*clen = init_cache.clen[o];
 		return 0;
 	}
-	if (!*scratch && !(*scratch = hl_state_new(false)))
-		return -1;
-	*img = (*scratch)->img[o].base;
-	return (*scratch)->img[o].size == *raw ? 0 : -1;
+	/* a shard, or an object whose initial image depends on the map: a scratch state with
+	 * the run's map, its refined objects initialized again (hl_engine_new_refined) */
+	if (!*scratch) {
+		if (!(*scratch = hl_state_new(false)))
+			return -1;
+		(*scratch)->ref = &e->ref;
+		(*scratch)->kcore = &e->cfg.kcore;   /* s2page: KCore's ranges (issue 12) */
+		for (unsigned p = 1; p < HL_ID_END; p++)
+			if (hl_refine_sharded(&e->ref, p) || (p == HL_S2PAGE_ID && e->cfg.kcore.n))
+				hl_state_init_obj(*scratch, p);
+	}
+	if (o < HL_ID_END) {
+		*img = (*scratch)->img[o].base;
+		return (*scratch)->img[o].size == *raw ? 0 : -1;
+	}
+	/* a shard: gathered into a buffer that lives as long as the scratch state (one at a time) */
+	static __thread uint8_t *gbuf;
+	static __thread size_t gcap;
+	if (gcap < *raw) {
+		free(gbuf);
+		gcap = 0;
+		if (!(gbuf = malloc(*raw)))
+			return -1;
+		gcap = *raw;
+	}
+	hl_state_obj_gather(*scratch, o, gbuf);
+	*img = gbuf;
+	return 0;
 }
 
 int hl_file_seq0(struct hl_engine *e, unsigned obj, void *buf, size_t size)
@@ -265,7 +433,7 @@ int hl_file_seq0(struct hl_engine *e, unsigned obj, void *buf, size_t size)
 	uLongf out = size;
 	int rc;
 
-	if (obj == 0 || obj >= HL_ID_END || size != hl_obj_image_size(obj))
+	if (obj == 0 || obj >= HL_OBJ_END || !has_state(&e->ref, obj) || size != hl_engine_obj_size(e, obj))
 		return -1;
 	hl_rcu_reader_ensure();
 	hl_rcu_read_lock();
@@ -297,9 +465,6 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return ferr(err, 0, "path too long");
-	if (e->ref.nshards)   /* the refinement map needs file version 6 (issue 11, DESIGN2.md) */
-		return ferr(err, 0, "a run with shards (s2page in %llu-page shards) cannot be written in file "
-			    "version %u yet", (unsigned long long)e->cfg.s2page_shard_pages, HL_FILE_VERSION);
 	f = fopen(tmp, "wb");
 	if (!f)
 		return ferr(err, 0, "cannot create %s: %s", tmp, strerror(errno));
@@ -312,9 +477,31 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 	h.crc = crc_struct(&h, sizeof(h));
 	if (fwrite(&h, sizeof(h), 1, f) != 1)
 		rc = ferr(err, 0, "write failed: %s", strerror(errno));
+	if (!rc) {
+		uint8_t *mb;
+		size_t ml;
+		if (map_encode(&e->ref, &mb, &ml)) {
+			rc = ferr(err, 0, "out of memory");
+		} else {
+			if (fwrite(mb, 1, ml, f) != ml)
+				rc = ferr(err, 0, "write failed: %s", strerror(errno));
+			free(mb);
+		}
+	}
+	if (!rc) {   /* the KCore ranges block (version 7) */
+		struct fkcore kh = { KCORE_MAGIC, e->cfg.kcore.n };
+		struct fkrange kr[HL_MAX_KCORE_RANGES];
+		uint32_t tail[2] = { 0, 0 };
+		for (uint32_t i = 0; i < kh.n; i++)
+			kr[i] = (struct fkrange){ e->cfg.kcore.r[i].base, e->cfg.kcore.r[i].size };
+		tail[0] = crc_of((const uint8_t *)kr, kh.n * sizeof(kr[0]));
+		if (fwrite(&kh, sizeof(kh), 1, f) != 1 || (kh.n && fwrite(kr, sizeof(kr[0]), kh.n, f) != kh.n) ||
+		    fwrite(tail, sizeof(tail), 1, f) != 1)
+			rc = ferr(err, 0, "write failed: %s", strerror(errno));
+	}
 
 	hl_rcu_reader_ensure();
-	for (unsigned o = 1; o < HL_ID_END && !rc; o++) {
+	for (unsigned o = 1; o < HL_OBJ_END && !rc; o++) {
 		struct fsec sec;
 		struct wctx w = { .f = f, .count_only = true };
 		const struct hl_log_base *base;
@@ -324,6 +511,20 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		uLongf clen = 0;
 		uint64_t iraw, iclen;
 
+		if (!has_state(&e->ref, o)) {
+			/* no object in this run (a shard id outside the map, a fully sharded
+			 * parent): an empty section */
+			memset(&sec, 0, sizeof(sec));
+			sec.magic = SEC_MAGIC;
+			sec.obj = (uint16_t)o;
+			sec.first_seq = 1;
+			if (o < HL_ID_END && e->logs[o].records_total)
+				rc = ferr(err, 0, "object %u has records but no state in this run's map", o);
+			sec.crc = crc_struct(&sec, sizeof(sec));
+			if (!rc && fwrite(&sec, sizeof(sec), 1, f) != 1)
+				rc = ferr(err, 0, "write failed: %s", strerror(errno));
+			continue;
+		}
 		hl_rcu_read_lock();
 		base = rcu_dereference(e->logs[o].base);
 		snap = base->snap;
@@ -338,7 +539,7 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		}
 		sec.nrecs = w.nrecs;
 		sec.rec_bytes = w.bytes;
-		sec.live_digest = live_digest ? live_digest[o] : hl_state_obj_digest(e->st, o);
+		sec.live_digest = live_digest && o < HL_ID_END ? live_digest[o] : hl_state_obj_digest(e->st, o);
 		if (seq0_source(e, o, base, &scratch, &iimg, &iraw, &iref, &iclen)) {
 			hl_rcu_read_unlock();
 			rc = ferr(err, 0, "no seq-0 image of object %u", o);
@@ -400,7 +601,7 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 	if (!rc) {
 		memset(&t, 0, sizeof(t));
 		t.magic = END_MAGIC;
-		t.nobj = HL_ID_END - 1;
+		t.nobj = HL_OBJ_END - 1;
 		t.records = total;
 		for (unsigned c = 0; c < e->cfg.ncpus && c < 64; c++)
 			if (hl_cpu_halted(e, (int)c))
@@ -489,7 +690,7 @@ static int check_record(const struct hl_rec *r, uint64_t off, uint64_t room, uns
 	if ((const uint8_t *)hl_rec_first_delta(r) > end)
 		return ferr(err, off, "record too short for its blob and lock list");
 	for (unsigned i = 0; i < r->nlock; i++) {
-		if (hl_rec_rdeps(r)[i].obj == 0 || hl_rec_rdeps(r)[i].obj >= HL_ID_END)
+		if (hl_rec_rdeps(r)[i].obj == 0 || hl_rec_rdeps(r)[i].obj >= HL_OBJ_END)
 			return ferr(err, off, "lock entry on unknown object %u", hl_rec_rdeps(r)[i].obj);
 		if (hl_rec_rdeps(r)[i].flags & ~(unsigned)HL_RD_WRITTEN)
 			return ferr(err, off, "lock entry %u has unknown flags 0x%x", i, hl_rec_rdeps(r)[i].flags);
@@ -549,22 +750,25 @@ static int inflate_exact(const uint8_t *src, uint64_t n, uint64_t want, uint8_t 
  * record buffer): a malformed or truncated file is refused before an engine exists, so
  * a bad file costs no more than reading it.
  */
-static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, struct hl_engine *e,
-		      struct hl_file_info *info, struct hl_file_err *err)
+static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, uint64_t body_off,
+		      const struct hl_refine *ref, struct hl_engine *e, struct hl_file_info *info,
+		      struct hl_file_err *err)
 {
 	uint64_t recbuf[HL_REC_MAX / 8];
 	uint8_t *snapbuf = NULL;
-	uint64_t off = sizeof(*h);
+	uint64_t off = body_off;
 	int rc = -1;
 
 	info->records = 0;
 	info->nsnap = 0;
+	info->nshards = ref->nshards;
 	if (e && !e->seq0 && !(e->seq0 = calloc(HL_OBJ_END, sizeof(*e->seq0)))) {
 		ferr(err, off, "out of memory");
 		goto out;
 	}
-	for (unsigned o = 1; o < HL_ID_END; o++) {
-		size_t objsize = hl_obj_image_size(o);
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
+		bool state = has_state(ref, o);
+		size_t objsize = state ? hl_refine_obj_size(ref, o) : 0;
 		struct fsec sec;
 		uint64_t sec_off = off;
 
@@ -583,8 +787,13 @@ static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, s
 			goto out;
 		}
 		off += sizeof(sec);
+		if (!state && (sec.has_snap || sec.nrecs || sec.rec_bytes || sec.live_digest)) {
+			ferr(err, sec_off, "object %u has no state in the file's refinement map, but its section "
+			     "carries a snapshot, records or a digest", o);
+			goto out;
+		}
 		info->live_digest[o] = sec.live_digest;
-		info->has_live_digest[o] = 1;
+		info->has_live_digest[o] = state;
 		/* the seq-0 image: every object with state has one */
 		if (sec.init_raw != objsize || (objsize != 0) != (sec.init_comp != 0) || sec.pad ||
 		    (sec.init_comp == 0 && sec.init_crc != 0)) {
@@ -603,7 +812,7 @@ static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, s
 			}
 			/* validated in the first pass (no engine): inflated, or byte-equal to this
 			 * build's own initial image */
-			if (!e && !(init_cache_get() && sec.init_comp == init_cache.clen[o] &&
+			if (!e && !(o < HL_ID_END && init_cache_get() && sec.init_comp == init_cache.clen[o] &&
 				    memcmp(buf + off, init_cache.comp[o], sec.init_comp) == 0) &&
 			    inflate_exact(buf + off, sec.init_comp, objsize, NULL)) {
 				ferr(err, off, "seq-0 image of object %u does not decompress to %zu bytes", o, objsize);
@@ -689,7 +898,7 @@ static int parse_body(const uint8_t *buf, uint64_t size, const struct fhdr *h, s
 		}
 		memcpy(&t, buf + off, sizeof(t));
 		if (t.magic != END_MAGIC || t.crc != crc_struct(&t, sizeof(t)) || t.records != info->records ||
-		    t.nobj != HL_ID_END - 1) {
+		    t.nobj != HL_OBJ_END - 1) {
 			ferr(err, off, "corrupt trailer");
 			goto out;
 		}
@@ -712,7 +921,9 @@ out:
 
 struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, struct hl_file_err *err)
 {
+	static __thread struct hl_refine ref;   /* ~14 KiB: not on the stack */
 	struct hl_engine_cfg cfg;
+	struct hl_kcore_ranges kranges;
 	struct hl_engine *e = NULL;
 	struct hl_file_info dummy;
 	uint8_t *buf = NULL;
@@ -817,9 +1028,47 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	info->keys.nkeys = h.nkeys;
 	memcpy(info->keys.key, h.kcore_keys, sizeof(info->keys.key));
 	off = sizeof(h);
+	{
+		uint64_t used;
+		if (map_decode(buf, size, off, &ref, &used, err))
+			goto bad;
+		off += used;
+	}
+	{   /* the KCore ranges block (version 7): validated like the engine's configuration */
+		struct fkcore kh;
+		uint32_t tail[2];
+		if (size - off < sizeof(kh)) {
+			ferr(err, off, "truncated file: KCore ranges block missing");
+			goto bad;
+		}
+		memcpy(&kh, buf + off, sizeof(kh));
+		if (kh.magic != KCORE_MAGIC || kh.n > HL_MAX_KCORE_RANGES ||
+		    size - off - sizeof(kh) < kh.n * sizeof(struct fkrange) + sizeof(tail)) {
+			ferr(err, off, "bad KCore ranges block (magic 0x%08x, %u ranges)", kh.magic, kh.n);
+			goto bad;
+		}
+		memset(&kranges, 0, sizeof(kranges));
+		kranges.n = kh.n;
+		for (uint32_t i = 0; i < kh.n; i++) {
+			struct fkrange kr;
+			memcpy(&kr, buf + off + sizeof(kh) + i * sizeof(kr), sizeof(kr));
+			kranges.r[i].base = kr.base;
+			kranges.r[i].size = kr.size;
+		}
+		memcpy(tail, buf + off + sizeof(kh) + kh.n * sizeof(struct fkrange), sizeof(tail));
+		if (tail[0] != crc_of(buf + off + sizeof(kh), kh.n * sizeof(struct fkrange)) || tail[1]) {
+			ferr(err, off, "KCore ranges block checksum mismatch");
+			goto bad;
+		}
+		if (!hl_kcore_ranges_valid(&kranges)) {
+			ferr(err, off, "KCore ranges block: a range is unaligned, empty, outside RAM, or out of order");
+			goto bad;
+		}
+		off += sizeof(kh) + kh.n * sizeof(struct fkrange) + sizeof(tail);
+	}
 
 	/* validate everything first: a bad file never costs an engine */
-	if (parse_body(buf, size, &h, NULL, info, err))
+	if (parse_body(buf, size, &h, off, &ref, NULL, info, err))
 		goto bad;
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = h.ncpus;
@@ -827,12 +1076,13 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	cfg.with_ram = false;
 	cfg.nkeys = h.nkeys;
 	memcpy(cfg.kcore_keys, h.kcore_keys, sizeof(cfg.kcore_keys));
-	e = hl_engine_new(&cfg);
+	cfg.kcore = kranges;
+	e = hl_engine_new_refined(&cfg, &ref);
 	if (!e) {
 		ferr(err, off, "out of memory");
 		goto bad;
 	}
-	if (parse_body(buf, size, &h, e, info, err))
+	if (parse_body(buf, size, &h, off, &ref, e, info, err))
 		goto bad;
 	free(buf);
 	return e;

@@ -23,7 +23,9 @@
 #include "hl_engine.h"
 #include "hl_images.h"
 
-#define HL_FILE_VERSION 5u   /* 4: seq-0 images in the object sections; 5: KCore's keys in the header */
+/* 4: seq-0 images in the object sections; 5: KCore's keys in the header; 6: the refinement
+ * map (shards, issue 11) after the header, sections for every id below HL_OBJ_END */
+#define HL_FILE_VERSION 7u   /* 7: the KCore ranges block (issue 12) */
 
 struct hl_file_info {
 	uint32_t version;
@@ -33,8 +35,9 @@ struct hl_file_info {
 	uint64_t halted_mask;
 	uint64_t records;
 	uint64_t nsnap;
-	uint64_t live_digest[HL_ID_END];
-	uint8_t has_live_digest[HL_ID_END];
+	uint64_t live_digest[HL_OBJ_END];
+	uint8_t has_live_digest[HL_OBJ_END];   /* the section has state (0: no object in this run) */
+	unsigned nshards;            /* shards in the file's refinement map */
 	uint64_t file_bytes;
 };
 

@@ -136,6 +136,7 @@ int hl_cal_obj(struct hl_engine *e, unsigned obj, struct hl_state *out, struct h
 	if (err)
 		err->code = 0;
 	out->ref = &e->ref;   /* the run's shards (out must not outlive e for writes) */
+	out->kcore = &e->cfg.kcore;   /* s2page's initial image: KCore's ranges (issue 12) */
 	if (obj == 0 || obj >= HL_OBJ_END || !hl_engine_has_obj(e, obj))
 		return fail(err, HL_RP_BAD_LOG, obj, 0, 0, "no object %u in this run", obj);
 	hl_rcu_reader_ensure();
@@ -551,6 +552,7 @@ int hl_calstateh(struct hl_engine *e, struct hl_state *out, struct hl_calh_stats
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
 	out->ref = &e->ref;   /* re-execution routes its writes to the run's shards */
+	out->kcore = &e->cfg.kcore;   /* s2page's initial image: KCore's ranges (issue 12) */
 	hl_rcu_reader_ensure();
 	hl_rcu_read_lock();
 	rc = graph_build(e, &g, err);

@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include "hl_pgtable.h"
+#include "hl_fault.h"   /* HL_FI(SHARD_MISROUTE): the refinement mutant */
 
 void hl_pool_layout_of(unsigned princ, struct hl_pool_layout *lay)
 {
@@ -119,6 +120,30 @@ static uint64_t pool_pa(const void *img, uint64_t fake)
 
 static void init_shard(struct hl_state *st, unsigned obj);
 
+bool hl_kcore_ranges_valid(const struct hl_kcore_ranges *k)
+{
+	uint64_t prev_end = HL_RAM_BASE;
+
+	if (k->n > HL_MAX_KCORE_RANGES)
+		return false;
+	for (uint32_t i = 0; i < k->n; i++) {
+		uint64_t b = k->r[i].base, sz = k->r[i].size;
+		if ((b | sz) & (HL_PAGE_SIZE - 1) || sz == 0 || b < prev_end || b >= HL_RAM_BASE + HL_RAM_SIZE ||
+		    sz > HL_RAM_BASE + HL_RAM_SIZE - b)
+			return false;
+		prev_end = b + sz;
+	}
+	return true;
+}
+
+bool hl_kcore_ranges_has(const struct hl_kcore_ranges *k, uint64_t pfn)
+{
+	for (uint32_t i = 0; k && i < k->n; i++)
+		if (pfn >= k->r[i].base / HL_PAGE_SIZE && pfn < (k->r[i].base + k->r[i].size) / HL_PAGE_SIZE)
+			return true;
+	return false;
+}
+
 void hl_state_init_obj(struct hl_state *st, unsigned obj)
 {
 	struct hl_pool_layout lay;
@@ -138,6 +163,13 @@ void hl_state_init_obj(struct hl_state *st, unsigned obj)
 			st->s2p->page[i].pad = 0;
 			st->s2p->flatmem[i] = zd;   /* RAM starts zeroed */
 		}
+		/* KCore's own memory (issue 12, hl_kcore_ranges): COREVISOR's from the start */
+		for (uint32_t k = 0; st->kcore && k < st->kcore->n; k++)
+			for (uint64_t a = st->kcore->r[k].base; a < st->kcore->r[k].base + st->kcore->r[k].size; a += HL_PAGE_SIZE) {
+				uint64_t i = a / HL_PAGE_SIZE - HL_RAM_BASE_PFN;
+				st->s2p->page[i].owner = HL_COREVISOR;
+				st->s2p->page[i].gfn = HL_INVALID64;
+			}
 	} else if (obj == HL_SPT_ID) {
 		hl_spt_layout(&lay);
 		hl_pt_init(st->spt, &lay, HL_INVALID, pool_pa(st->spt, HL_SPT_POOL_PA), 3);
@@ -614,6 +646,17 @@ static void stage_at(struct hl_wctx *w, unsigned obj, uint32_t off, const void *
 	}
 }
 
+/* the neighbour of shard id inside its parent (the SHARD_MISROUTE mutant's target) */
+static unsigned misroute(const struct hl_refine *r, unsigned id)
+{
+	unsigned p = hl_shard_parent(id);
+	if (hl_refine_is_shard(r, id + 1) && hl_shard_parent(id + 1) == p)
+		return id + 1;
+	if (id > HL_ID_END && hl_refine_is_shard(r, id - 1) && hl_shard_parent(id - 1) == p)
+		return id - 1;
+	return id;
+}
+
 /* a write to a sharded object: one delta per shard range it touches (check: held) */
 static void stage_routed(struct hl_wctx *w, unsigned obj, const void *dst, uint32_t len, bool zero)
 {
@@ -626,7 +669,9 @@ static void stage_routed(struct hl_wctx *w, unsigned obj, const void *dst, uint3
 		uint32_t n = span < len ? (uint32_t)span : len;
 		if (to == HL_INVALID)
 			abort();   /* invariant: every byte of a fully sharded object has a shard */
-		if (w->held && !w->held(w->held_ctx, to)) {
+		if (to != obj && HL_FI(SHARD_MISROUTE))
+			to = misroute(w->st->ref, to);   /* mutant: the neighbouring shard's log */
+		else if (w->held && !w->held(w->held_ctx, to)) {
 			char a[32], b[32];
 			fprintf(stderr, "hyplog: a write to %s is routed to %s, which the step does not hold\n",
 				hl_obj_name(obj, a, sizeof(a)), hl_obj_name(to, b, sizeof(b)));

@@ -111,8 +111,28 @@ unsigned hl_refine_s2p_obj(const struct hl_refine *r, uint64_t pfn);
 void hl_refine_s2p_span(const struct hl_refine *r, uint64_t pfn, uint64_t n, unsigned *lo,
 			unsigned *hi);
 
+/*
+ * KCore's own memory (issue 12): RAM ranges that s2page starts with owned by COREVISOR
+ * ({COREVISOR, count 0, gfn INVALID64, dma 0}, flatmem the zero digest): the EL2 image's text,
+ * stacks, heap, table pools and logs when s2page covers all of the machine's RAM. The host's
+ * faults there reach the engine, whose map_host refuses a page the host does not own (halt,
+ * as the seed). Page aligned, size > 0, inside RAM, ascending and disjoint
+ * (hl_kcore_ranges_valid). n = 0: SPEC's initial state exactly (every hosted run).
+ */
+#define HL_MAX_KCORE_RANGES 4
+struct hl_kcore_ranges {
+	uint32_t n;
+	struct {
+		uint64_t base, size;
+	} r[HL_MAX_KCORE_RANGES];
+};
+bool hl_kcore_ranges_valid(const struct hl_kcore_ranges *k);
+/* is pfn inside one of k's ranges (k may be NULL) */
+bool hl_kcore_ranges_has(const struct hl_kcore_ranges *k, uint64_t pfn);
+
 struct hl_state {
 	const struct hl_refine *ref;        /* NULL: SPEC's objects only */
+	const struct hl_kcore_ranges *kcore; /* NULL: no KCore ranges in s2page (issue 12) */
 	struct hl_core_data *core;
 	struct hl_s2page_obj *s2p;
 	uint8_t *spt;

@@ -23,7 +23,7 @@ static const char *const fault_names[] = { "skip-lock", "lock-order", "append-la
 					   "dma-no-dec", "smmu-map-over", "vm-map-over", "clear-while-dma",
 					   "tlbi-skip", "host-maps-vm", "run-unverified", "smmu-free-keep",
 					   "smmu-no-count", "revoke-no-unmap", "relaxed-publish",
-					   "clear-while-running" };
+					   "clear-while-running", "shard-misroute" };
 #ifdef HL_FAULT_INJECTION
 _Static_assert(sizeof(fault_names) / sizeof(fault_names[0]) == HL_FAULT__COUNT, "one name per fault switch");
 #endif

@@ -290,12 +290,13 @@ struct hl_live *hl_live_start(struct hl_engine *e, unsigned interval_us)
 		free(lv);
 		return NULL;
 	}
-	/* the run's shards: the replica's seq-0 images are the engine's (a refined object's may
-	 * depend on its map: npt(host)'s preallocated tables), and shard records are routed
-	 * into its SPEC object images */
+	/* the run's shards and KCore ranges: the replica's seq-0 images are the engine's (a
+	 * refined object's may depend on its map: npt(host)'s preallocated tables), and shard
+	 * records are routed into its SPEC object images */
 	lv->replica->ref = &e->ref;
+	lv->replica->kcore = &e->cfg.kcore;   /* s2page's initial image: KCore's ranges (issue 12) */
 	for (unsigned p = 1; p < HL_ID_END; p++)
-		if (hl_refine_sharded(&e->ref, p))
+		if (hl_refine_sharded(&e->ref, p) || (p == HL_S2PAGE_ID && e->cfg.kcore.n))
 			hl_state_init_obj(lv->replica, p);
 	/* with checkpoints, this checker takes them, after checking what they cut */
 	lv->ckpt_every = e->cfg.logs_off ? 0 : e->cfg.ckpt_every;

@@ -60,7 +60,8 @@ struct sec_pos {
 };
 
 struct layout {
-	struct sec_pos sec[HL_ID_END];
+	uint64_t map_off, map_len;   /* the refinement map block (version 6): 16 + its bytes */
+	struct sec_pos sec[HL_OBJ_END];
 	uint64_t trailer;
 };
 
@@ -172,9 +173,19 @@ static void fix_rec_crc(uint8_t *b, uint64_t off)
 static void parse_layout(const uint8_t *b, size_t len, struct layout *L)
 {
 	uint64_t off = FHDR_SIZE;
+	uint32_t mbytes;
 
 	memset(L, 0, sizeof(*L));
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	cr_assert_leq(off + 16, len);
+	cr_assert_eq(get64(b, off) & 0xFFFFFFFFu, 0x50414D52u, "refinement map magic");
+	memcpy(&mbytes, b + off + 8, 4);
+	L->map_off = off;
+	L->map_len = 16u + mbytes;
+	off += L->map_len;
+	/* version 7: KCore's ranges block (u32 "KRNG", u32 n, n x 16 bytes, u32 crc, u32 0) */
+	cr_assert_eq(get64(b, off) & 0xFFFFFFFFu, 0x474E524Bu, "KCore ranges magic");
+	off += 8u + 16u * (get64(b, off) >> 32) + 8u;
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
 		struct sec_pos *s = &L->sec[o];
 		cr_assert_leq(off + FSEC_SIZE, len);
 		cr_assert_eq(get16(b, off + SEC_OBJ), o);

@@ -208,6 +208,33 @@ static int sc_clear_running(enum hl_fault f, unsigned every, char *msg, size_t l
 	return rc;
 }
 
+/* issue 11: s2page in shards; a VM takes pages in two shards, one write misrouted to the
+ * neighbouring shard's log (the live image is right, the logs are not) */
+static int sc_shard_misroute(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = th_engine_sharded(2, HL_S2P_SHARD_PAGES_SCALE);
+	uint32_t vmid = e ? th_new_vm(e, 0) : 0;
+	uint64_t pfn = HL_RAM_BASE_PFN + 3 * e->cfg.s2page_shard_pages + 7;
+	int rc;
+
+	if (!vmid || e->ref.nshards < 2) {
+		snprintf(msg, len, "scenario setup failed");
+		hl_engine_free(e);
+		return -1;
+	}
+	hl_fault_set(f, every);
+	rc = hl_assign_pfn_to_vm(e, 1, vmid, 0x100, pfn);
+	hl_fault_set(f, 0);
+	if (rc != HL_OK) {
+		snprintf(msg, len, "assign returned %d", rc);
+		hl_engine_free(e);
+		return -1;
+	}
+	rc = verdict_msg(e, 0, msg, len);
+	hl_engine_free(e);
+	return rc;
+}
+
 static const struct mutant mutants[] = {
 	/* the step framework and the logs */
 	{ "skip-lock", HL_FAULT_SKIP_LOCK, 0, 0, 1, NULL, sc_skip_lock },
@@ -243,6 +270,8 @@ static const struct mutant mutants[] = {
 	  "a missing release fence changes nothing a single-threaded controlled run or x86 can observe; "
 	  "caught under ThreadSanitizer by test_mutation_tsan (concurrency suite, scripts/test's TSan build)", NULL },
 	{ "clear-while-running", HL_FAULT_CLEAR_WHILE_RUNNING, 0, 0, 1, NULL, sc_clear_running },
+	/* the shard refinement (issue 11) */
+	{ "shard-misroute", HL_FAULT_SHARD_MISROUTE, 0, 0, 1, NULL, sc_shard_misroute },
 };
 #define NMUT (sizeof(mutants) / sizeof(mutants[0]))
 

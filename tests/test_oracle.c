@@ -8,6 +8,13 @@
  * memory reaches the checks as a checksummed record of a well-formed file; a parsed log
  * can also be edited directly (olog_rec) or written to a file and broken there.
  *
+ * oracle_shards (issue 11): runs with s2page and npt(host) in shards pass every check, live
+ * and from the file; a map that is not a refinement (overlap, gap, out of range, bad id or
+ * parent, ids out of address order) is an H_CalLock violation (exit 1) and never a crash; a
+ * shard's bytes forged into another shard's log, shards locked out of order, a page or host
+ * entry read without its shard, a residual writing a shard's bytes or a link to a shard's
+ * table are each named; the live checker follows and cuts every shard log.
+ *
  * Built against a copy of the library compiled with -DHL_FAULT_INJECTION (tests/meson.build),
  * so the fault tests run in every `meson test`.
  */
@@ -18,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "helpers.h"
 #include "hl_testkey.h"
 #include "hl_check.h"
@@ -26,6 +35,7 @@
 #include "hl_model.h"
 #include "hl_olog.h"
 #include "hl_osrc.h"
+#include "hl_live.h"
 
 #define PG 4096ull
 #define MMIO_PA(i) ((0x10000ull + (i)) * PG)
@@ -125,8 +135,9 @@ static struct hl_rec *rec_at(struct hl_engine *e, unsigned obj, uint64_t seq)
 	return f.r;
 }
 
-/* a short run over most events on two CPUs, including a verified VM */
-static struct hl_engine *scripted(uint64_t ckpt_every)
+/* a short run over most events on two CPUs, including a verified VM; s2page in shards of
+ * `shard_pages` pages (issue 11; 0: SPEC's one object) */
+static struct hl_engine *scripted_sharded(uint64_t ckpt_every, uint64_t shard_pages)
 {
 	struct hl_engine_cfg cfg;
 	struct hl_engine *e;
@@ -135,6 +146,7 @@ static struct hl_engine *scripted(uint64_t ckpt_every)
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = 2;
 	cfg.ckpt_every = ckpt_every;
+	cfg.s2page_shard_pages = shard_pages;
 	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	e = hl_engine_new(&cfg);
 	cr_assert_not_null(e);
@@ -169,6 +181,11 @@ static struct hl_engine *scripted(uint64_t ckpt_every)
 	return e;
 }
 
+static struct hl_engine *scripted(uint64_t ckpt_every)
+{
+	return scripted_sharded(ckpt_every, 0);
+}
+
 /* ===================================================================================== */
 /* clean runs pass                                                                         */
 
@@ -188,10 +205,10 @@ Test(oracle_clean, scripted_run_with_checkpoints_passes)
 	hl_engine_free(e);
 }
 
-static void random_run(unsigned ncpus, unsigned chaos, uint64_t ckpt, uint64_t seed)
+static void random_run_sharded(unsigned ncpus, unsigned chaos, uint64_t ckpt, uint64_t seed, uint64_t shard_pages)
 {
 	struct th_run_cfg rc = { .ncpus = ncpus, .ops = 1500, .seed = seed, .lock = HL_LOCK_TICKET,
-				 .ckpt_every = ckpt, .chaos = chaos };
+				 .ckpt_every = ckpt, .chaos = chaos, .s2p_shard_pages = shard_pages };
 	struct hl_engine *e = th_random_run(&rc, NULL);
 	struct hl_verdict v;
 	int r;
@@ -213,6 +230,11 @@ static void random_run(unsigned ncpus, unsigned chaos, uint64_t ckpt, uint64_t s
 		cr_assert_eq(r = hl_check_relate_hlock(live(e), &v), 0, "%s", v.what);
 	}
 	hl_engine_free(e);
+}
+
+static void random_run(unsigned ncpus, unsigned chaos, uint64_t ckpt, uint64_t seed)
+{
+	random_run_sharded(ncpus, chaos, ckpt, seed, 0);
 }
 
 Test(oracle_clean, random_1cpu) { random_run(1, 0, 0, 1); }
@@ -1125,5 +1147,565 @@ Test(oracle_relations, security_after_a_quiescent_cut_covers_every_step)
 	cr_assert_eq(v.rel, HL_REL_SECURITY);
 	cr_assert_eq(v.event, HL_EV_MAP_VM, "%s", v.what);
 	hl_olog_free(&lg);
+	hl_engine_free(e);
+}
+
+/* ===================================================================================== */
+/* the shard refinement (issue 11): shards mapped back to SPEC's objects                   */
+
+#define SHARD_PAGES 512u   /* 64 MiB of RAM: 32 s2page shards */
+
+Test(oracle_shards, sharded_scripted_run_passes_every_check)
+{
+	struct hl_engine *e = scripted_sharded(0, SHARD_PAGES);
+	const struct hl_olog *lg = live(e);
+
+	cr_assert_gt(lg->nshards, 1, "the run has s2page shards");
+	cr_assert(lg->ab[HL_S2PAGE_ID].refined && !lg->ab[HL_S2PAGE_ID].residual);
+	cr_assert_eq(lg->obj[HL_S2PAGE_ID].size, 0, "a fully sharded s2page has no log of its own");
+	expect_pass(e);
+	expect_file_pass(e, "sharded");
+	hl_engine_free(e);
+}
+
+Test(oracle_shards, sharded_run_with_checkpoints_passes)
+{
+	struct hl_engine *e = scripted_sharded(3, SHARD_PAGES);
+	expect_pass(e);
+	expect_file_pass(e, "sharded_ckpt");
+	hl_engine_free(e);
+}
+
+/* random runs with s2page in shards: the mix touches pages across many shards */
+Test(oracle_shards, random_2cpu_shards) { random_run_sharded(2, 0, 0, 21, SHARD_PAGES); }
+Test(oracle_shards, random_4cpu_small_shards_checkpoints) { random_run_sharded(4, 0, 7, 22, 1024); }
+Test(oracle_shards, random_2cpu_shards_chaos_halts) { random_run_sharded(2, 6, 0, 23, SHARD_PAGES); }
+Test(oracle_shards, random_4cpu_shards_chaos_halts_checkpoints) { random_run_sharded(4, 5, 32, 24, SHARD_PAGES); }
+
+Test(oracle_shards, one_shard_is_specs_layout)
+{
+	struct hl_engine *e = scripted_sharded(0, HL_RAM_PAGES);
+	const struct hl_olog *lg = live(e);
+
+	cr_assert_eq(lg->nshards, 0);
+	cr_assert(!lg->ab[HL_S2PAGE_ID].refined);
+	cr_assert_gt(lg->obj[HL_S2PAGE_ID].n, 0);
+	expect_pass(e);
+	hl_engine_free(e);
+}
+
+/* ---- the map in the file ------------------------------------------------------------------ */
+/* the file layout of engine/hl_file.c (version 6+): the map block right after the header */
+#define MAP_AT(buf) (*(const uint32_t *)((buf) + 12))   /* the header's hdr_len */
+
+static uint8_t *file_bytes(struct hl_engine *e, size_t *n)
+{
+	const char *path = "/tmp/test_oracle_map.hlog";
+	struct hl_file_err fe;
+	uint8_t *buf;
+	long len;
+	FILE *f;
+
+	cr_assert_eq(hl_file_write(e, path, &fe), 0, "%s", fe.msg);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)len);
+	cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	unlink(path);
+	*n = (size_t)len;
+	return buf;
+}
+
+/* the k-th entry of the map block: {u16 id, parent, nranges, flags}, then {u64 off, len} x n */
+static uint8_t *map_entry(uint8_t *buf, unsigned k)
+{
+	uint8_t *p = buf + MAP_AT(buf) + 16;
+	for (unsigned i = 0; i < k; i++)
+		p += 8 + 16u * ((const uint16_t *)p)[2];
+	return p;
+}
+
+static uint64_t *map_range(uint8_t *buf, unsigned k, unsigned r)
+{
+	return (uint64_t *)(map_entry(buf, k) + 8 + 16u * r);   /* [0] off, [1] len */
+}
+
+static void map_fix_crc(uint8_t *buf)
+{
+	uint32_t *m = (uint32_t *)(buf + MAP_AT(buf));   /* magic, nshards, bytes, crc */
+	m[3] = (uint32_t)crc32(0L, buf + MAP_AT(buf) + 16, m[2]);
+}
+
+/* parse and check a file image; the CLI on the same bytes (exit status, its stdout) */
+static int check_bytes(const uint8_t *buf, size_t n, struct hl_verdict *v, int *cli_rc, char *out, size_t len)
+{
+	const char *bin = getenv("HYPLOG");
+	const char *path = "/tmp/test_oracle_map_cli.hlog";
+	struct hl_olog lg;
+	struct hl_olog_err err;
+	int rc;
+
+	*cli_rc = -1;
+	out[0] = 0;
+	if (hl_olog_parse(&lg, buf, n, &err)) {
+		snprintf(v->what, sizeof(v->what), "parse: %s", err.msg);
+		v->rel = HL_REL_ERROR;
+		rc = -2;
+	} else {
+		rc = hl_check_all(&lg, v, NULL);
+		hl_olog_free(&lg);
+	}
+	if (bin) {
+		char cmd[600];
+		size_t got = 0;
+		FILE *f = fopen(path, "wb"), *p;
+		cr_assert_not_null(f);
+		cr_assert_eq(fwrite(buf, 1, n, f), n);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "'%s' check --no-crosscheck '%s' 2>&1", bin, path);
+		p = popen(cmd, "r");
+		cr_assert_not_null(p);
+		while (got + 1 < len && fgets(out + got, (int)(len - got), p))
+			got += strlen(out + got);
+		*cli_rc = pclose(p);
+		*cli_rc = WIFEXITED(*cli_rc) ? WEXITSTATUS(*cli_rc) : -1;
+		unlink(path);
+	}
+	return rc;
+}
+
+static void expect_bad_map(uint8_t *buf, size_t n, const char *what)
+{
+	struct hl_verdict v;
+	char out[4096];
+	int cli;
+
+	map_fix_crc(buf);   /* a well-formed block: only its meaning is wrong */
+	cr_assert_eq(check_bytes(buf, n, &v, &cli, out, sizeof(out)), 1, "%s: %s", what, v.what);
+	cr_assert_eq(v.rel, HL_REL_CALLOCK, "%s: %s: %s", what, hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, "refinement map"), "%s", v.what);
+	cr_assert(strstr(v.what, what), "expected \"%s\" in: %s", what, v.what);
+	if (cli != -1 || getenv("HYPLOG")) {
+		cr_assert_eq(cli, 1, "`hyplog check` exited %d: %s", cli, out);
+		cr_assert(strstr(out, "VIOLATION of H_CalLock") && strstr(out, what), "%s", out);
+	}
+}
+
+Test(oracle_shards, corrupt_map_is_a_violation_not_a_crash)
+{
+	struct hl_engine *e = scripted_sharded(0, SHARD_PAGES);
+	const uint64_t L = SHARD_PAGES * sizeof(struct hl_s2page);
+	struct hl_verdict v;
+	char out[4096];
+	size_t n;
+	uint8_t *clean = file_bytes(e, &n), *buf = malloc(n);
+	unsigned ns;
+	int cli;
+
+	ns = ((const uint32_t *)(clean + MAP_AT(clean)))[1];
+	cr_assert_eq(ns, HL_RAM_PAGES / SHARD_PAGES);
+	cr_assert_eq(check_bytes(clean, n, &v, &cli, out, sizeof(out)), 0, "clean: %s: %s", hl_rel_name(v.rel), v.what);
+	/* two shards own one byte */
+	memcpy(buf, clean, n);
+	map_range(buf, 1, 0)[0] -= sizeof(struct hl_s2page);
+	expect_bad_map(buf, n, "both own byte");
+	/* a gap in the fully sharded s2page (shard 0's sizes still add up) */
+	memcpy(buf, clean, n);
+	cr_assert_eq(map_range(buf, 0, 0)[1], L);
+	map_range(buf, 0, 0)[1] -= sizeof(struct hl_s2page);
+	map_range(buf, 0, 1)[1] += sizeof(struct hl_s2page);
+	expect_bad_map(buf, n, "belong to no shard");
+	/* a range past the end of s2page's image */
+	memcpy(buf, clean, n);
+	map_range(buf, ns - 1, 1)[0] += 8;
+	expect_bad_map(buf, n, "whose image has");
+	/* an id that is not a shard's */
+	memcpy(buf, clean, n);
+	((uint16_t *)map_entry(buf, 0))[0] = HL_NPT_OBJ(1);
+	expect_bad_map(buf, n, "not a shard ID");
+	/* a parent that is not a SPEC object */
+	memcpy(buf, clean, n);
+	((uint16_t *)map_entry(buf, 2))[1] = HL_ID_END + 5;
+	expect_bad_map(buf, n, "not a SPEC object");
+	/* shard ids out of address order */
+	memcpy(buf, clean, n);
+	{
+		uint64_t t[2][2];
+		memcpy(t[0], map_range(buf, 3, 0), 16);
+		memcpy(t[1], map_range(buf, 3, 1), 16);
+		memcpy(map_range(buf, 3, 0), map_range(buf, 4, 0), 16);
+		memcpy(map_range(buf, 3, 1), map_range(buf, 4, 1), 16);
+		memcpy(map_range(buf, 4, 0), t[0], 16);
+		memcpy(map_range(buf, 4, 1), t[1], 16);
+	}
+	expect_bad_map(buf, n, "must ascend with their addresses");
+	/* a broken block (checksum) is a malformed file: exit 2, not a verdict */
+	memcpy(buf, clean, n);
+	map_range(buf, 0, 0)[1] += 1;
+	cr_assert_eq(check_bytes(buf, n, &v, &cli, out, sizeof(out)), -2);
+	cr_assert(strstr(v.what, "refinement map checksum"), "%s", v.what);
+	if (cli != -1 || getenv("HYPLOG"))
+		cr_assert_eq(cli, 2, "%s", out);
+	/* no crash, whatever the entries say (checksums fixed: the parser and the checks see them) */
+	srand(7);
+	for (unsigned i = 0; i < 300; i++) {
+		struct hl_olog lg;
+		struct hl_olog_err err;
+		uint32_t bytes = ((const uint32_t *)(clean + MAP_AT(clean)))[2];
+		memcpy(buf, clean, n);
+		for (unsigned j = 0; j < 1 + (unsigned)rand() % 4; j++)
+			buf[MAP_AT(buf) + 16 + (unsigned)rand() % bytes] ^= (uint8_t)(1u << (rand() % 8));
+		map_fix_crc(buf);
+		if (hl_olog_parse(&lg, buf, n, &err) == 0) {
+			int r = hl_check_all(&lg, &v, NULL);
+			cr_assert(r == 0 || r == 1, "a corrupt map made the checks fail to run: %s", v.what);
+			hl_olog_free(&lg);
+		}
+	}
+	free(buf);
+	free(clean);
+	hl_engine_free(e);
+}
+
+/* ---- forged shard logs ---------------------------------------------------------------------- */
+/* every record of the operation `op` (one lock list per step) */
+static unsigned op_records(const struct hl_olog *lg, uint64_t op, struct hl_rec **out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned o = 1; o < lg->id_end; o++)
+		for (size_t i = 0; i < lg->obj[o].n; i++)
+			if (lg->obj[o].rec[i]->op == op && n < max)
+				out[n++] = (struct hl_rec *)lg->obj[o].rec[i];
+	return n;
+}
+
+/* rename lock entry `from` to `to` (seq `seq`) in every record of r's step */
+static void relock(const struct hl_olog *lg, const struct hl_rec *r, unsigned from, unsigned to, uint64_t seq)
+{
+	struct hl_rec *recs[16];
+	unsigned n = op_records(lg, r->op, recs, 16);
+	for (unsigned i = 0; i < n; i++) {
+		struct hl_rdep *d = lock_entry(recs[i], from);
+		d->obj = (uint16_t)to;
+		d->seq = seq;
+	}
+}
+
+/* the first record of event ev in lock object o's log, or NULL */
+static struct hl_rec *first_of(const struct hl_olog *lg, unsigned o, unsigned ev)
+{
+	for (size_t i = 0; i < lg->obj[o].n; i++)
+		if (lg->obj[o].rec[i]->event == ev)
+			return (struct hl_rec *)lg->obj[o].rec[i];
+	return NULL;
+}
+
+/* an s2page shard with no records in lg (a log the forgeries below can start) */
+static unsigned empty_shard(const struct hl_olog *lg)
+{
+	for (unsigned id = lg->id_end; id-- > HL_ID_END;)
+		if (hl_olog_parent(lg, id) == HL_S2PAGE_ID && lg->obj[id].size && !lg->obj[id].n)
+			return id;
+	cr_assert_fail("no empty s2page shard");
+	return 0;
+}
+
+Test(oracle_shards, forged_shard_write_in_another_shards_log)
+{
+	struct hl_engine *e = scripted_sharded(0, SHARD_PAGES);
+	const struct hl_olog *lg;
+	struct hl_olog_obj *from, *to;
+	struct hl_rec *r;
+	const struct hl_rec **one = malloc(sizeof(*one));
+	unsigned k2;
+	struct hl_verdict v;
+	char sn[24];
+
+	expect_pass(e);
+	lg = live(e);
+	k2 = empty_shard(lg);
+	from = (struct hl_olog_obj *)&lg->obj[HL_S2P_SHARD(0)];
+	r = (struct hl_rec *)from->rec[from->n - 1];
+	cr_assert_gt(r->ndelta, 0);
+	/* shard 0's last record, with its deltas (shard-local offsets) as they are, appended to
+	 * an empty shard's log instead, its lock list renamed to match: a well-formed log whose
+	 * bytes land in another shard's range of s2page */
+	to = (struct hl_olog_obj *)&lg->obj[k2];
+	relock(lg, r, HL_S2P_SHARD(0), k2, 1);
+	from->n--;
+	r->obj = (uint16_t)k2;
+	r->seq = 1;
+	one[0] = r;
+	to->rec = one;
+	to->n = 1;
+	cr_assert_eq(hl_check_callock(lg, &v), 0, "the forgery is a well-formed log: %s", v.what);
+	/* Cal<s2page> composed from the shards is not the live s2page */
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_SYNC, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, "Cal<s2page>"), "%s", v.what);
+	/* and re-executed, the step changes a page of shard 0 it holds no lock of */
+	cr_assert_eq(hl_check_relate_oracle(lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_ORACLE, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, hl_obj_name(HL_S2P_SHARD(0), sn, sizeof(sn))) && strstr(v.what, "without that shard's lock"),
+		  "%s", v.what);
+	free(one);
+	hl_engine_free(e);
+}
+
+Test(oracle_shards, shards_locked_out_of_order)
+{
+	struct hl_engine *e = scripted_sharded(0, SHARD_PAGES);
+	const struct hl_olog *lg = live(e);
+	struct hl_rec *recs[16], *r = NULL;
+	struct hl_verdict v;
+	unsigned n;
+
+	/* OSMMU_FREE takes every s2page shard (the bank's pages are known only under spt) */
+	for (unsigned o = 1; o < lg->id_end && !r; o++)
+		r = first_of(lg, o, HL_EV_SMMU_FREE);
+	cr_assert_not_null(r);
+	n = op_records(lg, r->op, recs, 16);
+	for (unsigned i = 0; i < n; i++) {
+		struct hl_rdep *a = lock_entry(recs[i], HL_S2P_SHARD(3)), *b = lock_entry(recs[i], HL_S2P_SHARD(4)), t;
+		cr_assert_eq(b, a + 1, "shards 3 and 4 are adjacent in the list");
+		t = *a;
+		*a = *b;
+		*b = t;
+	}
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_CALLOCK, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, "out of the global order") && strstr(v.what, "shards ascending"), "%s", v.what);
+	cr_assert(strstr(v.expected, "s2page[3] before s2page[4]"), "%s", v.expected);
+	hl_engine_free(e);
+}
+
+Test(oracle_shards, step_reads_a_page_without_its_shard)
+{
+	struct hl_engine *e = th_engine_sharded(1, SHARD_PAGES);
+	const struct hl_olog *lg;
+	struct hl_rec *r;
+	struct hl_verdict v;
+	unsigned k2;
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(th_pfn(600) * PG)), HL_OK);   /* shard 1 */
+	expect_pass(e);
+	lg = live(e);
+	/* OMAP_HOST reads s2page[pfn] under shard 1: its lock entry names an untouched shard */
+	r = first_of(lg, HL_NPT_OBJ(0), HL_EV_MAP_HOST);
+	cr_assert_not_null(r);
+	k2 = empty_shard(lg);
+	cr_assert_eq(lock_entry(r, HL_S2P_SHARD(1))->seq, 0);
+	relock(lg, r, HL_S2P_SHARD(1), k2, 0);
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_ORACLE, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, "read s2page[") && strstr(v.what, "s2page[1]") &&
+		  strstr(v.what, "without that shard's lock"), "%s", v.what);
+	hl_engine_free(e);
+}
+
+/* the live checker follows every log, shards included, and cuts them all in its windows */
+Test(oracle_shards, live_checker_follows_and_cuts_shard_logs, .timeout = 60)
+{
+	struct hl_engine_cfg cfg;
+	struct hl_engine *e;
+	struct hl_live *lv;
+	struct hl_live_report rep;
+	uint32_t vm;
+
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = 2;
+	cfg.ckpt_every = 6;
+	cfg.s2page_shard_pages = SHARD_PAGES;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
+	e = hl_engine_new(&cfg);
+	cr_assert_not_null(e);
+	lv = hl_live_start(e, 50);
+	cr_assert_not_null(lv);
+	vm = th_new_vm(e, 0);
+	cr_assert(vm);
+	for (unsigned i = 0; i < 64; i++) {
+		uint64_t pfn = th_pfn(i * 211 % (unsigned)HL_RAM_PAGES);   /* pages all over RAM: many shards */
+		cr_assert_eq(hl_map_host(e, (int)(i % 2), hl_pa(pfn * PG)), HL_OK);
+		if (i % 4 == 0)
+			cr_assert_eq(hl_assign_pfn_to_vm(e, (int)(i % 2), vm, 0x100 + i, pfn), HL_OK);
+		if (i % 8 == 7)
+			usleep(20000);   /* the checker's windows come between steps */
+	}
+	hl_live_stop(lv, &rep);
+	cr_assert(!rep.violation, "%s", rep.what);
+	cr_assert_gt(rep.windows, 1, "windows ran: %llu windows, %llu records, %llu checkpoints", (unsigned long long)rep.windows, (unsigned long long)rep.records, (unsigned long long)rep.checkpoints);
+	cr_assert_gt(rep.checkpoints, 0);
+	cr_assert_gt(rep.records, 60);
+	/* the logs as the windows left them (every one cut at one point) still check whole */
+	cr_assert_eq(hl_map_host(e, 1, hl_pa(th_pfn(3000) * PG)), HL_OK);
+	expect_pass(e);
+	hl_engine_free(e);
+}
+
+/* npt(host) in shards too (a residual: meta, root, upper tables, MMIO subtrees; the RAM
+ * level-3 tables in shards, preallocated in the seq-0 image) */
+static struct hl_engine *npth_engine(unsigned ncpus, uint64_t mib)
+{
+	struct hl_engine_cfg cfg;
+
+	hl_engine_cfg_default(&cfg);
+	cfg.ncpus = ncpus;
+	cfg.lock_order_check = true;
+	cfg.s2page_shard_pages = SHARD_PAGES;
+	cfg.npt_host_shard_mib = mib;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
+	return hl_engine_new(&cfg);
+}
+
+Test(oracle_shards, npt_host_shards_pass_every_check)
+{
+	struct hl_engine *e = npth_engine(2, 4);
+	const struct hl_olog *lg;
+	uint32_t vm;
+
+	cr_assert_not_null(e);
+	vm = th_new_vm(e, 0);
+	cr_assert(vm);
+	for (unsigned i = 0; i < 48; i++) {
+		uint64_t pfn = th_pfn(i * 331 % (unsigned)HL_RAM_PAGES);
+		cr_assert_eq(hl_map_host(e, (int)(i % 2), hl_pa(pfn * PG)), HL_OK);
+		if (i % 3 == 0)
+			cr_assert_eq(hl_assign_pfn_to_vm(e, (int)(i % 2), vm, 0x100 + i, pfn), HL_OK);
+	}
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(MMIO_PA(3))), HL_OK);   /* the residual's part */
+	lg = live(e);
+	cr_assert(lg->ab[HL_NPT_OBJ(0)].refined && lg->ab[HL_NPT_OBJ(0)].residual);
+	cr_assert_gt(lg->obj[HL_NPT_OBJ(0)].n, 0);
+	expect_pass(e);
+	expect_file_pass(e, "npth");
+	hl_engine_free(e);
+}
+
+/* an npt(host) shard with no records in lg */
+static unsigned empty_npth_shard(const struct hl_olog *lg)
+{
+	for (unsigned id = lg->id_end; id-- > HL_ID_END;)
+		if (hl_olog_parent(lg, id) == HL_NPT_OBJ(0) && lg->obj[id].size && !lg->obj[id].n)
+			return id;
+	cr_assert_fail("no empty npt(host) shard");
+	return 0;
+}
+
+Test(oracle_shards, step_reads_a_host_entry_without_its_shard)
+{
+	struct hl_engine *e = npth_engine(1, 4);
+	uint32_t vm = th_new_vm(e, 0);
+	const struct hl_olog *lg;
+	struct hl_rec *r;
+	struct hl_rdep *rd = NULL;
+	struct hl_verdict v;
+	char sn[24];
+
+	/* the host never mapped the page: the assign only reads its host entry */
+	cr_assert_eq(hl_assign_pfn_to_vm(e, 0, vm, 0x100, th_pfn(2000)), HL_OK);
+	expect_pass(e);
+	lg = live(e);
+	r = NULL;
+	for (unsigned o = HL_ID_END; o < lg->id_end && !r; o++)
+		if (hl_olog_parent(lg, o) == HL_S2PAGE_ID)
+			r = first_of(lg, o, HL_EV_ASSIGN_VM);
+	cr_assert_not_null(r);
+	for (unsigned j = 0; j < r->nlock; j++)
+		if (hl_olog_parent(lg, hl_rec_rdeps(r)[j].obj) == HL_NPT_OBJ(0))
+			rd = (struct hl_rdep *)&hl_rec_rdeps(r)[j];
+	cr_assert(rd && hl_rdep_is_read(rd), "the assign read its host entry under an npt(host) shard's lock");
+	hl_obj_name(rd->obj, sn, sizeof(sn));
+	relock(lg, r, rd->obj, empty_npth_shard(lg), 0);
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_ORACLE, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, "host table's entry") && strstr(v.what, sn), "%s", v.what);
+	hl_engine_free(e);
+}
+
+/* the residual's table page holding the level-2 entry of a RAM 2 MiB block (a link to a
+ * shard's level-3 table), from the seq-0 image */
+static uint64_t l2_slot_of(const struct hl_olog *lg, uint64_t addr)
+{
+	const uint8_t *img = lg->obj[HL_NPT_OBJ(0)].init;
+	const struct hl_pt_meta *mt = (const struct hl_pt_meta *)img;
+	uint64_t d, pg;
+
+	memcpy(&d, img + PG + ((addr >> 39) & 511) * 8, 8);
+	pg = (d & HL_DESC_ADDR_MASK) - mt->pool_pa;
+	memcpy(&d, img + pg + ((addr >> 30) & 511) * 8, 8);
+	pg = (d & HL_DESC_ADDR_MASK) - mt->pool_pa;
+	return pg + ((addr >> 21) & 511) * 8;
+}
+
+Test(oracle_shards, residual_record_rewrites_a_link_to_a_shard_table)
+{
+	struct hl_engine *e = npth_engine(1, 4);
+	const struct hl_olog *lg;
+	struct hl_rec *r;
+	struct hl_delta *d, *hit = NULL;
+	struct hl_verdict v;
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(MMIO_PA(5))), HL_OK);   /* the residual's log */
+	expect_pass(e);
+	lg = live(e);
+	r = first_of(lg, HL_NPT_OBJ(0), HL_EV_MAP_HOST);
+	cr_assert_not_null(r);
+	d = (struct hl_delta *)hl_rec_first_delta(r);
+	for (unsigned i = 0; i < r->ndelta; i++, d = (struct hl_delta *)hl_delta_next(d))
+		if (d->len == 8 && !(d->flags & HL_DF_ZERO) && d->off >= 2 * PG)
+			hit = d;   /* a table word the MMIO map wrote */
+	cr_assert_not_null(hit);
+	hit->off = (uint32_t)l2_slot_of(lg, HL_RAM_BASE + 3 * HL_PMD_SIZE);
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);   /* Cal<npt(0)> is not the live one either */
+	cr_assert_eq(hl_check_callock(lg, &v), 0, "per record the log is well-formed: %s", v.what);
+	/* replayed, the residual's record overwrites the link to a shard's table */
+	cr_assert_eq(hl_check_relate_oracle(lg, &v), 1);
+	cr_assert_eq(v.rel, HL_REL_CALLOCK, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, "links npt(0)[") && strstr(v.what, "the log of npt(0)"), "%s", v.what);
+	hl_engine_free(e);
+}
+
+Test(oracle_shards, residual_record_writes_a_shards_bytes)
+{
+	struct hl_engine *e = npth_engine(1, 4);
+	const struct hl_olog *lg;
+	struct hl_rec *r;
+	struct hl_delta *d, *hit = NULL;
+	struct hl_verdict v;
+	unsigned sh;
+	char out[4096];
+	int rc;
+
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(MMIO_PA(5))), HL_OK);   /* the residual's log */
+	lg = live(e);
+	r = first_of(lg, HL_NPT_OBJ(0), HL_EV_MAP_HOST);
+	cr_assert_not_null(r);
+	d = (struct hl_delta *)hl_rec_first_delta(r);
+	for (unsigned i = 0; i < r->ndelta; i++, d = (struct hl_delta *)hl_delta_next(d))
+		if (d->len == 8 && !(d->flags & HL_DF_ZERO) && d->off >= 2 * PG)
+			hit = d;
+	cr_assert_not_null(hit);
+	sh = empty_npth_shard(lg);
+	hit->off = (uint32_t)(lg->rng[lg->rfirst[sh]].off + 8 * 17);   /* a level-3 entry of shard sh */
+	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_CALLOCK, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert(strstr(v.what, "writes bytes of shard npt(0)[") && strstr(v.what, "in the log of npt(0)"), "%s", v.what);
+	/* the same record in a file (the writer checksums it): exit 1, H_CalLock */
+	{
+		struct hl_rec *er = rec_at(e, HL_NPT_OBJ(0), r->seq);
+		struct hl_delta *ed = (struct hl_delta *)hl_rec_first_delta(er);
+		for (unsigned i = 0; i < er->ndelta; i++, ed = (struct hl_delta *)hl_delta_next(ed))
+			if ((const uint8_t *)ed - (const uint8_t *)er == (const uint8_t *)hit - (const uint8_t *)r)
+				ed->off = hit->off;
+	}
+	rc = cli_check_out(e, "npth_resid", out, sizeof(out));
+	if (rc != -1 || getenv("HYPLOG")) {
+		cr_assert_eq(rc, 1, "exit %d: %s", rc, out);
+		cr_assert(strstr(out, "VIOLATION of H_CalLock") && strstr(out, "writes bytes of shard"), "%s", out);
+	}
 	hl_engine_free(e);
 }
