@@ -214,10 +214,10 @@ static int sc_shard_misroute(enum hl_fault f, unsigned every, char *msg, size_t 
 {
 	struct hl_engine *e = th_engine_sharded(2, HL_S2P_SHARD_PAGES_SCALE);
 	uint32_t vmid = e ? th_new_vm(e, 0) : 0;
-	uint64_t pfn = HL_RAM_BASE_PFN + 3 * e->cfg.s2page_shard_pages + 7;
+	uint64_t pfn = HL_RAM_BASE_PFN + 3 * HL_S2P_SHARD_PAGES_SCALE + 7;
 	int rc;
 
-	if (!vmid || e->ref.nshards < 2) {
+	if (!vmid || e->ref.nshards < 4) {
 		snprintf(msg, len, "scenario setup failed");
 		hl_engine_free(e);
 		return -1;
