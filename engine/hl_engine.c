@@ -122,7 +122,7 @@ struct hl_engine *hl_engine_new_refined(const struct hl_engine_cfg *cfg, const s
 {
 	struct hl_engine *e;
 
-	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS || cfg->nkeys > HL_MAX_KEYS)
+	if (cfg->ncpus < 1 || cfg->ncpus > HL_NR_CPUS || cfg->nkeys > HL_MAX_KEYS || !hl_kcore_ranges_valid(&cfg->kcore))
 		return NULL;
 	e = aligned_alloc(64, sizeof(*e));
 	if (!e)
@@ -145,10 +145,12 @@ struct hl_engine *hl_engine_new_refined(const struct hl_engine_cfg *cfg, const s
 	if (!e->st)
 		goto fail;
 	e->st->ref = &e->ref;
+	e->st->kcore = &e->cfg.kcore;
 	/* an abstract object's initial image may depend on its refinement (npt(host)'s
-	 * preallocated RAM tables): build it again now that the state knows the map */
+	 * preallocated RAM tables) and s2page's on KCore's ranges: build it again now that the
+	 * state knows them */
 	for (unsigned p = 1; p < HL_ID_END; p++)
-		if (hl_refine_sharded(&e->ref, p))
+		if (hl_refine_sharded(&e->ref, p) || (p == HL_S2PAGE_ID && e->cfg.kcore.n))
 			hl_state_init_obj(e->st, p);
 	e->cpus = aligned_alloc(64, sizeof(struct hl_cpu) * (cfg->ncpus + 1));
 	if (!e->cpus)

@@ -86,6 +86,19 @@ struct frange {
 static_assert(sizeof(struct fmap) == 16 && sizeof(struct fmap_shard) == 8 && sizeof(struct frange) == 16,
 	      "map block layout");
 
+/* the KCore ranges block (version 7, issue 12), right after the map block: KCore's own
+ * memory, owned by COREVISOR in s2page's initial image (engine/hl_state.h hl_kcore_ranges):
+ * struct fkcore, then n x struct frange2 {base, size}, then u32 crc32 of those bytes, u32 0 */
+#define KCORE_MAGIC 0x474E524Bu   /* "KRNG" */
+struct fkcore {
+	uint32_t magic;
+	uint32_t n;
+};
+struct fkrange {
+	uint64_t base, size;
+};
+static_assert(sizeof(struct fkcore) == 8 && sizeof(struct fkrange) == 16, "KCore ranges block layout");
+
 struct ftrl {
 	uint32_t magic;
 	uint32_t nobj;
@@ -376,7 +389,8 @@ static int seq0_source(struct hl_engine *e, unsigned o, const struct hl_log_base
 		*img = base->snap->img;
 		return base->snap->size == *raw ? 0 : -1;
 	}
-	if (o < HL_ID_END && !hl_refine_sharded(&e->ref, o) && init_cache_get()) {
+	if (o < HL_ID_END && !hl_refine_sharded(&e->ref, o) && !(o == HL_S2PAGE_ID && e->cfg.kcore.n) &&
+	    init_cache_get()) {
 		*comp = init_cache.comp[o];
 		*clen = init_cache.clen[o];
 		return 0;
@@ -387,8 +401,9 @@ static int seq0_source(struct hl_engine *e, unsigned o, const struct hl_log_base
 		if (!(*scratch = hl_state_new(false)))
 			return -1;
 		(*scratch)->ref = &e->ref;
+		(*scratch)->kcore = &e->cfg.kcore;   /* s2page: KCore's ranges (issue 12) */
 		for (unsigned p = 1; p < HL_ID_END; p++)
-			if (hl_refine_sharded(&e->ref, p))
+			if (hl_refine_sharded(&e->ref, p) || (p == HL_S2PAGE_ID && e->cfg.kcore.n))
 				hl_state_init_obj(*scratch, p);
 	}
 	if (o < HL_ID_END && !hl_refine_sharded(&e->ref, o)) {
@@ -473,6 +488,17 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 				rc = ferr(err, 0, "write failed: %s", strerror(errno));
 			free(mb);
 		}
+	}
+	if (!rc) {   /* the KCore ranges block (version 7) */
+		struct fkcore kh = { KCORE_MAGIC, e->cfg.kcore.n };
+		struct fkrange kr[HL_MAX_KCORE_RANGES];
+		uint32_t tail[2] = { 0, 0 };
+		for (uint32_t i = 0; i < kh.n; i++)
+			kr[i] = (struct fkrange){ e->cfg.kcore.r[i].base, e->cfg.kcore.r[i].size };
+		tail[0] = crc_of((const uint8_t *)kr, kh.n * sizeof(kr[0]));
+		if (fwrite(&kh, sizeof(kh), 1, f) != 1 || (kh.n && fwrite(kr, sizeof(kr[0]), kh.n, f) != kh.n) ||
+		    fwrite(tail, sizeof(tail), 1, f) != 1)
+			rc = ferr(err, 0, "write failed: %s", strerror(errno));
 	}
 
 	hl_rcu_reader_ensure();
@@ -898,6 +924,7 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 {
 	static __thread struct hl_refine ref;   /* ~14 KiB: not on the stack */
 	struct hl_engine_cfg cfg;
+	struct hl_kcore_ranges kranges;
 	struct hl_engine *e = NULL;
 	struct hl_file_info dummy;
 	uint8_t *buf = NULL;
@@ -1008,6 +1035,38 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 			goto bad;
 		off += used;
 	}
+	{   /* the KCore ranges block (version 7): validated like the engine's configuration */
+		struct fkcore kh;
+		uint32_t tail[2];
+		if (size - off < sizeof(kh)) {
+			ferr(err, off, "truncated file: KCore ranges block missing");
+			goto bad;
+		}
+		memcpy(&kh, buf + off, sizeof(kh));
+		if (kh.magic != KCORE_MAGIC || kh.n > HL_MAX_KCORE_RANGES ||
+		    size - off - sizeof(kh) < kh.n * sizeof(struct fkrange) + sizeof(tail)) {
+			ferr(err, off, "bad KCore ranges block (magic 0x%08x, %u ranges)", kh.magic, kh.n);
+			goto bad;
+		}
+		memset(&kranges, 0, sizeof(kranges));
+		kranges.n = kh.n;
+		for (uint32_t i = 0; i < kh.n; i++) {
+			struct fkrange kr;
+			memcpy(&kr, buf + off + sizeof(kh) + i * sizeof(kr), sizeof(kr));
+			kranges.r[i].base = kr.base;
+			kranges.r[i].size = kr.size;
+		}
+		memcpy(tail, buf + off + sizeof(kh) + kh.n * sizeof(struct fkrange), sizeof(tail));
+		if (tail[0] != crc_of(buf + off + sizeof(kh), kh.n * sizeof(struct fkrange)) || tail[1]) {
+			ferr(err, off, "KCore ranges block checksum mismatch");
+			goto bad;
+		}
+		if (!hl_kcore_ranges_valid(&kranges)) {
+			ferr(err, off, "KCore ranges block: a range is unaligned, empty, outside RAM, or out of order");
+			goto bad;
+		}
+		off += sizeof(kh) + kh.n * sizeof(struct fkrange) + sizeof(tail);
+	}
 
 	/* validate everything first: a bad file never costs an engine */
 	if (parse_body(buf, size, &h, off, &ref, NULL, info, err))
@@ -1018,6 +1077,7 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	cfg.with_ram = false;
 	cfg.nkeys = h.nkeys;
 	memcpy(cfg.kcore_keys, h.kcore_keys, sizeof(cfg.kcore_keys));
+	cfg.kcore = kranges;
 	e = hl_engine_new_refined(&cfg, &ref);
 	if (!e) {
 		ferr(err, off, "out of memory");

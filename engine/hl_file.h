@@ -25,7 +25,7 @@
 
 /* 4: seq-0 images in the object sections; 5: KCore's keys in the header; 6: the refinement
  * map (shards, issue 11) after the header, sections for every id below HL_OBJ_END */
-#define HL_FILE_VERSION 6u
+#define HL_FILE_VERSION 7u   /* 7: the KCore ranges block (issue 12) */
 
 struct hl_file_info {
 	uint32_t version;

@@ -120,6 +120,30 @@ static uint64_t pool_pa(const void *img, uint64_t fake)
 
 static void init_shard(struct hl_state *st, unsigned obj);
 
+bool hl_kcore_ranges_valid(const struct hl_kcore_ranges *k)
+{
+	uint64_t prev_end = HL_RAM_BASE;
+
+	if (k->n > HL_MAX_KCORE_RANGES)
+		return false;
+	for (uint32_t i = 0; i < k->n; i++) {
+		uint64_t b = k->r[i].base, sz = k->r[i].size;
+		if ((b | sz) & (HL_PAGE_SIZE - 1) || sz == 0 || b < prev_end || b >= HL_RAM_BASE + HL_RAM_SIZE ||
+		    sz > HL_RAM_BASE + HL_RAM_SIZE - b)
+			return false;
+		prev_end = b + sz;
+	}
+	return true;
+}
+
+bool hl_kcore_ranges_has(const struct hl_kcore_ranges *k, uint64_t pfn)
+{
+	for (uint32_t i = 0; k && i < k->n; i++)
+		if (pfn >= k->r[i].base / HL_PAGE_SIZE && pfn < (k->r[i].base + k->r[i].size) / HL_PAGE_SIZE)
+			return true;
+	return false;
+}
+
 void hl_state_init_obj(struct hl_state *st, unsigned obj)
 {
 	struct hl_pool_layout lay;
@@ -139,6 +163,13 @@ void hl_state_init_obj(struct hl_state *st, unsigned obj)
 			st->s2p->page[i].pad = 0;
 			st->s2p->flatmem[i] = zd;   /* RAM starts zeroed */
 		}
+		/* KCore's own memory (issue 12, hl_kcore_ranges): COREVISOR's from the start */
+		for (uint32_t k = 0; st->kcore && k < st->kcore->n; k++)
+			for (uint64_t a = st->kcore->r[k].base; a < st->kcore->r[k].base + st->kcore->r[k].size; a += HL_PAGE_SIZE) {
+				uint64_t i = a / HL_PAGE_SIZE - HL_RAM_BASE_PFN;
+				st->s2p->page[i].owner = HL_COREVISOR;
+				st->s2p->page[i].gfn = HL_INVALID64;
+			}
 	} else if (obj == HL_SPT_ID) {
 		hl_spt_layout(&lay);
 		hl_pt_init(st->spt, &lay, HL_INVALID, pool_pa(st->spt, HL_SPT_POOL_PA), 3);

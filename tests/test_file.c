@@ -182,6 +182,9 @@ static void parse_layout(const uint8_t *b, size_t len, struct layout *L)
 	L->map_off = off;
 	L->map_len = 16u + mbytes;
 	off += L->map_len;
+	/* version 7: KCore's ranges block (u32 "KRNG", u32 n, n x 16 bytes, u32 crc, u32 0) */
+	cr_assert_eq(get64(b, off) & 0xFFFFFFFFu, 0x474E524Bu, "KCore ranges magic");
+	off += 8u + 16u * (get64(b, off) >> 32) + 8u;
 	for (unsigned o = 1; o < HL_OBJ_END; o++) {
 		struct sec_pos *s = &L->sec[o];
 		cr_assert_leq(off + FSEC_SIZE, len);
