@@ -267,6 +267,11 @@ bool hl_npth_fits(void)
 	       ((HL_RAM_BASE + HL_RAM_SIZE - 1) >> 30) - (HL_RAM_BASE >> 30) + 1 <= lay.pud_pages;
 }
 
+void hl_npth_set_leaf(struct hl_wctx *w, uint8_t *img, uint64_t addr, uint64_t pte)
+{
+	hl_wr64(w, HL_NPT_OBJ(HL_HOSTVISOR), (uint64_t *)(img + hl_npth_entry_off(addr)), pte);
+}
+
 uint64_t hl_npth_shard_tables(uint64_t mib)
 {
 	uint64_t t = (mib + 1) / 2, min = (HL_NPTH_RAM_TABLES + HL_NPTH_MAX_SHARDS - 1) / HL_NPTH_MAX_SHARDS;

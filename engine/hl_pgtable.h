@@ -77,6 +77,12 @@ static inline unsigned hl_npth_shard_of(uint64_t tables, uint64_t addr)
 
 /* image offset of the L3 entry of a RAM IPA in a preallocated host table */
 uint64_t hl_npth_entry_off(uint64_t addr);
+/* local_mmap_h at level 3 for a RAM IPA of a preallocated host table (hl_npth_ready):
+ * exactly its L3 entry := pte, nothing else read or written. The meta page's bump pointers
+ * are not read: a RAM fault holds only its shard while an MMIO fault may move them under
+ * the residual's lock. (local_mmap_h's pool bound check on unchanged pointers can fail only
+ * on a corrupted image, whose bump pointers no valid step leaves past their region.) */
+void hl_npth_set_leaf(struct hl_wctx *w, uint8_t *img, uint64_t addr, uint64_t pte);
 /* the one object a step locks to read or write the host-table entry of IPA addr: the
  * shard owning its L3 entry (addr in RAM, npt(host) sharded in r), else npt(HOSTVISOR) */
 unsigned hl_npth_obj(const struct hl_refine *r, uint64_t addr);

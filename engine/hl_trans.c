@@ -128,6 +128,10 @@ static bool npt_map(struct hl_step *s, unsigned princ, uint64_t addr, unsigned l
 		abort();
 	}
 	hl_step_assert_held(s, obj);
+	if (obj != HL_NPT_OBJ(princ)) {
+		hl_npth_set_leaf(&s->w, s->st->npt[HL_HOSTVISOR], addr, pte);   /* its shard's L3 entry */
+		return false;
+	}
 	return hl_npt_map(&s->w, HL_NPT_OBJ(princ), s->st->npt[princ], addr, level, pte);
 }
 

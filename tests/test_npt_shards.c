@@ -483,3 +483,27 @@ Test(npt_shards, checkpointed_run_replays, .timeout = 60)
 	cr_expect_eq(th_replay_matches(e), 0);
 	hl_engine_free(e);
 }
+
+/* a RAM fault of a sharded host table neither reads nor writes the residual's bump pointers
+ * (an MMIO fault may move them under the residual's lock meanwhile: that was a data race,
+ * TSan, and local_mmap_h's bound check read them): with the pointers past their regions
+ * it still maps its page, and they stay as they were */
+Test(npt_shards, ram_fault_does_not_depend_on_the_bump_pointers)
+{
+	struct hl_engine *e = eng(1, SPAN_MIB, 0);
+	struct hl_pt_meta *m = (struct hl_pt_meta *)e->st->npt[HL_HOSTVISOR];
+	uint64_t addr = HL_RAM_BASE + 9 * HL_PMD_SIZE + 0x1000;
+	struct hl_pt_meta saved = *m;
+	struct hl_pt_entry w;
+
+	m->pgd_next = m->pud_start + PG;   /* "exhausted": what a concurrent writer could show */
+	m->pud_next = m->pmd_start + PG;
+	m->pmd_next = m->pool_end + PG;
+	cr_assert_eq(hl_map_host(e, 0, hl_pa(addr)), HL_OK);
+	hl_npt_walk(e->st->npt[HL_HOSTVISOR], addr, &w);
+	cr_expect_eq(w.pfn, addr / PG);
+	cr_expect_eq(m->pmd_next, saved.pool_end + PG);
+	*m = saved;
+	cr_expect_eq(th_replay_matches(e), 0);
+	hl_engine_free(e);
+}
