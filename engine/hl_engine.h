@@ -75,6 +75,9 @@ struct hl_engine_cfg {
 #define HL_S2P_SHARD_PAGES_DEFAULT 0u
 /* the size stress / bench use for a sharded run: 2 MiB of pages, so 16 CPUs' faults spread */
 #define HL_S2P_SHARD_PAGES_SCALE 512u
+/* the npt(host) shard span stress / bench use for a sharded run: 4 MiB of host RAM IPA (16
+ * shards with 64 MiB of RAM; raised to at most HL_NPTH_MAX_SHARDS with more) */
+#define HL_NPTH_SHARD_MIB_SCALE 4u
 
 enum hl_sched_kind { HL_SP_LOCK = 1, HL_SP_TRAP = 2, HL_SP_READ = 3, HL_SP_APPEND = 4 };
 
