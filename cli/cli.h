@@ -9,7 +9,10 @@
 int cmd_stress(int argc, char **argv);
 int cmd_stress_engine(int argc, char **argv);
 /* --mix hostile (cmd_stress_hostile.c): epochs with a fresh engine, every log checked */
-int cmd_stress_hostile(unsigned ncpus, unsigned vms, unsigned long long ops, unsigned long long seed, int quiet);
+/* `base`: the shard sizes of the run (s2page_shard_pages, npt_host_shard_mib), per epoch */
+struct hl_engine_cfg;
+int cmd_stress_hostile(unsigned ncpus, unsigned vms, unsigned long long ops, unsigned long long seed, int quiet,
+		       const struct hl_engine_cfg *base);
 int cmd_replay(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_check(int argc, char **argv);

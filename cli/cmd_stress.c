@@ -50,8 +50,8 @@ static void usage(FILE *f)
 		"  --logs-off        no records (baseline; no replay)\n"
 		"  --ckpt-every N    checkpoint an object every N records (default 16384, 0 = never)\n"
 		"  --s2p-shard-pages N  s2page in shards of N pages, each its own lock and log (a\n"
-		"                    refinement of SPEC's s2page; 512 spreads 16 CPUs' faults); 0 (the\n"
-		"                    default) = one s2page object\n"
+		"                    refinement of SPEC's s2page; default 512, which spreads 16 CPUs'\n"
+		"                    faults); 0 = one s2page object (SPEC's layout)\n"
 		"  --npt-shard-mib M the host stage-2 table's RAM part in shards of M MiB of IPA, each\n"
 		"                    its own lock and log, its RAM tables preallocated (4 spreads the\n"
 		"                    faults); 0 (the default) = one npt(host) object\n"
@@ -147,6 +147,7 @@ int cmd_stress(int argc, char **argv)
 			return cmd_stress_engine(argc - 1, argv);
 		}
 	hl_engine_cfg_default(&cfg);
+	cfg.s2page_shard_pages = HL_S2P_SHARD_PAGES_SCALE;   /* issue 11: faults of many CPUs spread */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -235,7 +236,7 @@ int cmd_stress(int argc, char **argv)
 				"it takes --cpus --vms --ops --seed --check --quiet only\n");
 			return HL_EXIT_USAGE;
 		}
-		return cmd_stress_hostile((unsigned)ncpus, (unsigned)vms, ops, seed, quiet);
+		return cmd_stress_hostile((unsigned)ncpus, (unsigned)vms, ops, seed, quiet, &cfg);
 	}
 	cfg.ncpus = (unsigned)ncpus;
 	cfg.ckpt_every = ckpt;

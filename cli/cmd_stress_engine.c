@@ -381,7 +381,7 @@ static void usage(FILE *f)
 		"  --global-lock     one lock for every object (baseline)\n"
 		"  --logs-off        no records (baseline; skips the replay)\n"
 		"  --ckpt-every N    checkpoint an object every N records (default 16384, 0 = never)\n"
-		"  --s2p-shard-pages N  s2page in shards of N pages (0, the default: one object)\n"
+		"  --s2p-shard-pages N  s2page in shards of N pages (default 512; 0: one object)\n"
 		"  --npt-shard-mib M npt(host) RAM tables in shards of M MiB (0, the default: one object)\n"
 		"  --invalid-pct P   share of malformed operations (default 5)\n"
 		"  --no-replay       skip the replay comparison\n"
@@ -425,6 +425,7 @@ int cmd_stress_engine(int argc, char **argv)
 	int opt, rc = HL_EXIT_OK;
 
 	hl_engine_cfg_default(&cfg);
+	cfg.s2page_shard_pages = HL_S2P_SHARD_PAGES_SCALE;   /* issue 11: faults of many CPUs spread */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {

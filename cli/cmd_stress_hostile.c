@@ -26,7 +26,8 @@
 #include "kcore.h"
 #include "platform.h"
 
-int cmd_stress_hostile(unsigned ncpus, unsigned vms, unsigned long long ops, unsigned long long seed, int quiet)
+int cmd_stress_hostile(unsigned ncpus, unsigned vms, unsigned long long ops, unsigned long long seed, int quiet,
+		       const struct hl_engine_cfg *base)
 {
 	struct hp_hostile_stats tot;
 	uint64_t done = 0, halts = 0, records = 0, steps_checked = 0;
@@ -52,6 +53,8 @@ int cmd_stress_hostile(unsigned ncpus, unsigned vms, unsigned long long ops, uns
 		hl_engine_cfg_default(&cfg);
 		cfg.ncpus = ncpus;
 		cfg.ckpt_every = 0;
+		cfg.s2page_shard_pages = base->s2page_shard_pages;   /* the run's shards (issue 11) */
+		cfg.npt_host_shard_mib = base->npt_host_shard_mib;
 		cfg.with_ram = true;
 		(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0 (hp_new) */
 		e = hl_engine_new(&cfg);

@@ -667,7 +667,7 @@ bool hp_hostile_teardown(struct hp_hostile *h, const struct hp_hview *v, uint32_
 			    out != 0)
 				left = true;
 		}
-		if (left)
+		if (left && rc == 0)   /* a refused free (e.g. KC_EBUSY: a shard stranded) leaves the bank as it was */
 			bad(h, v->cpu, HC_FREE_MAPPED_BANK, "SMMU bank %d still maps pages after SMMU_FREE_PGD (rc %lld)",
 			    bank, (long long)rc);
 		else
