@@ -54,6 +54,17 @@
  *                    the live checker's windows) starts from one real state: every step
  *                    of it is checked.
  *
+ * Shards (issue 11): the file's refinement map (hl_olog.h) refines SPEC objects into lock
+ * objects. Every relation above that speaks of "an object's log" works per lock object
+ * (sequence numbers, views, cuts, strands, the operation graph); lock ranks put a shard at
+ * its SPEC object's place, a residual before its shards, shards ascending; the replay's
+ * byte state holds SPEC images composed from residual + shards, so the model, init_state,
+ * relate_log and the invariants see SPEC's objects. Added under the same names: a map that
+ * is not a refinement, and a residual writing a shard's bytes or a link to a shard's table
+ * (H_CalLock); lock sets compared after mapping lock objects to SPEC objects, every s2page /
+ * host-table entry the model touched lying in a held lock object, and a halt stranding
+ * every held shard of a stranded SPEC object (relate_oracle).
+ *
  * hl_check_all runs H_CalLock, sync_shared, relate_hlock, serializability, init_state, then
  * relate_oracle's view check, then one replay of the linearization for relate_oracle,
  * relate_log and security (a violation there is reported at the first operation where any

@@ -103,6 +103,8 @@ void hl_explore_one(const struct hl_explore_cfg *x, uint64_t seed, const uint8_t
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = x->cpus;
 	cfg.ckpt_every = x->ckpt;
+	cfg.s2page_shard_pages = x->s2p_shard_pages;
+	cfg.npt_host_shard_mib = x->npt_host_shard_mib;
 	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key (hp_new) */
 	/* an injected lock-order fault must reach the checks, not the debug abort */
 	e = hl_engine_new(&cfg);

@@ -25,6 +25,8 @@ struct hl_explore_cfg {
 	size_t nprefix;
 	int fault;              /* -1 none; else enum hl_fault (fault-injection builds only) */
 	unsigned fault_every;
+	uint64_t s2p_shard_pages;      /* issue 11: s2page in shards of this many pages (0: one object) */
+	uint64_t npt_host_shard_mib;   /* issue 11: npt(host) in shards of this many MiB (0: one object) */
 };
 
 void hl_explore_cfg_default(struct hl_explore_cfg *x);
