@@ -280,9 +280,12 @@ int cmd_stress(int argc, char **argv)
 	}
 	double t1 = cli_now();
 	if (!quiet)
-		fprintf(stderr, "stress: %llu cpus, %llu VMs, %llu host actions, mix %s, seed %llu, %s locks%s%s\n",
+		fprintf(stderr, "stress: %llu cpus, %llu VMs, %llu host actions, mix %s, seed %llu, %s locks%s%s, "
+			"s2page: %u shard(s) of %llu pages\n",
 			ncpus, vms, ops, hp_mix_name(mix), seed, hl_lock_kind_name(cfg.lock_kind),
-			cfg.global_lock ? " (one global lock)" : "", cfg.logs_off ? ", logs off" : "");
+			cfg.global_lock ? " (one global lock)" : "", cfg.logs_off ? ", logs off" : "",
+			hl_refine_sharded(&e->ref, HL_S2PAGE_ID) ? (unsigned)(e->ref.parent[HL_S2PAGE_ID].n / 2) : 1,
+			(unsigned long long)(e->cfg.s2page_shard_pages ? e->cfg.s2page_shard_pages : HL_RAM_PAGES));
 	struct run_ctx rctx = { p, 0 };
 	pthread_t th;
 	pthread_create(&th, NULL, runner, &rctx);
@@ -412,6 +415,7 @@ int cmd_stress(int argc, char **argv)
 		json_object_set_new(j, "seed", json_integer((json_int_t)seed));
 		json_object_set_new(j, "lock", json_string(hl_lock_kind_name(cfg.lock_kind)));
 		json_object_set_new(j, "global_lock", json_boolean(cfg.global_lock));
+		json_object_set_new(j, "s2page_shard_pages", json_integer((json_int_t)e->cfg.s2page_shard_pages));
 		json_object_set_new(j, "logs", json_boolean(!cfg.logs_off));
 		json_object_set_new(j, "actions", json_integer((json_int_t)st.actions));
 		json_object_set_new(j, "traps", json_integer((json_int_t)st.traps));
