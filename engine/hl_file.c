@@ -1030,7 +1030,7 @@ struct hl_engine *hl_file_read(const char *path, struct hl_file_info *info, stru
 	memcpy(info->keys.key, h.kcore_keys, sizeof(info->keys.key));
 	off = sizeof(h);
 	{
-		uint64_t used;
+		uint64_t used = 0;
 		if (map_decode(buf, size, off, &ref, &used, err))
 			goto bad;
 		off += used;
