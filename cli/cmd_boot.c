@@ -5,7 +5,10 @@
  * `hyplog check`), read that file back and run every SPEC §10 oracle on it.
  *
  * The stream (arch/aarch64/el2/image/main.c): ASCII lines
- *   HLBEGIN 1 ncpus max_vm vcpus_per_vm nr_cpus ram_mib host_pmd vm_pmd core_pmd spt_pmd id_end rec_hdr
+ *   HLBEGIN 2 ncpus max_vm vcpus_per_vm nr_cpus ram_mib host_pmd vm_pmd core_pmd spt_pmd id_end rec_hdr
+ *           nk base size ...   KCore's own RAM ranges (nk <= 4, hex): COREVISOR's in s2page
+ *                             from the start (issue 12; the engine's configuration, the log
+ *                             file's KCore ranges block)
  *   HLKEY idx hex             KCore's compiled-in key idx (0, 1, ... in order): the log
  *                             file's header carries them (SPEC §11)
  *   HLINIT obj pool_pa        a table object's initial image uses this real pool PA: the log
@@ -41,6 +44,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -64,7 +69,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hyplog boot [--smp N] [--image ELF] [--log FILE] [--timeout SEC] [--qemu PATH]\n"
 		"\n"
-		"Boot the EL2 image on qemu-system-aarch64 (-M virt,virtualization=on -cpu max -m 1024\n"
+		"Boot the EL2 image on qemu-system-aarch64 (-M virt,virtualization=on -cpu max -m 1024 (--linux: 2048)\n"
 		"-nographic -nic none -semihosting), with the engine and KCore's trap layer at EL2 and an\n"
 		"EL1 host test kernel (and its guests) on every CPU. At the end the image streams every\n"
 		"object log over the UART; they are written to FILE (the format of `hyplog check`) and\n"
@@ -79,7 +84,8 @@ static void usage(FILE *f)
 		"  --qemu PATH     qemu-system-aarch64\n"
 		"  --quiet         do not echo the console\n"
 		"  --min-traps N   also fail unless every CPU took >= N traps to EL2 and every trap kind\n"
-		"                  the host kernel drives (all but irq) occurred on every CPU\n"
+		"                  the host kernel drives (all but irq) occurred on every CPU (--linux: the\n"
+		"                  count only; Linux drives what its workload does)\n"
 		"  --linux         boot Debian's arm64 kernel as the EL1 host instead of the test kernel\n"
 		"                  (image hyplog-el2-linux.elf; Image, initramfs.cpio and linux-host.dtb\n"
 		"                  from scripts/linux-fetch, loaded at layout.h's LINUX_*_PA): pass iff its\n"
@@ -132,6 +138,135 @@ static const char *default_image(char *buf, size_t n)
 	}
 	snprintf(buf, n, "%s", rel);
 	return buf;
+}
+
+#ifdef HL_RAM_MIB_OVERRIDE
+_Static_assert(HL_CFG_RAM_MIB == LINUX_QEMU_RAM_MIB, "hyplog-linux: meson.build linux_ram_mib != layout.h LINUX_QEMU_RAM_MIB");
+#endif
+
+/* --linux from a build whose s2page is not the Linux machine's RAM (issue 12): the sizes are
+ * build-time, so the reader of the Linux image's logs is hyplog-linux, built beside this
+ * binary with RAM = LINUX_QEMU_RAM_MIB (meson.build). argv is cmd_boot's ("boot", ...). */
+static __attribute__((unused)) int linux_reexec(int argc, char **argv)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 16];
+	char *args[argc + 2];
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *s;
+
+	if (k <= 0 || !(exe[k] = 0, s = strrchr(exe, '/'))) {
+		fprintf(stderr, "hyplog boot --linux: cannot find this binary's directory\n");
+		return HL_EXIT_USAGE;
+	}
+	*s = 0;
+	snprintf(path, sizeof(path), "%s/hyplog-linux", exe);
+	args[0] = path;
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	args[argc + 1] = NULL;
+	fflush(NULL);
+	execv(path, args);
+	fprintf(stderr, "hyplog boot --linux: this hyplog's s2page is %u MiB, the Linux image's is %u MiB: its logs "
+		"are read by hyplog-linux, which is not at %s (%s; ninja builds it)\n", HL_CFG_RAM_MIB, LINUX_QEMU_RAM_MIB,
+		path, strerror(errno));
+	printf("RESULT: FAIL (no hyplog-linux)\n");
+	return HL_EXIT_USAGE;
+}
+
+/* ---- the Linux image's stream in memory (issue 12) -----------------------------------------
+ * The image writes its stream (the same lines) into KCore's memory and prints `HLDUMP <pa>
+ * <len>`; QEMU runs with a QMP socket, over which we stop the machine, copy the buffer out
+ * (pmemsave) and quit. The Linux host can print an HLDUMP line of its own: the lines we read
+ * are authenticated like console lines (a forgery fails the run, at worst it ends the run
+ * early). */
+struct qmp {
+	int fd;
+	char buf[4096];
+	size_t len;
+};
+
+/* one reply line: {"return": ...} or {"error": ...} (events are skipped); 0 for a return */
+static int qmp_reply(struct qmp *q, double deadline, char *out, size_t outn)
+{
+	for (;;) {
+		char *nl = memchr(q->buf, '\n', q->len);
+		if (nl) {
+			size_t k = (size_t)(nl - q->buf) + 1;
+			bool ret = strstr(q->buf, "\"return\"") && (size_t)(strstr(q->buf, "\"return\"") - q->buf) < k;
+			bool err = strstr(q->buf, "\"error\"") && (size_t)(strstr(q->buf, "\"error\"") - q->buf) < k;
+			if (out && (ret || err))
+				snprintf(out, outn, "%.*s", (int)k, q->buf);
+			memmove(q->buf, q->buf + k, q->len - k);
+			q->len -= k;
+			if (ret || err)
+				return ret ? 0 : -1;
+			continue;
+		}
+		if (q->len == sizeof(q->buf))
+			q->len = 0;   /* an over-long event: dropped */
+		struct pollfd p = { q->fd, POLLIN, 0 };
+		double left = deadline - now();
+		if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			return -1;
+		ssize_t n = read(q->fd, q->buf + q->len, sizeof(q->buf) - 1 - q->len);
+		if (n <= 0)
+			return -1;
+		q->len += (size_t)n;
+		q->buf[q->len] = 0;
+	}
+}
+
+static int qmp_cmd(struct qmp *q, const char *cmd, double deadline, char *out, size_t outn)
+{
+	size_t n = strlen(cmd);
+	if (write(q->fd, cmd, n) != (ssize_t)n)
+		return -1;
+	return qmp_reply(q, deadline, out, outn);
+}
+
+/* stop QEMU, copy [pa, pa + len) to path, quit QEMU: 0 on success (why in err) */
+static int qmp_dump(const char *sock, uint64_t pa, uint64_t len, const char *path, char *err, size_t errn)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct qmp q = { .fd = -1 };
+	double deadline = now() + 60;
+	char cmd[PATH_MAX + 200], out[512] = "";
+	int rc = -1;
+
+	if (strlen(sock) >= sizeof(a.sun_path)) {
+		snprintf(err, errn, "QMP socket path too long");
+		return -1;
+	}
+	memcpy(a.sun_path, sock, strlen(sock) + 1);
+	for (int i = 0; i < 100 && q.fd < 0; i++) {
+		q.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (q.fd >= 0 && connect(q.fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+			close(q.fd);
+			q.fd = -1;
+			usleep(50000);
+		}
+	}
+	if (q.fd < 0) {
+		snprintf(err, errn, "cannot connect to QEMU's QMP socket %.300s", sock);
+		return -1;
+	}
+	/* the greeting ({"QMP": ...}) has no "return": read it with the first command's reply */
+	if (qmp_cmd(&q, "{\"execute\": \"qmp_capabilities\"}\n", deadline, out, sizeof(out)) ||
+	    qmp_cmd(&q, "{\"execute\": \"stop\"}\n", deadline, out, sizeof(out))) {
+		snprintf(err, errn, "QMP: %.300s", out[0] ? out : "no answer");
+		goto done;
+	}
+	snprintf(cmd, sizeof(cmd), "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": %llu, \"size\": %llu, "
+		 "\"filename\": \"%s\"}}\n", (unsigned long long)pa, (unsigned long long)len, path);
+	if (qmp_cmd(&q, cmd, deadline, out, sizeof(out))) {
+		snprintf(err, errn, "QMP pmemsave: %.300s", out[0] ? out : "no answer");
+		goto done;
+	}
+	rc = 0;
+done:
+	(void)qmp_cmd(&q, "{\"execute\": \"quit\"}\n", now() + 10, NULL, 0);
+	close(q.fd);
+	return rc;
 }
 
 struct boot {
@@ -202,19 +337,33 @@ static int hexval(char c)
 
 static int on_begin(struct boot *b, const char *l)
 {
-	unsigned v, n, mv, vc, nc, rm, hp, vp, cp, sp, ie, rh;
+	unsigned v, n, mv, vc, nc, rm, hp, vp, cp, sp, ie, rh, nk;
+	int used = 0;
 	struct hl_engine_cfg cfg;
 
-	if (sscanf(l, "HLBEGIN %u %u %u %u %u %u %u %u %u %u %u %u", &v, &n, &mv, &vc, &nc, &rm, &hp, &vp, &cp, &sp,
-		   &ie, &rh) != 12 || v != 1)
+	if (sscanf(l, "HLBEGIN %u %u %u %u %u %u %u %u %u %u %u %u %u%n", &v, &n, &mv, &vc, &nc, &rm, &hp, &vp, &cp,
+		   &sp, &ie, &rh, &nk, &used) != 13 || v != 2 || nk > HL_MAX_KCORE_RANGES)
 		return bad(b, "malformed HLBEGIN line");
+	/* version 2: KCore's own RAM ranges (issue 12), COREVISOR's in s2page from the start */
+	hl_engine_cfg_default(&cfg);
+	cfg.kcore.n = nk;
+	for (unsigned i = 0; i < nk; i++) {
+		unsigned long long base, size;
+		int k = 0;
+		if (sscanf(l + used, " %llx %llx%n", &base, &size, &k) != 2)
+			return bad(b, "malformed HLBEGIN line (KCore range %u)", i);
+		used += k;
+		cfg.kcore.r[i].base = base;
+		cfg.kcore.r[i].size = size;
+	}
+	if (!hl_kcore_ranges_valid(&cfg.kcore))
+		return bad(b, "HLBEGIN: KCore's ranges are unaligned, empty, outside s2page RAM or out of order");
 	if (mv != HL_MAX_VM || vc != HL_VCPU_PER_VM || nc != HL_NR_CPUS || rm != HL_CFG_RAM_MIB ||
 	    hp != HL_CFG_HOST_PMD_PAGES || vp != HL_CFG_VM_PMD_PAGES || cp != HL_CFG_CORE_PMD_PAGES ||
 	    sp != HL_CFG_SPT_PMD_PAGES || ie != HL_ID_END || rh != sizeof(struct hl_rec))
 		return bad(b, "the image was built with another configuration (max_vm %u ram_mib %u ...)", mv, rm);
 	if (n < 1 || n > HL_NR_CPUS)
 		return bad(b, "HLBEGIN: %u CPUs", n);
-	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = n;
 	cfg.with_ram = false;
 	b->e = hl_engine_new(&cfg);
@@ -544,7 +693,10 @@ int cmd_boot(int argc, char **argv)
 	long long kvm_vms = -1, kvm_runs = -1, kvm_refused = -1, kvm_failed = -1;
 	char kvm_line[320] = "";
 	const char *image = NULL, *log = "hyplog-boot.log", *qemu = "qemu-system-aarch64";
-	char imgbuf[PATH_MAX], smpbuf[16], accel[64];
+	char imgbuf[PATH_MAX], smpbuf[16], accel[64], membuf[16];
+	char qdir[] = "/tmp/hyplog-boot.XXXXXX", qsock[PATH_MAX], qarg[PATH_MAX + 40], qdump[PATH_MAX];
+	bool dumped = false;
+	double t_dump = 0;
 	bool quiet = false, timed_out = false;
 	struct boot *b;
 	int c, pfd[2], status = 0, qrc = -1, rc = HL_EXIT_MISMATCH;
@@ -595,6 +747,10 @@ int cmd_boot(int argc, char **argv)
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
+#if HL_CFG_RAM_MIB != LINUX_QEMU_RAM_MIB
+	if (linux_host)   /* the Linux image's logs need s2page over all of its RAM */
+		return linux_reexec(argc, argv);
+#endif
 	if (!image) {
 		image = default_image(imgbuf, sizeof(imgbuf));
 		size_t il = strlen(image);
@@ -640,6 +796,17 @@ int cmd_boot(int argc, char **argv)
 	host_cores = sysconf(_SC_NPROCESSORS_ONLN);
 	snprintf(accel, sizeof(accel), "tcg,thread=%s", host_cores >= (long)smp ? "multi" : "single");
 	snprintf(smpbuf, sizeof(smpbuf), "%llu", smp);
+	/* --linux: s2page covers all of QEMU's RAM, KCore's memory inside it (issue 12) */
+	snprintf(membuf, sizeof(membuf), "%u", linux_host ? LINUX_QEMU_RAM_MIB : 1024);
+	if (linux_host) {   /* QMP for the stream in memory (HLDUMP) */
+		if (!mkdtemp(qdir)) {
+			perror("hyplog boot: mkdtemp");
+			return HL_EXIT_USAGE;
+		}
+		snprintf(qsock, sizeof(qsock), "%s/qmp.sock", qdir);
+		snprintf(qarg, sizeof(qarg), "unix:%s,server=on,wait=off", qsock);
+		snprintf(qdump, sizeof(qdump), "%s/stream", qdir);
+	}
 	b = calloc(1, sizeof(*b));
 	if (!b || pipe(pfd) != 0) {
 		perror("hyplog boot");
@@ -662,7 +829,7 @@ int cmd_boot(int argc, char **argv)
 		snprintf(keyarg[i], sizeof(keyarg[i]), "loader,addr=%#x,data=%#llx,data-len=8",
 			 EL2_STREAMKEY_PA + 8 * i, (unsigned long long)w);
 	}
-	printf("boot: %s -M virt,virtualization=on -cpu max -smp %s -m 1024 -accel %s -kernel %s\n", qemu, smpbuf,
+	printf("boot: %s -M virt,virtualization=on -cpu max -smp %s -m %s -accel %s -kernel %s\n", qemu, smpbuf, membuf,
 	       accel, image);
 	fflush(stdout);
 	pid = fork();
@@ -671,7 +838,7 @@ int cmd_boot(int argc, char **argv)
 		return HL_EXIT_USAGE;
 	}
 	if (pid == 0) {
-		char *args[32] = { (char *)qemu, "-M", "virt,virtualization=on", "-cpu", "max", "-smp", smpbuf, "-m", "1024",
+		char *args[32] = { (char *)qemu, "-M", "virt,virtualization=on", "-cpu", "max", "-smp", smpbuf, "-m", membuf,
 				   "-nographic", "-nic", "none", "-accel", accel, "-kernel", (char *)image };
 		char **a = &args[16];
 		for (unsigned i = 0; i < 4; i++)
@@ -679,6 +846,7 @@ int cmd_boot(int argc, char **argv)
 		if (linux_host) {   /* the kernel, its initramfs and device tree: hyplog-el2-linux.elf */
 			*a++ = "-device", *a++ = lx_kernel, *a++ = "-device", *a++ = lx_initrd;
 			*a++ = "-device", *a++ = lx_dtb;
+			*a++ = "-qmp", *a++ = qarg;
 			/* no -semihosting: QEMU would serve it to Linux at EL1 too (HLT #0xF000 is
 			 * taken by QEMU before EL2 could trap it); the image leaves by PSCI SYSTEM_OFF */
 		} else {
@@ -733,9 +901,41 @@ int cmd_boot(int argc, char **argv)
 				kvm_failed = fl ? atoll(fl + 8) : -1;
 			}
 		}
+		if (linux_host && !dumped && !strncmp(line, "HLDUMP ", 7)) {
+			/* the stream is in KCore's memory: stop QEMU, copy it out, quit QEMU, then read
+			 * its lines as if they had come over the UART */
+			unsigned long long pa, len;
+			char why[400] = "";
+			FILE *df;
+			dumped = true;
+			if (!quiet)
+				printf("  | %s", line);
+			t_dump = now();
+			if (sscanf(line, "HLDUMP %llx %llu", &pa, &len) != 2 || len > (1ull << 31) ||
+			    qmp_dump(qsock, pa, len, qdump, why, sizeof(why)) || !(df = fopen(qdump, "r"))) {
+				fprintf(stderr, "hyplog boot: the stream in memory could not be read: %s\n",
+					why[0] ? why : "malformed HLDUMP line");
+				continue;
+			}
+			while ((n = getline(&line, &lcap, df)) >= 0) {
+				if (tf)
+					fwrite(line, 1, (size_t)n, tf);
+				on_line(b, line, quiet);
+			}
+			fclose(df);
+			unlink(qdump);
+			t_dump = now() - t_dump;
+			if (b->authed && !t_stream)
+				t_stream = now();
+			continue;
+		}
 		on_line(b, line, quiet);
 		if (b->authed && !t_stream)
 			t_stream = now();
+	}
+	if (linux_host) {
+		unlink(qsock);
+		rmdir(qdir);
 	}
 	if (timed_out) {
 		kill(pid, SIGKILL);
@@ -752,6 +952,8 @@ int cmd_boot(int argc, char **argv)
 		t_stream = now();
 	printf("boot: QEMU exited %s%d after %.1f s\n", WIFEXITED(status) ? "with " : "by signal ",
 	       WIFEXITED(status) ? qrc : WTERMSIG(status), t_stream - t0);
+	if (dumped)
+		printf("boot: the log stream came from KCore's memory (HLDUMP, QMP pmemsave) in %.2f s\n", t_dump);
 	if (b->authed)
 		for (unsigned i = 0; i < b->ncpus; i++)
 			if (b->cpu_line[i][0])
@@ -857,7 +1059,7 @@ int cmd_boot(int argc, char **argv)
 				       (unsigned long long)b->late_lines);
 			else if (expect_forgery && !b->forged_lines && !b->forged_streams)
 				printf("RESULT: FAIL (--expect-forgery: no forged stream line was seen)\n");
-			else if (min_traps && (lo < min_traps || missing))
+			else if (min_traps && (lo < min_traps || (!linux_host && missing)))
 				printf("RESULT: FAIL (fewest traps on a CPU %llu, want >= %llu; %u trap kinds never seen)\n",
 				       (unsigned long long)lo, min_traps, missing);
 			else if (expect_violation && crc == 1) {

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """linux-dtb.py - rewrite QEMU virt's dumped device tree for the EL2 image's Linux host
-(scripts/linux-fetch; issue 12): the memory node becomes the host's RAM only (KCore's own
-memory, from EL2_MEM_BASE up, is left out of it), /chosen gets bootargs and the initrd
-range, and nodes named with --drop go (the PCIe host: its ECAM at 0x4010000000 is above
-what the engine maps for the host). A flattened device tree (v17) parser/writer: no dtc needed.
+(scripts/linux-fetch; issue 12): the memory node becomes the engine's s2page RAM (all of
+QEMU's RAM), each --reserve range (KCore's own memory: COREVISOR's in s2page) becomes a
+/reserved-memory child with no-map (Linux never maps it, so never touches it), /chosen gets
+bootargs and the initrd range, and nodes named with --drop go (the PCIe host: its ECAM at
+0x4010000000 is above RAM's end, which the engine refuses to the host). A flattened device
+tree (v17) parser/writer: no dtc needed.
 
-usage: linux-dtb.py IN.dtb OUT.dtb --ram BASE SIZE --initrd START END --bootargs STR [--drop NODE]...
+usage: linux-dtb.py IN.dtb OUT.dtb --ram BASE SIZE [--reserve BASE SIZE]... --initrd START END
+                    --bootargs STR [--drop NODE]...
 """
 import argparse
 import struct
@@ -108,6 +111,8 @@ def main():
     ap.add_argument("--initrd", nargs=2, type=lambda s: int(s, 0), required=True)
     ap.add_argument("--bootargs", required=True)
     ap.add_argument("--drop", action="append", default=[], help="remove this top-level node (name prefix)")
+    ap.add_argument("--reserve", nargs=2, type=lambda s: int(s, 0), action="append", default=[],
+                    help="a no-map /reserved-memory range inside --ram")
     a = ap.parse_args()
     root, rsv = parse(open(a.inp, "rb").read())
     if struct.unpack(">I", prop(root, "#address-cells"))[0] != 2 or struct.unpack(">I", prop(root, "#size-cells"))[0] != 2:
@@ -118,6 +123,18 @@ def main():
     base, size = a.ram
     mem[0]["name"] = "memory@%x" % base
     prop(mem[0], "reg", struct.pack(">QQ", base, size))
+    if a.reserve:
+        if any(k["name"] == "reserved-memory" for k in root["kids"]):
+            sys.exit("linux-dtb: the tree already has a /reserved-memory node")
+        rm = {"name": "reserved-memory", "kids": [],
+              "props": [["#address-cells", struct.pack(">I", 2)], ["#size-cells", struct.pack(">I", 2)],
+                        ["ranges", b""]]}
+        for rb, rs in a.reserve:
+            if rs == 0 or rb < base or rb + rs > base + size:
+                sys.exit("linux-dtb: --reserve %#x %#x is not inside --ram" % (rb, rs))
+            rm["kids"].append({"name": "kcore@%x" % rb, "kids": [],
+                               "props": [["reg", struct.pack(">QQ", rb, rs)], ["no-map", b""]]})
+        root["kids"].append(rm)
     for d in a.drop:
         n = len(root["kids"])
         root["kids"] = [k for k in root["kids"] if not k["name"].startswith(d)]

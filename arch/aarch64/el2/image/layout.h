@@ -7,15 +7,23 @@
  *                              its start and runs from there under the engine's stage 2)
  *   0x48000000 ..              the EL2 image: text, data, bss, per-CPU stacks and TLS
  *   EL2_HEAP_BASE .. RAM end   the EL2 heap: engine state, table pools, log segments
- * Everything from EL2_MEM_BASE up is never mapped for the host (main.c refuses it before
- * the engine sees the fault: the engine maps any PA outside s2page as device memory).
+ * Everything from EL2_MEM_BASE up is never mapped for the host:
+ *   hyplog-el2.elf (test kernel, s2page = -Dram_mib below EL2_MEM_BASE): main.c refuses it
+ *     before the engine sees the fault (the engine maps a PA below RAM as device memory)
+ *   hyplog-el2-linux.elf (issue 12): QEMU -m LINUX_QEMU_RAM_MIB and s2page covers all of it
+ *     (HL_RAM_MIB_OVERRIDE): [EL2_MEM_BASE, EL2_RAM_END) is KCore's range in the engine's
+ *     configuration, owned by COREVISOR in s2page from the start, so the engine itself
+ *     refuses the host's faults there (map_host of a page the host does not own halts);
+ *     Linux's RAM is the rest: [HL_RAM_BASE, EL2_MEM_BASE) and [EL2_RAM_END, RAM end), and
+ *     its device tree reserves KCore's range (no-map)
  */
 #ifndef EL2IMG_LAYOUT_H
 #define EL2IMG_LAYOUT_H
 
 #define EL2_MEM_BASE      0x48000000
 #define EL2_HEAP_BASE     0x50000000
-#define EL2_RAM_END       0x80000000   /* -m 1024 */
+#define EL2_RAM_END       0x80000000   /* -m 1024: the end of KCore's memory (heap end) */
+#define LINUX_QEMU_RAM_MIB 2048        /* --linux: QEMU -m, = s2page (meson.build linux_ram_mib) */
 #define EL2_UART_BASE     0x09000000
 #define EL2_STACK_SIZE    0x20000      /* per CPU */
 #define EL2_TLS_SIZE      0x1000       /* per CPU: TCB + .tdata + .tbss */

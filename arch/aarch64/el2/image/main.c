@@ -48,12 +48,19 @@
 
 void el2_sys_init(void);
 
-/* SPEC §16 (H10): the RAM the engine's s2page describes (host-owned at boot, so the host
- * may SMMU-map it, give it to a VM or remap it into KCore's window) must end below KCore's
- * own memory (text, data, table pools, logs): a larger -Dram_mib would hand KCore's pages
- * to the host. kcore_own_range only guards host faults and IOREMAP, not those calls. */
-_Static_assert(HL_RAM_BASE + HL_RAM_SIZE <= EL2_MEM_BASE,
-	       "ram_mib too large for the EL2 image: s2page RAM would cover KCore's own memory");
+/* SPEC §16 (H10): the RAM the engine's s2page describes is host-owned at boot (the host may
+ * SMMU-map it, give it to a VM or remap it into KCore's window) except KCore's own ranges
+ * (engine cfg.kcore, COREVISOR's from the start). So s2page either ends below KCore's own
+ * memory (text, data, table pools, logs: the test-kernel image, whose trap layer refuses
+ * that memory to the host) or covers all of it, as KCore's range (the Linux image, issue
+ * 12: the engine refuses it). Anything in between would hand KCore's pages to the host. */
+#define KCORE_IN_S2PAGE (HL_RAM_BASE + HL_RAM_SIZE >= EL2_RAM_END)
+_Static_assert(HL_RAM_BASE + HL_RAM_SIZE <= EL2_MEM_BASE || KCORE_IN_S2PAGE,
+	       "ram_mib: s2page RAM would cover part of KCore's own memory");
+#ifdef HL_EL2_LINUX
+_Static_assert(HL_RAM_SIZE == (uint64_t)LINUX_QEMU_RAM_MIB << 20 && KCORE_IN_S2PAGE,
+	       "the Linux image's s2page is all of QEMU's RAM (HL_RAM_MIB_OVERRIDE = LINUX_QEMU_RAM_MIB)");
+#endif
 
 /* KCore's image-verification keys, compiled in at build time (SPEC §11; the host never
  * supplies one, REGISTER_KVM names one by index). Public keys only: the image carries no
@@ -250,10 +257,41 @@ static void stream_key_take(void)
 		el2_fatal("no stream key at %#x (boot the image with `hyplog boot`, which loads one)", EL2_STREAMKEY_PA);
 }
 
+/*
+ * The Linux image's stream sink (issue 12): the same lines into KCore's own memory, not the
+ * UART. Under QEMU every UART byte is a trap and a host write(2) (~1 MB/s; a 4-CPU Linux run
+ * makes 100k+ records, 30+ MB of hex); a memory buffer costs nothing. When it is complete,
+ * `HLDUMP <pa> <len>` on the UART asks `hyplog boot` to stop QEMU and copy the buffer out
+ * (QMP pmemsave): KCore's memory, which the host's stage 2 never maps, so the host can
+ * neither write nor read it; and the HMAC covers its lines as on the UART.
+ */
+static char *dump_buf;
+static size_t dump_len, dump_cap;
+
+static void stream_out(const char *s, size_t n)
+{
+	if (dump_buf) {
+		if (n > dump_cap - dump_len)
+			el2_fatal("log stream buffer full (%zu bytes)", dump_cap);
+		memcpy(dump_buf + dump_len, s, n);
+		dump_len += n;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n')
+			uart_putc('\r');
+		uart_putc(s[i]);
+	}
+}
+
 /* a piece of a stream line: to the UART and into the stream's MAC */
 static void stream_put(const char *s, size_t n)
 {
 	crypto_auth_hmacsha256_update(&stream_mac, (const uint8_t *)s, n);
+	if (dump_buf) {
+		stream_out(s, n);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '\n')
 			uart_putc('\r');
@@ -319,10 +357,34 @@ static void dump_logs(void)
 
 	crc_init();
 	crypto_auth_hmacsha256_init(&stream_mac, stream_key, sizeof(stream_key));
+#ifdef HL_EL2_LINUX
+	{   /* the stream into memory: room for every record in hex plus the other lines */
+		uint64_t n = 0, bytes = 0;
+		hl_rcu_read_lock();
+		for (unsigned o = 1; o < HL_ID_END; o++) {
+			struct walk w = { 0 };
+			hl_log_base_foreach(hl_log_base_get(&eng->logs[o]), rec_visit, &w);
+			n += w.n;
+			bytes += w.bytes;
+		}
+		hl_rcu_read_unlock();
+		dump_cap = 2 * bytes + 24 * n + (1u << 20);
+		dump_buf = malloc(dump_cap);   /* NULL: the UART, as the test-kernel image */
+		el2_printf("el2: %llu records (%llu bytes): stream into memory at %p (%zu KiB)\n", (unsigned long long)n,
+			   (unsigned long long)bytes, (void *)dump_buf, dump_cap >> 10);
+	}
+#endif
 	el2_spin_lock(&con_lock);   /* every other CPU is parked: the console is ours */
-	snprintf(line, sizeof(line), "HLBEGIN 1 %u %u %u %u %u %u %u %u %u %u %zu\n", ncpus, HL_MAX_VM,
-		 HL_VCPU_PER_VM, HL_NR_CPUS, HL_CFG_RAM_MIB, HL_CFG_HOST_PMD_PAGES, HL_CFG_VM_PMD_PAGES,
-		 HL_CFG_CORE_PMD_PAGES, HL_CFG_SPT_PMD_PAGES, HL_ID_END, sizeof(struct hl_rec));
+	{
+		int n = snprintf(line, sizeof(line), "HLBEGIN 2 %u %u %u %u %u %u %u %u %u %u %zu %u", ncpus, HL_MAX_VM,
+				 HL_VCPU_PER_VM, HL_NR_CPUS, HL_CFG_RAM_MIB, HL_CFG_HOST_PMD_PAGES, HL_CFG_VM_PMD_PAGES,
+				 HL_CFG_CORE_PMD_PAGES, HL_CFG_SPT_PMD_PAGES, HL_ID_END, sizeof(struct hl_rec),
+				 (unsigned)eng->cfg.kcore.n);
+		for (unsigned i = 0; i < eng->cfg.kcore.n; i++)   /* KCore's ranges (issue 12) */
+			n += snprintf(line + n, sizeof(line) - n, " %llx %llx", (unsigned long long)eng->cfg.kcore.r[i].base,
+				      (unsigned long long)eng->cfg.kcore.r[i].size);
+		snprintf(line + n, sizeof(line) - n, "\n");
+	}
 	stream_puts(line);
 	for (unsigned i = 0; i < eng->cfg.nkeys; i++) {
 		int n = snprintf(line, sizeof(line), "HLKEY %u ", i);
@@ -378,7 +440,10 @@ static void dump_logs(void)
 		crypto_auth_hmacsha256_final(&stream_mac, mac);
 		sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
 		snprintf(line, sizeof(line), "HLMAC %s\n", hex);
-		uart_write_locked(line);
+		if (dump_buf)
+			stream_out(line, strlen(line));
+		else
+			uart_write_locked(line);
 	}
 	el2_spin_unlock(&con_lock);
 }
@@ -526,6 +591,14 @@ static _Noreturn void linux_finish(unsigned cpu, bool off)
 	cpu_res[cpu].status = off ? 0 : 1;   /* a reset is Linux's panic=-1: a failure */
 	dump_logs();
 	el2_printf("el2: image verdict %s\n", off ? "pass" : "FAIL (SYSTEM_RESET)");
+	if (dump_buf) {
+		/* `hyplog boot` stops QEMU, copies the stream out and quits QEMU: KCore waits here
+		 * (powering off first would end QEMU with the stream unread) */
+		__asm__ volatile("dsb sy" : : : "memory");
+		el2_printf("HLDUMP %llx %zu\n", (unsigned long long)(uintptr_t)dump_buf, dump_len);
+		for (;;)
+			__asm__ volatile("wfe");
+	}
 	el2_exit(off ? 0 : 1);
 }
 
@@ -688,9 +761,10 @@ void arch_el2_host_trap(struct trap_frame *f)
 #endif
 	if (ec == EC_DABT_LOW || ec == EC_IABT_LOW) {
 		uint64_t ipa = hpfar_to_ipa(f->hpfar, f->far);
-		/* the hypervisor's own memory: never the host's, whatever s2page says (the engine
-		 * maps every PA outside s2page as a device page) */
-		if (ipa >= EL2_MEM_BASE && ipa < EL2_RAM_END) {
+		/* the hypervisor's own memory outside s2page (the test-kernel image): never the
+		 * host's (the engine maps a PA below RAM as a device page). Inside s2page (the Linux
+		 * image) it is COREVISOR's and the engine refuses it */
+		if (!KCORE_IN_S2PAGE && ipa >= EL2_MEM_BASE && ipa < EL2_RAM_END) {
 			cpu_res[cpu].refused++;
 			f->elr += 4;
 			return;
@@ -795,6 +869,11 @@ static void boot_cpu0(void)
 	cfg.ncpus = ncpus;
 	cfg.with_ram = true;
 	cfg.ckpt_every = 0;
+	if (KCORE_IN_S2PAGE) {   /* KCore's own memory: COREVISOR's in s2page (issue 12) */
+		cfg.kcore.n = 1;
+		cfg.kcore.r[0].base = EL2_MEM_BASE;
+		cfg.kcore.r[0].size = EL2_RAM_END - EL2_MEM_BASE;
+	}
 	for (unsigned i = 0; i < sizeof(el2_kcore_keys) / sizeof(el2_kcore_keys[0]); i++)
 		if (hl_engine_cfg_add_key(&cfg, el2_kcore_keys[i]) < 0)
 			el2_fatal("more compiled-in KCore keys than HL_MAX_KEYS");
@@ -813,13 +892,14 @@ static void boot_cpu0(void)
 	 * and its own memory never go to a VM (IOREMAP) nor to the host */
 #ifdef HL_EL2_LINUX
 	/* Linux's console is the same PL011: the host owns it (KCore writes to it only before
-	 * Linux starts and after SYSTEM_OFF, when Linux has stopped its CPUs) */
-	if (!kcore_own_range(kc, EL2_MEM_BASE, EL2_RAM_END - EL2_MEM_BASE))
+	 * Linux starts and after SYSTEM_OFF, when Linux has stopped its CPUs). KCore's own
+	 * memory is COREVISOR's in s2page (cfg.kcore above): the engine refuses it to the host
+	 * and to IOREMAP (a RAM page is never an IO page), so no trap-layer range for it */
 #else
 	if (!kcore_own_range(kc, EL2_UART_BASE, 0x1000) ||
 	    !kcore_own_range(kc, EL2_MEM_BASE, EL2_RAM_END - EL2_MEM_BASE))
-#endif
 		el2_fatal("kcore_own_range failed");
+#endif
 #ifdef HL_FAULT_INJECTION
 	hl_fault_set(HL_FAULT_WRONG_DELTA, 97);
 #endif
