@@ -368,10 +368,27 @@ static bool init_cache_get(void)
 	return init_cache.ok;
 }
 
+/* what seq0_source builds on demand: a state with the run's map, and a gather buffer for a
+ * shard's or residual's image (valid until the next call); seq0_ws_free releases both */
+struct seq0_ws {
+	struct hl_state *st;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static void seq0_ws_free(struct seq0_ws *ws)
+{
+	hl_state_free(ws->st);
+	free(ws->buf);
+	memset(ws, 0, sizeof(*ws));
+}
+
 static int seq0_source(struct hl_engine *e, unsigned o, const struct hl_log_base *base,
-		       struct hl_state **scratch, const uint8_t **img, uint64_t *raw,
+		       struct seq0_ws *ws, const uint8_t **img, uint64_t *raw,
 		       const uint8_t **comp, uint64_t *clen)
 {
+	struct hl_state **scratch = &ws->st;
+
 	*img = NULL;
 	*comp = NULL;
 	*raw = has_state(&e->ref, o) ? hl_engine_obj_size(e, o) : 0;
@@ -410,25 +427,23 @@ static int seq0_source(struct hl_engine *e, unsigned o, const struct hl_log_base
 		*img = (*scratch)->img[o].base;
 		return (*scratch)->img[o].size == *raw ? 0 : -1;
 	}
-	/* a shard, or a residual (its shard-owned bytes zero): gathered into a buffer that lives
+	/* a shard, or a residual (its shard-owned bytes zero): gathered into ws->buf, valid
 	 * until the next call (one object at a time) */
-	static __thread uint8_t *gbuf;
-	static __thread size_t gcap;
-	if (gcap < *raw) {
-		free(gbuf);
-		gcap = 0;
-		if (!(gbuf = malloc(*raw)))
+	if (ws->cap < *raw) {
+		free(ws->buf);
+		ws->cap = 0;
+		if (!(ws->buf = malloc(*raw)))
 			return -1;
-		gcap = *raw;
+		ws->cap = *raw;
 	}
-	hl_state_obj_gather(*scratch, o, gbuf);
-	*img = gbuf;
+	hl_state_obj_gather(*scratch, o, ws->buf);
+	*img = ws->buf;
 	return 0;
 }
 
 int hl_file_seq0(struct hl_engine *e, unsigned obj, void *buf, size_t size)
 {
-	struct hl_state *scratch = NULL;
+	struct seq0_ws ws = { 0 };
 	const uint8_t *img, *comp;
 	uint64_t raw, clen;
 	uLongf out = size;
@@ -438,13 +453,13 @@ int hl_file_seq0(struct hl_engine *e, unsigned obj, void *buf, size_t size)
 		return -1;
 	hl_rcu_reader_ensure();
 	hl_rcu_read_lock();
-	rc = seq0_source(e, obj, rcu_dereference(e->logs[obj].base), &scratch, &img, &raw, &comp, &clen);
+	rc = seq0_source(e, obj, rcu_dereference(e->logs[obj].base), &ws, &img, &raw, &comp, &clen);
 	if (!rc && comp)
 		rc = uncompress(buf, &out, comp, clen) == Z_OK && out == size ? 0 : -1;
 	else if (!rc && img)
 		memcpy(buf, img, size);
 	hl_rcu_read_unlock();
-	hl_state_free(scratch);
+	seq0_ws_free(&ws);
 	return rc;
 }
 
@@ -461,7 +476,7 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 	struct ftrl t;
 	FILE *f;
 	uint64_t total = 0;
-	struct hl_state *scratch = NULL;
+	struct seq0_ws scratch = { 0 };
 	int rc = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
@@ -611,7 +626,7 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		if (fwrite(&t, sizeof(t), 1, f) != 1)
 			rc = ferr(err, 0, "write failed: %s", strerror(errno));
 	}
-	hl_state_free(scratch);
+	seq0_ws_free(&scratch);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		rc = rc ? rc : ferr(err, 0, "write failed: %s", strerror(errno));
 	if (fclose(f) != 0 && !rc)
