@@ -230,6 +230,7 @@ struct hl_engine *hb_engine(unsigned ncpus, enum hl_lock_kind kind, bool global,
 	cfg.with_ram = true;
 	cfg.lock_order_check = false;
 	cfg.s2page_shard_pages = HL_S2P_SHARD_PAGES_SCALE;   /* issue 11: as `hyplog stress` */
+	cfg.npt_host_shard_mib = HL_NPTH_SHARD_MIB_SCALE;
 	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	return hl_engine_new(&cfg);
 }

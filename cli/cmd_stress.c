@@ -53,8 +53,8 @@ static void usage(FILE *f)
 		"                    refinement of SPEC's s2page; default 512, which spreads 16 CPUs'\n"
 		"                    faults); 0 = one s2page object (SPEC's layout)\n"
 		"  --npt-shard-mib M the host stage-2 table's RAM part in shards of M MiB of IPA, each\n"
-		"                    its own lock and log, its RAM tables preallocated (4 spreads the\n"
-		"                    faults); 0 (the default) = one npt(host) object\n"
+		"                    its own lock and log, its RAM tables preallocated; default 4;\n"
+		"                    0 = one npt(host) object (SPEC's layout)\n"
 		"  --no-replay       skip the replay comparison\n"
 		"  --check           run the oracle checks live beside the CPUs (RCU reader) and\n"
 		"                    all of them again on the quiesced engine; report the lag\n"
@@ -148,6 +148,7 @@ int cmd_stress(int argc, char **argv)
 		}
 	hl_engine_cfg_default(&cfg);
 	cfg.s2page_shard_pages = HL_S2P_SHARD_PAGES_SCALE;   /* issue 11: faults of many CPUs spread */
+	cfg.npt_host_shard_mib = HL_NPTH_SHARD_MIB_SCALE;    /* and their host-table entries */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {

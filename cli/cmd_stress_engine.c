@@ -382,7 +382,7 @@ static void usage(FILE *f)
 		"  --logs-off        no records (baseline; skips the replay)\n"
 		"  --ckpt-every N    checkpoint an object every N records (default 16384, 0 = never)\n"
 		"  --s2p-shard-pages N  s2page in shards of N pages (default 512; 0: one object)\n"
-		"  --npt-shard-mib M npt(host) RAM tables in shards of M MiB (0, the default: one object)\n"
+		"  --npt-shard-mib M npt(host) RAM tables in shards of M MiB (default 4; 0: one object)\n"
 		"  --invalid-pct P   share of malformed operations (default 5)\n"
 		"  --no-replay       skip the replay comparison\n"
 		"  --check           run every oracle on the quiesced engine, with its page memory:\n"
@@ -426,6 +426,7 @@ int cmd_stress_engine(int argc, char **argv)
 
 	hl_engine_cfg_default(&cfg);
 	cfg.s2page_shard_pages = HL_S2P_SHARD_PAGES_SCALE;   /* issue 11: faults of many CPUs spread */
+	cfg.npt_host_shard_mib = HL_NPTH_SHARD_MIB_SCALE;    /* and their host-table entries */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
