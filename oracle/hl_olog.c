@@ -344,10 +344,10 @@ static int map_validate(struct hl_olog *lg, uint64_t map_off)
 		ab->size = spec_size(a);
 		if (ab->residual != (lg->resflag[a] == 1 + O_FMAP_RESIDUAL)) {
 			char nm2[24];
-			return free_rc(keys, map_bad(lg, map_off, "the map says %s %s a residual log, the file %s one",
+			return free_rc(keys, map_bad(lg, map_off, "the map says %s %s residual log, the file %s",
 						     hl_obj_name(a, nm2, sizeof(nm2)),
-						     lg->resflag[a] == 1 + O_FMAP_RESIDUAL ? "keeps" : "has no",
-						     ab->residual ? "has" : "has no"));
+						     lg->resflag[a] == 1 + O_FMAP_RESIDUAL ? "keeps a" : "keeps no",
+						     ab->residual ? "has one (a section with state)" : "has none"));
 		}
 		if (!ab->size) {
 			return free_rc(keys, map_bad(lg, map_off, "%s is refined into shards but has no state to refine",

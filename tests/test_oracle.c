@@ -1331,6 +1331,15 @@ Test(oracle_shards, corrupt_map_is_a_violation_not_a_crash)
 	memcpy(buf, clean, n);
 	((uint16_t *)map_entry(buf, 2))[1] = HL_ID_END + 5;
 	expect_bad_map(buf, n, "not a SPEC object");
+	/* a shard of an object the file logs on its own, which the map says keeps no residual */
+	memcpy(buf, clean, n);
+	((uint16_t *)map_entry(buf, 2))[1] = HL_CORE_ID;
+	expect_bad_map(buf, n, "the map says core keeps no residual log");
+	/* the residual flag where s2page has no log of its own */
+	memcpy(buf, clean, n);
+	for (unsigned k = 0; k < ns; k++)
+		((uint16_t *)map_entry(buf, k))[3] = 1;
+	expect_bad_map(buf, n, "the map says s2page keeps a residual log");
 	/* shard ids out of address order */
 	memcpy(buf, clean, n);
 	{
