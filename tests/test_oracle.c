@@ -1552,6 +1552,14 @@ Test(oracle_shards, live_checker_follows_and_cuts_shard_logs, .timeout = 60)
 	/* the logs as the windows left them (every one cut at one point) still check whole */
 	cr_assert_eq(hl_map_host(e, 1, hl_pa(th_pfn(3000) * PG)), HL_OK);
 	expect_pass(e);
+	{
+		/* the windows cut the shard logs too (each starts after its snapshot) */
+		const struct hl_olog *lg = live(e);
+		unsigned cut = 0;
+		for (unsigned id = HL_ID_END; id < lg->id_end; id++)
+			cut += hl_olog_parent(lg, id) == HL_S2PAGE_ID && lg->obj[id].snap && lg->obj[id].snap_seq > 0;
+		cr_assert_gt(cut, 1, "s2page shard logs cut by the windows: %u", cut);
+	}
 	hl_engine_free(e);
 }
 
