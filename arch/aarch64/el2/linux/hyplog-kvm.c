@@ -60,6 +60,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
+#include <asm/neon.h>
 
 #include "layout.h"
 #include "hyplog-kvm-abi.h"
@@ -323,7 +324,12 @@ static int vcpu_thread(void *arg)
 			FAIL("vm %ld vcpu %u: still running after %llu runs", vm->vmid, vc->id, vc->runs);
 			break;
 		}
+		/* KCore does not switch FP/SIMD registers (the VM's HCR/CPTR do not trap them): as
+		 * KVM's host does before a guest runs, the CPU's FP state is saved for its task and
+		 * the registers marked not Linux's, so a guest touching them corrupts nothing */
+		kernel_neon_begin();
 		r = hvc(HVC_VCPU_RUN, vm->vmid, vc->id, 0, 0, 0);
+		kernel_neon_end();
 		vc->runs++;
 		atomic64_inc(&st_run_calls);
 		hv->fault_addr = 0;
