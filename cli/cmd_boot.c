@@ -224,8 +224,10 @@ static int qmp_cmd(struct qmp *q, const char *cmd, double deadline, char *out, s
 	return qmp_reply(q, deadline, out, outn);
 }
 
-/* stop QEMU, copy [pa, pa + len) to path, quit QEMU: 0 on success (why in err) */
-static int qmp_dump(const char *sock, uint64_t pa, uint64_t len, const char *path, char *err, size_t errn)
+/* connect, stop QEMU, copy [pa, pa + len) to path: 0 on success (why in err); q stays open
+ * (on failure too, when connected) for qmp_end */
+static int qmp_dump(struct qmp *qp, const char *sock, uint64_t pa, uint64_t len, const char *path, char *err,
+		    size_t errn)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct qmp q = { .fd = -1 };
@@ -233,6 +235,7 @@ static int qmp_dump(const char *sock, uint64_t pa, uint64_t len, const char *pat
 	char cmd[PATH_MAX + 200], out[512] = "";
 	int rc = -1;
 
+	qp->fd = -1;
 	if (strlen(sock) >= sizeof(a.sun_path)) {
 		snprintf(err, errn, "QMP socket path too long");
 		return -1;
@@ -264,9 +267,18 @@ static int qmp_dump(const char *sock, uint64_t pa, uint64_t len, const char *pat
 	}
 	rc = 0;
 done:
-	(void)qmp_cmd(&q, "{\"execute\": \"quit\"}\n", now() + 10, NULL, 0);
-	close(q.fd);
+	*qp = q;
 	return rc;
+}
+
+/* quit QEMU (KCore's stream is read) or let it go on (cont: the HLDUMP line was not KCore's) */
+static void qmp_end(struct qmp *q, bool quit)
+{
+	if (q->fd < 0)
+		return;
+	(void)qmp_cmd(q, quit ? "{\"execute\": \"quit\"}\n" : "{\"execute\": \"cont\"}\n", now() + 10, NULL, 0);
+	close(q->fd);
+	q->fd = -1;
 }
 
 struct boot {
@@ -901,20 +913,25 @@ int cmd_boot(int argc, char **argv)
 				kvm_failed = fl ? atoll(fl + 8) : -1;
 			}
 		}
-		if (linux_host && !dumped && !strncmp(line, "HLDUMP ", 7)) {
-			/* the stream is in KCore's memory: stop QEMU, copy it out, quit QEMU, then read
-			 * its lines as if they had come over the UART */
+		if (linux_host && !b->authed && !strncmp(line, "HLDUMP ", 7)) {
+			/* the stream is in KCore's memory: stop QEMU, copy it out, read its lines as
+			 * if they had come over the UART; then quit QEMU if they were KCore's stream
+			 * (its HMAC verified), else let QEMU go on: Linux can print an HLDUMP line
+			 * too, a forgery like any stream line it prints */
 			unsigned long long pa, len;
 			char why[400] = "";
-			FILE *df;
-			dumped = true;
+			struct qmp q = { .fd = -1 };
+			FILE *df = NULL;
+			double td = now();
 			if (!quiet)
 				printf("  | %s", line);
-			t_dump = now();
-			if (sscanf(line, "HLDUMP %llx %llu", &pa, &len) != 2 || len > (1ull << 31) ||
-			    qmp_dump(qsock, pa, len, qdump, why, sizeof(why)) || !(df = fopen(qdump, "r"))) {
-				fprintf(stderr, "hyplog boot: the stream in memory could not be read: %s\n",
+			if (sscanf(line, "HLDUMP %llx %llu", &pa, &len) != 2 || len == 0 || len > (256ull << 20) ||
+			    qmp_dump(&q, qsock, pa, len, qdump, why, sizeof(why)) || !(df = fopen(qdump, "r"))) {
+				fprintf(stderr, "hyplog boot: an HLDUMP stream could not be read: %s\n",
 					why[0] ? why : "malformed HLDUMP line");
+				b->forged_lines++;
+				unlink(qdump);
+				qmp_end(&q, false);
 				continue;
 			}
 			while ((n = getline(&line, &lcap, df)) >= 0) {
@@ -924,9 +941,15 @@ int cmd_boot(int argc, char **argv)
 			}
 			fclose(df);
 			unlink(qdump);
-			t_dump = now() - t_dump;
-			if (b->authed && !t_stream)
-				t_stream = now();
+			if (!b->authed)
+				b->forged_lines++;   /* no stream of KCore's there */
+			qmp_end(&q, b->authed);
+			if (b->authed) {
+				dumped = true;
+				t_dump = now() - td;
+				if (!t_stream)
+					t_stream = now();
+			}
 			continue;
 		}
 		on_line(b, line, quiet);
