@@ -54,8 +54,19 @@ int cli_engine_option(int opt, const char *arg, struct hl_engine_cfg *cfg, unsig
 
 /* the single FILE operand after the options, or NULL (message printed) */
 const char *cli_one_file(const char *cmd, int argc, char **argv, int optind_now);
-/* hl_file_read, printing "hyplog CMD: FILE: at byte offset N: why" on failure */
+/* hl_file_read, printing "hyplog CMD: FILE: at byte offset N: why" on failure, and then
+ * (only then) *rc the exit status to return (a log of another RAM size: cli_other_ram_log, with argc/argv) */
 struct hl_engine *cli_read_log(const char *cmd, const char *path, struct hl_file_info *info,
-			       struct hl_file_err *ferr);
+			       struct hl_file_err *ferr, int argc, char **argv, int *rc);
+
+/* Run hyplog-linux (beside this binary) with this command's arguments (argv[0] = CMD): the
+ * EL2 Linux image's logs need s2page over all of its RAM, a build-time size (issue 12).
+ * Returns only when it cannot be run (message printed): HL_EXIT_USAGE. */
+int cli_exec_linux(const char *cmd, int argc, char **argv);
+/* After the reader refused PATH: if its header says another RAM size, name the binary that
+ * reads it: in hyplog, a log of the EL2 Linux image is handed to hyplog-linux (exec; the
+ * return is the exit status when that fails); in hyplog-linux, a note naming hyplog.
+ * -1: go on with the reader's own error. */
+int cli_other_ram_log(const char *cmd, const char *path, int argc, char **argv);
 
 #endif

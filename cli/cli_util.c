@@ -1,15 +1,20 @@
 /* cli_util.c - what several subcommands share: clocks, memory, progress, engine options. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "hl_const.h"
+#include "arch/aarch64/el2/image/layout.h"   /* LINUX_QEMU_RAM_MIB */
 
 /*
  * The one number parser of every option: decimal digits, or 0x/0X and hex digits, and
@@ -147,14 +152,83 @@ const char *cli_one_file(const char *cmd, int argc, char **argv, int optind_now)
 	return argv[optind_now];
 }
 
+int cli_exec_linux(const char *cmd, int argc, char **argv)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 16];
+	char *args[argc + 2];
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *s;
+
+	if (k <= 0 || !(exe[k] = 0, s = strrchr(exe, '/'))) {
+		fprintf(stderr, "hyplog %s: cannot find this binary's directory (to run hyplog-linux)\n", cmd);
+		return HL_EXIT_USAGE;
+	}
+	*s = 0;
+	snprintf(path, sizeof(path), "%s/hyplog-linux", exe);
+	args[0] = path;
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	args[argc + 1] = NULL;
+	fflush(NULL);
+	execv(path, args);
+	fprintf(stderr, "hyplog %s: this hyplog's s2page is %u MiB, the EL2 Linux image's is %u MiB: its logs "
+		"are read by hyplog-linux, which is not at %s (%s; ninja builds it beside hyplog)\n", cmd,
+		HL_CFG_RAM_MIB, LINUX_QEMU_RAM_MIB, path, strerror(errno));
+	return HL_EXIT_USAGE;
+}
+
+/*
+ * The build-configuration words at the start of a log file (SPEC §5 "Files": magic, version,
+ * hdr_len, max_vm, vcpus_per_vm, nr_cpus, ram_mib, ...). Only peeked at after the reader has
+ * refused the file, to name the binary that reads it; the reader checks them all.
+ */
+#define LOG_MAGIC "HYPLOG\r\n"
+#define LOG_RAM_MIB_OFF 28
+
+int cli_other_ram_log(const char *cmd, const char *path, int argc, char **argv)
+{
+	unsigned char h[LOG_RAM_MIB_OFF + 4];
+	struct stat st;
+	uint32_t mib;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, h, sizeof(h)) : -1;
+	close(fd);
+	if (n != (ssize_t)sizeof(h) || memcmp(h, LOG_MAGIC, 8) != 0)
+		return -1;
+	memcpy(&mib, h + LOG_RAM_MIB_OFF, 4);
+	if (mib == HL_CFG_RAM_MIB)
+		return -1;
+#ifdef HL_RAM_MIB_OVERRIDE
+	fprintf(stderr, "hyplog-linux %s: %s was written with s2page = %u MiB, not the EL2 Linux image's %u MiB: "
+		"hyplog-linux reads only that image's logs; `hyplog %s` reads this one if it was built with "
+		"-Dram_mib=%u\n", cmd, path, mib, HL_CFG_RAM_MIB, cmd, mib);
+	return -1;
+#else
+	if (mib != LINUX_QEMU_RAM_MIB)
+		return -1;
+	fprintf(stderr, "hyplog %s: %s was written by the EL2 Linux image (s2page = %u MiB, this build's is %u MiB): "
+		"running hyplog-linux, which reads it\n", cmd, path, mib, HL_CFG_RAM_MIB);
+	return cli_exec_linux(cmd, argc, argv);
+#endif
+}
+
 struct hl_engine *cli_read_log(const char *cmd, const char *path, struct hl_file_info *info,
-			       struct hl_file_err *ferr)
+			       struct hl_file_err *ferr, int argc, char **argv, int *rc)
 {
 	struct hl_engine *e = hl_file_read(path, info, ferr);
-	if (!e)
+
+	if (e)
+		return e;
+	if ((*rc = cli_other_ram_log(cmd, path, argc, argv)) < 0) {
+		*rc = HL_EXIT_USAGE;
 		fprintf(stderr, "hyplog %s: %s: at byte offset %llu: %s\n", cmd, path,
 			(unsigned long long)ferr->offset, ferr->msg);
-	return e;
+	}
+	return NULL;
 }
 
 json_t *cli_json_str(const char *s)

@@ -222,6 +222,9 @@ int cmd_check(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (hl_olog_read(&lg, argv[optind], &oerr)) {
 		cross = false;
+		rc = cli_other_ram_log("check", argv[optind], argc, argv);   /* the EL2 Linux image's log */
+		if (rc >= 0)
+			return rc;
 		if (json) {
 			json_t *o = json_object();
 			json_object_set_new(o, "file", json_string(argv[optind]));

@@ -122,9 +122,9 @@ int cmd_export(int argc, char **argv)
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
-	e = cli_read_log("export", argv[optind], &info, &ferr);
+	e = cli_read_log("export", argv[optind], &info, &ferr, argc, argv, &rc);
 	if (!e)
-		return HL_EXIT_USAGE;
+		return rc;
 	{
 		struct hl_olog lg;
 		struct hl_olog_err oerr;

@@ -56,9 +56,9 @@ int cmd_replay(int argc, char **argv)
 		usage(stderr);
 		return HL_EXIT_USAGE;
 	}
-	e = cli_read_log("replay", argv[optind], &info, &ferr);
+	e = cli_read_log("replay", argv[optind], &info, &ferr, argc, argv, &rc);
 	if (!e)
-		return HL_EXIT_USAGE;
+		return rc;
 	if (!quiet)
 		printf("file %s: version %u, %u cpus, %llu records, %llu snapshots, %llu bytes, halted cpus 0x%llx\n",
 		       argv[optind], info.version, info.ncpus, (unsigned long long)info.records,

@@ -103,5 +103,39 @@ expect 0 "" -- export "$T/$(printf 'bad\xffname.hlog')"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" ||
 	{ echo "FAIL: export of a non-UTF-8 file name is not valid JSON"; fails=$((fails + 1)); }
 
+# ---- a log of the EL2 Linux image (s2page = 2048 MiB, issue 12) is read by hyplog-linux: check,
+# replay and export run it (they used to report only "file was written with ram_mib=2048"), or
+# say clearly that it is missing. The log: good.hlog with the header's ram_mib made 2048.
+if python3 - "$T/good.hlog" "$T/linux.hlog" <<'EOF'
+import struct, sys, zlib
+d = bytearray(open(sys.argv[1], 'rb').read())
+if struct.unpack_from('<I', d, 28)[0] == 2048:
+    sys.exit(1)   # this build is the Linux image's size: nothing to hand over
+hl = struct.unpack_from('<I', d, 12)[0]
+struct.pack_into('<I', d, 28, 2048)
+struct.pack_into('<I', d, hl - 4, zlib.crc32(bytes(d[:hl - 4])))
+open(sys.argv[2], 'wb').write(d)
+EOF
+then
+	mkdir "$T/alone"
+	cp "$H" "$T/alone/hyplog"
+	for cmd in check replay export; do
+		if [[ -x "$(dirname "$H")/hyplog-linux" ]]; then
+			n=$((n + 1))
+			timeout "$LIMIT" "$H" $cmd "$T/linux.hlog" >"$T/out" 2>"$T/err" </dev/null
+			if ! grep -qF "written by the EL2 Linux image (s2page = 2048 MiB" "$T/err" ||
+				! grep -qF "running hyplog-linux" "$T/err"; then
+				echo "FAIL: hyplog $cmd of a Linux image's log does not run hyplog-linux: $(head -c 300 "$T/err")"
+				fails=$((fails + 1))
+			else
+				echo "ok:   hyplog $cmd of a Linux image's log runs hyplog-linux"
+			fi
+		fi
+		H_ALL=$H H=$T/alone/hyplog
+		expect 2 "read by hyplog-linux, which is not at $T/alone/hyplog-linux" -- $cmd "$T/linux.hlog"
+		H=$H_ALL
+	done
+fi
+
 echo "test_cli: $((n - fails))/$n cases passed, $fails failed"
 [[ $fails -eq 0 ]]
