@@ -9,11 +9,18 @@
  *           nk base size ...   KCore's own RAM ranges (nk <= 4, hex): COREVISOR's in s2page
  *                             from the start (issue 12; the engine's configuration, the log
  *                             file's KCore ranges block)
+ *   HLMAP obj_end nshards s2p_pages npth_mib   (version 3, right after HLBEGIN) the engine's
+ *                             refinement map (issue 11): its object-ID bound, shard count and
+ *                             the cfg sizes it was built from; then nshards lines
+ *   HLSHARD id parent residual nranges off:len...   one shard (hex ranges of the parent's
+ *                             image, ascending). The map must be exactly the one the engine
+ *                             builds from those sizes (else the stream is rejected); the log
+ *                             file's map block is written from it, and the oracle reads it there
  *   HLKEY idx hex             KCore's compiled-in key idx (0, 1, ... in order): the log
  *                             file's header carries them (SPEC §11)
  *   HLINIT obj pool_pa        a table object's initial image uses this real pool PA: the log
  *                             gets that initial image as a snapshot at seq 0
- *   HLOBJ obj first_seq nrecs bytes live_digest
+ *   HLOBJ obj first_seq nrecs bytes live_digest   every SPEC object and every shard of the map
  *   HLREC hex crc32           one record (crc32 of its bytes, checked here)
  *   HLCPU cpu halted status checks refused mmio_rejected hvc_errors name=count...
  *   HLEND records crc32-of-every-record-byte
@@ -99,6 +106,8 @@ static void usage(FILE *f)
 		"  --transcript FILE  also write every line QEMU printed (console and stream) to FILE\n"
 		"  --expect-forgery    pass iff forged stream lines were seen on the console and refused,\n"
 		"                  and KCore's own (authenticated) stream passes everything else\n"
+		"  --min-shards N  also fail unless the image's refinement map (s2page and npt(host) in\n"
+		"                  shards, issue 11) has >= N shards\n"
 		"\n"
 		"The stream is authenticated: each run loads a fresh random key into KCore's memory\n"
 		"(-device loader) and only a stream whose HMAC verifies under it is KCore's; any other\n"
@@ -149,28 +158,10 @@ _Static_assert(HL_CFG_RAM_MIB == LINUX_QEMU_RAM_MIB, "hyplog-linux: meson.build 
  * binary with RAM = LINUX_QEMU_RAM_MIB (meson.build). argv is cmd_boot's ("boot", ...). */
 static __attribute__((unused)) int linux_reexec(int argc, char **argv)
 {
-	char exe[PATH_MAX], path[PATH_MAX + 16];
-	char *args[argc + 2];
-	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *s;
+	int rc = cli_exec_linux("boot --linux", argc, argv);   /* returns only if it cannot run it */
 
-	if (k <= 0 || !(exe[k] = 0, s = strrchr(exe, '/'))) {
-		fprintf(stderr, "hyplog boot --linux: cannot find this binary's directory\n");
-		return HL_EXIT_USAGE;
-	}
-	*s = 0;
-	snprintf(path, sizeof(path), "%s/hyplog-linux", exe);
-	args[0] = path;
-	for (int i = 0; i < argc; i++)
-		args[i + 1] = argv[i];
-	args[argc + 1] = NULL;
-	fflush(NULL);
-	execv(path, args);
-	fprintf(stderr, "hyplog boot --linux: this hyplog's s2page is %u MiB, the Linux image's is %u MiB: its logs "
-		"are read by hyplog-linux, which is not at %s (%s; ninja builds it)\n", HL_CFG_RAM_MIB, LINUX_QEMU_RAM_MIB,
-		path, strerror(errno));
 	printf("RESULT: FAIL (no hyplog-linux)\n");
-	return HL_EXIT_USAGE;
+	return rc;
 }
 
 /* ---- the Linux image's stream in memory (issue 12) -----------------------------------------
@@ -288,10 +279,16 @@ struct boot {
 	char why[256];
 	unsigned cur_obj;
 	uint64_t cur_n, cur_bytes, cur_first;
-	uint64_t want_n[HL_ID_END], want_bytes[HL_ID_END];
-	uint64_t live[HL_ID_END];
-	bool have_obj[HL_ID_END];
-	uint64_t got_n[HL_ID_END], got_bytes[HL_ID_END];
+	/* HLBEGIN's configuration and the map the HLMAP/HLSHARD lines build (the engine is made
+	 * once the map is complete) */
+	struct hl_engine_cfg cfg;
+	struct hl_refine ref;
+	unsigned map_shards;         /* HLSHARD lines announced by HLMAP */
+	bool have_map;
+	uint64_t want_n[HL_OBJ_END], want_bytes[HL_OBJ_END];
+	uint64_t live[HL_OBJ_END];
+	bool have_obj[HL_OBJ_END];
+	uint64_t got_n[HL_OBJ_END], got_bytes[HL_OBJ_END];
 	uint64_t total;
 	uint64_t hvc_errors_total;   /* hypercalls refused + host accesses skipped, all CPUs */
 	uint64_t skipped_total;      /* host accesses KCore skipped (HLCPU skipped=, the Linux image:
@@ -354,9 +351,12 @@ static int on_begin(struct boot *b, const char *l)
 	struct hl_engine_cfg cfg;
 
 	if (sscanf(l, "HLBEGIN %u %u %u %u %u %u %u %u %u %u %u %u %u%n", &v, &n, &mv, &vc, &nc, &rm, &hp, &vp, &cp,
-		   &sp, &ie, &rh, &nk, &used) != 13 || v != 2 || nk > HL_MAX_KCORE_RANGES)
+		   &sp, &ie, &rh, &nk, &used) != 13 || nk > HL_MAX_KCORE_RANGES)
 		return bad(b, "malformed HLBEGIN line");
-	/* version 2: KCore's own RAM ranges (issue 12), COREVISOR's in s2page from the start */
+	if (v != 3)
+		return bad(b, "HLBEGIN version %u: this hyplog reads version 3 (the refinement map, issue 11)", v);
+	/* version 2: KCore's own RAM ranges (issue 12), COREVISOR's in s2page from the start;
+	 * version 3: the HLMAP line follows */
 	hl_engine_cfg_default(&cfg);
 	cfg.kcore.n = nk;
 	for (unsigned i = 0; i < nk; i++) {
@@ -378,12 +378,86 @@ static int on_begin(struct boot *b, const char *l)
 		return bad(b, "HLBEGIN: %u CPUs", n);
 	cfg.ncpus = n;
 	cfg.with_ram = false;
-	b->e = hl_engine_new(&cfg);
-	if (!b->e)
-		return bad(b, "out of memory");
+	b->cfg = cfg;
 	b->ncpus = n;
 	b->began = true;
 	return 0;
+}
+
+/* the engine, once the map is complete: built from HLBEGIN's configuration and HLMAP's sizes
+ * (the image's own construction), and the streamed map must be exactly its map: shard ids,
+ * parents, residual flags and ranges. A map the engine would not build is rejected here (the
+ * log file, the replay and the oracle all assume the engine's routing) */
+static int map_done(struct boot *b)
+{
+	const struct hl_refine *w;
+
+	if (hl_refine_finish(&b->ref))
+		return bad(b, "HLSHARD: the refinement map is not a refinement (two shards own a byte, or s2page has a gap)");
+	b->e = hl_engine_new(&b->cfg);
+	if (!b->e)
+		return bad(b, "HLMAP: no engine for s2page shards of %llu pages, npt(host) shards of %llu MiB",
+			   (unsigned long long)b->cfg.s2page_shard_pages, (unsigned long long)b->cfg.npt_host_shard_mib);
+	w = &b->e->ref;
+	if (w->nshards != b->ref.nshards || memcmp(w->ids, b->ref.ids, sizeof(w->ids[0]) * w->nshards))
+		return bad(b, "HLSHARD: the map's shards differ from the engine's for these sizes (%u shards, want %u)",
+			   b->ref.nshards, w->nshards);
+	for (unsigned k = 0; k < w->nshards; k++) {
+		unsigned i = w->ids[k] - HL_ID_END, p = w->sh[i].parent;
+		if (b->ref.sh[i].parent != p || b->ref.sh[i].nranges != w->sh[i].nranges ||
+		    b->ref.parent[p].residual != w->parent[p].residual ||
+		    memcmp(&b->ref.ranges[b->ref.sh[i].first], &w->ranges[w->sh[i].first],
+			   sizeof(struct hl_range) * w->sh[i].nranges))
+			return bad(b, "HLSHARD %u: not the engine's shard (parent, residual flag or ranges differ)", w->ids[k]);
+	}
+	b->have_map = true;
+	return 0;
+}
+
+static int on_map(struct boot *b, const char *l)
+{
+	unsigned oe, ns;
+	unsigned long long pages, mib;
+
+	if (b->have_map || b->map_shards || b->ref.nshards)
+		return bad(b, "a second HLMAP line");
+	if (sscanf(l, "HLMAP %u %u %llu %llu", &oe, &ns, &pages, &mib) != 4)
+		return bad(b, "malformed HLMAP line");
+	if (oe != HL_OBJ_END || ns > HL_SHARD_MAX)
+		return bad(b, "HLMAP: object-ID bound %u, %u shards (this hyplog: %u, at most %u)", oe, ns,
+			   HL_OBJ_END, HL_SHARD_MAX);
+	b->cfg.s2page_shard_pages = pages;
+	b->cfg.npt_host_shard_mib = mib;
+	hl_refine_init(&b->ref);
+	b->map_shards = ns;
+	return ns ? 0 : map_done(b);
+}
+
+static int on_shard(struct boot *b, const char *l)
+{
+	unsigned id, parent, residual, nr;
+	int used = 0;
+	struct hl_range rg[HL_REFINE_MAX_RANGES];
+
+	if (b->have_map || b->ref.nshards >= b->map_shards)
+		return bad(b, "HLSHARD outside the map (no HLMAP, or more shards than announced)");
+	if (sscanf(l, "HLSHARD %u %u %u %u%n", &id, &parent, &residual, &nr, &used) != 4 || residual > 1 || nr == 0 ||
+	    nr > HL_REFINE_MAX_RANGES)
+		return bad(b, "malformed HLSHARD line");
+	for (unsigned i = 0; i < nr; i++) {
+		unsigned long long off, len;
+		int k = 0;
+		if (sscanf(l + used, " %llx:%llx%n", &off, &len, &k) != 2)
+			return bad(b, "HLSHARD %u: malformed range %u", id, i);
+		used += k;
+		rg[i] = (struct hl_range){ off, len };
+	}
+	if (l[used])
+		return bad(b, "HLSHARD %u: trailing text", id);
+	if (hl_refine_add_shard(&b->ref, id, parent, rg, nr, residual))
+		return bad(b, "HLSHARD %u of object %u: not a valid shard (id, parent, ranges inside the parent, ascending "
+			   "and disjoint, ids ascending)", id, parent);
+	return b->ref.nshards == b->map_shards ? map_done(b) : 0;
 }
 
 /* one of KCore's compiled-in keys: into the reading engine's configuration, which the log
@@ -431,8 +505,41 @@ static int on_init(struct boot *b, const char *l)
 	} else {
 		hl_pool_layout_of(o - HL_NPT_ID, &lay);
 		hl_pt_init(img, &lay, o - HL_NPT_ID, pa, 4);
+		/* a sharded host table starts with its RAM tables preallocated (issue 11) */
+		if (o == HL_NPT_OBJ(HL_HOSTVISOR) && hl_refine_sharded(&b->e->ref, o))
+			hl_npth_prealloc(img);
 	}
-	rc = hl_log_set_snapshot(&b->e->logs[o], 0, img, size);
+	rc = 0;
+	if (hl_refine_sharded(&b->e->ref, o)) {
+		/* each shard's seq-0 image: its ranges of this one, as a snapshot at seq 0; the
+		 * residual keeps the rest, the shards' bytes zero (the log file's convention) */
+		const struct hl_refine *r = &b->e->ref;
+		for (unsigned k = 0; k < r->nshards && !rc; k++) {
+			unsigned id = r->ids[k], i = id - HL_ID_END;
+			uint8_t *sb;
+			size_t at = 0;
+			if (r->sh[i].parent != o)
+				continue;
+			if (!(sb = malloc(r->sh[i].size))) {
+				rc = -1;
+				break;
+			}
+			for (unsigned j = 0; j < r->sh[i].nranges; j++) {
+				const struct hl_range *g = &r->ranges[r->sh[i].first + j];
+				memcpy(sb + at, img + g->off, g->len);
+				at += g->len;
+			}
+			rc = hl_log_set_snapshot(&b->e->logs[id], 0, sb, r->sh[i].size);
+			free(sb);
+		}
+		for (unsigned k = 0; k < r->nshards; k++) {
+			unsigned i = r->ids[k] - HL_ID_END;
+			for (unsigned j = 0; r->sh[i].parent == o && j < r->sh[i].nranges; j++)
+				memset(img + r->ranges[r->sh[i].first + j].off, 0, r->ranges[r->sh[i].first + j].len);
+		}
+	}
+	if (!rc)
+		rc = hl_log_set_snapshot(&b->e->logs[o], 0, img, size);
 	free(img);
 	return rc ? bad(b, "out of memory") : 0;
 }
@@ -442,8 +549,8 @@ static int on_obj(struct boot *b, const char *l)
 	unsigned o;
 	unsigned long long first, n, bytes, dig;
 
-	if (sscanf(l, "HLOBJ %u %llu %llu %llu %llx", &o, &first, &n, &bytes, &dig) != 5 || o < 1 || o >= HL_ID_END ||
-	    b->have_obj[o])
+	if (sscanf(l, "HLOBJ %u %llu %llu %llu %llx", &o, &first, &n, &bytes, &dig) != 5 || o < 1 || o >= HL_OBJ_END ||
+	    (o >= HL_ID_END && !hl_refine_is_shard(&b->e->ref, o)) || b->have_obj[o])
 		return bad(b, "malformed HLOBJ line");
 	if (first != 1)
 		return bad(b, "object %u: log starts at seq %llu (the image takes no checkpoints)", o, first);
@@ -550,8 +657,9 @@ static int on_end(struct boot *b, const char *l)
 	if (n != b->total || crc != b->all_crc)
 		return bad(b, "stream totals differ: %llu records crc %08x, got %llu crc %08x", n, crc,
 			   (unsigned long long)b->total, b->all_crc);
-	for (unsigned o = 1; o < HL_ID_END; o++)
-		if (!b->have_obj[o] || b->got_n[o] != b->want_n[o] || b->got_bytes[o] != b->want_bytes[o])
+	for (unsigned o = 1; o < HL_OBJ_END; o++)
+		if ((o < HL_ID_END || hl_refine_is_shard(&b->e->ref, o)) &&
+		    (!b->have_obj[o] || b->got_n[o] != b->want_n[o] || b->got_bytes[o] != b->want_bytes[o]))
 			return bad(b, "object %u: %llu records announced, %llu received", o,
 				   (unsigned long long)b->want_n[o], (unsigned long long)b->got_n[o]);
 	b->ended = true;
@@ -561,7 +669,7 @@ static int on_end(struct boot *b, const char *l)
 static bool is_stream_line(const char *l)
 {
 	static const char *const kinds[] = { "HLBEGIN ", "HLREC ", "HLKEY ", "HLINIT ", "HLOBJ ", "HLCPU ", "HLEND ",
-					     "HLMAC " };
+					     "HLMAC ", "HLMAP ", "HLSHARD " };
 	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (!strncmp(l, kinds[i], strlen(kinds[i])))
 			return true;
@@ -628,6 +736,18 @@ static void on_line(struct boot *b, char *l, bool quiet)
 	mac_line(b, l);
 	if (b->bad)
 		return;
+	if (!strncmp(l, "HLMAP ", 6)) {
+		on_map(b, l);
+		return;
+	}
+	if (!strncmp(l, "HLSHARD ", 8)) {
+		on_shard(b, l);
+		return;
+	}
+	if (!b->have_map) {   /* every other line needs the engine, which needs the map */
+		bad(b, "%.8s line before the refinement map (HLMAP/HLSHARD) is complete", l);
+		return;
+	}
 	if (!strncmp(l, "HLREC ", 6))
 		on_rec(b, l);
 	else if (!strncmp(l, "HLKEY ", 6))
@@ -660,8 +780,10 @@ static void print_log_sizes(struct hl_engine *e)
 	printf("logs:");
 	hl_rcu_reader_ensure();
 	hl_rcu_read_lock();
-	for (unsigned o = 1; o < HL_ID_END; o++) {
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
 		struct log_size ls = { 0, 0 };
+		if (o >= HL_ID_END && !hl_refine_is_shard(&e->ref, o))
+			continue;
 		char name[24];
 		hl_log_foreach(&e->logs[o], log_size_visit, &ls);
 		if (ls.n)
@@ -688,10 +810,11 @@ int cmd_boot(int argc, char **argv)
 		{ "linux-variant", required_argument, NULL, 'W' },
 		{ "expect-forgery", no_argument, NULL, 'F' },
 		{ "transcript", required_argument, NULL, 'T' },
+		{ "min-shards", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long smp = 4, timeout = 600, min_traps = 0;
+	unsigned long long smp = 4, timeout = 600, min_traps = 0, min_shards = 0;
 	bool expect_violation = false, linux_host = false, expect_forgery = false;
 	const char *lx_variant = NULL, *transcript = NULL;
 	FILE *tf = NULL;
@@ -750,6 +873,10 @@ int cmd_boot(int argc, char **argv)
 			break;
 		case 'F': expect_forgery = true; break;
 		case 'T': transcript = optarg; break;
+		case 'S':
+			if (cli_parse_u64("--min-shards", optarg, 0, HL_SHARD_MAX, &min_shards))
+				return HL_EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return HL_EXIT_OK;
 		default: usage(stderr); return HL_EXIT_USAGE;
 		}
@@ -1046,6 +1173,11 @@ int cmd_boot(int argc, char **argv)
 		t_check = now() - tc;
 		printf("boot: %llu records from %u CPUs in %s (%llu bytes)\n", (unsigned long long)info.records,
 		       b->ncpus, log, (unsigned long long)info.file_bytes);
+		printf("boot: refinement map: %u shards (s2page %s, %llu pages each; npt(host) %s, %llu MiB each)\n",
+		       b->e->ref.nshards, hl_refine_sharded(&b->e->ref, HL_S2PAGE_ID) ? "sharded" : "one object",
+		       (unsigned long long)b->e->cfg.s2page_shard_pages,
+		       hl_refine_sharded(&b->e->ref, HL_NPT_OBJ(HL_HOSTVISOR)) ? "sharded" : "one object",
+		       (unsigned long long)b->e->cfg.npt_host_shard_mib);
 		print_log_sizes(e2);
 		if (crc == 0)
 			printf("check: pass (every oracle holds: H_CalLock, sync_shared, relate_hlock, serializability, "
@@ -1080,6 +1212,9 @@ int cmd_boot(int argc, char **argv)
 				printf("RESULT: FAIL (forged log-stream lines on the console: %llu lines, %llu streams, %llu late)\n",
 				       (unsigned long long)b->forged_lines, (unsigned long long)b->forged_streams,
 				       (unsigned long long)b->late_lines);
+			else if (b->e->ref.nshards < min_shards)
+				printf("RESULT: FAIL (the image's refinement map has %u shards, want >= %llu)\n",
+				       b->e->ref.nshards, min_shards);
 			else if (expect_forgery && !b->forged_lines && !b->forged_streams)
 				printf("RESULT: FAIL (--expect-forgery: no forged stream line was seen)\n");
 			else if (min_traps && (lo < min_traps || (!linux_host && missing)))
