@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "arch/aarch64/el2/image/layout.h"   /* LINUX_QEMU_RAM_MIB */
 #include "hl_check.h"
 #include "hl_file.h"
 #include "hl_lock.h"
@@ -92,7 +93,10 @@ static void usage(FILE *f)
 		"  --no-crosscheck   never run it\n"
 		"  -h, --help        this text\n"
 		"\n"
-		"exit: 0 every check holds, 1 a violation, 2 unreadable or malformed file\n");
+		"A log of the EL2 Linux image (`hyplog boot --linux`, s2page %u MiB) is read by\n"
+		"hyplog-linux, which this command runs (it lies beside this binary).\n"
+		"\n"
+		"exit: 0 every check holds, 1 a violation, 2 unreadable or malformed file\n", LINUX_QEMU_RAM_MIB);
 }
 
 static const char *obj_str(unsigned obj, char *buf, unsigned len)

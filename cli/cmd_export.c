@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "arch/aarch64/el2/image/layout.h"   /* LINUX_QEMU_RAM_MIB */
 #include "hl_check.h"
 #include "hl_olog.h"
 #include "hl_file.h"
@@ -33,7 +34,10 @@ static void usage(FILE *f)
 		"  objects  the objects it changed (one record each);  nested: ran inside verify\n"
 		"  complete false if part of it lies before a checkpoint\n"
 		"\n"
-		"exit: 0 written, 1 the logs admit no linearization, 2 unreadable or malformed file\n");
+		"A log of the EL2 Linux image (`hyplog boot --linux`, s2page %u MiB) is read by\n"
+		"hyplog-linux, which this command runs (it lies beside this binary).\n"
+		"\n"
+		"exit: 0 written, 1 the logs admit no linearization, 2 unreadable or malformed file\n", LINUX_QEMU_RAM_MIB);
 }
 
 struct oprec {

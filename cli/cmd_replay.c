@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "arch/aarch64/el2/image/layout.h"   /* LINUX_QEMU_RAM_MIB */
 #include "hl_file.h"
 #include "hl_report.h"
 
@@ -21,7 +22,10 @@ static void usage(FILE *f)
 		"  -q, --quiet   print only the summary line\n"
 		"  -h, --help    this text\n"
 		"\n"
-		"exit: 0 replay == live, 1 mismatch, 2 unreadable or malformed file\n");
+		"A log of the EL2 Linux image (`hyplog boot --linux`, s2page %u MiB) is read by\n"
+		"hyplog-linux, which this command runs (it lies beside this binary).\n"
+		"\n"
+		"exit: 0 replay == live, 1 mismatch, 2 unreadable or malformed file\n", LINUX_QEMU_RAM_MIB);
 }
 
 int cmd_replay(int argc, char **argv)
