@@ -500,24 +500,20 @@ static void *race_cpu1(void *arg)
 	return NULL;
 }
 
-Test(redteam_shards, race_assign_vs_host_fault_across_border, .timeout = 120)
+/* CPU 0 assigns (and maps into the VM) the 64 pages below `border`; CPU 1 host-faults the
+ * 64 pages from `border` up and MMIO pages (the residual's tables) at the same time */
+static void race_at(uint64_t border, uint64_t gfn0)
 {
-	/* the border between two s2page shards, inside one 2 MiB region, inside one npt(host)
-	 * shard (4 MiB): the steps share only that L3 table's shard */
-	uint64_t border = th_pfn(SHARD_PAGES * 4);   /* 2400: inside X_BLOCK's 2 MiB */
 	pthread_t t;
 
-	RACE_VM = boot_vm();
-	cr_assert_neq(hl_refine_s2p_obj(&E->ref, border - 1), hl_refine_s2p_obj(&E->ref, border));
-	cr_assert_eq(hl_npth_obj(&E->ref, (border - 1) * PG), hl_npth_obj(&E->ref, border * PG));
+	RACE_ERR = 0;
 	for (unsigned i = 0; i < 64; i++)
 		cr_assert_eq(hl_map_host(E, 0, hl_pa((border - 1 - i) * PG)), HL_OK);
 	cr_assert_eq(pthread_create(&t, NULL, race_cpu1, &border), 0);
 	for (unsigned i = 0; i < 64; i++) {
 		uint64_t pfn = border - 1 - i;
-		cr_assert_eq(hl_assign_pfn_to_vm(E, 0, RACE_VM, (GUEST_RAM >> 12) + 0x1000 + i, pfn), HL_OK);
-		cr_assert_eq(hl_map_pfn_vm(E, 0, RACE_VM, hl_ipa(GUEST_RAM + (0x1000ull + i) * PG), pfn * PG, 3),
-			     HL_OK);
+		cr_assert_eq(hl_assign_pfn_to_vm(E, 0, RACE_VM, gfn0 + i, pfn), HL_OK);
+		cr_assert_eq(hl_map_pfn_vm(E, 0, RACE_VM, hl_ipa((gfn0 + i) * PG), pfn * PG, 3), HL_OK);
 	}
 	pthread_join(t, NULL);
 	cr_assert_eq(RACE_ERR, 0, "a host fault failed: %d", RACE_ERR);
@@ -526,5 +522,21 @@ Test(redteam_shards, race_assign_vs_host_fault_across_border, .timeout = 120)
 		cr_assert_eq(walk(HL_HOSTVISOR, (border - 1 - i) * PG).pte & 1, 0, "the host still maps a VM page");
 		cr_assert_eq(walk(HL_HOSTVISOR, (border + i) * PG).pte & HL_DESC_ADDR_MASK, (border + i) * PG);
 	}
+}
+
+Test(redteam_shards, race_assign_vs_host_fault_across_border, .timeout = 120)
+{
+	/* an s2page shard border inside one 2 MiB region (one L3 table, one npt(host) shard) */
+	uint64_t b1 = th_pfn(SHARD_PAGES * 4);   /* 2400: inside X_BLOCK's 2 MiB */
+	/* a 2 MiB border that is an npt(host) shard border (4 MiB) inside one s2page shard */
+	uint64_t b2 = th_pfn(4096);
+
+	RACE_VM = boot_vm();
+	cr_assert_neq(hl_refine_s2p_obj(&E->ref, b1 - 1), hl_refine_s2p_obj(&E->ref, b1));
+	cr_assert_eq(hl_npth_obj(&E->ref, (b1 - 1) * PG), hl_npth_obj(&E->ref, b1 * PG));
+	cr_assert_eq(hl_refine_s2p_obj(&E->ref, b2 - 1), hl_refine_s2p_obj(&E->ref, b2));
+	cr_assert_neq(hl_npth_obj(&E->ref, (b2 - 1) * PG), hl_npth_obj(&E->ref, b2 * PG));
+	race_at(b1, (GUEST_RAM >> 12) + 0x1000);
+	race_at(b2, (GUEST_RAM >> 12) + 0x2000);
 	oracle_holds();
 }
