@@ -8,25 +8,25 @@
 
 struct hl_engine *th_engine(unsigned ncpus)
 {
-	struct hl_engine_cfg cfg;
-
-	hl_engine_cfg_default(&cfg);
-	cfg.ncpus = ncpus;
-	cfg.lock_order_check = true;
-	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
-	return hl_engine_new(&cfg);
+	return th_engine_shards(ncpus, HL_S2P_SHARD_PAGES_DEFAULT, 0);   /* the engine's default */
 }
 
-struct hl_engine *th_engine_sharded(unsigned ncpus, uint64_t pages)
+struct hl_engine *th_engine_shards(unsigned ncpus, uint64_t s2p_pages, uint64_t npt_mib)
 {
 	struct hl_engine_cfg cfg;
 
 	hl_engine_cfg_default(&cfg);
 	cfg.ncpus = ncpus;
 	cfg.lock_order_check = true;
-	cfg.s2page_shard_pages = pages;
-	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
+	cfg.s2page_shard_pages = s2p_pages;
+	cfg.npt_host_shard_mib = npt_mib;
+	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key */
 	return hl_engine_new(&cfg);
+}
+
+struct hl_engine *th_engine_sharded(unsigned ncpus, uint64_t pages)
+{
+	return th_engine_shards(ncpus, pages, 0);
 }
 
 uint64_t th_pfn(unsigned i)

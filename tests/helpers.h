@@ -12,6 +12,9 @@
 struct hl_engine *th_engine(unsigned ncpus);
 /* the same with s2page in shards of `pages` pages (issue 11; 0: one object) */
 struct hl_engine *th_engine_sharded(unsigned ncpus, uint64_t pages);
+/* th_engine with s2page in shards of s2p_pages pages and npt(host) in shards of npt_mib MiB
+ * (0: SPEC's one object) */
+struct hl_engine *th_engine_shards(unsigned ncpus, uint64_t s2p_pages, uint64_t npt_mib);
 /* first RAM pfn + i */
 uint64_t th_pfn(unsigned i);
 /* delta replay and CalStateH both equal the live state; returns 0 or prints why not */

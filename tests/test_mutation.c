@@ -73,17 +73,7 @@ static uint64_t g_s2p_pages, g_npth_mib;
 
 static struct hl_engine *mut_engine(unsigned ncpus)
 {
-	struct hl_engine_cfg cfg;
-
-	if (!g_s2p_pages && !g_npth_mib)
-		return th_engine(ncpus);
-	hl_engine_cfg_default(&cfg);
-	cfg.ncpus = ncpus;
-	cfg.lock_order_check = true;
-	cfg.s2page_shard_pages = g_s2p_pages;
-	cfg.npt_host_shard_mib = g_npth_mib;
-	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
-	return hl_engine_new(&cfg);
+	return th_engine_shards(ncpus, g_s2p_pages, g_npth_mib);   /* 0, 0: th_engine */
 }
 
 static int verdict_msg(struct hl_engine *e, unsigned flags, char *msg, size_t len)

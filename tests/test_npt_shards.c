@@ -28,16 +28,8 @@
 
 static struct hl_engine *eng(unsigned ncpus, uint64_t npt_mib, uint64_t s2p_pages)
 {
-	struct hl_engine_cfg cfg;
-	struct hl_engine *e;
+	struct hl_engine *e = th_engine_shards(ncpus, s2p_pages, npt_mib);
 
-	hl_engine_cfg_default(&cfg);
-	cfg.ncpus = ncpus;
-	cfg.lock_order_check = true;
-	cfg.npt_host_shard_mib = npt_mib;
-	cfg.s2page_shard_pages = s2p_pages;
-	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
-	e = hl_engine_new(&cfg);
 	cr_assert_not_null(e);
 	return e;
 }

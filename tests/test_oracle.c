@@ -1034,27 +1034,39 @@ Test(oracle_relations, serializability_names_the_cycle)
 	hl_engine_free(e);
 }
 
-Test(oracle_relations, malformed_file_names_the_offset)
+/* the bytes of the file hl_file_write writes for e (malloc'd), its length into *n */
+static uint8_t *file_bytes(struct hl_engine *e, size_t *n)
 {
-	struct hl_engine *e = scripted(0);
+	char path[64];
 	struct hl_file_err fe;
-	struct hl_olog lg;
-	struct hl_olog_err err;
-	const char *path = "/tmp/test_oracle_malformed.hlog";
 	uint8_t *buf;
-	long n;
+	long len;
 	FILE *f;
 
+	snprintf(path, sizeof(path), "/tmp/test_oracle_bytes_%d.hlog", (int)getpid());   /* tests run in parallel */
 	cr_assert_eq(hl_file_write(e, path, &fe), 0, "%s", fe.msg);
 	f = fopen(path, "rb");
 	cr_assert_not_null(f);
 	fseek(f, 0, SEEK_END);
-	n = ftell(f);
+	len = ftell(f);
 	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf = malloc((size_t)len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
 	fclose(f);
 	unlink(path);
+	*n = (size_t)len;
+	return buf;
+}
+
+Test(oracle_relations, malformed_file_names_the_offset)
+{
+	struct hl_engine *e = scripted(0);
+	struct hl_olog lg;
+	struct hl_olog_err err;
+	size_t n;
+	uint8_t *buf = file_bytes(e, &n);
+
 	cr_assert_eq(hl_olog_parse(&lg, buf, (size_t)n, &err), 0, "%s", err.msg);
 	hl_olog_free(&lg);
 	/* a byte of the last record (just before the 32-byte trailer) */
@@ -1198,27 +1210,6 @@ Test(oracle_shards, one_shard_is_specs_layout)
 /* the file layout of engine/hl_file.c (version 6+): the map block right after the header */
 #define MAP_AT(buf) (*(const uint32_t *)((buf) + 12))   /* the header's hdr_len */
 
-static uint8_t *file_bytes(struct hl_engine *e, size_t *n)
-{
-	const char *path = "/tmp/test_oracle_map.hlog";
-	struct hl_file_err fe;
-	uint8_t *buf;
-	long len;
-	FILE *f;
-
-	cr_assert_eq(hl_file_write(e, path, &fe), 0, "%s", fe.msg);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)len);
-	cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-	fclose(f);
-	unlink(path);
-	*n = (size_t)len;
-	return buf;
-}
 
 /* the k-th entry of the map block: {u16 id, parent, nranges, flags}, then {u64 off, len} x n */
 static uint8_t *map_entry(uint8_t *buf, unsigned k)
@@ -1567,15 +1558,7 @@ Test(oracle_shards, live_checker_follows_and_cuts_shard_logs, .timeout = 60)
  * level-3 tables in shards, preallocated in the seq-0 image) */
 static struct hl_engine *npth_engine(unsigned ncpus, uint64_t mib)
 {
-	struct hl_engine_cfg cfg;
-
-	hl_engine_cfg_default(&cfg);
-	cfg.ncpus = ncpus;
-	cfg.lock_order_check = true;
-	cfg.s2page_shard_pages = SHARD_PAGES;
-	cfg.npt_host_shard_mib = mib;
-	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);
-	return hl_engine_new(&cfg);
+	return th_engine_shards(ncpus, SHARD_PAGES, mib);
 }
 
 Test(oracle_shards, npt_host_shards_pass_every_check)
@@ -1658,24 +1641,35 @@ static uint64_t l2_slot_of(const struct hl_olog *lg, uint64_t addr)
 	return pg + ((addr >> 21) & 511) * 8;
 }
 
+/* the last table word (an 8-byte delta past the meta and root pages) that the first
+ * MAP_HOST record in the residual npt(0)'s log writes: an MMIO map's link or entry */
+static struct hl_delta *residual_table_word(const struct hl_olog *lg, struct hl_rec **rec)
+{
+	struct hl_rec *r = first_of(lg, HL_NPT_OBJ(0), HL_EV_MAP_HOST);
+	struct hl_delta *d, *hit = NULL;
+
+	cr_assert_not_null(r);
+	d = (struct hl_delta *)hl_rec_first_delta(r);
+	for (unsigned i = 0; i < r->ndelta; i++, d = (struct hl_delta *)hl_delta_next(d))
+		if (d->len == 8 && !(d->flags & HL_DF_ZERO) && d->off >= 2 * PG)
+			hit = d;
+	cr_assert_not_null(hit);
+	if (rec)
+		*rec = r;   /* the record holding it */
+	return hit;
+}
+
 Test(oracle_shards, residual_record_rewrites_a_link_to_a_shard_table)
 {
 	struct hl_engine *e = npth_engine(1, 4);
 	const struct hl_olog *lg;
-	struct hl_rec *r;
-	struct hl_delta *d, *hit = NULL;
+	struct hl_delta *hit;
 	struct hl_verdict v;
 
 	cr_assert_eq(hl_map_host(e, 0, hl_pa(MMIO_PA(5))), HL_OK);   /* the residual's log */
 	expect_pass(e);
 	lg = live(e);
-	r = first_of(lg, HL_NPT_OBJ(0), HL_EV_MAP_HOST);
-	cr_assert_not_null(r);
-	d = (struct hl_delta *)hl_rec_first_delta(r);
-	for (unsigned i = 0; i < r->ndelta; i++, d = (struct hl_delta *)hl_delta_next(d))
-		if (d->len == 8 && !(d->flags & HL_DF_ZERO) && d->off >= 2 * PG)
-			hit = d;   /* a table word the MMIO map wrote */
-	cr_assert_not_null(hit);
+	hit = residual_table_word(lg, NULL);   /* a table word the MMIO map wrote */
 	hit->off = (uint32_t)l2_slot_of(lg, HL_RAM_BASE + 3 * HL_PMD_SIZE);
 	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);   /* Cal<npt(0)> is not the live one either */
 	cr_assert_eq(hl_check_callock(lg, &v), 0, "per record the log is well-formed: %s", v.what);
@@ -1691,7 +1685,7 @@ Test(oracle_shards, residual_record_writes_a_shards_bytes)
 	struct hl_engine *e = npth_engine(1, 4);
 	const struct hl_olog *lg;
 	struct hl_rec *r;
-	struct hl_delta *d, *hit = NULL;
+	struct hl_delta *hit;
 	struct hl_verdict v;
 	unsigned sh;
 	char out[4096];
@@ -1699,13 +1693,7 @@ Test(oracle_shards, residual_record_writes_a_shards_bytes)
 
 	cr_assert_eq(hl_map_host(e, 0, hl_pa(MMIO_PA(5))), HL_OK);   /* the residual's log */
 	lg = live(e);
-	r = first_of(lg, HL_NPT_OBJ(0), HL_EV_MAP_HOST);
-	cr_assert_not_null(r);
-	d = (struct hl_delta *)hl_rec_first_delta(r);
-	for (unsigned i = 0; i < r->ndelta; i++, d = (struct hl_delta *)hl_delta_next(d))
-		if (d->len == 8 && !(d->flags & HL_DF_ZERO) && d->off >= 2 * PG)
-			hit = d;
-	cr_assert_not_null(hit);
+	hit = residual_table_word(lg, &r);
 	sh = empty_npth_shard(lg);
 	hit->off = (uint32_t)(lg->rng[lg->rfirst[sh]].off + 8 * 17);   /* a level-3 entry of shard sh */
 	cr_assert_eq(hl_check_all(lg, &v, NULL), 1);
