@@ -16,6 +16,17 @@
  * wrote must lie in a shard it held, so a step that touched an entry of a shard it did not
  * lock is an H_CalLock violation) and the replay.
  *
+ * Holes found (each test fails on the old code):
+ *   ioremap_into_a_stranded_shard_changes_nothing  IOREMAP from an MMIO page into a RAM page
+ *                                            of a shard a halted CPU left locked: the MMIO
+ *                                            page was mapped, then EBUSY (a refused call
+ *                                            changed state; unsharded, the first step fails)
+ *   pv_grant_into_a_stranded_shard_shares_nothing  a guest's grant over two shards, the
+ *                                            second stranded: the first shard's pages were
+ *                                            shared with the host, then EBUSY
+ *   (fixed in arch/aarch64/kcore.c ioremap and vcpu.c pv_share: a prepare pass locks every
+ *   page's shard, hl_page_get, before the first page changes)
+ *
  * What was tried (H-redteam2):
  *   kcore_pages_through_every_host_path      fault answers (page, block over KCore), IOREMAP
  *                                            over KCore, SET_BOOT_INFO / REGISTER_VCPU reading
@@ -539,4 +550,73 @@ Test(redteam_shards, race_assign_vs_host_fault_across_border, .timeout = 120)
 	race_at(b1, (GUEST_RAM >> 12) + 0x1000);
 	race_at(b2, (GUEST_RAM >> 12) + 0x2000);
 	oracle_holds();
+}
+
+/* ============================================================================================ */
+/* a shard stranded by an earlier halt: multi-page calls stay all-or-nothing                        */
+/* ============================================================================================ */
+
+/* CPU 1 halts holding the s2page shard of `pfn` (the host touches a VM's page: the seed's
+ * halt in map_host); the shard stays locked forever */
+static void strand_shard_of(uint64_t pfn)
+{
+	on_cpu(1);
+	cr_assert(!hp_host_store(P, 1, pfn * PG, 8, 0xBAD));
+	cr_assert(hl_cpu_halted(E, 1));
+	on_cpu(0);
+}
+
+/*
+ * IOREMAP of a range that starts at an MMIO page (shard 0) and reaches a RAM page of a
+ * stranded shard: each OMAP_IO locks its page's shard, so before the fix the MMIO page was
+ * mapped into the VM and the call then failed with EBUSY on the stranded shard (a refused
+ * call that changed state; without shards the first step already fails). Now the prepare
+ * pass locks every page's shard first: EBUSY, nothing mapped.
+ */
+Test(redteam_shards, ioremap_into_a_stranded_shard_changes_nothing)
+{
+	uint32_t vm = boot_vm();   /* its image chunk 1024..1535 lies in shards 1 and 2 */
+	uint32_t v2 = register_vm();
+
+	strand_shard_of(BLOCK_PFN);   /* shard 1: pages 600..1199 */
+	SH_REFUSED(KC_EBUSY, HVC_PHYS_ADDR_IOREMAP, v2, 0x9000000ull, HL_RAM_BASE - PG, (SHARD_PAGES + 2) * PG, 0);
+	cr_assert_eq(walk(v2, 0x9000000ull).level, 0, "the MMIO page was mapped by a refused call");
+	/* a range that stays out of the stranded shard still maps */
+	cr_assert_eq(hvc(HVC_PHYS_ADDR_IOREMAP, v2, 0x9000000ull, HL_RAM_BASE - PG, 2 * PG, 0), 0);
+	cr_assert_eq(walk(v2, 0x9000000ull).level, 3);
+	(void)vm;
+}
+
+/*
+ * A guest's PV grant over its image block, whose second half lies in a stranded shard:
+ * before the fix the pages of the first shard were shared with the host (count + 1) and
+ * the call then failed with EBUSY. Now every page's shard is locked by a prepare pass
+ * first: the guest gets EBUSY and nothing is shared.
+ */
+static unsigned g_grant_block(void *arg, uint64_t *x)
+{
+	(void)arg;
+	G_N++;
+	if (G_N > 1 && x[0] != KVM_SET_DESC_PFN)
+		return ARCH_EXIT_IRQ;   /* back to the host after the PV call */
+	x[0] = KVM_SET_DESC_PFN;
+	x[1] = LOAD_ADDR;
+	x[2] = PMD;
+	return gtrap(arch_read_sysreg(SR_ELR_EL2) + 4, esr_make(EC_HVC64, 0), 0);
+}
+
+Test(redteam_shards, pv_grant_into_a_stranded_shard_shares_nothing)
+{
+	uint32_t vm = boot_vm();
+	uint64_t in_shard2 = th_pfn(SHARD_PAGES * 2 + 100);   /* 1300: the image chunk's second shard */
+
+	cr_assert_eq(s2p(in_shard2).owner, vm);
+	strand_shard_of(in_shard2);
+	G_N = 0;
+	hosted_set_guest_runner(g_grant_block, NULL);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vm, 0, 0, 0, 0), ARCH_EXIT_IRQ);
+	cr_assert_eq(K->shadow[vm][0].regs[0], (uint64_t)KC_EBUSY, "the guest's grant: %lld",
+		     (long long)K->shadow[vm][0].regs[0]);
+	for (uint64_t pfn = BLOCK_PFN; pfn < BLOCK_PFN + 512; pfn++)
+		cr_assert_eq(s2p(pfn).count, 0, "page %#llx shared by a failed grant", (unsigned long long)pfn);
 }

@@ -217,9 +217,17 @@ static int ioremap(struct kcore *k, unsigned cpu, uint64_t vmid, uint64_t gpa, u
 	 * refused range maps nothing (it used to map the pages before the refused one). The
 	 * host changing the VM's table from another CPU in between races itself: the step
 	 * still refuses that page. */
+	/* With s2page in shards each OMAP_IO locks its own page's shard: a shard a halted CPU
+	 * left locked (stranded) fails that step only, after the steps before it mapped their
+	 * pages. So every page's shard is locked here first (hl_page_get: EBUSY on a stranded
+	 * one), before the first page is mapped: a refused range maps nothing (H-redteam2,
+	 * test_redteam_shards ioremap_into_a_stranded_shard_changes_nothing). */
 	for (uint64_t off = 0; off < size; off += HL_PAGE_SIZE) {
 		struct hl_pt_entry ent;
-		int rc;
+		struct hl_s2page pg;
+		int rc = hl_page_get(k->e, (int)cpu, (pa + off) / HL_PAGE_SIZE, &pg);
+		if (rc)
+			return rc;
 		if (hl_pfn_is_ram((pa + off) / HL_PAGE_SIZE))
 			continue;   /* OMAP_IO leaves a RAM pa alone */
 		rc = hl_translate(k->e, (int)cpu, (unsigned)vmid, hl_ipa(gpa + off), &ent);

@@ -188,6 +188,20 @@ static int pv_share(struct kcore *k, unsigned cpu, uint32_t vmid, uint64_t addr,
 	if (size == 0)
 		return HL_OK;   /* H10: 0 bytes share nothing (C: ceil(size/4K) pages); the page of
 			         * an unaligned addr used to be shared with the host */
+	/* prepare (SPEC §14, H-redteam2): with s2page in shards each OGRANT / OREVOKE locks its
+	 * own page's shard, so a shard a halted CPU left locked (stranded) failed the call
+	 * halfway, the pages before it already shared / revoked. Every mapped page's shard is
+	 * locked here first (hl_page_get: EBUSY on a stranded one), before any page changes: a
+	 * refused call changes nothing (test_redteam_shards pv_grant_into_a_stranded_shard_...) */
+	for (uint64_t a = addr & ~(HL_PAGE_SIZE - 1); a < addr + size; a += HL_PAGE_SIZE) {
+		struct hl_pt_entry ent;
+		struct hl_s2page pg;
+		int rc = hl_translate(k->e, (int)cpu, vmid, hl_ipa(a), &ent);
+		if (rc == 0 && ent.level != 0 && (ent.pte & HL_DESC_ADDR_MASK) != 0)
+			rc = hl_page_get(k->e, (int)cpu, ent.pfn, &pg);
+		if (rc)
+			return rc;
+	}
 	for (uint64_t a = addr & ~(HL_PAGE_SIZE - 1); a < addr + size; a += HL_PAGE_SIZE) {
 		struct hl_pt_entry ent;
 		int rc = hl_translate(k->e, (int)cpu, vmid, hl_ipa(a), &ent);
