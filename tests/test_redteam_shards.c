@@ -620,3 +620,17 @@ Test(redteam_shards, pv_grant_into_a_stranded_shard_shares_nothing)
 	for (uint64_t pfn = BLOCK_PFN; pfn < BLOCK_PFN + 512; pfn++)
 		cr_assert_eq(s2p(pfn).count, 0, "page %#llx shared by a failed grant", (unsigned long long)pfn);
 }
+
+/* CLEAR_VM_S2_RANGE over a powered-off VM's image block whose second half lies in a
+ * stranded shard: refused (EBUSY) before any page goes back (its prepare pass reads every
+ * page under its shard); regression test */
+Test(redteam_shards, clear_range_into_a_stranded_shard_changes_nothing)
+{
+	uint32_t vm = boot_vm();
+
+	poweroff(vm);
+	strand_shard_of(th_pfn(SHARD_PAGES * 2 + 100));
+	SH_REFUSED(KC_EBUSY, HVC_CLEAR_VM_S2_RANGE, vm, LOAD_ADDR, PMD, 0, 0);
+	for (uint64_t pfn = BLOCK_PFN; pfn < BLOCK_PFN + 512; pfn++)
+		cr_assert_eq(s2p(pfn).owner, vm);
+}
