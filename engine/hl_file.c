@@ -555,7 +555,7 @@ int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *li
 		}
 		sec.nrecs = w.nrecs;
 		sec.rec_bytes = w.bytes;
-		sec.live_digest = live_digest && o < HL_ID_END ? live_digest[o] : hl_state_obj_digest(e->st, o);
+		sec.live_digest = live_digest ? live_digest[o] : hl_state_obj_digest(e->st, o);
 		if (seq0_source(e, o, base, &scratch, &iimg, &iraw, &iref, &iclen)) {
 			hl_rcu_read_unlock();
 			rc = ferr(err, 0, "no seq-0 image of object %u", o);

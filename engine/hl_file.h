@@ -48,7 +48,7 @@ struct hl_file_err {
 
 /* Write every log of `e` (RCU reader; quiesce the CPUs first for exact live digests). */
 int hl_file_write(struct hl_engine *e, const char *path, struct hl_file_err *err);
-/* The same, with the live digests given (HL_ID_END entries, [0] unused): for logs whose live
+/* The same, with the live digests given (HL_OBJ_END entries: shards too; [0] unused): for logs whose live
  * state is elsewhere (collected from the EL2 image by `hyplog boot`). NULL: digest e->st. */
 int hl_file_write_live(struct hl_engine *e, const char *path, const uint64_t *live_digest,
 		       struct hl_file_err *err);

@@ -11,10 +11,19 @@
  *
  * The stream (read by `hyplog boot`, cli/cmd_boot.c), one ASCII line per item:
  *   HLBEGIN <version> <ncpus> <build config...>
+ *   HLMAP <obj_end> <nshards> <s2page shard pages> <npt(host) shard MiB>
+ *                                      the engine's refinement map (issue 11, DESIGN2.md): its
+ *                                      object-ID bound, how many shards, the cfg sizes it was
+ *                                      built from; then per shard, ascending id:
+ *   HLSHARD <id> <parent> <residual> <nranges> <off>:<len>...   (off, len hex: bytes of the
+ *                                      parent's image the shard owns, ascending)
  *   HLKEY <idx> <32 bytes, hex>        KCore's provisioned keys, idx 0, 1, ... (SPEC §11)
  *   HLINIT <obj> <pool pa>             table objects: their initial image's pool PA
  *   HLOBJ <obj> <first seq> <nrecs> <bytes> <live digest>
  *   HLREC <record bytes, hex> <crc32>  the object's records in sequence order
+ *                                      (HLOBJ/HLREC for every SPEC object and every shard in
+ *                                      the map, ascending id; a residual's digest is over its
+ *                                      own bytes, the shards' zero, as the log file's)
  *   HLCPU <cpu> <halted> <status> <checks> <refused> <mmio_rejected> <hvc_errors> <traps...>
  *   HLEND <records> <crc32 of every record byte>
  *   HLMAC <hex>                        HMAC-SHA-256 (libsodium) of every stream line above,
@@ -70,6 +79,24 @@ static const uint8_t el2_kcore_keys[][32] = { HL_TESTKEY_PK_INIT };
 
 #define read_sysreg(r) ({ uint64_t __v; __asm__ volatile("mrs %0, " #r : "=r"(__v)); __v; })
 #define write_sysreg(v, r) __asm__ volatile("msr " #r ", %x0" : : "rZ"((uint64_t)(v)))
+
+/* The refinement (issue 11, DESIGN2.md): s2page and npt(host) in shards, each with its own
+ * lock and log, so that host stage-2 faults on different CPUs take different locks. The
+ * stream carries the map (HLMAP/HLSHARD) and every shard's log; `hyplog boot` writes a v6/v7
+ * file from it. Sizes: at most 32 shards per class (HL_S2P_MAX_SHARDS, HL_NPTH_MAX_SHARDS).
+ *   test-kernel image, 64 MiB of RAM:  s2page 512 pages (2 MiB, 32 shards); npt(host) 4 MiB
+ *                                      (2 L3 tables, 16 shards)
+ *   Linux image, 2048 MiB of RAM:      s2page 16384 pages (64 MiB, 32 shards); npt(host)
+ *                                      64 MiB (32 L3 tables, 32 shards); the host pool has
+ *                                      room for the 1024 preallocated RAM tables plus MMIO
+ *                                      (HL_HOST_PMD_PAGES_OVERRIDE, meson.build) */
+#ifdef HL_EL2_LINUX
+#define EL2_S2P_SHARD_PAGES 16384u
+#define EL2_NPTH_SHARD_MIB 64u
+#else
+#define EL2_S2P_SHARD_PAGES 512u
+#define EL2_NPTH_SHARD_MIB 4u
+#endif
 
 #define PSCI_CPU_ON 0xC4000003ull
 #define PSCI_AFFINITY_INFO 0xC4000004ull
@@ -344,6 +371,13 @@ static int rec_visit(const struct hl_rec *r, void *arg)
 	return 0;
 }
 
+/* the objects with a log in this run: every SPEC object (a fully sharded one's log is empty)
+ * and every shard of the map */
+static bool stream_obj(unsigned o)
+{
+	return o < HL_ID_END || hl_refine_is_shard(&eng->ref, o);
+}
+
 #ifdef HL_EL2_LINUX
 static uint64_t linux_psci_count(unsigned cpu);
 static uint64_t linux_skipped_count(unsigned cpu);
@@ -361,8 +395,10 @@ static void dump_logs(void)
 	{   /* the stream into memory: room for every record in hex plus the other lines */
 		uint64_t n = 0, bytes = 0;
 		hl_rcu_read_lock();
-		for (unsigned o = 1; o < HL_ID_END; o++) {
+		for (unsigned o = 1; o < HL_OBJ_END; o++) {
 			struct walk w = { 0 };
+			if (!stream_obj(o))
+				continue;
 			hl_log_base_foreach(hl_log_base_get(&eng->logs[o]), rec_visit, &w);
 			n += w.n;
 			bytes += w.bytes;
@@ -376,7 +412,7 @@ static void dump_logs(void)
 #endif
 	el2_spin_lock(&con_lock);   /* every other CPU is parked: the console is ours */
 	{
-		int n = snprintf(line, sizeof(line), "HLBEGIN 2 %u %u %u %u %u %u %u %u %u %u %zu %u", ncpus, HL_MAX_VM,
+		int n = snprintf(line, sizeof(line), "HLBEGIN 3 %u %u %u %u %u %u %u %u %u %u %zu %u", ncpus, HL_MAX_VM,
 				 HL_VCPU_PER_VM, HL_NR_CPUS, HL_CFG_RAM_MIB, HL_CFG_HOST_PMD_PAGES, HL_CFG_VM_PMD_PAGES,
 				 HL_CFG_CORE_PMD_PAGES, HL_CFG_SPT_PMD_PAGES, HL_ID_END, sizeof(struct hl_rec),
 				 (unsigned)eng->cfg.kcore.n);
@@ -386,6 +422,23 @@ static void dump_logs(void)
 		snprintf(line + n, sizeof(line) - n, "\n");
 	}
 	stream_puts(line);
+	/* the refinement map (version 3): the log file's map block comes from these lines */
+	snprintf(line, sizeof(line), "HLMAP %u %u %llu %llu\n", HL_OBJ_END, eng->ref.nshards,
+		 (unsigned long long)eng->cfg.s2page_shard_pages, (unsigned long long)eng->cfg.npt_host_shard_mib);
+	stream_puts(line);
+	for (unsigned k = 0; k < eng->ref.nshards; k++) {
+		unsigned id = eng->ref.ids[k], p = eng->ref.sh[id - HL_ID_END].parent;
+		const struct hl_range *rg = &eng->ref.ranges[eng->ref.sh[id - HL_ID_END].first];
+		int n = snprintf(line, sizeof(line), "HLSHARD %u %u %u %u", id, p, eng->ref.parent[p].residual ? 1u : 0u,
+				 (unsigned)eng->ref.sh[id - HL_ID_END].nranges);
+		for (unsigned i = 0; i < eng->ref.sh[id - HL_ID_END].nranges && n < (int)sizeof(line) - 40; i++)
+			n += snprintf(line + n, sizeof(line) - n, " %llx:%llx", (unsigned long long)rg[i].off,
+				      (unsigned long long)rg[i].len);
+		if (n >= (int)sizeof(line) - 40)
+			el2_fatal("shard %u: %u ranges do not fit a stream line", id, eng->ref.sh[id - HL_ID_END].nranges);
+		snprintf(line + n, sizeof(line) - n, "\n");
+		stream_puts(line);
+	}
 	for (unsigned i = 0; i < eng->cfg.nkeys; i++) {
 		int n = snprintf(line, sizeof(line), "HLKEY %u ", i);
 		for (unsigned j = 0; j < 32; j++)
@@ -394,10 +447,13 @@ static void dump_logs(void)
 		stream_puts(line);
 	}
 	hl_rcu_read_lock();
-	for (unsigned o = 1; o < HL_ID_END; o++) {
-		const struct hl_log_base *b = hl_log_base_get(&eng->logs[o]);
+	for (unsigned o = 1; o < HL_OBJ_END; o++) {
+		const struct hl_log_base *b;
 		struct walk w = { .all_crc = &all_crc };
 
+		if (!stream_obj(o))
+			continue;
+		b = hl_log_base_get(&eng->logs[o]);
 		if (b->snap)
 			el2_fatal("object %u has a checkpoint: the stream has no snapshots", o);
 		if (o == HL_SPT_ID || (o >= HL_NPT_ID && o < HL_INFO_ID)) {
@@ -869,6 +925,8 @@ static void boot_cpu0(void)
 	cfg.ncpus = ncpus;
 	cfg.with_ram = true;
 	cfg.ckpt_every = 0;
+	cfg.s2page_shard_pages = EL2_S2P_SHARD_PAGES;   /* issue 11: the sizes above */
+	cfg.npt_host_shard_mib = EL2_NPTH_SHARD_MIB;
 	if (KCORE_IN_S2PAGE) {   /* KCore's own memory: COREVISOR's in s2page (issue 12) */
 		cfg.kcore.n = 1;
 		cfg.kcore.r[0].base = EL2_MEM_BASE;
@@ -879,7 +937,11 @@ static void boot_cpu0(void)
 			el2_fatal("more compiled-in KCore keys than HL_MAX_KEYS");
 	eng = hl_engine_new(&cfg);
 	if (!eng)
-		el2_fatal("hl_engine_new failed");
+		el2_fatal("hl_engine_new failed (s2page shards of %u pages, npt(host) shards of %u MiB: do the "
+			  "host pool's %u L3 tables hold RAM's?)", EL2_S2P_SHARD_PAGES, EL2_NPTH_SHARD_MIB,
+			  (unsigned)HL_CFG_HOST_PMD_PAGES);
+	if (!hl_refine_sharded(&eng->ref, HL_S2PAGE_ID) || !hl_refine_sharded(&eng->ref, HL_NPT_OBJ(HL_HOSTVISOR)))
+		el2_fatal("the engine did not shard s2page and npt(host)");
 	kc = kcore_new(eng);
 	if (!kc)
 		el2_fatal("kcore_new failed");
@@ -903,8 +965,10 @@ static void boot_cpu0(void)
 #ifdef HL_FAULT_INJECTION
 	hl_fault_set(HL_FAULT_WRONG_DELTA, 97);
 #endif
-	el2_printf("el2: engine up: %u CPUs, host stage-2 root %llx, heap %zu KiB\n", ncpus,
-		   (unsigned long long)hl_pt_root_pa_of(eng, HL_HOSTVISOR), el2_heap_used() >> 10);
+	el2_printf("el2: engine up: %u CPUs, host stage-2 root %llx, heap %zu KiB, %u shards (s2page %llu pages "
+		   "each, npt(host) %llu MiB each)\n", ncpus, (unsigned long long)hl_pt_root_pa_of(eng, HL_HOSTVISOR),
+		   el2_heap_used() >> 10, eng->ref.nshards, (unsigned long long)eng->cfg.s2page_shard_pages,
+		   (unsigned long long)eng->cfg.npt_host_shard_mib);
 #ifdef HL_EL2_LINUX
 	linux_check_image();
 	linux_fix_dtb();
