@@ -58,8 +58,8 @@ struct hl_engine *th_random_run(const struct th_run_cfg *cfg, uint64_t *steps_ou
  * information it writes into the host's vcpu struct). */
 struct kcore;
 struct th_snap {
-	uint64_t dig[HL_ID_END];
-	uint64_t nrec[HL_ID_END];
+	uint64_t dig[HL_ID_END];    /* SPEC objects' images (a sharded one's covers its shards) */
+	uint64_t nrec[HL_OBJ_END];  /* every log, shards included */
 	uint64_t *ram;          /* HL_RAM_PAGES page digests (NULL without hosted RAM) */
 	uint64_t smmu;          /* digest of k->smmu_dev, 0 without a kcore */
 	uint64_t halted;        /* mask of halted CPUs */
