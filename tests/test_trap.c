@@ -1385,6 +1385,111 @@ Test(trap, host_hcr_and_vmpidr_restored_after_a_guest_run)
 	cr_assert_eq(arch_read_sysreg(SR_VMPIDR_EL2), 0x80000002ull, "the host reads the vCPU's MPIDR");
 }
 
+/* ---- FP/SIMD switching (REFERENCE 5.4: save_host / restore_host / save_vm / restore_vm) ----- */
+/* distinct values per writer and per entry, so a leak names who wrote it */
+static void fp_fill(struct arch_fpsimd *f, uint64_t tag)
+{
+	for (unsigned i = 0; i < 32; i++) {
+		f->q[i][0] = tag | (uint64_t)i << 8;
+		f->q[i][1] = ~(tag | (uint64_t)i << 8);
+	}
+	f->fpsr = 0x08000000ull | (tag & 0xFF);   /* QC + a per-writer byte */
+	f->fpcr = 0x03C00000ull | (tag & 0xFF) << 8;
+}
+#define FP_GUEST(n) (0x5EC2E7000000000ull + ((uint64_t)(n) << 16) + 0x11)   /* the guest's secret */
+#define FP_HOST(k)  (0x4057000000000000ull + ((uint64_t)(k) << 16) + 0x22)  /* the host's values */
+
+static bool fp_eq(const struct arch_fpsimd *a, const struct arch_fpsimd *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* what the guest found in the FP/SIMD registers at each entry */
+static struct arch_fpsimd fp_seen[16];
+
+/* every entry: record the FP/SIMD registers, write this entry's secret, exit by a different
+ * route: MMIO read (to the host), SYS64 (handled inside KCore: the guest runs again in the
+ * same VCPU_RUN), WFx, IRQ, unknown PV HVC, MMIO write (each to the host) */
+static unsigned s_fp(struct gscript *g, uint64_t *x, uint64_t pc)
+{
+	if (g->n < 16)
+		fp_seen[g->n] = *hosted_fpsimd();
+	fp_fill(hosted_fpsimd(), FP_GUEST(g->n));
+	switch (g->n) {
+	case 0: return gtrap(pc, dabt_esr(7, false), G_MMIO_R);
+	case 1: return gtrap(pc, esr_make(EC_SYS64, 0x1234), 0);
+	case 2: return gtrap(pc, esr_make(EC_WFX, 0), 0);
+	case 3: return g_irq(pc);
+	case 4:
+		x[0] = 0x99000;
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0), 0);
+	case 5: return gtrap(pc, dabt_esr(4, true), G_MMIO_W);
+	default: return g_irq(pc);
+	}
+}
+#define FP_RUNS 5   /* VCPU_RUN calls: entries 0, 1+2 (SYS64 resumes), 3, 4, 5 */
+
+/* after every kind of guest exit the host finds its own FP/SIMD registers, never the
+ * guest's: save_vm keeps the guest's in KCore's shadow context, restore_host loads the
+ * host's back (before the fix the host read the guest's q0-q31/FPSR/FPCR) */
+Test(trap, host_never_sees_a_guests_fpsimd_registers)
+{
+	struct vm vm;
+	struct arch_fpsimd mine, secret;
+
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	script(s_fp);
+	for (unsigned k = 0; k < FP_RUNS; k++) {
+		fp_fill(&mine, FP_HOST(k));
+		*hosted_fpsimd() = mine;
+		int64_t r = run(&vm, 0);
+		cr_assert(r == EXIT_TRAP || r == EXIT_IRQ, "run %u: %lld", k, (long long)r);
+		unsigned last = G.n - 1;   /* the guest's last entry of this run */
+		fp_fill(&secret, FP_GUEST(last));
+		const struct arch_fpsimd *now = hosted_fpsimd();
+		for (unsigned i = 0; i < 32; i++)
+			cr_assert(now->q[i][0] != secret.q[i][0] && now->q[i][1] != secret.q[i][1],
+				  "run %u: the host reads the guest's q%u", k, i);
+		cr_assert(now->fpsr != secret.fpsr && now->fpcr != secret.fpcr,
+			  "run %u: the host reads the guest's FPSR/FPCR", k);
+		cr_assert(fp_eq(now, &mine), "run %u: the host's FP/SIMD registers were not restored", k);
+		/* the guest's values are in KCore's memory (the vCPU context), not lost */
+		cr_assert(fp_eq(&K->shadow[vm.vmid][0].fp, &secret), "run %u: save_vm lost the guest's FP/SIMD", k);
+	}
+	cr_assert_eq(G.n, FP_RUNS + 1, "SYS64 should have resumed the guest inside one run");
+}
+
+/* what the host leaves in the FP/SIMD registers before VCPU_RUN never reaches the guest:
+ * every entry finds the values the guest itself left at its previous exit (zero at the
+ * first), also after an exit KCore handled without the host (SYS64) (before the fix the
+ * guest computed with the host's values) */
+Test(trap, host_cannot_set_a_guests_fpsimd_registers)
+{
+	struct vm vm;
+	struct arch_fpsimd want, h;
+
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	script(s_fp);
+	memset(fp_seen, 0, sizeof(fp_seen));
+	for (unsigned k = 0; k < FP_RUNS; k++) {
+		fp_fill(&h, FP_HOST(k));
+		*hosted_fpsimd() = h;   /* the host's chosen values */
+		int64_t r = run(&vm, 0);
+		cr_assert(r == EXIT_TRAP || r == EXIT_IRQ, "run %u: %lld", k, (long long)r);
+	}
+	cr_assert_eq(G.n, FP_RUNS + 1);
+	for (unsigned n = 0; n < G.n; n++) {
+		if (n == 0)
+			memset(&want, 0, sizeof(want));   /* reset state of a new vCPU */
+		else
+			fp_fill(&want, FP_GUEST(n - 1));
+		cr_assert(fp_eq(&fp_seen[n], &want),
+			  "entry %u: the guest found q0 = %#llx:%#llx, FPCR %#llx, not its own", n,
+			  (unsigned long long)fp_seen[n].q[0][1], (unsigned long long)fp_seen[n].q[0][0],
+			  (unsigned long long)fp_seen[n].fpcr);
+	}
+}
+
 Test(trap, vcpu_run_exit_cycle)
 {
 	struct vm vm;

@@ -29,6 +29,26 @@ enum arch_sysreg {
 #define SR_EL1_LAST SR_MDSCR_EL1
 #define SR_EL1_COUNT (SR_EL1_LAST - SR_EL1_FIRST + 1)
 
+/*
+ * FP/SIMD register file (REFERENCE 5.4: save_host / restore_host / save_vm / restore_vm swap
+ * it): q0..q31, FPSR, FPCR. KCore keeps the host's per physical CPU (struct kcore_cpu) and
+ * each vCPU's in its shadow context, in KCore's memory; a guest's values are in the
+ * registers only while that guest runs and until its exit is saved.
+ */
+struct arch_fpsimd {
+	uint64_t q[32][2];        /* q<n> = q[n][0] (bits 0-63) | q[n][1] (bits 64-127) */
+	uint64_t fpsr, fpcr;
+} __attribute__((aligned(16)));
+_Static_assert(sizeof(struct arch_fpsimd) == 528, "entry.S: q0..q31 at 16 * n, FPSR at 512, FPCR at 520");
+_Static_assert(__builtin_offsetof(struct arch_fpsimd, fpsr) == 512 &&
+	       __builtin_offsetof(struct arch_fpsimd, fpcr) == 520, "entry.S's FPS_FPSR/FPS_FPCR");
+
+/* copy this CPU's FP/SIMD registers to *s / load them from *s. EL2: stp/ldp q0..q31 and
+ * mrs/msr FPSR/FPCR (entry.S; the only EL2 routines that touch FP/SIMD on purpose, with
+ * CPTR_EL2.TFP clear). Hosted: the calling thread's simulated register file (hosted.h). */
+void arch_fpsimd_save(struct arch_fpsimd *s);
+void arch_fpsimd_restore(const struct arch_fpsimd *s);
+
 uint64_t arch_read_sysreg(enum arch_sysreg r);
 void arch_write_sysreg(enum arch_sysreg r, uint64_t v);
 const char *arch_sysreg_name(enum arch_sysreg r);

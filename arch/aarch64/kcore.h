@@ -74,6 +74,7 @@ struct shadow_ctxt {
 	uint64_t vmpidr;
 	uint32_t last_exit;       /* ARCH_EXIT_* of the last exit */
 	uint32_t pad;
+	struct arch_fpsimd fp;    /* the vCPU's FP/SIMD registers (save_vm / restore_vm) */
 };
 
 /*
@@ -153,6 +154,7 @@ struct kcore_cpu {
 	uint64_t host_sys[SR_EL1_COUNT];   /* saved by save_host */
 	uint64_t host_elr, host_spsr;
 	uint64_t host_vmpidr;              /* VMPIDR_EL2 (what the host reads as MPIDR_EL1) */
+	struct arch_fpsimd host_fp;        /* the host's FP/SIMD registers (save_host) */
 	struct trap_frame *frame;          /* the host's frame during a vcpu run */
 	uint64_t traps[KC_T__COUNT];
 	uint64_t mmio_rejected;

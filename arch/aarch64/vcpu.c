@@ -5,6 +5,21 @@
  *   set_vcpu_active -> save_host -> restore_vm (shadow context, the host's dirty
  *   registers, the pending stage-2 mapping) -> run until a real exit -> save_vm ->
  *   set_vcpu_inactive -> restore_host
+ *
+ * FP/SIMD (REFERENCE 5.4): save_host saves the host's registers into kcore_cpu.host_fp;
+ * restore_vm loads the vCPU's (shadow_ctxt.fp) right before every guest entry and save_vm
+ * stores them right after every exit, so a guest's values are in the registers only while
+ * it runs and until its exit is saved (EL2 code in between, exit handling included, is not
+ * trusted to leave them alone); restore_host loads the host's own values back. The host
+ * therefore never sees a guest's q0-q31/FPSR/FPCR, and what it leaves in the registers
+ * before VCPU_RUN never reaches the guest. Restoring (not just scrubbing) the host's values
+ * keeps the host's FP state across VCPU_RUN like every other EL1 register.
+ *
+ *   state of this CPU's FP/SIMD registers      event                  next
+ *   host's values                              save_host              host's (copy in host_fp)
+ *   host's (copy in host_fp)                   restore_vm (each entry) vCPU's sh->fp
+ *   vCPU's, live                               exit -> save_vm         vCPU's (copy in sh->fp)
+ *   vCPU's (copy in sh->fp)                    restore_host            host_fp
  */
 #include <stddef.h>
 #include <string.h>
@@ -28,6 +43,7 @@ void kc_save_host(struct kcore *k, unsigned cpu)
 	/* restore_vm writes the vCPU's MPIDR there: a host (Linux) reading MPIDR_EL1 after a
 	 * guest ran on its CPU must see its own again */
 	kc->host_vmpidr = arch_read_sysreg(SR_VMPIDR_EL2);
+	arch_fpsimd_save(&kc->host_fp);
 }
 
 void kc_restore_host(struct kcore *k, unsigned cpu)
@@ -45,6 +61,7 @@ void kc_restore_host(struct kcore *k, unsigned cpu)
 	arch_write_sysreg(SR_ELR_EL2, kc->host_elr);
 	arch_write_sysreg(SR_SPSR_EL2, kc->host_spsr);
 	arch_write_sysreg(SR_VMPIDR_EL2, kc->host_vmpidr);
+	arch_fpsimd_restore(&kc->host_fp);   /* no guest FP/SIMD value stays live */
 	arch_dsb_isb();
 }
 
@@ -60,6 +77,7 @@ void kc_restore_vm_el2(struct kcore *k, unsigned cpu, uint32_t vmid, struct shad
 		arch_write_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i), sh->sys[i]);
 	arch_write_sysreg(SR_ELR_EL2, sh->pc);
 	arch_write_sysreg(SR_SPSR_EL2, sh->pstate);
+	arch_fpsimd_restore(&sh->fp);   /* restore_vm: the vCPU's FP/SIMD registers */
 	arch_dsb_isb();
 	(void)cpu;
 }
@@ -68,6 +86,7 @@ void kc_save_vm_el1(struct kcore *k, unsigned cpu, struct shadow_ctxt *sh)
 {
 	for (unsigned i = 0; i < SR_EL1_COUNT; i++)
 		sh->sys[i] = arch_read_sysreg((enum arch_sysreg)(SR_EL1_FIRST + i));
+	arch_fpsimd_save(&sh->fp);   /* save_vm: before any exit handling runs */
 	(void)k;
 	(void)cpu;
 }
@@ -110,6 +129,7 @@ static int reset_vcpu(struct kcore *k, unsigned cpu, uint32_t vmid, uint32_t vcp
 	}
 	memset(sh->regs, 0, sizeof(sh->regs));
 	memset(sh->sys, 0, sizeof(sh->sys));
+	memset(&sh->fp, 0, sizeof(sh->fp));   /* FP/SIMD: zero, FPCR/FPSR 0 (reset) */
 	sh->sys[SR_SCTLR_EL1 - SR_EL1_FIRST] = 0x00C50078ull;   /* architectural reset value */
 	sh->vmpidr = (1ull << 31) | vcpuid;                      /* MPIDR from the vcpuid */
 	sh->pc = hv->boot_pc;
@@ -398,8 +418,11 @@ enum kc_ret host_vcpu_run_handler(struct kcore *k, struct trap_frame *f, uint32_
 		if (act != EXIT_RESUME)
 			break;
 	}
-	if (act == EXIT_HALTED)
+	if (act == EXIT_HALTED) {
+		/* the CPU stops here (no restore_host), but no guest FP/SIMD value stays live */
+		arch_fpsimd_restore(&kc->host_fp);
 		return KC_RET_HALTED;
+	}
 	prep_exit_vm(sh, &hv, code);
 	(void)kcore_host_write(k, cpu, vcpu_pa + offsetof(struct host_vcpu, exit_code), &hv.exit_code,
 			       sizeof(hv) - offsetof(struct host_vcpu, exit_code));

@@ -22,8 +22,8 @@
  * Exceptions taken at EL2 itself, from an AArch32 lower EL, or a host IRQ/FIQ/SError are not
  * recoverable here: they go to arch_el2_panic(slot).
  *
- * Not handled yet (later issues): FP/SIMD state (the guest must run with CPTR_EL2.TFP set,
- * or the caller saves it), debug registers, pointer authentication keys.
+ * FP/SIMD state is switched by the caller (vcpu.c) with arch_fpsimd_save/restore below.
+ * Not handled yet (later issues): debug registers, pointer authentication keys.
  */
 
 #define EL2_TCB_GUEST_CTX	0	/* el2.h: struct el2_tcb, TPIDR_EL2 points at it */
@@ -243,5 +243,75 @@ __el2_vectors:
 	bad_vector	15
 	.balign	0x80
 	.size	__el2_vectors, . - __el2_vectors
+
+
+/*
+ * void arch_fpsimd_save(struct arch_fpsimd *s)          (arch.h; x0 = s, 16-byte aligned)
+ * void arch_fpsimd_restore(const struct arch_fpsimd *s)
+ * save_host / restore_host / save_vm / restore_vm's FP/SIMD half (vcpu.c, REFERENCE 5.4):
+ * q0..q31 at s + 16 * n, FPSR at s + 512, FPCR at s + 520. These two are the only EL2
+ * routines that use FP/SIMD registers on purpose (the C code is built -mgeneral-regs-only;
+ * image/fpsimd_check.sh lists them as its one exception). They run with CPTR_EL2.TFP clear
+ * (image/start.S writes CPTR_EL2 = 0x33ff and nothing sets TFP), so they never trap.
+ */
+	.text
+	.arch_extension	fp
+	.arch_extension	simd
+#define FPS_FPSR	512
+#define FPS_FPCR	520
+
+	.global	arch_fpsimd_save
+	.type	arch_fpsimd_save, %function
+	.balign	8
+arch_fpsimd_save:
+	stp	q0, q1, [x0, #16 * 0]
+	stp	q2, q3, [x0, #16 * 2]
+	stp	q4, q5, [x0, #16 * 4]
+	stp	q6, q7, [x0, #16 * 6]
+	stp	q8, q9, [x0, #16 * 8]
+	stp	q10, q11, [x0, #16 * 10]
+	stp	q12, q13, [x0, #16 * 12]
+	stp	q14, q15, [x0, #16 * 14]
+	stp	q16, q17, [x0, #16 * 16]
+	stp	q18, q19, [x0, #16 * 18]
+	stp	q20, q21, [x0, #16 * 20]
+	stp	q22, q23, [x0, #16 * 22]
+	stp	q24, q25, [x0, #16 * 24]
+	stp	q26, q27, [x0, #16 * 26]
+	stp	q28, q29, [x0, #16 * 28]
+	stp	q30, q31, [x0, #16 * 30]
+	mrs	x1, fpsr
+	mrs	x2, fpcr
+	add	x3, x0, #FPS_FPSR	/* beyond stp's immediate range */
+	stp	x1, x2, [x3]
+	ret
+	.size	arch_fpsimd_save, . - arch_fpsimd_save
+
+	.global	arch_fpsimd_restore
+	.type	arch_fpsimd_restore, %function
+	.balign	8
+arch_fpsimd_restore:
+	ldp	q0, q1, [x0, #16 * 0]
+	ldp	q2, q3, [x0, #16 * 2]
+	ldp	q4, q5, [x0, #16 * 4]
+	ldp	q6, q7, [x0, #16 * 6]
+	ldp	q8, q9, [x0, #16 * 8]
+	ldp	q10, q11, [x0, #16 * 10]
+	ldp	q12, q13, [x0, #16 * 12]
+	ldp	q14, q15, [x0, #16 * 14]
+	ldp	q16, q17, [x0, #16 * 16]
+	ldp	q18, q19, [x0, #16 * 18]
+	ldp	q20, q21, [x0, #16 * 20]
+	ldp	q22, q23, [x0, #16 * 22]
+	ldp	q24, q25, [x0, #16 * 24]
+	ldp	q26, q27, [x0, #16 * 26]
+	ldp	q28, q29, [x0, #16 * 28]
+	ldp	q30, q31, [x0, #16 * 30]
+	add	x3, x0, #FPS_FPSR
+	ldp	x1, x2, [x3]
+	msr	fpsr, x1
+	msr	fpcr, x2
+	ret
+	.size	arch_fpsimd_restore, . - arch_fpsimd_restore
 
 	.section .note.GNU-stack, "", %progbits

@@ -12,6 +12,7 @@
 static __thread unsigned cpu_id;
 static __thread void *cpu_data;
 static __thread uint64_t sysregs[SR__COUNT];
+static __thread struct arch_fpsimd fpregs;   /* this CPU's FP/SIMD register file */
 static hosted_guest_fn guest_fn;
 static void *guest_arg;
 
@@ -45,6 +46,10 @@ const char *arch_sysreg_name(enum arch_sysreg r)
 {
 	return r < SR__COUNT && names[r] ? names[r] : "?";
 }
+
+void arch_fpsimd_save(struct arch_fpsimd *s) { *s = fpregs; }
+void arch_fpsimd_restore(const struct arch_fpsimd *s) { fpregs = *s; }
+struct arch_fpsimd *hosted_fpsimd(void) { return &fpregs; }
 
 unsigned arch_cpu_id(void) { return cpu_id; }
 void *arch_this_cpu_data(void) { return cpu_data; }
@@ -95,6 +100,7 @@ void hosted_cpu_init(unsigned id)
 	cpu_id = id;
 	for (unsigned i = 0; i < SR__COUNT; i++)
 		sysregs[i] = 0;
+	fpregs = (struct arch_fpsimd){0};
 }
 
 void hosted_set_guest_runner(hosted_guest_fn fn, void *arg)

@@ -4,8 +4,15 @@
 
 #include <stdint.h>
 
+#include "arch.h"
+
 /* make the calling thread physical CPU `id` (fresh, zeroed system registers) */
 void hosted_cpu_init(unsigned id);
+
+/* the calling CPU's simulated FP/SIMD register file: what the host and the guest models
+ * (tests, hostile.c) read and write as q0..q31/FPSR/FPCR; KCore reaches it only through
+ * arch_fpsimd_save/restore, as at EL2 */
+struct arch_fpsimd *hosted_fpsimd(void);
 
 /* runs the current guest (identified by VTTBR_EL2 / VMPIDR_EL2) until it traps */
 typedef unsigned (*hosted_guest_fn)(void *arg, uint64_t *gprs);
