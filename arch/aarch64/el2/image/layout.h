@@ -56,6 +56,10 @@
 #define GUEST_DATA_IPA    0x80200000ull   /* pages the guest touches (stage-2 faults) */
 #define GUEST_MMIO_IPA    0x0a000000ull   /* unmapped device IPA: MMIO exits */
 #define GUEST_DATA_PAGES  12
+/* FP/SIMD switch check (guest.S, host.c): the guest's secret in every lane of v0..v31, the
+ * host's own value per CPU (HOST_FP_VALUE + cpu) around each VCPU_RUN */
+#define GUEST_FP_SECRET   0x5EC2E7F0A55AC3E1
+#define HOST_FP_VALUE     0x4057F00D00000000
 
 /* SMCCC vendor-specific hypervisor service calls (fast, 64-bit): handled by the image,
  * never by KCore, so they are not engine operations */

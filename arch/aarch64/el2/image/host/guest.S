@@ -9,13 +9,26 @@
  *   wfi (WFX exits), a read of a device KCore mapped (PHYS_ADDR_IOREMAP, no exit),
  *   MMIO exits (the host emulates), PSCI SYSTEM_OFF (power off)
  * The final MMIO write reports a checksum the host verifies.
+ * FP/SIMD (REFERENCE 5.4): the guest fills every lane of v0..v31 with GUEST_FP_SECRET first,
+ * and after all the exits above reports (MMIO write at +24) how many of the 64 lanes still
+ * hold it: KCore must give the guest its own registers back (64), and the host, which
+ * checks its own registers after every VCPU_RUN, must never see the secret.
  */
 #include "layout.h"
 
 	.text
+	.arch_extension	simd
 	.global	guest_start
 guest_start:
 	mov	x20, #0
+	mrs	x0, cpacr_el1
+	orr	x0, x0, #(3 << 20)	/* FPEN: no FP/SIMD trap at EL1/EL0 (not a TVM register) */
+	msr	cpacr_el1, x0
+	isb
+	ldr	x0, =GUEST_FP_SECRET
+	.irp	n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	dup	v\n\().2d, x0
+	.endr
 	/* 1. trapped sysreg writes */
 	mov	x21, #16
 1:	mrs	x0, sctlr_el1
@@ -61,6 +74,18 @@ guest_start:
 	str	x20, [x1]
 	ldr	x4, [x1, #8]
 	str	x4, [x1, #16]
+	/* 6b. FP/SIMD: how many lanes still hold the secret, to the host */
+	ldr	x0, =GUEST_FP_SECRET
+	mov	x2, #0
+	.irp	n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	mov	x3, v\n\().d[0]
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	mov	x3, v\n\().d[1]
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	.endr
+	str	x2, [x1, #24]
 	/* 7. power off */
 	ldr	x0, =0x84000008
 	hvc	#0

@@ -33,6 +33,37 @@ host_vectors:
 	b	.
 	.endr
 
+/*
+ * FP/SIMD probes for the VCPU_RUN check (host.c, REFERENCE 5.4):
+ * void host_fp_set(uint64_t v): FP/SIMD on at EL1 (CPACR_EL1.FPEN), every 64-bit lane of
+ *   v0..v31 = v, FPCR = 0;  uint64_t host_fp_count(uint64_t v): how many of the 64 lanes are v
+ */
+	.text
+	.arch_extension	simd
+	.global	host_fp_set
+host_fp_set:
+	mrs	x1, cpacr_el1
+	orr	x1, x1, #(3 << 20)
+	msr	cpacr_el1, x1
+	isb
+	.irp	n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	dup	v\n\().2d, x0
+	.endr
+	ret
+	.global	host_fp_count
+host_fp_count:
+	mov	x2, #0
+	.irp	n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	mov	x1, v\n\().d[0]
+	cmp	x1, x0
+	cinc	x2, x2, eq
+	mov	x1, v\n\().d[1]
+	cmp	x1, x0
+	cinc	x2, x2, eq
+	.endr
+	mov	x0, x2
+	ret
+
 	.bss
 	.balign	16
 host_stacks:
