@@ -543,3 +543,34 @@ void th_snap_free(struct th_snap *s)
 	free(s->ram);
 	s->ram = NULL;
 }
+
+#include "platform.h"
+
+struct hp_platform *th_platform(struct hl_engine *e, struct kcore **k)
+{
+	struct hp_cfg cfg;
+	struct hp_platform *p;
+
+	*k = e ? kcore_new(e) : NULL;
+	if (!*k)
+		return NULL;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.ncpus = e->cfg.ncpus;
+	cfg.mix = HP_MIX_ALL;
+	cfg.seed = 1;
+	p = hp_new(e, *k, &cfg);
+	if (!p) {
+		kcore_free(*k);
+		*k = NULL;
+		return NULL;
+	}
+	hp_enter_cpu(p, 0);
+	return p;
+}
+
+void th_platform_free(struct hp_platform *p, struct kcore *k, struct hl_engine *e)
+{
+	hp_free(p);
+	kcore_free(k);
+	hl_engine_free(e);
+}

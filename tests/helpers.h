@@ -69,3 +69,10 @@ unsigned th_snap_diff(struct hl_engine *e, const struct kcore *k, const struct t
 unsigned th_snap_diff_except(struct hl_engine *e, const struct kcore *k, const struct th_snap *s,
 			     const unsigned *objs, unsigned nobjs, const uint64_t *pfns, unsigned npfns);
 void th_snap_free(struct th_snap *s);
+
+/* the hypercall-level fixture: KCore and a hosted platform (HP_MIX_ALL, seed 1, a platform CPU
+ * per engine CPU) over engine e, with CPU 0 entered. Returns NULL (and frees what it made, not
+ * e) on failure. th_platform_free frees all three. */
+struct hp_platform;
+struct hp_platform *th_platform(struct hl_engine *e, struct kcore **k);
+void th_platform_free(struct hp_platform *p, struct kcore *k, struct hl_engine *e);

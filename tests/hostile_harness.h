@@ -51,29 +51,17 @@ static unsigned CPU;
 
 static void setup(void)
 {
-	struct hp_cfg cfg;
-
 	cr_assert(sodium_init() >= 0);
 	E = th_engine(2);
 	cr_assert_not_null(E);
-	K = kcore_new(E);
-	cr_assert_not_null(K);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.ncpus = E->cfg.ncpus;
-	cfg.vms = 0;
-	cfg.mix = HP_MIX_ALL;
-	cfg.seed = 1;
-	P = hp_new(E, K, &cfg);
+	P = th_platform(E, &K);
 	cr_assert_not_null(P);
 	CPU = 0;
-	hp_enter_cpu(P, 0);
 }
 
 static void teardown(void)
 {
-	hp_free(P);
-	kcore_free(K);
-	hl_engine_free(E);
+	th_platform_free(P, K, E);
 }
 
 static void on_cpu(unsigned cpu)

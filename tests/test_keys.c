@@ -345,28 +345,16 @@ static struct hp_platform *P;
 
 static void setup(void)
 {
-	struct hp_cfg cfg;
-
 	cr_assert(sodium_init() >= 0);
 	E = th_engine(2);
 	cr_assert_not_null(E);
-	K = kcore_new(E);
-	cr_assert_not_null(K);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.ncpus = E->cfg.ncpus;
-	cfg.vms = 0;
-	cfg.mix = HP_MIX_ALL;
-	cfg.seed = 1;
-	P = hp_new(E, K, &cfg);
+	P = th_platform(E, &K);
 	cr_assert_not_null(P);
-	hp_enter_cpu(P, 0);
 }
 
 static void teardown(void)
 {
-	hp_free(P);
-	kcore_free(K);
-	hl_engine_free(E);
+	th_platform_free(P, K, E);
 }
 
 static int64_t hvc(unsigned cpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3, uint64_t x4)
