@@ -1478,6 +1478,214 @@ Test(trap, host_cannot_set_a_guests_fpsimd_registers)
 	}
 }
 
+/* ---- system-register switching (REFERENCE 5.4, the table at the top of vcpu.c) ------------ */
+/* the EL1 registers save_host/restore_vm switch (incl. the virtual timer) and the EL2 trap
+ * registers KCore sets for a guest: distinct values per writer and per entry */
+#define SYS_GUEST(n, i) (0x5EC2000000000000ull | (uint64_t)(n) << 24 | (uint64_t)(i) << 8 | 0x33)
+#define SYS_HOST(k, i)  (0x4057000000000000ull | (uint64_t)(k) << 24 | (uint64_t)(i) << 8 | 0x44)
+#define HOST_MDCR    0x4E6ull                  /* HPMN 6, TPMCR, TPM (no debug traps) */
+#define HOST_CNTHCTL 0x3ull                    /* EL1PCTEN | EL1PCEN (start.S) */
+#define HOST_PMCR    0x41002001ull             /* E set: the host's counters run */
+#define SYS_ENTRIES 16
+/* every EL1 register the switch must cover, named here rather than through SR_EL1_LAST so a
+ * register left out of the switch range fails these tests: SCTLR_EL1 .. MDSCR_EL1 and the
+ * virtual timer CNTV_CVAL_EL0, CNTV_CTL_EL0 */
+#define SYS_N (SR_CNTV_CTL_EL0 - SR_SCTLR_EL1 + 1)
+
+struct sys_seen {
+	uint64_t el1[SYS_N];
+	uint64_t mdcr, cnthctl, cntvoff, pmcr;
+};
+static struct sys_seen sys_seen[SYS_ENTRIES];
+
+static void sys_host_set(unsigned k)
+{
+	for (unsigned i = 0; i < SYS_N; i++)
+		arch_write_sysreg((enum arch_sysreg)(SR_SCTLR_EL1 + i), SYS_HOST(k, i));
+	arch_write_sysreg(SR_MDCR_EL2, HOST_MDCR);
+	arch_write_sysreg(SR_CNTHCTL_EL2, HOST_CNTHCTL);
+	arch_write_sysreg(SR_PMCR_EL0, HOST_PMCR);
+	/* an offset the guest must never run with (EL2-only: a stale value, not the host's) */
+	arch_write_sysreg(SR_CNTVOFF_EL2, 0xDEAD0000ull);
+}
+
+/* every entry: record the registers, write this entry's secret into every switched one, exit
+ * by the routes of s_fp (MMIO read, SYS64 resumed inside KCore, WFx, IRQ, PV HVC, MMIO write) */
+static unsigned s_sys(struct gscript *g, uint64_t *x, uint64_t pc)
+{
+	if (g->n < SYS_ENTRIES) {
+		struct sys_seen *s = &sys_seen[g->n];
+		for (unsigned i = 0; i < SYS_N; i++)
+			s->el1[i] = arch_read_sysreg((enum arch_sysreg)(SR_SCTLR_EL1 + i));
+		s->mdcr = arch_read_sysreg(SR_MDCR_EL2);
+		s->cnthctl = arch_read_sysreg(SR_CNTHCTL_EL2);
+		s->cntvoff = arch_read_sysreg(SR_CNTVOFF_EL2);
+		s->pmcr = arch_read_sysreg(SR_PMCR_EL0);
+	}
+	for (unsigned i = 0; i < SYS_N; i++)
+		arch_write_sysreg((enum arch_sysreg)(SR_SCTLR_EL1 + i), SYS_GUEST(g->n, i));
+	return s_fp(g, x, pc);
+}
+
+/* after every kind of guest exit the host finds its own EL1 registers (the virtual timer's
+ * CNTV_CTL/CNTV_CVAL included), its MDCR_EL2/CNTHCTL_EL2 and its PMU enable, never the
+ * guest's values or KCore's guest traps; the guest's are in its shadow context. Before the
+ * fix the host read the guest's timer (CNTV_* were not switched) and ran with the guest's
+ * traps and its PMU counters stopped (nothing restored them) */
+Test(trap, host_never_sees_a_guests_system_registers)
+{
+	struct vm vm;
+
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	script(s_sys);
+	for (unsigned k = 0; k < FP_RUNS; k++) {
+		sys_host_set(k);
+		int64_t r = run(&vm, 0);
+		cr_assert(r == EXIT_TRAP || r == EXIT_IRQ, "run %u: %lld", k, (long long)r);
+		unsigned last = G.n - 1;   /* the guest's last entry of this run */
+		for (unsigned i = 0; i < SYS_N; i++) {
+			enum arch_sysreg sr = (enum arch_sysreg)(SR_SCTLR_EL1 + i);
+			cr_assert_neq(arch_read_sysreg(sr), SYS_GUEST(last, i), "run %u: the host reads the guest's %s",
+				      k, arch_sysreg_name(sr));
+			cr_assert_eq(arch_read_sysreg(sr), SYS_HOST(k, i), "run %u: the host's %s was not restored",
+				     k, arch_sysreg_name(sr));
+			cr_assert(i < SR_EL1_COUNT && K->shadow[vm.vmid][0].sys[i] == SYS_GUEST(last, i),
+				  "run %u: save_vm lost the guest's %s", k, arch_sysreg_name(sr));
+		}
+		cr_assert_eq(arch_read_sysreg(SR_MDCR_EL2), HOST_MDCR, "run %u: the host runs with MDCR_EL2 %#llx", k,
+			     (unsigned long long)arch_read_sysreg(SR_MDCR_EL2));
+		cr_assert_eq(arch_read_sysreg(SR_CNTHCTL_EL2), HOST_CNTHCTL, "run %u: CNTHCTL_EL2", k);
+		cr_assert_eq(arch_read_sysreg(SR_PMCR_EL0), HOST_PMCR, "run %u: the host's PMCR_EL0", k);
+	}
+	cr_assert_eq(G.n, FP_RUNS + 1, "SYS64 should have resumed the guest inside one run");
+}
+
+/* what the host leaves in the switched registers never reaches the guest: every entry finds
+ * the values the guest itself left at its previous exit (the reset values at the first:
+ * SCTLR_EL1's, 0 elsewhere, the timer off), and it runs with KCore's traps: debug and PMU
+ * registers trapped (MDCR_EL2, the host's HPMN kept), the physical timer trapped (CNTHCTL_EL2
+ * EL1PCEN clear), CNTVOFF_EL2 0, the host's PMU counters stopped (PMCR_EL0.E clear). Before
+ * the fix the guest read the host's timer and ran with the host's MDCR/CNTHCTL/PMCR */
+Test(trap, host_cannot_set_a_guests_system_registers)
+{
+	struct vm vm;
+
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	script(s_sys);
+	memset(sys_seen, 0, sizeof(sys_seen));
+	for (unsigned k = 0; k < FP_RUNS; k++) {
+		sys_host_set(k);
+		int64_t r = run(&vm, 0);
+		cr_assert(r == EXIT_TRAP || r == EXIT_IRQ, "run %u: %lld", k, (long long)r);
+	}
+	cr_assert_eq(G.n, FP_RUNS + 1);
+	for (unsigned n = 0; n < G.n; n++) {
+		const struct sys_seen *s = &sys_seen[n];
+		for (unsigned i = 0; i < SYS_N; i++) {
+			enum arch_sysreg sr = (enum arch_sysreg)(SR_SCTLR_EL1 + i);
+			uint64_t want = n > 0 ? SYS_GUEST(n - 1, i) : sr == SR_SCTLR_EL1 ? 0x00C50078ull : 0;
+			cr_assert_eq(s->el1[i], want, "entry %u: the guest found %s = %#llx, not its own %#llx", n,
+				     arch_sysreg_name(sr), (unsigned long long)s->el1[i], (unsigned long long)want);
+		}
+		cr_assert_eq(s->mdcr, (HOST_MDCR & MDCR_HPMN_MASK) | MDCR_TDA | MDCR_TDOSA | MDCR_TDRA | MDCR_TPM | MDCR_TPMCR,
+			     "entry %u: the guest ran with MDCR_EL2 %#llx", n, (unsigned long long)s->mdcr);
+		cr_assert_eq(s->cnthctl, CNTHCTL_EL1PCTEN, "entry %u: the guest ran with CNTHCTL_EL2 %#llx", n,
+			     (unsigned long long)s->cnthctl);
+		cr_assert_eq(s->cntvoff, 0, "entry %u: CNTVOFF_EL2 %#llx", n, (unsigned long long)s->cntvoff);
+		cr_assert_eq(s->pmcr, HOST_PMCR & ~PMCR_E, "entry %u: the host's PMU counted the guest (PMCR_EL0 %#llx)",
+			     n, (unsigned long long)s->pmcr);
+	}
+}
+
+/* a guest's trapped access to a register it may not use (debug, PMU, physical timer, PAuth
+ * keys) is refused by KCore without a host exit: a read gives 0 (RAZ), a write is dropped
+ * (WI), the PC moves on. Other trapped MSR/MRS (here ACTLR_EL1 under TACR) keep the
+ * skip-only handling. Before the fix the MRS left the destination register as it was */
+static const struct { unsigned op0, op1, crn, crm, op2; bool refused; const char *name; } sys_probe[] = {
+	{ 2, 0, 0, 0, 4, true, "DBGBVR0_EL1" },   { 2, 0, 0, 2, 2, true, "MDSCR_EL1" },
+	{ 2, 0, 1, 3, 4, true, "OSLSR_EL1" },     { 3, 3, 9, 12, 0, true, "PMCR_EL0" },
+	{ 3, 3, 9, 13, 0, true, "PMCCNTR_EL0" },  { 3, 3, 14, 8, 0, true, "PMEVCNTR0_EL0" },
+	{ 3, 0, 9, 14, 1, true, "PMINTENSET_EL1" }, { 3, 3, 14, 2, 1, true, "CNTP_CTL_EL0" },
+	{ 3, 3, 14, 2, 2, true, "CNTP_CVAL_EL0" }, { 3, 0, 2, 1, 0, true, "APIAKEYLO_EL1" },
+	{ 3, 0, 2, 3, 1, true, "APGAKEYHI_EL1" }, { 3, 0, 1, 0, 1, false, "ACTLR_EL1" },
+};
+#define N_PROBE (sizeof(sys_probe) / sizeof(sys_probe[0]))
+#define PROBE_RT 9
+
+static unsigned s_probe(struct gscript *g, uint64_t *x, uint64_t pc)
+{
+	unsigned n = g->n;
+
+	if (n >= 2 * N_PROBE)
+		return g_irq(pc);
+	/* even entries: MRS into x9 (holding the guest's own value); odd: MSR from x9 */
+	x[PROBE_RT] = 0x600D000000000000ull | n;
+	return gtrap(pc, esr_make(EC_SYS64, sys64_iss(sys_probe[n / 2].op0, sys_probe[n / 2].op1,
+						       sys_probe[n / 2].crn, sys_probe[n / 2].crm,
+						       sys_probe[n / 2].op2, PROBE_RT, n % 2 == 0)), 0);
+}
+
+Test(trap, guest_refused_registers_read_as_zero_and_ignore_writes)
+{
+	struct vm vm;
+
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	script(s_probe);
+	cr_assert_eq(run(&vm, 0), EXIT_IRQ);
+	cr_assert_eq(G.n, 2 * N_PROBE + 1, "every trapped access is handled inside KCore");
+	for (unsigned n = 1; n <= 2 * N_PROBE; n++) {
+		unsigned p = (n - 1) / 2;
+		uint64_t before = 0x600D000000000000ull | (n - 1);
+		uint64_t want = (n - 1) % 2 == 0 && sys_probe[p].refused ? 0 : before;
+		cr_assert_eq(G.obs[n].x[PROBE_RT], want, "%s %s: x9 = %#llx after it, want %#llx",
+			     (n - 1) % 2 == 0 ? "mrs" : "msr", sys_probe[p].name,
+			     (unsigned long long)G.obs[n].x[PROBE_RT], (unsigned long long)want);
+		cr_assert_eq(G.obs[n].pc, G.obs[n - 1].pc + 4, "%s: the PC moves past the access", sys_probe[p].name);
+	}
+	cr_assert_eq(K->cpu[0].traps[KC_T_SYS64], 2 * N_PROBE);
+}
+
+/* a PAuth instruction trapped by HCR_EL2.API = 0 (EC 0x09) is UNDEFINED for the guest, as
+ * on a CPU without PAuth: KCore takes the exception to the guest's EL1 (ESR_EL1 EC 0,
+ * ELR_EL1 = the instruction, SPSR_EL1 = its PSTATE, PC = VBAR_EL1 + 0x200 from EL1h) without
+ * a host exit. Before the fix the exit went to the host and the guest re-ran the
+ * instruction, trapping again at every VCPU_RUN */
+#define PAC_VBAR 0x80004000ull
+static unsigned s_pac(struct gscript *g, uint64_t *x, uint64_t pc)
+{
+	(void)x;
+	switch (g->n) {
+	case 0:
+		arch_write_sysreg(SR_VBAR_EL1, PAC_VBAR);
+		g->arg[0] = pc;
+		return gtrap(pc, esr_make(EC_PAC, 0), 0);   /* pacia x1, x2 with EnIA set */
+	case 1:
+		g->arg[1] = arch_read_sysreg(SR_SPSR_EL2);
+		g->arg[2] = arch_read_sysreg(SR_ESR_EL1);
+		g->arg[3] = arch_read_sysreg(SR_ELR_EL1);
+		g->arg[4] = arch_read_sysreg(SR_SPSR_EL1);
+		return g_irq(pc);
+	default:
+		return g_irq(pc);
+	}
+}
+
+Test(trap, guest_pauth_instruction_is_undefined)
+{
+	struct vm vm;
+
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	script(s_pac);
+	cr_assert_eq(run(&vm, 0), EXIT_IRQ);
+	cr_assert_eq(G.n, 2, "the PAC trap is handled inside KCore (entries: %u)", G.n);
+	cr_assert_eq(G.obs[1].pc, PAC_VBAR + 0x200, "the guest resumes at %#llx, not its sync vector",
+		     (unsigned long long)G.obs[1].pc);
+	cr_assert_eq(G.arg[1], PSTATE_FAULT_BITS_64, "EL1h, DAIF masked");
+	cr_assert_eq(G.arg[2], esr_make(EC_UNKNOWN, 0), "ESR_EL1 %#llx", (unsigned long long)G.arg[2]);
+	cr_assert_eq(G.arg[3], G.arg[0], "ELR_EL1: the PAC instruction");
+	cr_assert_eq(G.arg[4], PSTATE_FAULT_BITS_64, "SPSR_EL1: the guest's PSTATE at the PAC");
+}
+
 Test(trap, vcpu_run_exit_cycle)
 {
 	struct vm vm;

@@ -15,18 +15,24 @@
 enum arch_sysreg {
 	/* EL2 */
 	SR_ESR_EL2, SR_FAR_EL2, SR_HPFAR_EL2, SR_ELR_EL2, SR_SPSR_EL2, SR_VTTBR_EL2, SR_HCR_EL2,
-	SR_TPIDR_EL2, SR_VMPIDR_EL2, SR_CPTR_EL2, SR_MDCR_EL2,
-	/* EL1 state switched between host and guests */
+	SR_TPIDR_EL2, SR_VMPIDR_EL2, SR_CPTR_EL2, SR_MDCR_EL2, SR_CNTHCTL_EL2, SR_CNTVOFF_EL2,
+	/* the PMU's global enable: KCore stops the host's counters while a guest runs (vcpu.c) */
+	SR_PMCR_EL0,
+	/* EL1 state switched between host and guests (vcpu.c has the table of what is switched
+	 * and what is trapped instead) */
 	SR_SCTLR_EL1, SR_CPACR_EL1, SR_TTBR0_EL1, SR_TTBR1_EL1, SR_TCR_EL1, SR_ESR_EL1,
 	SR_AFSR0_EL1, SR_AFSR1_EL1, SR_FAR_EL1, SR_MAIR_EL1, SR_VBAR_EL1, SR_CONTEXTIDR_EL1,
 	SR_AMAIR_EL1, SR_CNTKCTL_EL1, SR_PAR_EL1, SR_TPIDR_EL1, SR_SPSR_EL1, SR_ELR_EL1,
 	SR_SP_EL1, SR_SP_EL0, SR_TPIDR_EL0, SR_TPIDRRO_EL0, SR_CSSELR_EL1, SR_ACTLR_EL1,
 	SR_MDSCR_EL1,
+	/* the EL1 virtual timer: CVAL before CTL, so a restore never enables a timer with the
+	 * previous owner's compare value */
+	SR_CNTV_CVAL_EL0, SR_CNTV_CTL_EL0,
 	SR__COUNT
 };
 /* first and last EL1 register saved/restored by a context switch */
 #define SR_EL1_FIRST SR_SCTLR_EL1
-#define SR_EL1_LAST SR_MDSCR_EL1
+#define SR_EL1_LAST SR_CNTV_CTL_EL0
 #define SR_EL1_COUNT (SR_EL1_LAST - SR_EL1_FIRST + 1)
 
 /*

@@ -154,6 +154,7 @@ struct kcore_cpu {
 	uint64_t host_sys[SR_EL1_COUNT];   /* saved by save_host */
 	uint64_t host_elr, host_spsr;
 	uint64_t host_vmpidr;              /* VMPIDR_EL2 (what the host reads as MPIDR_EL1) */
+	uint64_t host_mdcr, host_cnthctl, host_pmcr;   /* the host's traps and PMU enable (vcpu.c) */
 	struct arch_fpsimd host_fp;        /* the host's FP/SIMD registers (save_host) */
 	struct trap_frame *frame;          /* the host's frame during a vcpu run */
 	uint64_t traps[KC_T__COUNT];

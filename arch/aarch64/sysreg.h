@@ -17,6 +17,22 @@
 #define EC_IABT_LOW 0x20u
 #define EC_DABT_LOW 0x24u
 #define EC_BRK64 0x3Cu
+#define EC_PAC 0x09u      /* PAuth instruction trapped by HCR_EL2.API == 0 */
+
+/* trapped MSR/MRS (EC 0x18) ISS: Op0 [21:20], Op2 [19:17], Op1 [16:14], CRn [13:10],
+ * Rt [9:5], CRm [4:1], Direction [0] (1: MRS, a read) */
+static inline unsigned sys64_op0(uint64_t esr) { return (unsigned)(esr >> 20) & 3u; }
+static inline unsigned sys64_op2(uint64_t esr) { return (unsigned)(esr >> 17) & 7u; }
+static inline unsigned sys64_op1(uint64_t esr) { return (unsigned)(esr >> 14) & 7u; }
+static inline unsigned sys64_crn(uint64_t esr) { return (unsigned)(esr >> 10) & 15u; }
+static inline unsigned sys64_rt(uint64_t esr) { return (unsigned)(esr >> 5) & 31u; }
+static inline unsigned sys64_crm(uint64_t esr) { return (unsigned)(esr >> 1) & 15u; }
+static inline int sys64_is_read(uint64_t esr) { return (int)(esr & 1u); }
+static inline uint32_t sys64_iss(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2,
+				 unsigned rt, int read)
+{
+	return (uint32_t)(op0 << 20 | op2 << 17 | op1 << 14 | crn << 10 | rt << 5 | crm << 1 | (read ? 1u : 0u));
+}
 
 /* data-abort ISS */
 #define ESR_ISV (1u << 24)
@@ -72,6 +88,25 @@ static inline uint64_t ipa_to_hpfar(uint64_t ipa)
 			     HCR_FMO | HCR_SWIO | HCR_TACR | HCR_RW | HCR_TVM)
 
 #define VTTBR_VMID_SHIFT 48
+
+/* MDCR_EL2 while a guest runs (vcpu.c): debug and PMU registers trap to EL2 */
+#define MDCR_HPMN_MASK 0x1Full         /* counters EL1 may use: kept from the host's value */
+#define MDCR_TPMCR (1ull << 5)         /* PMCR_EL0 */
+#define MDCR_TPM (1ull << 6)           /* every PMU register */
+#define MDCR_TDE (1ull << 8)
+#define MDCR_TDA (1ull << 9)           /* DBGB*, DBGW*, MDSCR_EL1, MDCCINT_EL1, DBGCLAIM* ... */
+#define MDCR_TDOSA (1ull << 10)        /* OSLAR, OSLSR, OSDLR, DBGPRCR */
+#define MDCR_TDRA (1ull << 11)         /* MDRAR_EL1 */
+#define MDCR_GUEST_TRAPS (MDCR_TPMCR | MDCR_TPM | MDCR_TDA | MDCR_TDOSA | MDCR_TDRA)
+
+/* CNTHCTL_EL2 (nVHE layout): EL1PCTEN lets EL1/EL0 read the physical counter, EL1PCEN the
+ * physical timer; a guest gets the counter only, its CNTP_* accesses trap (EC 0x18) */
+#define CNTHCTL_EL1PCTEN (1ull << 0)
+#define CNTHCTL_EL1PCEN (1ull << 1)
+#define CNTHCTL_GUEST CNTHCTL_EL1PCTEN
+
+/* PMCR_EL0.E: every event counter and the cycle counter enabled */
+#define PMCR_E (1ull << 0)
 
 /* PSCI */
 #define PSCI_0_2_FN_SYSTEM_OFF 0x84000008u

@@ -20,6 +20,53 @@
  *   host's (copy in host_fp)                   restore_vm (each entry) vCPU's sh->fp
  *   vCPU's, live                               exit -> save_vm         vCPU's (copy in sh->fp)
  *   vCPU's (copy in sh->fp)                    restore_host            host_fp
+ *
+ * Guest-visible register state beyond x0-x30/PC/PSTATE/FP (the list Linux KVM's arm64 world
+ * switch covers, hyp/include/hyp/sysreg-sr.h and debug-sr.h, against -cpu max of QEMU 7.2):
+ * each item is either SWITCHED (the host's values saved by save_host and loaded back by
+ * restore_host, the vCPU's kept in shadow_ctxt and loaded by restore_vm) or TRAPPED (the
+ * guest's accesses trap to EL2 and KCore refuses them without a host exit: a read gives 0,
+ * a write is dropped, the PC moves on; PAuth instructions get an UNDEFINED exception).
+ *
+ *   register(s)                                   decision  how
+ *   SCTLR TTBR0/1 TCR MAIR AMAIR VBAR CONTEXTIDR  switched  SR_EL1_FIRST..SR_EL1_LAST
+ *   ESR FAR AFSR0/1 PAR CPACR CSSELR CNTKCTL      switched    (host_sys[] / sh->sys[])
+ *   ACTLR TPIDR_EL1 SP_EL1 ELR_EL1 SPSR_EL1       switched
+ *   TPIDR_EL0 TPIDRRO_EL0 SP_EL0                  switched
+ *   MDSCR_EL1                                     switched  and TRAPPED (MDCR_EL2.TDA): the
+ *                                                           guest keeps its reset value 0, so
+ *                                                           the host's breakpoints/watchpoints
+ *                                                           and single-step (MDE/KDE/SS) are
+ *                                                           off while it runs
+ *   CNTV_CTL_EL0 CNTV_CVAL_EL0 (virtual timer)    switched  a guest's timer is armed only while
+ *                                                           it runs: it never fires into the
+ *                                                           host, the host never reads it
+ *   CNTVOFF_EL2                                   fixed 0   EL2-only: written 0 at every entry
+ *   CNTP_CTL/CVAL/TVAL (physical timer)           TRAPPED   CNTHCTL_EL2.EL1PCEN = 0 for guests
+ *                                                           (the counter stays readable)
+ *   CNTHCTL_EL2 MDCR_EL2                          KCore's   guest values at every entry, the
+ *                                                           host's back in restore_host
+ *   q0-q31 FPSR FPCR                              switched  arch_fpsimd_save/restore (above)
+ *   DBGBVR/BCR/WVR/WCR<n> MDCCINT OSLAR OSDLR     TRAPPED   MDCR_EL2.TDA/TDOSA/TDRA (every
+ *   DBGPRCR MDRAR DBGCLAIM (all op0 = 2)                    op0 = 2 register): RAZ/WI
+ *   PMU: PMCR PMCNTEN* PMOVS* PMSELR PMEV* PMCCNTR TRAPPED   MDCR_EL2.TPM/TPMCR: RAZ/WI; and
+ *                                                           PMCR_EL0.E = 0 while a guest runs
+ *                                                           (the host's counters never count
+ *                                                           guest events), the host's PMCR back
+ *                                                           in restore_host
+ *   PAuth keys APIA/APIB/APDA/APDB/APGA lo/hi     TRAPPED   HCR_EL2.APK = 0: RAZ/WI, so no
+ *                                                           switch is needed (the host's keys
+ *                                                           are neither read nor used by guests)
+ *   PAuth instructions (PACIA, AUTIA, ...)        TRAPPED   HCR_EL2.API = 0 (EC 0x09): KCore
+ *                                                           injects UNDEFINED, as a CPU without
+ *                                                           PAuth (KVM does the same for a VM
+ *                                                           without PAuth)
+ *   SVE/SME (ZCR, Z/P regs, SMCR, TPIDR2_EL0)     TRAPPED   CPTR_EL2.TZ/TSM (start.S): an exit
+ *                                                           to the host, no register content
+ *   MTE (GCR, RGSR, TFSR, TFSRE0)                 TRAPPED   HCR_EL2.ATA = 0 (QEMU's virt has
+ *                                                           no tag memory: MTE is insn-only)
+ * The physical timer stays the host's (and is unusable by guests); the host's virtual timer
+ * is not armed while a guest runs, so the host gets the CPU back at the guest's next exit.
  */
 #include <stddef.h>
 #include <string.h>
@@ -43,6 +90,9 @@ void kc_save_host(struct kcore *k, unsigned cpu)
 	/* restore_vm writes the vCPU's MPIDR there: a host (Linux) reading MPIDR_EL1 after a
 	 * guest ran on its CPU must see its own again */
 	kc->host_vmpidr = arch_read_sysreg(SR_VMPIDR_EL2);
+	kc->host_mdcr = arch_read_sysreg(SR_MDCR_EL2);
+	kc->host_cnthctl = arch_read_sysreg(SR_CNTHCTL_EL2);
+	kc->host_pmcr = arch_read_sysreg(SR_PMCR_EL0);
 	arch_fpsimd_save(&kc->host_fp);
 }
 
@@ -61,6 +111,9 @@ void kc_restore_host(struct kcore *k, unsigned cpu)
 	arch_write_sysreg(SR_ELR_EL2, kc->host_elr);
 	arch_write_sysreg(SR_SPSR_EL2, kc->host_spsr);
 	arch_write_sysreg(SR_VMPIDR_EL2, kc->host_vmpidr);
+	arch_write_sysreg(SR_MDCR_EL2, kc->host_mdcr);
+	arch_write_sysreg(SR_CNTHCTL_EL2, kc->host_cnthctl);
+	arch_write_sysreg(SR_PMCR_EL0, kc->host_pmcr);   /* the host's counters run again */
 	arch_fpsimd_restore(&kc->host_fp);   /* no guest FP/SIMD value stays live */
 	arch_dsb_isb();
 }
@@ -68,9 +121,16 @@ void kc_restore_host(struct kcore *k, unsigned cpu)
 void kc_restore_vm_el2(struct kcore *k, unsigned cpu, uint32_t vmid, struct shadow_ctxt *sh)
 {
 	uint64_t hcr = HCR_HYPSEC_VM_FLAGS | (sh->hcr & (HCR_VI | HCR_VF));
+	const struct kcore_cpu *kc = &k->cpu[cpu];
 
 	arch_write_sysreg(SR_VTTBR_EL2, hl_pt_root_pa_of(k->e, vmid) | ((uint64_t)vmid << VTTBR_VMID_SHIFT));
-	arch_write_sysreg(SR_HCR_EL2, hcr);
+	arch_write_sysreg(SR_HCR_EL2, hcr);   /* API/APK/ATA clear: PAuth and MTE trap (table above) */
+	/* activate traps (the table above): debug and PMU registers, the physical timer; the
+	 * host's PMU counters stop (PMCR_EL0.E) until restore_host */
+	arch_write_sysreg(SR_MDCR_EL2, (kc->host_mdcr & MDCR_HPMN_MASK) | MDCR_GUEST_TRAPS);
+	arch_write_sysreg(SR_CNTHCTL_EL2, CNTHCTL_GUEST);
+	arch_write_sysreg(SR_CNTVOFF_EL2, 0);
+	arch_write_sysreg(SR_PMCR_EL0, kc->host_pmcr & ~PMCR_E);
 	arch_write_sysreg(SR_TPIDR_EL2, (uint64_t)(uintptr_t)sh);
 	arch_write_sysreg(SR_VMPIDR_EL2, sh->vmpidr);
 	for (unsigned i = 0; i < SR_EL1_COUNT; i++)
@@ -79,7 +139,6 @@ void kc_restore_vm_el2(struct kcore *k, unsigned cpu, uint32_t vmid, struct shad
 	arch_write_sysreg(SR_SPSR_EL2, sh->pstate);
 	arch_fpsimd_restore(&sh->fp);   /* restore_vm: the vCPU's FP/SIMD registers */
 	arch_dsb_isb();
-	(void)cpu;
 }
 
 void kc_save_vm_el1(struct kcore *k, unsigned cpu, struct shadow_ctxt *sh)
@@ -239,6 +298,51 @@ static int pv_share(struct kcore *k, unsigned cpu, uint32_t vmid, uint64_t addr,
 
 enum exit_action { EXIT_RESUME, EXIT_TO_HOST, EXIT_HALTED };
 
+/*
+ * The registers a guest may not use (the table at the top): every one traps to EL2 and is
+ * refused here, without a host exit, as RAZ/WI. Other trapped MSR/MRS (HCR_EL2.TVM writes,
+ * TACR) keep KCore's skip-only handling.
+ *   op0 = 2                                    debug (MDCR_EL2.TDA/TDOSA/TDRA)
+ *   op0 = 3, op1 = 3, CRn = 9, CRm = 12..14    PMU (TPM/TPMCR)
+ *   op0 = 3, op1 = 0, CRn = 9, CRm = 14        PMU EL1 (PMINTENSET/CLR, PMMIR)
+ *   op0 = 3, op1 = 3, CRn = 14, CRm = 8..15    PMEVCNTR<n>, PMEVTYPER<n>, PMCCFILTR
+ *   op0 = 3, op1 = 3, CRn = 14, CRm = 2        CNTP_TVAL/CTL/CVAL (CNTHCTL_EL2.EL1PCEN = 0)
+ *   op0 = 3, op1 = 0, CRn = 2, CRm = 1..3      PAuth keys (HCR_EL2.APK = 0)
+ */
+static bool sys64_refused(uint64_t esr)
+{
+	unsigned op0 = sys64_op0(esr), op1 = sys64_op1(esr), crn = sys64_crn(esr), crm = sys64_crm(esr);
+
+	if (op0 == 2)
+		return true;
+	if (op0 != 3)
+		return false;
+	if (crn == 9 && ((op1 == 3 && crm >= 12 && crm <= 14) || (op1 == 0 && crm == 14)))
+		return true;
+	if (op1 == 3 && crn == 14 && (crm == 2 || crm >= 8))
+		return true;
+	return op1 == 0 && crn == 2 && crm >= 1 && crm <= 3;
+}
+
+/*
+ * An UNDEFINED exception for the guest, taken to its EL1 as on a CPU without the feature:
+ * ESR_EL1 = EC 0 (IL), ELR_EL1 = the instruction, SPSR_EL1 = its PSTATE, then EL1h with DAIF
+ * masked at VBAR_EL1 + 0x000 (from EL1t), 0x200 (from EL1h) or 0x400 (from EL0). The values
+ * go into the shadow context, which restore_vm loads before the guest resumes.
+ */
+static void inject_undef(struct shadow_ctxt *sh)
+{
+	uint64_t *sys = sh->sys;
+	unsigned mode = (unsigned)(sh->pstate & 0xF);
+	uint64_t off = mode == 0x5 ? 0x200 : mode == 0x4 ? 0x000 : 0x400;
+
+	sys[SR_ESR_EL1 - SR_EL1_FIRST] = esr_make(EC_UNKNOWN, 0);
+	sys[SR_ELR_EL1 - SR_EL1_FIRST] = sh->pc;
+	sys[SR_SPSR_EL1 - SR_EL1_FIRST] = sh->pstate;
+	sh->pc = sys[SR_VBAR_EL1 - SR_EL1_FIRST] + off;
+	sh->pstate = PSTATE_FAULT_BITS_64;
+}
+
 /* core_handle_pvops: x0 = call, x1 = addr, x2 = size (C reads shadow regs 0, 1, 2) */
 static enum exit_action core_handle_pvops(struct kcore *k, unsigned cpu, uint32_t vmid, struct shadow_ctxt *sh)
 {
@@ -262,6 +366,7 @@ static enum exit_action core_handle_pvops(struct kcore *k, unsigned cpu, uint32_
  *   exception               ELR_EL2 points at       KCore
  *   HVC (EC 0x16)           the next instruction    never moves the PC
  *   trapped MSR/MRS (0x18)  the trapped instruction skips it (+4) after emulating
+ *   PAuth insn (0x09)       the trapped instruction UNDEFINED: guest's VBAR_EL1 + offset
  *   WFx (0x01), BRK (0x3C)  the instruction         DIRTY_PC_FLAG: +4 on the next run
  *   data abort, MMIO        the instruction         DIRTY_PC_FLAG: +4 once the host emulated
  *   data abort, stage 2     the instruction         retried after the host's mapping
@@ -269,7 +374,8 @@ static enum exit_action core_handle_pvops(struct kcore *k, unsigned cpu, uint32_
  * (Arm ARM, "Preferred exception return address": an exception generated by an HVC returns
  * to the instruction after it; synchronous traps of an instruction return to it.)
  *
- * vm_exit_dispatcher: TRAP/SYS64 skips the instruction; TRAP/HVC64 is PSCI SYSTEM_OFF
+ * vm_exit_dispatcher: TRAP/SYS64 skips the instruction (a refused register reads as 0,
+ * sys64_refused); TRAP/PAC injects UNDEFINED into the guest; TRAP/HVC64 is PSCI SYSTEM_OFF
  * (power off, to the host) or a PV call (handled, back to the guest); stage-2 faults,
  * WFx, IRQs and unknown calls go to the host with the fault recorded.
  */
@@ -288,7 +394,13 @@ static enum exit_action vm_exit_dispatcher(struct kcore *k, unsigned cpu, uint32
 	switch (sh->ec) {
 	case EC_SYS64:
 		kc->traps[KC_T_SYS64]++;
+		if (sys64_refused(sh->esr) && sys64_is_read(sh->esr) && sys64_rt(sh->esr) < 31)
+			sh->regs[sys64_rt(sh->esr)] = 0;   /* RAZ; a refused write is dropped */
 		sh->pc += 4;
+		return EXIT_RESUME;
+	case EC_PAC:
+		kc->traps[KC_T_SYS64]++;
+		inject_undef(sh);
 		return EXIT_RESUME;
 	case EC_HVC64:
 		if ((uint32_t)sh->regs[0] == PSCI_0_2_FN_SYSTEM_OFF) {

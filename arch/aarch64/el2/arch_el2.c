@@ -54,6 +54,8 @@ static const char *const names[SR__COUNT] = {
 	[SR_SPSR_EL1] = "SPSR_EL1", [SR_ELR_EL1] = "ELR_EL1", [SR_SP_EL1] = "SP_EL1",
 	[SR_SP_EL0] = "SP_EL0", [SR_TPIDR_EL0] = "TPIDR_EL0", [SR_TPIDRRO_EL0] = "TPIDRRO_EL0",
 	[SR_CSSELR_EL1] = "CSSELR_EL1", [SR_ACTLR_EL1] = "ACTLR_EL1", [SR_MDSCR_EL1] = "MDSCR_EL1",
+	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
+	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0",
 };
 
 /* one case per register: mrs/msr take the register name as an immediate */
@@ -70,7 +72,8 @@ static const char *const names[SR__COUNT] = {
 	X(SR_TPIDR_EL1, tpidr_el1) X(SR_SPSR_EL1, spsr_el1) X(SR_ELR_EL1, elr_el1)               \
 	X(SR_SP_EL1, sp_el1) X(SR_SP_EL0, sp_el0) X(SR_TPIDR_EL0, tpidr_el0)                     \
 	X(SR_TPIDRRO_EL0, tpidrro_el0) X(SR_CSSELR_EL1, csselr_el1) X(SR_ACTLR_EL1, actlr_el1)   \
-	X(SR_MDSCR_EL1, mdscr_el1)
+	X(SR_MDSCR_EL1, mdscr_el1) X(SR_CNTHCTL_EL2, cnthctl_el2) X(SR_CNTVOFF_EL2, cntvoff_el2)    \
+	X(SR_PMCR_EL0, pmcr_el0) X(SR_CNTV_CVAL_EL0, cntv_cval_el0) X(SR_CNTV_CTL_EL0, cntv_ctl_el0)
 
 static inline struct el2_tcb *tcb(void)
 {

@@ -22,8 +22,9 @@
  * Exceptions taken at EL2 itself, from an AArch32 lower EL, or a host IRQ/FIQ/SError are not
  * recoverable here: they go to arch_el2_panic(slot).
  *
- * FP/SIMD state is switched by the caller (vcpu.c) with arch_fpsimd_save/restore below.
- * Not handled yet (later issues): debug registers, pointer authentication keys.
+ * FP/SIMD state is switched by the caller (vcpu.c) with arch_fpsimd_save/restore below; the
+ * EL1 registers, the virtual timer and the trap registers (debug, PMU, physical timer, PAuth)
+ * by vcpu.c through arch_read/write_sysreg (its table says which are switched and which trap).
  */
 
 #define EL2_TCB_GUEST_CTX	0	/* el2.h: struct el2_tcb, TPIDR_EL2 points at it */

@@ -29,6 +29,8 @@ static const char *const names[SR__COUNT] = {
 	[SR_SPSR_EL1] = "SPSR_EL1", [SR_ELR_EL1] = "ELR_EL1", [SR_SP_EL1] = "SP_EL1",
 	[SR_SP_EL0] = "SP_EL0", [SR_TPIDR_EL0] = "TPIDR_EL0", [SR_TPIDRRO_EL0] = "TPIDRRO_EL0",
 	[SR_CSSELR_EL1] = "CSSELR_EL1", [SR_ACTLR_EL1] = "ACTLR_EL1", [SR_MDSCR_EL1] = "MDSCR_EL1",
+	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
+	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0",
 };
 
 uint64_t arch_read_sysreg(enum arch_sysreg r)

@@ -60,6 +60,14 @@
  * host's own value per CPU (HOST_FP_VALUE + cpu) around each VCPU_RUN */
 #define GUEST_FP_SECRET   0x5EC2E7F0A55AC3E1
 #define HOST_FP_VALUE     0x4057F00D00000000
+/* system-register switch check (guest.S, host.c; vcpu.c's table): the guest's secrets
+ * GUEST_SYS_SECRET + k in TPIDR_EL0, TPIDRRO_EL0, TPIDR_EL1, SP_EL0, ELR_EL1, CNTV_CVAL_EL0
+ * (k = 0..5) with CNTV_CTL_EL0 = 3 (on, masked); the host's HOST_SYS_VALUE + 16 * cpu + k
+ * with CNTV_CTL_EL0 = 2 (off, masked) around each VCPU_RUN. SYS_SWITCHED registers in all */
+#define GUEST_SYS_SECRET  0x5EC25E5000000000
+#define HOST_SYS_VALUE    0x40575E5000000000
+#define SYS_SWITCHED      7
+#define SYS_REFUSED       4   /* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1 */
 
 /* SMCCC vendor-specific hypervisor service calls (fast, 64-bit): handled by the image,
  * never by KCore, so they are not engine operations */

@@ -13,6 +13,12 @@
  * and after all the exits above reports (MMIO write at +24) how many of the 64 lanes still
  * hold it: KCore must give the guest its own registers back (64), and the host, which
  * checks its own registers after every VCPU_RUN, must never see the secret.
+ * System registers (vcpu.c's table): the guest puts GUEST_SYS_SECRET + k into the switched
+ * registers it can write without a trap (TPIDR_EL0, TPIDRRO_EL0, TPIDR_EL1, SP_EL0, ELR_EL1,
+ * the virtual timer CNTV_CVAL_EL0/CNTV_CTL_EL0) and reports at the end (MMIO +32) how many
+ * still hold its values (SYS_SWITCHED), and (MMIO +40) how many of the registers it may not
+ * use read as 0 (SYS_REFUSED: DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1, which
+ * the host sets / runs before every VCPU_RUN).
  */
 #include "layout.h"
 
@@ -29,6 +35,22 @@ guest_start:
 	.irp	n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	dup	v\n\().2d, x0
 	.endr
+	/* the system-register secrets; the timer on (ENABLE) but masked (IMASK): no interrupt */
+	ldr	x0, =GUEST_SYS_SECRET
+	msr	tpidr_el0, x0
+	add	x1, x0, #1
+	msr	tpidrro_el0, x1
+	add	x1, x0, #2
+	msr	tpidr_el1, x1
+	add	x1, x0, #3
+	msr	sp_el0, x1
+	add	x1, x0, #4
+	msr	elr_el1, x1
+	add	x1, x0, #5
+	msr	cntv_cval_el0, x1
+	mov	x1, #3
+	msr	cntv_ctl_el0, x1
+	isb
 	/* 1. trapped sysreg writes */
 	mov	x21, #16
 1:	mrs	x0, sctlr_el1
@@ -86,6 +108,46 @@ guest_start:
 	cinc	x2, x2, eq
 	.endr
 	str	x2, [x1, #24]
+	/* 6c. system registers: how many still hold the guest's values, to the host */
+	ldr	x0, =GUEST_SYS_SECRET
+	mov	x2, #0
+	mrs	x3, tpidr_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, tpidrro_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, tpidr_el1
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, sp_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, elr_el1
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, cntv_cval_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	mrs	x3, cntv_ctl_el0
+	and	x3, x3, #3
+	cmp	x3, #3
+	cinc	x2, x2, eq
+	str	x2, [x1, #32]
+	/* 6d. registers a guest may not use: trapped, KCore answers 0 (RAZ) */
+	mov	x2, #0
+	.irp	reg, S2_0_C0_C0_4, S3_3_C9_C13_0, S3_3_C14_C2_2, S3_0_C2_C1_0
+	mov	x3, #1			/* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1 */
+	mrs	x3, \reg
+	cmp	x3, #0
+	cinc	x2, x2, eq
+	.endr
+	str	x2, [x1, #40]
 	/* 7. power off */
 	ldr	x0, =0x84000008
 	hvc	#0

@@ -32,6 +32,9 @@ extern const uint8_t guest_bin[], guest_bin_end[], guest_sig[];
 /* host_start.S: every lane of v0..v31 = v / how many lanes hold v (FP/SIMD switch check) */
 void host_fp_set(uint64_t v);
 uint64_t host_fp_count(uint64_t v);
+/* host_start.S: the system-register switch check (vcpu.c's table) */
+void host_sys_set(uint64_t v);
+uint64_t host_sys_count(uint64_t v, uint64_t ctl);
 /* KCore's key the guest is signed with: the EL2 image compiles the test key in as key 0 */
 #define GUEST_KEY_IDX 0u
 
@@ -317,6 +320,7 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 	bool first = j == 0, off = false;
 	uint64_t mmio_seen = 0, reported = 0, faults = 0;
 	uint64_t fp_leaks = 0, fp_lost = 0, guest_fp = ~0ull;
+	uint64_t sys_leaks = 0, sys_lost = 0, guest_sys = ~0ull, guest_raz = ~0ull;
 
 	for (unsigned i = 0; i < 64; i++)
 		c->sig[i] = guest_sig[i];
@@ -348,10 +352,15 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 		/* FP/SIMD (REFERENCE 5.4): the host's own value in every lane before the run; after
 		 * it, the host must find exactly that again, never the guest's secret */
 		host_fp_set(HOST_FP_VALUE + c->cpu);
+		/* system registers (vcpu.c's table): the same for TPIDR*, SP_EL0, ELR_EL1 and the
+		 * virtual timer; and the debug/PMU/physical-timer values the guest must not read */
+		host_sys_set(HOST_SYS_VALUE + 16 * c->cpu);
 		r = hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0);
 		runs++;
 		fp_leaks += host_fp_count(GUEST_FP_SECRET);
 		fp_lost += 64 - host_fp_count(HOST_FP_VALUE + c->cpu);
+		sys_leaks += host_sys_count(GUEST_SYS_SECRET, 3);
+		sys_lost += SYS_SWITCHED - host_sys_count(HOST_SYS_VALUE + 16 * c->cpu, 2);
 		if (race && faults == 1 && race_phase == 1)
 			tlb_race_end(c);   /* that run handed the page over and ran the guest */
 		hv->fault_addr = 0;
@@ -382,6 +391,10 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 					reported = hv->exit_value;
 				if ((ipa & 0xFF) == 24)
 					guest_fp = hv->exit_value;
+				if ((ipa & 0xFF) == 32)
+					guest_sys = hv->exit_value;
+				if ((ipa & 0xFF) == 40)
+					guest_raz = hv->exit_value;
 				mmio_seen++;
 			}
 			break;
@@ -396,10 +409,14 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 	}
 	expect(c, off, "the guest powered off", runs);
 	EXPECT_EQ(c, faults, GUEST_DATA_PAGES, "guest stage-2 faults answered");
-	EXPECT_EQ(c, mmio_seen, 4, "guest MMIO exits");
+	EXPECT_EQ(c, mmio_seen, 6, "guest MMIO exits");
 	EXPECT_EQ(c, fp_leaks, 0, "FP/SIMD lanes of the guest the host read after VCPU_RUN");
 	EXPECT_EQ(c, fp_lost, 0, "FP/SIMD lanes of the host not restored after VCPU_RUN");
 	EXPECT_EQ(c, guest_fp, 64, "FP/SIMD lanes the guest kept across its exits");
+	EXPECT_EQ(c, sys_leaks, 0, "system registers (TPIDR*, SP_EL0, ELR_EL1, CNTV_*) of the guest the host read after VCPU_RUN");
+	EXPECT_EQ(c, sys_lost, 0, "system registers of the host not restored after VCPU_RUN");
+	EXPECT_EQ(c, guest_sys, SYS_SWITCHED, "system registers the guest kept across its exits");
+	EXPECT_EQ(c, guest_raz, SYS_REFUSED, "debug/PMU/CNTP/PAuth-key registers that read as 0 in the guest");
 	EXPECT_EQ(c, reported, 0x600D0000ull + c->cpu, "the guest read the host's MMIO answer");
 	/* forbidden: a powered-off VM's bank may go, a second REGISTER_VCPU slot out of range */
 	if (first)

@@ -64,6 +64,74 @@ host_fp_count:
 	mov	x0, x2
 	ret
 
+/*
+ * System-register probes for the VCPU_RUN check (host.c, vcpu.c's table):
+ * void host_sys_set(uint64_t v): TPIDR_EL0, TPIDRRO_EL0, TPIDR_EL1, SP_EL0, ELR_EL1,
+ *   CNTV_CVAL_EL0 = v + 0..5, CNTV_CTL_EL0 = 2 (off, masked); and what a guest must not
+ *   read: DBGBVR0_EL1 = CNTP_CVAL_EL0 = v, the PMU cycle counter running (PMCR_EL0.E,
+ *   PMCNTENSET_EL0.C)
+ * uint64_t host_sys_count(uint64_t v, uint64_t ctl): how many of the seven hold v + 0..5
+ *   and CNTV_CTL_EL0[1:0] = ctl
+ */
+	.text
+	.global	host_sys_set
+host_sys_set:
+	msr	tpidr_el0, x0
+	add	x1, x0, #1
+	msr	tpidrro_el0, x1
+	add	x1, x0, #2
+	msr	tpidr_el1, x1
+	add	x1, x0, #3
+	msr	sp_el0, x1
+	add	x1, x0, #4
+	msr	elr_el1, x1
+	add	x1, x0, #5
+	msr	cntv_cval_el0, x1
+	mov	x1, #2
+	msr	cntv_ctl_el0, x1
+	and	x1, x0, #~3
+	msr	S2_0_C0_C0_4, x1	/* DBGBVR0_EL1 (bits [1:0] RES0) */
+	msr	S3_3_C14_C2_2, x0	/* CNTP_CVAL_EL0 */
+	mrs	x1, S3_3_C9_C12_0	/* PMCR_EL0 */
+	orr	x1, x1, #1		/* E */
+	msr	S3_3_C9_C12_0, x1
+	mov	x1, #(1 << 31)
+	msr	S3_3_C9_C12_1, x1	/* PMCNTENSET_EL0.C: the cycle counter */
+	isb
+	ret
+	.global	host_sys_count
+host_sys_count:
+	mov	x2, #0
+	mrs	x3, tpidr_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, tpidrro_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, tpidr_el1
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, sp_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, elr_el1
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, cntv_cval_el0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	mrs	x3, cntv_ctl_el0
+	and	x3, x3, #3
+	cmp	x3, x1
+	cinc	x2, x2, eq
+	mov	x0, x2
+	ret
+
 	.bss
 	.balign	16
 host_stacks:
