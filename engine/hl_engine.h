@@ -8,7 +8,9 @@
 #ifndef HL_ENGINE_H
 #define HL_ENGINE_H
 
+#include <assert.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hl_lock.h"
@@ -108,14 +110,19 @@ struct hl_seq0_img {
 	uint64_t clen, raw;
 };
 
+/*
+ * Cache-line layout (issue 11): every CPU reads cfg, st, cpus, gate_on and ref on every step,
+ * so they are kept away from anything a step writes. Each lock (hl_lock.h) and each log header
+ * has lines of its own. The segment pool is written by every segment pop (its spin lock, free
+ * list and counters) and sits alone at the end, on its own lines: before, its lock word shared
+ * a line with ref.s2p_shard_pages (read by every fault's hl_refine_s2p_obj) and its chunk
+ * counters one with cpus and gate_on (read by every hl_step_begin), so each pop on one CPU cost
+ * every other CPU a miss on its next step (found with bench/fsdetect). halts and gate_closed
+ * are written only at a halt and by the live checker's pause, which stop the CPUs anyway.
+ */
 struct hl_engine {
 	struct hl_engine_cfg cfg;
 	struct hl_state *st;
-	struct hl_lock locks[HL_OBJ_END];   /* SPEC objects and shards (hl_refine_has_obj) */
-	struct hl_lock global;
-	struct hl_log logs[HL_OBJ_END];     /* only the objects of ref have a log (base != NULL) */
-	struct hl_refine ref;               /* this run's shards; st->ref points here */
-	struct hl_segpool pool;
 	struct hl_cpu *cpus;         /* cfg.ncpus + 1: the last one is the maintenance CPU */
 	uint64_t halts;              /* CPUs halted so far */
 	struct hl_seq0_img *seq0;    /* HL_OBJ_END entries: the seq-0 images of the file this engine
@@ -123,7 +130,22 @@ struct hl_engine {
 					hl_state_new's initial images */
 	int gate_on, gate_closed;    /* quiescence gate (hl_engine_gate_enable) */
 	int ckpt_external;           /* steps take no checkpoints: a controller does (hl_live) */
+	struct hl_lock locks[HL_OBJ_END];   /* SPEC objects and shards (hl_refine_has_obj) */
+	struct hl_lock global;
+	struct hl_log logs[HL_OBJ_END];     /* only the objects of ref have a log (base != NULL) */
+	struct hl_refine ref;               /* this run's shards; st->ref points here */
+	/* written by every segment pop: its own lines, nothing after it (the struct ends) */
+	struct hl_segpool pool __attribute__((aligned(HL_CACHELINE)));
 };
+static_assert(offsetof(struct hl_engine, pool) % HL_CACHELINE == 0 &&
+	      offsetof(struct hl_engine, pool) >= offsetof(struct hl_engine, ref) + sizeof(struct hl_refine),
+	      "the segment pool starts a cache line after every read-mostly field");
+static_assert(sizeof(struct hl_engine) % HL_CACHELINE == 0 &&
+	      offsetof(struct hl_engine, locks) % HL_CACHELINE == 0 &&
+	      offsetof(struct hl_engine, logs) % HL_CACHELINE == 0 && sizeof(struct hl_log) % HL_CACHELINE == 0,
+	      "locks and log headers on lines of their own");
+static_assert(offsetof(struct hl_engine, ckpt_external) + sizeof(int) <= offsetof(struct hl_engine, locks),
+	      "the per-step read-mostly fields come before the locks");
 
 /*
  * Quiescence gate, for one controller thread (the live checker): hl_engine_pause returns

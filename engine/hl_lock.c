@@ -132,7 +132,7 @@ void hl_lock_init(struct hl_lock *lk, unsigned id, enum hl_lock_kind kind)
 		ck_spinlock_mcs_init(&lk->u.mcs);
 		break;
 	case HL_LOCK_MUTEX:
-		pthread_mutex_init(&lk->u.mutex, NULL);
+		pthread_mutex_init(&lk->mutex, NULL);
 		break;
 	}
 }
@@ -140,7 +140,7 @@ void hl_lock_init(struct hl_lock *lk, unsigned id, enum hl_lock_kind kind)
 void hl_lock_destroy(struct hl_lock *lk)
 {
 	if (lk->kind == HL_LOCK_MUTEX && !lk->stranded)
-		pthread_mutex_destroy(&lk->u.mutex);
+		pthread_mutex_destroy(&lk->mutex);
 }
 
 static inline bool stranded(const struct hl_lock *lk)
@@ -182,7 +182,7 @@ static inline bool turn(struct waiter *w)
 	case HL_LOCK_MCS:
 		return ck_pr_load_uint(&w->node->locked) == false;
 	case HL_LOCK_MUTEX:
-		return pthread_mutex_trylock(&lk->u.mutex) == 0;
+		return pthread_mutex_trylock(&lk->mutex) == 0;
 	default:
 #if defined(CK_F_SPINLOCK_TICKET_TRYLOCK) && defined(__x86_64__)
 		return (uint16_t)(ck_pr_load_32(&lk->u.ticket.value) & 0xFFFFu) == (uint16_t)w->mine;
@@ -388,7 +388,7 @@ static int mcs_lock(struct hl_lock *lk, hl_mcs_node_t *node, struct waiter *w)
 /* trylock + wait so a stranded mutex can be abandoned */
 static int mutex_lock(struct hl_lock *lk, struct waiter *w)
 {
-	if (pthread_mutex_trylock(&lk->u.mutex) == 0)
+	if (pthread_mutex_trylock(&lk->mutex) == 0)
 		return 1;
 	w->t0 = hl_lock_clock_ns();
 	return wait_turn(w) ? 2 : 0;
@@ -450,7 +450,7 @@ bool hl_lock_trylock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 		ok = ck_spinlock_mcs_trylock(&lk->u.mcs, node);
 		break;
 	case HL_LOCK_MUTEX:
-		ok = pthread_mutex_trylock(&lk->u.mutex) == 0;
+		ok = pthread_mutex_trylock(&lk->mutex) == 0;
 		break;
 	default:
 #if defined(CK_F_SPINLOCK_TICKET_TRYLOCK)
@@ -490,7 +490,7 @@ void hl_lock_unlock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 		wake_parked(lk, false, 0, ck_pr_load_ptr(&node->next));
 		break;
 	case HL_LOCK_MUTEX:
-		pthread_mutex_unlock(&lk->u.mutex);
+		pthread_mutex_unlock(&lk->mutex);
 		wake_parked(lk, false, 0, NULL);
 		break;
 	default: {

@@ -49,14 +49,16 @@
  * attempt failed), total wait time (clock read only on the contended path), parks, and,
  * with hl_lock_profile(lk, true), total hold time (two reads of the CPU's counter per
  * acquisition: rdtsc, CNTVCT_EL0; converted to ns when the stats are read).
- * The counters live in the lock's second cache line and are written only by the holder,
- * under the lock, so they cost no atomics and no extra line transfers. Read them with
- * hl_lock_stats() once the CPUs are quiet.
+ * The counters are per lock and written only by the holder, under the lock, so they cost no
+ * atomics; those of every acquisition share the lock word's line (below), so they cost no
+ * extra line transfer either. Read them with hl_lock_stats() once the CPUs are quiet.
  */
 #ifndef HL_LOCK_H
 #define HL_LOCK_H
 
+#include <assert.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -82,33 +84,53 @@ enum hl_lock_kind {
  * apart share one, which costs only a spurious wake-up */
 #define HL_LOCK_SLOTS 64u
 
+/* the cache line size every layout below is padded to (x86-64 and the arm64 cores hyplog
+ * targets; a larger line only costs the padding its purpose) */
+#define HL_CACHELINE 64
+
+/*
+ * Cache-line layout (issue 11). Line 1 is the lock word and everything the holder writes on
+ * EVERY acquisition and release (owner, the acquisition count, the hold-time stamp and sum,
+ * the MCS holder node): the acquirer already owns that line exclusively after its atomic on
+ * the lock word, so a handoff from one CPU to another moves one line. (Before, the counters
+ * sat in a second line, which every handoff moved too.) Line 2 is written only on the
+ * contended path (waiters' counts and wait time, parks) and holds the pthread mutex of the
+ * baseline kind; the ticket waiters' futex slots follow on lines of their own. Locks sit in
+ * arrays (hl_engine.locks): the struct is a whole number of lines, so two objects' locks
+ * never share one.
+ */
 struct hl_lock {
-	/* first cache line: what waiters and the holder both touch */
+	/* line 1: the lock word and what every acquisition writes */
 	union {
 		ck_spinlock_ticket_t ticket;
 		struct ck_spinlock_mcs *mcs;
-		pthread_mutex_t mutex;
 	} u;
-	uint32_t kind;
-	uint32_t id;          /* object ID */
+	uint16_t kind;        /* enum hl_lock_kind */
+	uint16_t id;          /* object ID */
 	int32_t owner;        /* CPU holding it, HL_NO_OWNER when free */
 	uint32_t stranded;    /* held forever by a halted CPU */
 	uint32_t parked;      /* waiters asleep (or about to sleep) on wake_seq */
 	uint32_t wake_seq;    /* the futex word: bumped by an unlock that saw parked != 0 */
-	/* second cache line: the profile, written by the holder only (under the lock) */
-	uint64_t acquisitions __attribute__((aligned(64)));
-	uint64_t contended;   /* acquisitions whose first attempt failed */
-	uint64_t wait_ns;     /* summed over contended acquisitions: first attempt -> acquired */
-	uint64_t hold_ticks;  /* acquired -> released, only while `profile` is on (hl_lock_ticks) */
-	uint64_t parks;       /* times a waiter went to sleep */
-	uint64_t t_acq;       /* hl_lock_ticks at the current acquisition (profile on) */
 	uint32_t profile;     /* time the hold of every acquisition */
-	uint32_t park_timeouts; /* parks that ended by timeout (a lost wake-up would show here) */
-	uint64_t giveups;     /* waiters that gave up on a stranded lock (atomic) */
+	uint64_t acquisitions;
+	uint64_t t_acq;       /* hl_lock_ticks at the current acquisition (profile on) */
+	uint64_t hold_ticks;  /* acquired -> released, only while `profile` is on (hl_lock_ticks) */
 	struct ck_spinlock_mcs *holder_node;   /* MCS: the holder's queue node (hl_lock_strand) */
+	/* line 2: the contended path only, and the baseline kind's mutex */
+	uint64_t contended __attribute__((aligned(HL_CACHELINE)));   /* first attempt failed */
+	uint64_t wait_ns;     /* summed over contended acquisitions: first attempt -> acquired */
+	uint64_t parks;       /* times a waiter went to sleep */
+	uint64_t giveups;     /* waiters that gave up on a stranded lock (atomic) */
+	uint32_t park_timeouts; /* parks that ended by timeout (a lost wake-up would show here) */
+	pthread_mutex_t mutex;
 	/* ticket waiters' futex words: sleepers (low 16 bits) and wake sequence (high 16) */
-	uint32_t slot[HL_LOCK_SLOTS] __attribute__((aligned(64)));
-} __attribute__((aligned(64)));
+	uint32_t slot[HL_LOCK_SLOTS] __attribute__((aligned(HL_CACHELINE)));
+} __attribute__((aligned(HL_CACHELINE)));
+static_assert(offsetof(struct hl_lock, holder_node) + sizeof(void *) <= HL_CACHELINE,
+	      "what every acquisition writes shares the lock word's line");
+static_assert(offsetof(struct hl_lock, contended) == HL_CACHELINE && sizeof(struct hl_lock) % HL_CACHELINE == 0,
+	      "the contended-path line, then the slots; locks in an array never share a line");
+static_assert(HL_OBJ_END <= 0xFFFFu, "object IDs fit the lock's 16-bit id");
 
 /* a snapshot of one lock's profile */
 struct hl_lock_stats {
