@@ -5,6 +5,7 @@
  */
 #include "platform.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -115,24 +116,39 @@ struct hp_cpu {
 	uint64_t ops_target;
 	_Atomic uint64_t done;
 	bool halted;
-	struct hp_tlb tlb;
-	struct hp_stats st;
+	/* Cache lines (issue 11): every other CPU's hp_tlbi takes this CPU's TLB lock and may
+	 * clear an entry, so the TLB has lines of its own (before, its lock shared one with
+	 * `done` and `halted`, which this CPU writes and reads on every action and access, and
+	 * its last entries one with st, written on every trap) */
+	struct hp_tlb tlb __attribute__((aligned(64)));
+	struct hp_stats st __attribute__((aligned(64)));
 	char err[240];
 	pthread_t th;
 } __attribute__((aligned(64)));
+static_assert(offsetof(struct hp_cpu, tlb) % 64 == 0 && offsetof(struct hp_cpu, st) % 64 == 0 &&
+	      offsetof(struct hp_cpu, st) >= offsetof(struct hp_cpu, tlb) + sizeof(struct hp_tlb) &&
+	      sizeof(struct hp_cpu) % 64 == 0, "a CPU's TLB model on lines of its own");
 
 struct hp_platform {
 	struct hl_engine *e;
 	struct kcore *k;
 	struct hp_cfg cfg;
 	struct hp_cpu *cpus;
-	struct hp_guest *guest_of[HL_NR_PRINC][HL_VCPU_PER_VM];
-	_Atomic int vm_budget;
+	/* read by every guest run, written by a VM's boot on its CPU: a row starts a line (with 8
+	 * vCPUs per VM a row is one line), so a boot does not evict another VM's row (before,
+	 * rows straddled lines: VM v's boot hit VM v+1's runs on another CPU) */
+	struct hp_guest *guest_of[HL_NR_PRINC][HL_VCPU_PER_VM] __attribute__((aligned(64)));
 	/* tests: called inside every host RAM access, with the access in flight */
 	void (*access_hook)(void *ctx, unsigned cpu, uint64_t pa);
 	void *access_hook_ctx;
 	struct hp_hostile *hostile;     /* mix hostile: the forbidden-action generator */
+	/* an atomic every VM boot changes: a line of its own, away from what every host access
+	 * and guest run reads above (issue 11; before, it shared one with access_hook, hostile
+	 * and the end of guest_of) */
+	_Atomic int vm_budget __attribute__((aligned(64)));
 };
+static_assert(offsetof(struct hp_platform, vm_budget) % 64 == 0 && sizeof(struct hp_platform) % 64 == 0,
+	      "vm_budget alone on its line");
 
 /* ---- small utilities --------------------------------------------------------------------- */
 static uint64_t rnd(struct hp_cpu *c)
@@ -1148,10 +1164,12 @@ static void host_step(struct hp_cpu *c)
 /* ---- lifecycle --------------------------------------------------------------------------- */
 struct hp_platform *hp_new(struct hl_engine *e, struct kcore *k, const struct hp_cfg *cfg)
 {
-	struct hp_platform *p = calloc(1, sizeof(*p));
+	struct hp_platform *p = aligned_alloc(64, sizeof(*p));
 	uint64_t slice;
 	unsigned banks[HL_SMMU_CFG_SIZE], nbanks = 0;
 
+	if (p)
+		memset(p, 0, sizeof(*p));
 	if (!p || cfg->ncpus < 1 || cfg->ncpus > e->cfg.ncpus)
 		goto fail;
 	/* the host model signs with the test key: KCore must hold it as key HP_KEY_IDX */
@@ -1180,7 +1198,11 @@ struct hp_platform *hp_new(struct hl_engine *e, struct kcore *k, const struct hp
 		c->rng = mix64(cfg->seed * 1000003ull + i + 1) | 1;
 		c->first_pfn = HL_RAM_BASE_PFN + i * slice;
 		c->npages = slice;
-		c->pg = calloc(slice, sizeof(*c->pg));
+		/* whole lines: no two CPUs' page arrays share one (a CPU writes its own on every
+		 * page it takes or frees) */
+		c->pg = aligned_alloc(64, (slice * sizeof(*c->pg) + 63) & ~(size_t)63);
+		if (c->pg)
+			memset(c->pg, 0, slice * sizeof(*c->pg));
 		c->ops_target = cfg->ops / cfg->ncpus + (i < cfg->ops % cfg->ncpus);
 		c->host_bank = 2 * i < nbanks ? (int)banks[2 * i] : -1;
 		c->vm_bank = 2 * i + 1 < nbanks ? (int)banks[2 * i + 1] : -1;
