@@ -26,6 +26,22 @@ int hl_translate(struct hl_engine *e, int cpu, unsigned princ, hl_ipa_t ipa, str
 	return hl_step_end(&s, rc);
 }
 
+int hl_spt_translate(struct hl_engine *e, int cpu, unsigned bank, uint64_t iova, struct hl_pt_entry *out)
+{
+	struct hl_step s;
+	int rc;
+
+	if (bank >= HL_SMMU_CFG_SIZE || iova >= HL_SMMU_IPA_SIZE || !out)
+		return HL_E_INVAL;
+	rc = hl_step_begin(&s, e, cpu, HL_EV_NONE);
+	if (rc)
+		return rc;
+	rc = hl_step_lock(&s, HL_SPT_ID);
+	if (rc == 0)
+		hl_spt_walk(e->st->spt, bank, iova, out);
+	return hl_step_end(&s, rc);
+}
+
 /* copy page by page; every page must be RAM owned by `owner` */
 static int mem_copy(struct hl_engine *e, int cpu, uint32_t owner, uint64_t pa, void *buf, uint32_t len,
 		    bool write)

@@ -17,6 +17,10 @@
 /* walk principal `princ`'s stage-2 table at `ipa` under its lock */
 int hl_translate(struct hl_engine *e, int cpu, unsigned princ, hl_ipa_t ipa, struct hl_pt_entry *out);
 
+/* walk SMMU bank `bank` (HL_SMMU_ID_OF(index, cbndx)) at `iova` under the spt lock: what the
+ * SMMU's table walker reads (kcore_smmu_dma) */
+int hl_spt_translate(struct hl_engine *e, int cpu, unsigned bank, uint64_t iova, struct hl_pt_entry *out);
+
 /* copy to/from host memory at `pa`: every page must be host-owned RAM (under s2page) */
 int hl_host_mem_read(struct hl_engine *e, int cpu, hl_pa_t pa, void *buf, uint32_t len);
 int hl_host_mem_write(struct hl_engine *e, int cpu, hl_pa_t pa, const void *buf, uint32_t len);

@@ -345,6 +345,51 @@ uint64_t hl_spt_root_pa(const uint8_t *img, unsigned bank)
 	return ((const struct hl_pt_meta *)img)->pool_pa + PG + (uint64_t)bank * HL_SPT_ROOT_PAGES * PG;
 }
 
+/* ---- SMMU TLB invalidation on removal (hl_pgtable.h, SPEC §15) ------------------------- */
+static struct {
+	const uint8_t *img;   /* published last (release), cleared first */
+	hl_spt_tlbi_fn fn;
+	void *ctx;
+} spt_tlbi[HL_SPT_TLBI_MAX];
+
+bool hl_spt_tlbi_register(const uint8_t *img, hl_spt_tlbi_fn fn, void *ctx)
+{
+	unsigned slot = HL_SPT_TLBI_MAX;
+
+	for (unsigned i = 0; i < HL_SPT_TLBI_MAX; i++) {
+		const uint8_t *cur = __atomic_load_n(&spt_tlbi[i].img, __ATOMIC_ACQUIRE);
+		if (cur == img) {
+			slot = i;
+			break;
+		}
+		if (!cur && slot == HL_SPT_TLBI_MAX)
+			slot = i;
+	}
+	if (slot == HL_SPT_TLBI_MAX || !img || !fn)
+		return false;
+	__atomic_store_n(&spt_tlbi[slot].img, NULL, __ATOMIC_RELEASE);
+	spt_tlbi[slot].fn = fn;
+	spt_tlbi[slot].ctx = ctx;
+	__atomic_store_n(&spt_tlbi[slot].img, img, __ATOMIC_RELEASE);
+	return true;
+}
+
+void hl_spt_tlbi_unregister(const uint8_t *img)
+{
+	for (unsigned i = 0; i < HL_SPT_TLBI_MAX; i++)
+		if (img && __atomic_load_n(&spt_tlbi[i].img, __ATOMIC_ACQUIRE) == img)
+			__atomic_store_n(&spt_tlbi[i].img, NULL, __ATOMIC_RELEASE);
+}
+
+static void spt_tlbi_call(const uint8_t *img, unsigned bank, uint64_t iova)
+{
+	for (unsigned i = 0; i < HL_SPT_TLBI_MAX; i++)
+		if (__atomic_load_n(&spt_tlbi[i].img, __ATOMIC_ACQUIRE) == img) {
+			spt_tlbi[i].fn(spt_tlbi[i].ctx, bank, iova);
+			return;
+		}
+}
+
 bool hl_spt_map(struct hl_wctx *w, uint8_t *img, unsigned bank, uint64_t iova, uint64_t pte)
 {
 	struct hl_pt_meta *m = hl_pt_meta(img);
@@ -378,7 +423,12 @@ bool hl_spt_map(struct hl_wctx *w, uint8_t *img, unsigned bank, uint64_t iova, u
 		l3 = (uint64_t *)(img + m->pmd_next);
 		hl_wr64(w, HL_SPT_ID, &m->pmd_next, pmd_next);
 	}
-	hl_wr64(w, HL_SPT_ID, &l3[idx(iova, 12)], pte);
+	{
+		const bool removed = pte == 0 && l3[idx(iova, 12)] != 0;
+		hl_wr64(w, HL_SPT_ID, &l3[idx(iova, 12)], pte);
+		if (removed)
+			spt_tlbi_call(img, bank, iova & ~(PG - 1));   /* §15: inside the step */
+	}
 	return false;
 }
 
@@ -403,6 +453,7 @@ void hl_spt_walk(const uint8_t *img, unsigned bank, uint64_t iova, struct hl_pt_
 void hl_spt_reset_bank(struct hl_wctx *w, uint8_t *img, unsigned bank)
 {
 	hl_wzero(w, HL_SPT_ID, spt_root(img, bank), HL_SPT_ROOT_PAGES * PG);
+	spt_tlbi_call(img, bank, HL_SPT_TLBI_ALL);
 }
 
 void hl_spt_for_each(const uint8_t *img, unsigned bank, hl_pt_leaf_fn fn, void *arg)

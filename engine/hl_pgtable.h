@@ -103,4 +103,28 @@ void hl_spt_reset_bank(struct hl_wctx *w, uint8_t *img, unsigned bank);
 void hl_spt_for_each(const uint8_t *img, unsigned bank, hl_pt_leaf_fn fn, void *arg);
 uint64_t hl_spt_root_pa(const uint8_t *img, unsigned bank);
 
+/*
+ * SPEC §15 for the SMMU (H-redteam3): a removed SMMU entry (hl_spt_map with pte 0 over a
+ * present leaf; hl_spt_reset_bank) must leave the SMMU's TLB inside the step that removes
+ * it, before its locks are released and so before the page can change hands (OSMMU_CLEAR
+ * and OSMMU_FREE hold smmu -> s2page -> spt; the page's dma count drops in the same step).
+ * The driver of the SMMU hardware that walks a live table image registers an invalidation
+ * for that image (kcore_new); hl_spt_map / hl_spt_reset_bank call it with the bank and the
+ * iova (HL_SPT_TLBI_ALL: the whole bank) right after the entry is written. Replays and the
+ * oracles' models write other images, so they call nothing.
+ *
+ *   spt leaf of (bank, iova)   event                         SMMU TLB of (bank, iova)
+ *   present                    DMA walk                      may cache it
+ *   present -> 0               hl_spt_map(pte 0), in a step  dropped (fn), same step
+ *   any                        hl_spt_reset_bank             whole bank dropped, same step
+ *
+ * At most HL_SPT_TLBI_MAX images at once; registering an image again replaces its entry.
+ */
+#define HL_SPT_TLBI_ALL (~0ull)
+#define HL_SPT_TLBI_MAX 64u
+typedef void (*hl_spt_tlbi_fn)(void *ctx, unsigned bank, uint64_t iova);
+/* false if every slot is taken */
+bool hl_spt_tlbi_register(const uint8_t *img, hl_spt_tlbi_fn fn, void *ctx);
+void hl_spt_tlbi_unregister(const uint8_t *img);
+
 #endif

@@ -9,6 +9,9 @@ int64_t kc_errno(int st);
 int kc_emulate_mmio(struct kcore *k, unsigned cpu, struct trap_frame *f, uint64_t ipa);
 /* the emulated SMMU's reset values, which already satisfy every rule of mmio.c */
 void kc_smmu_reset(struct kcore *k, unsigned index);
+/* drop the SMMU TLB entries of `bank` (HL_SMMU_ID_OF) at `iova` (HL_SPT_TLBI_ALL: all of the
+ * bank's SMMU); called by the engine inside the step that removed the entry (ctx = k) */
+void kc_smmu_tlbi(void *ctx, unsigned bank, uint64_t iova);
 
 /* context switch (CtxtSwitch): save/restore the host, restore/save a VM */
 void kc_save_host(struct kcore *k, unsigned cpu);

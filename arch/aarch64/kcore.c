@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hl_access.h"
+#include "hl_pgtable.h"
 #include "hl_trans.h"
 #include "kc_internal.h"
 #include "sysreg.h"
@@ -58,6 +59,14 @@ struct kcore *kcore_new(struct hl_engine *e)
 	for (unsigned i = 0; i < HL_SMMU_NUM; i++)
 		kc_smmu_reset(k, i);
 	(void)kcore_own_range(k, KC_SMMU_BASE, HL_SMMU_NUM * KC_SMMU_SIZE);
+	/* SPEC §15: a removed SMMU entry leaves the SMMU's TLB inside its step (hl_pgtable.h) */
+	if (!hl_spt_tlbi_register(e->st->spt, kc_smmu_tlbi, k)) {
+		fprintf(stderr, "hyplog: kcore_new: more than %u KCores at once (SMMU TLB hooks)\n",
+			HL_SPT_TLBI_MAX);
+		free(k->cpu);
+		free(k);
+		return NULL;
+	}
 	return k;
 }
 
@@ -83,6 +92,7 @@ void kcore_free(struct kcore *k)
 {
 	if (!k)
 		return;
+	hl_spt_tlbi_unregister(k->e->st->spt);
 	free(k->cpu);
 	free(k);
 }

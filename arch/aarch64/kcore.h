@@ -148,6 +148,25 @@ struct kc_smmu_dev {
 	uint64_t cb[HL_SMMU_NUM_CB][KC_SMMU_CB_SIZE / 8];
 };
 
+/*
+ * The SMMU's TLB (H-redteam3, SPEC §15): translations its table walker cached, tagged with
+ * the bank's CBAR.VMID as SMMUv2 tags them. Filled only by device accesses
+ * (kcore_smmu_dma); KCore drops the entries of an iova inside the step that removes its SMMU
+ * entry (kc_smmu_tlbi, registered with hl_spt_tlbi_register: on hardware TLBIALLNSNH +
+ * sTLBGSYNC), so a page never changes hands while a device can still reach it. Protected by
+ * the engine's smmu lock. Not an emulated register: th_snap does not digest it.
+ */
+#define KC_SMMU_TLB_ENTRIES 32u
+struct kc_smmu_tlbe {
+	uint64_t iova_pg, pa_pg;
+	uint32_t vmid;
+	bool valid, writable;
+};
+struct kc_smmu_tlb {
+	struct kc_smmu_tlbe e[KC_SMMU_TLB_ENTRIES];
+	uint64_t fills, hits, invals;
+};
+
 struct kcore_cpu {
 	uint32_t cur_vmid, cur_vcpuid;     /* HOSTVISOR / cpu id while the host runs */
 	bool in_vm;
@@ -168,6 +187,7 @@ struct kcore {
 	struct kcore_cpu *cpu;             /* ncpus + 1 */
 	struct shadow_ctxt shadow[HL_NR_PRINC][HL_VCPU_PER_VM];
 	struct kc_smmu_dev smmu_dev[HL_SMMU_NUM];   /* protected by the engine's smmu lock */
+	struct kc_smmu_tlb smmu_tlb[HL_SMMU_NUM];   /* the same */
 	/* device ranges KCore emulates or owns (host PA): never mapped into a VM, and never
 	 * mapped for the host unless emulated (the SMMU windows). Set before the CPUs start. */
 	struct { uint64_t base, size; } owned[KC_MAX_OWNED];
@@ -204,5 +224,18 @@ int kcore_host_write(struct kcore *k, unsigned cpu, uint64_t pa, const void *buf
 
 /* SMMU PTE from the hypercall's (paddr, prot): IOMMU_READ 1, IOMMU_WRITE 2 */
 uint64_t kcore_smmu_pte(uint64_t paddr, uint64_t prot);
+
+/*
+ * A device behind SMMU `index` with stream ID `sid` reads (write false) or writes `len`
+ * bytes at `iova` (inside one page): the SMMUv2 translation path over the emulated
+ * registers, as the hardware the rules of mmio.c protect would take it (sCR0, stream
+ * match, S2CR, CBAR, SCTLR.M, the TLB, then a walk of the table TTBR0 names), then RAM at
+ * the output address; no ownership check, as a bus has none. The hosted model of DMA for
+ * the red-team tests; `cpu` is the engine CPU whose steps take the smmu and spt locks.
+ * 0: done; KC_DMA_FAULT: the SMMU faulted it (nothing read or written); < 0 otherwise.
+ */
+#define KC_DMA_FAULT 1
+int kcore_smmu_dma(struct kcore *k, unsigned cpu, unsigned index, uint32_t sid, uint64_t iova, void *buf,
+		   uint32_t len, bool write);
 
 #endif

@@ -306,3 +306,151 @@ void kc_smmu_reset(struct kcore *k, unsigned index)
 		*reg_slot(d, cb + SMMU_CB_TTBR0) = hl_spt_root_pa(k->e->st->spt, HL_SMMU_ID_OF(index, n));
 	}
 }
+
+/* ---- the SMMU's TLB and translation path (H-redteam3, SPEC §15) -------------------------------
+ *
+ * What a device's access through SMMU `index` does, over the emulated registers (Arm IHI 0062,
+ * "Translation flow"; the fields the rules above constrain):
+ *   sCR0.CLIENTPD 1                       bypass (output = input)
+ *   SMRn: VALID [31], MASK [30:16], ID [14:0]; a stream matches if (sid ^ ID) & ~MASK == 0
+ *   no match: sCR0.USFCFG 1 => fault, 0 => bypass; two matches: SMCFCFG 1 => fault
+ *   S2CRn.TYPE BYPASS => bypass; FAULT (or 3) => fault; TRANS => bank CBNDX (< banks)
+ *   CBARn.TYPE not S2_TRANS => fault (every bank KCore runs is stage 2 only)
+ *   SCTLR.M 0 => bypass
+ *   TLB entry (CBAR.VMID, iova page) => its output; otherwise walk the table at TTBR0 (the
+ *   bank whose root KCore wrote there), leaf S2AP [7:6]: 01 read, 10 write, 11 both; cache it
+ * The output must be RAM (a DMA elsewhere faults here: no device model behind it).
+ *
+ *   TLB entry of (index, iova page)     event (all under the smmu lock)          next
+ *   absent                              DMA walk finds a leaf                    cached
+ *   cached                              DMA                                      used, no walk
+ *   cached                              the spt leaf removed / bank reset        dropped (kc_smmu_tlbi)
+ */
+void kc_smmu_tlbi(void *ctx, unsigned bank, uint64_t iova)
+{
+	struct kcore *k = ctx;
+	unsigned index = bank / HL_SMMU_NUM_CB;
+	struct kc_smmu_tlb *t;
+
+	if (index >= HL_SMMU_NUM)
+		return;
+	t = &k->smmu_tlb[index];
+	t->invals++;
+	/* TLBIALLNSNH-strength for one iova: every VMID tag, so a CBAR.VMID the host left from
+	 * an earlier owner cannot keep an entry alive */
+	for (unsigned i = 0; i < KC_SMMU_TLB_ENTRIES; i++)
+		if (t->e[i].valid && (iova == HL_SPT_TLBI_ALL || t->e[i].iova_pg == iova / HL_PAGE_SIZE))
+			t->e[i].valid = false;
+}
+
+static uint32_t reg_word(struct kc_smmu_dev *d, uint32_t off)
+{
+	return (uint32_t)(*reg_slot(d, off & ~7u) >> ((off & 4) * 8));
+}
+
+struct dma_req {
+	struct kcore *k;
+	unsigned cpu, index;
+	uint32_t sid;
+	uint64_t iova;
+	void *buf;
+	uint32_t len;
+	bool write;
+};
+
+/* the output address of a DMA, or false (fault) */
+static bool dma_translate(struct dma_req *r, uint64_t *pa)
+{
+	struct kc_smmu_dev *d = &r->k->smmu_dev[r->index];
+	struct kc_smmu_tlb *t = &r->k->smmu_tlb[r->index];
+	uint32_t scr0 = reg_word(d, SMMU_GR0_sCR0), s2cr, cbar, cb, vmid;
+	int match = -1;
+	uint64_t ttbr, pg = r->iova / HL_PAGE_SIZE;
+	struct hl_pt_entry ent;
+	unsigned ap, bank = HL_SMMU_CFG_SIZE, slot;
+
+	if (scr0 & SMMU_sCR0_CLIENTPD) {
+		*pa = r->iova;
+		return true;
+	}
+	for (uint32_t n = 0; n < (SMMU_GR0_S2CR_BASE - SMMU_GR0_SMR_BASE) / 4; n++) {
+		uint32_t smr = reg_word(d, SMMU_GR0_SMR_BASE + 4 * n);
+		if (!(smr >> 31) || ((r->sid ^ smr) & ~(smr >> 16) & 0x7FFFu))
+			continue;
+		if (match >= 0 && (scr0 & SMMU_sCR0_SMCFCFG))
+			return false;
+		match = (int)n;
+	}
+	if (match < 0) {
+		*pa = r->iova;
+		return !(scr0 & SMMU_sCR0_USFCFG);
+	}
+	s2cr = reg_word(d, SMMU_GR0_S2CR_BASE + 4 * (uint32_t)match);
+	if (field(s2cr, 17, 16) == SMMU_S2CR_TYPE_BYPASS) {
+		*pa = r->iova;
+		return true;
+	}
+	if (field(s2cr, 17, 16) != SMMU_S2CR_TYPE_TRANS || (cb = field(s2cr, 7, 0)) >= hl_smmu_num_banks(r->index))
+		return false;
+	cbar = reg_word(d, SMMU_GR1_BASE + 4 * cb);
+	if (field(cbar, 17, 16) != SMMU_CBAR_TYPE_S2_TRANS)
+		return false;
+	if (!(reg_word(d, KC_SMMU_GLOBAL_BASE + cb * KC_SMMU_CB_SIZE + SMMU_CB_SCTLR) & SMMU_SCTLR_M)) {
+		*pa = r->iova;
+		return true;
+	}
+	if (r->iova >= HL_SMMU_IPA_SIZE)
+		return false;
+	vmid = cbar & SMMU_CBAR_VMID_MASK;
+	for (unsigned i = 0; i < KC_SMMU_TLB_ENTRIES; i++)
+		if (t->e[i].valid && t->e[i].vmid == vmid && t->e[i].iova_pg == pg) {
+			t->hits++;
+			*pa = t->e[i].pa_pg * HL_PAGE_SIZE + (r->iova & (HL_PAGE_SIZE - 1));
+			return !r->write || t->e[i].writable;
+		}
+	ttbr = *reg_slot(d, KC_SMMU_GLOBAL_BASE + cb * KC_SMMU_CB_SIZE + SMMU_CB_TTBR0);
+	for (unsigned b = 0; b < hl_smmu_num_banks(r->index); b++)
+		if (hl_spt_root_pa(r->k->e->st->spt, HL_SMMU_ID_OF(r->index, b)) == ttbr)
+			bank = HL_SMMU_ID_OF(r->index, b);
+	if (bank == HL_SMMU_CFG_SIZE ||
+	    hl_spt_translate(r->k->e, (int)r->cpu, bank, r->iova, &ent) != HL_OK || ent.pte == 0)
+		return false;
+	ap = (unsigned)((ent.pte >> 6) & 3);
+	if (!(ap & 1) && !(ap & 2))
+		return false;
+	slot = (unsigned)(pg % KC_SMMU_TLB_ENTRIES);
+	t->e[slot] = (struct kc_smmu_tlbe){ .iova_pg = pg, .pa_pg = ent.pfn, .vmid = vmid, .valid = true,
+					    .writable = (ap & 2) != 0 };
+	t->fills++;
+	*pa = ent.pfn * HL_PAGE_SIZE + (r->iova & (HL_PAGE_SIZE - 1));
+	return r->write ? (ap & 2) != 0 : (ap & 1) != 0;
+}
+
+static int dma_locked(void *arg, const uint32_t *owners)
+{
+	struct dma_req *r = arg;
+	uint64_t pa = 0;
+	uint8_t *page;
+
+	(void)owners;
+	if (!dma_translate(r, &pa))
+		return KC_DMA_FAULT;
+	page = hl_ram_page(r->k->e, pa / HL_PAGE_SIZE);
+	if (!page)
+		return KC_DMA_FAULT;
+	if (r->write)
+		memcpy(page + (pa & (HL_PAGE_SIZE - 1)), r->buf, r->len);
+	else
+		memcpy(r->buf, page + (pa & (HL_PAGE_SIZE - 1)), r->len);
+	return 0;
+}
+
+int kcore_smmu_dma(struct kcore *k, unsigned cpu, unsigned index, uint32_t sid, uint64_t iova, void *buf,
+		   uint32_t len, bool write)
+{
+	struct dma_req r = { k, cpu, index, sid, iova, buf, len, write };
+
+	if (index >= HL_SMMU_NUM || !buf || len == 0 || (iova & (HL_PAGE_SIZE - 1)) + len > HL_PAGE_SIZE)
+		return HL_E_INVAL;
+	return hl_with_smmu_locked(k->e, (int)cpu, dma_locked, &r);
+}
