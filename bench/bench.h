@@ -49,6 +49,7 @@ int hb_fairness(struct hb_ctx *x);      /* f: per-thread acquisition spread per 
 int hb_disjoint(struct hb_ctx *x);      /* engine-level disjoint VMs: per-object vs global */
 int hb_scale(struct hb_ctx *x);         /* issue 11: traps/s vs a CPU list, lock profiles, chart */
 int hb_preempt(struct hb_ctx *x);       /* issue 11: preempted holder, alone vs a busy process */
+int hb_lines(struct hb_ctx *x);         /* issue 11: shared cache lines: per-CPU slots, lock lines, neighbours */
 /* 1, 2, 4, ... up to twice the online cores; returns the count */
 unsigned hb_default_cpu_list(unsigned *list, unsigned max);
 

@@ -24,6 +24,7 @@ static const struct {
 	{ "fairness", hb_fairness, "f: per-thread acquisition spread for each lock kind" },
 	{ "scale", hb_scale, "traps/s vs CPUs (--cpus list), logs on/off, lock profile per point, chart" },
 	{ "preempt", hb_preempt, "preempted holder: 2 CPUs on 2 cores alone vs beside a busy process" },
+	{ "lines", hb_lines, "shared cache lines, 2 pinned threads: per-CPU slots, lock counters, neighbours" },
 };
 #define NSUITES (sizeof(suites) / sizeof(suites[0]))
 
