@@ -415,3 +415,104 @@ Test(redteam3, verify_vs_host_rewriting_the_image)
 	cr_log_info("verify vs rewriting host: %u verified, %u refused", verified, refused);
 	oracle_holds();
 }
+
+/* ---- vCPU state: the seed's halt branches strand nothing and touch no VM (4 CPUs) ---------------- */
+/*
+ * VCPU_RUN of a vCPU that cannot run: not registered, of a VM whose image is not verified,
+ * already running on another CPU, of a powered-off VM. The seed halts the CPU in
+ * set_vcpu_active (REFERENCE 5.1: VM VERIFIED and vCPU READY, otherwise halt), and SPEC §17
+ * keeps that halt. Asserted here: only that CPU halts, it holds no lock (the step halts
+ * holding nothing, so the VM's vminfo is never stranded), nothing but its halt record
+ * changed, the running vCPU is untouched, and the other CPUs keep running the VM.
+ */
+static void setup4(void)
+{
+	cr_assert(sodium_init() >= 0);
+	E = th_engine(4);
+	cr_assert_not_null(E);
+	P = th_platform(E, &K);
+	cr_assert_not_null(P);
+	CPU = 0;
+}
+
+TestSuite(redteam3_halt, .init = setup4, .fini = teardown, .timeout = 120);
+
+/* VCPU_RUN on CPU `cpu` must halt it, change no state (only logs may gain the halt record) */
+static void run_halts(unsigned cpu, uint32_t vmid, uint64_t vcpuid)
+{
+	struct th_snap s;
+	unsigned prev = CPU;
+
+	on_cpu(cpu);
+	th_snap_take(E, K, &s);
+	(void)hp_hvc(P, cpu, HVC_VCPU_RUN, vmid, vcpuid, 0, 0, 0);
+	cr_assert(hl_cpu_halted(E, (int)cpu), "VCPU_RUN(%u, %llu) on cpu %u did not halt", vmid,
+		  (unsigned long long)vcpuid, cpu);
+	cr_assert_eq(hl_engine_nheld(E, (int)cpu), 0, "the halted cpu %u strands a lock", cpu);
+	for (unsigned o = 0; o < HL_ID_END; o++)
+		cr_assert_eq(hl_state_obj_digest(E->st, o), s.dig[o], "object %u changed", o);
+	for (uint64_t i = 0; i < HL_RAM_SIZE / PG; i++)
+		cr_assert_eq(hl_page_digest(hl_ram_page(E, HL_RAM_BASE_PFN + i)), s.ram[i], "page %llu changed",
+			     (unsigned long long)i);
+	th_snap_free(&s);
+	on_cpu(prev);
+}
+
+static volatile int INNER_DONE;
+
+/* vCPU 0's guest, on CPU 0: while it runs, CPU 3 asks for vCPU 0 as well */
+static void *cpu3_runs_the_same_vcpu(void *arg)
+{
+	uint32_t vmid = (uint32_t)(uintptr_t)arg;
+	hp_enter_cpu(P, 3);
+	(void)hp_hvc(P, 3, HVC_VCPU_RUN, vmid, 0, 0, 0, 0);
+	return NULL;
+}
+
+static uint32_t RUNNING_VM;
+static uint64_t GUEST_X5_BEFORE, GUEST_X5_AFTER;
+
+static unsigned g_while_running(void *arg, uint64_t *x)
+{
+	pthread_t t;
+	(void)arg;
+	G_N++;
+	x[5] = 0x5EC2E7;
+	GUEST_X5_BEFORE = x[5];
+	cr_assert_eq(pthread_create(&t, NULL, cpu3_runs_the_same_vcpu, (void *)(uintptr_t)RUNNING_VM), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	INNER_DONE = 1;
+	GUEST_X5_AFTER = x[5];
+	arch_write_sysreg(SR_ELR_EL2, arch_read_sysreg(SR_ELR_EL2));
+	return 0;   /* IRQ exit */
+}
+
+Test(redteam3_halt, vcpu_run_refusals_halt_only_that_cpu)
+{
+	uint32_t vmid = boot_vm();
+	uint32_t unverified = register_vm();
+
+	/* a vCPU never registered (vCPU 5; 0 and 1 are) */
+	run_halts(1, vmid, 5);
+	/* a VM whose image was never verified */
+	run_halts(2, unverified, 0);
+	/* the VM keeps running on CPU 0: its first run, with CPU 3 asking for the same vCPU
+	 * meanwhile (that CPU halts; the guest's registers and its run are untouched) */
+	RUNNING_VM = vmid;
+	INNER_DONE = 0;
+	hosted_set_guest_runner(g_while_running, NULL);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), 0);
+	cr_assert_eq(INNER_DONE, 1);
+	cr_assert(hl_cpu_halted(E, 3), "a vCPU ran on two CPUs at once");
+	cr_assert_eq(hl_engine_nheld(E, 3), 0);
+	cr_assert_eq(GUEST_X5_AFTER, GUEST_X5_BEFORE);
+	cr_assert_eq(E->st->info[vmid]->vcpu_state[0], HL_VCPU_READY, "vCPU 0 is back to READY");
+	cr_assert(!hl_cpu_halted(E, 0));
+	/* and runs again on CPU 0, then powers the VM off; after that no CPU runs it (CPU 0 halts:
+	 * the last CPU, so the rest is checked before) */
+	poweroff(vmid);
+	cr_assert_eq(E->st->info[vmid]->state, HL_VM_POWEROFF);
+	run_halts(0, vmid, 1);
+	cr_assert_eq(hp_halted_cpus(P), 4);
+	oracle_holds();
+}
