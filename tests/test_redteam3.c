@@ -17,7 +17,10 @@
  * Attacks that were already refused (regression tests):
  *   dma_follows_the_smmu_rules            the DMA model's controls: no stream, a fault S2CR,
  *                                         an unmapped iova, a read-only entry, multi-match,
- *                                         streams into VM banks / bypass / CLIENTPD refused
+ *                                         streams into VM banks / bypass / CLIENTPD refused,
+ *                                         TTBR0 pointed at a VM bank's table
+ *   bank_swapped_from_a_dead_vm_to_the_host  a dead VM's bank, freed and given to the host:
+ *                                         the host's device reaches none of the VM's pages
  *   hypercall_args_truncated_or_wrapping  64-bit values that truncate to a valid vmid /
  *                                         bank / index, or wrap around 2^64
  *   host_buffers_outside_host_memory      signature and vcpu struct in a VM's page, a page
@@ -27,6 +30,10 @@
  *   verify_vs_host_rewriting_the_image    TOCTOU: CPU 1 rewrites the image while CPU 0
  *                                         verifies it; a VERIFIED VM holds exactly the
  *                                         signed bytes, and the host's writes stop
+ *   vcpu_run_refusals_halt_only_that_cpu  VCPU_RUN of an unregistered vCPU, of an
+ *                                         unverified VM, of a vCPU running on another CPU,
+ *                                         after power-off: the seed's halt, that CPU only,
+ *                                         holding nothing, no object or page changed
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -203,6 +210,41 @@ Test(redteam3, dma_follows_the_smmu_rules)
 	/* a second SMR matching the same stream: multi-match faults (SMCFCFG), no bypass */
 	cr_assert(smmu_store(0, SMMU_GR0_SMR_BASE + 4, (1u << 31) | (0x7FFFu << 16)));
 	cr_assert_eq(dma(SID_DEV, mine, buf, 8, false), KC_DMA_FAULT);
+	cr_assert(!hl_cpu_halted(E, 0));
+	oracle_holds();
+}
+
+/*
+ * Context bank swap: a VM's bank, which mapped the VM's pages, is freed after the VM powers
+ * off and allocated to the host; the host routes its device into it. The device reaches
+ * nothing the VM had (OSMMU_FREE cleared every entry and the SMMU's TLB), only what the host
+ * maps there now; CBAR keeps host rules (VMID 0 accepted, the dead VM's VMID refused).
+ */
+Test(redteam3, bank_swapped_from_a_dead_vm_to_the_host)
+{
+	uint32_t vmid = register_vm();
+	const uint64_t vm_pg = GPAGE(12), iova = 0x10000;
+	uint8_t buf[8];
+
+	cr_assert_eq(hvc(HVC_SMMU_ALLOC_PGD, 6, vmid, 0, 0, 0), 0);
+	cr_assert(smmu_store(0, SMMU_GR1_BASE + 4 * 6, vmid));   /* the VM's VMID: allowed */
+	cr_assert_eq(hvc(HVC_SMMU_LPAE_MAP, iova, vm_pg * PG, 3, 6, 0), 0);
+	cr_assert_eq(s2p(vm_pg).owner, vmid);
+	cr_assert_eq(s2p(vm_pg).dma, 1);
+	verify_vm(vmid);
+	poweroff(vmid);
+	cr_assert_eq(hvc(HVC_SMMU_FREE_PGD, 6, 0, 0, 0, 0), 0);
+	cr_assert_eq(s2p(vm_pg).dma, 0);
+	cr_assert_eq(hvc(HVC_SMMU_ALLOC_PGD, 6, HL_HOSTVISOR, 0, 0, 0), 0);
+	cr_assert_eq(swalk(0, 6, iova).pte, 0, "the host's new bank inherits the VM's entry");
+	cr_assert_not(smmu_store(0, SMMU_GR1_BASE + 4 * 6, vmid), "the dead VM's VMID on a host bank");
+	cr_assert(smmu_store(0, SMMU_GR1_BASE + 4 * 6, 0));
+	cr_assert(smmu_store(0, SMMU_GR0_SMR_BASE, (1u << 31) | SID_DEV));
+	cr_assert(smmu_store(0, SMMU_GR0_S2CR_BASE, (SMMU_S2CR_TYPE_TRANS << 16) | 6));
+	cr_assert_eq(dma(SID_DEV, iova, buf, 8, false), KC_DMA_FAULT, "the device reached the dead VM's page");
+	/* what the host maps for itself works */
+	cr_assert_eq(hvc(HVC_SMMU_LPAE_MAP, GPAGE(13) * PG, GPAGE(13) * PG, 3, 6, 0), 0);
+	cr_assert_eq(dma(SID_DEV, GPAGE(13) * PG, buf, 8, false), 0);
 	cr_assert(!hl_cpu_halted(E, 0));
 	oracle_holds();
 }
