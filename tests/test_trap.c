@@ -1488,8 +1488,8 @@ Test(trap, host_cannot_set_a_guests_fpsimd_registers)
 #define HOST_PMCR    0x41002001ull             /* E set: the host's counters run */
 #define SYS_ENTRIES 16
 /* every EL1 register the switch must cover, named here rather than through SR_EL1_LAST so a
- * register left out of the switch range fails these tests: SCTLR_EL1 .. MDSCR_EL1 and the
- * virtual timer CNTV_CVAL_EL0, CNTV_CTL_EL0 */
+ * register left out of the switch range fails these tests: SCTLR_EL1 .. MDSCR_EL1, the
+ * guest's DISR_EL1 (VDISR_EL2) and the virtual timer CNTV_CVAL_EL0, CNTV_CTL_EL0 */
 #define SYS_N (SR_CNTV_CTL_EL0 - SR_SCTLR_EL1 + 1)
 
 struct sys_seen {
@@ -1597,6 +1597,42 @@ Test(trap, host_cannot_set_a_guests_system_registers)
 	}
 }
 
+/* a VM's values never reach the next VM run on the same CPU: VM 1 writes its secret into
+ * every switched register and exits to the host, then VM 2's first entry finds the reset
+ * values, whatever VM 1 left (before the fix VDISR_EL2, the guest's DISR_EL1 under
+ * HCR_EL2.AMO, carried VM 1's value into VM 2: one register per CPU, switched by no one) */
+static unsigned s_sys_vm2vm(struct gscript *g, uint64_t *x, uint64_t pc)
+{
+	(void)x;
+	if (g->n < SYS_ENTRIES)
+		for (unsigned i = 0; i < SYS_N; i++)
+			sys_seen[g->n].el1[i] = arch_read_sysreg((enum arch_sysreg)(SR_SCTLR_EL1 + i));
+	if (g->n == 0)
+		for (unsigned i = 0; i < SYS_N; i++)
+			arch_write_sysreg((enum arch_sysreg)(SR_SCTLR_EL1 + i), SYS_GUEST(7, i));
+	return g_irq(pc);
+}
+
+Test(trap, a_vms_system_registers_never_reach_the_next_vm)
+{
+	struct vm a, b;
+
+	boot_vm(&a, META_PFN, VCPU_PFN, BLOCK_PFN);
+	boot_vm(&b, META2_PFN, VCPU2_PFN, BLOCK2_PFN);
+	script(s_sys_vm2vm);
+	memset(sys_seen, 0, sizeof(sys_seen));
+	cr_assert_eq(run(&a, 0), EXIT_IRQ);
+	cr_assert_eq(run(&b, 0), EXIT_IRQ);
+	cr_assert_eq(G.n, 2);
+	for (unsigned i = 0; i < SYS_N; i++) {
+		enum arch_sysreg sr = (enum arch_sysreg)(SR_SCTLR_EL1 + i);
+		uint64_t want = sr == SR_SCTLR_EL1 ? 0x00C50078ull : 0;
+		cr_assert_eq(sys_seen[1].el1[i], want, "VM %u found %s = %#llx (VM %u's value %#llx)", b.vmid,
+			     arch_sysreg_name(sr), (unsigned long long)sys_seen[1].el1[i], a.vmid,
+			     (unsigned long long)SYS_GUEST(7, i));
+	}
+}
+
 /* a guest's trapped access to a register it may not use (debug, PMU, physical timer, PAuth
  * keys) is refused by KCore without a host exit: a read gives 0 (RAZ), a write is dropped
  * (WI), the PC moves on. Other trapped MSR/MRS (here ACTLR_EL1 under TACR) keep the
@@ -1607,7 +1643,9 @@ static const struct { unsigned op0, op1, crn, crm, op2; bool refused; const char
 	{ 3, 3, 9, 13, 0, true, "PMCCNTR_EL0" },  { 3, 3, 14, 8, 0, true, "PMEVCNTR0_EL0" },
 	{ 3, 0, 9, 14, 1, true, "PMINTENSET_EL1" }, { 3, 3, 14, 2, 1, true, "CNTP_CTL_EL0" },
 	{ 3, 3, 14, 2, 2, true, "CNTP_CVAL_EL0" }, { 3, 0, 2, 1, 0, true, "APIAKEYLO_EL1" },
-	{ 3, 0, 2, 3, 1, true, "APGAKEYHI_EL1" }, { 3, 0, 1, 0, 1, false, "ACTLR_EL1" },
+	{ 3, 0, 2, 3, 1, true, "APGAKEYHI_EL1" }, { 3, 0, 13, 0, 7, true, "SCXTNUM_EL1" },
+	{ 3, 3, 13, 0, 7, true, "SCXTNUM_EL0" },  { 3, 0, 1, 0, 1, false, "ACTLR_EL1" },
+	{ 3, 3, 13, 0, 2, false, "TPIDR_EL0" /* not trapped; a stray trap keeps skip-only */ },
 };
 #define N_PROBE (sizeof(sys_probe) / sizeof(sys_probe[0]))
 #define PROBE_RT 9

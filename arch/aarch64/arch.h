@@ -25,6 +25,11 @@ enum arch_sysreg {
 	SR_AMAIR_EL1, SR_CNTKCTL_EL1, SR_PAR_EL1, SR_TPIDR_EL1, SR_SPSR_EL1, SR_ELR_EL1,
 	SR_SP_EL1, SR_SP_EL0, SR_TPIDR_EL0, SR_TPIDRRO_EL0, SR_CSSELR_EL1, SR_ACTLR_EL1,
 	SR_MDSCR_EL1,
+	/* the guest's DISR_EL1: with HCR_EL2.AMO set, a guest's DISR_EL1 accesses (and ESB's
+	 * deferred SErrors) reach VDISR_EL2, one register per CPU that every VM on it shared;
+	 * the host (AMO clear) uses the real DISR_EL1 and never reads it. EL2 without FEAT_RAS:
+	 * reads 0, writes ignored (arch_el2.c) */
+	SR_VDISR_EL2,
 	/* the EL1 virtual timer: CVAL before CTL, so a restore never enables a timer with the
 	 * previous owner's compare value */
 	SR_CNTV_CVAL_EL0, SR_CNTV_CTL_EL0,

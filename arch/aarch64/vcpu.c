@@ -42,6 +42,10 @@
  *                                                           it runs: it never fires into the
  *                                                           host, the host never reads it
  *   CNTVOFF_EL2                                   fixed 0   EL2-only: written 0 at every entry
+ *   DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO)        switched  SR_VDISR_EL2 in the set: one per CPU,
+ *                                                           it carried a VM's value to the next VM
+ *                                                           run on that CPU (the host's DISR_EL1
+ *                                                           is the real one, never the guest's)
  *   CNTP_CTL/CVAL/TVAL (physical timer)           TRAPPED   CNTHCTL_EL2.EL1PCEN = 0 for guests
  *                                                           (the counter stays readable)
  *   CNTHCTL_EL2 MDCR_EL2                          KCore's   guest values at every entry, the
@@ -65,6 +69,11 @@
  *                                                           to the host, no register content
  *   MTE (GCR, RGSR, TFSR, TFSRE0)                 TRAPPED   HCR_EL2.ATA = 0 (QEMU's virt has
  *                                                           no tag memory: MTE is insn-only)
+ *   SCXTNUM_EL0/EL1 (FEAT_CSV2_2)                 TRAPPED   HCR_EL2.EnSCXT = 0: RAZ/WI
+ *   GICv3 ICC_* / ICH_* (virtual CPU interface)   n/a       the platform's GIC is a GICv2 (MMIO,
+ *                                                           never mapped for a guest by KCore);
+ *                                                           a GICv3 port must switch ICH_VMCR,
+ *                                                           ICH_AP*R, ICH_LR<n>
  * The physical timer stays the host's (and is unusable by guests); the host's virtual timer
  * is not armed while a guest runs, so the host gets the CPU back at the guest's next exit.
  */
@@ -308,6 +317,7 @@ enum exit_action { EXIT_RESUME, EXIT_TO_HOST, EXIT_HALTED };
  *   op0 = 3, op1 = 3, CRn = 14, CRm = 8..15    PMEVCNTR<n>, PMEVTYPER<n>, PMCCFILTR
  *   op0 = 3, op1 = 3, CRn = 14, CRm = 2        CNTP_TVAL/CTL/CVAL (CNTHCTL_EL2.EL1PCEN = 0)
  *   op0 = 3, op1 = 0, CRn = 2, CRm = 1..3      PAuth keys (HCR_EL2.APK = 0)
+ *   op0 = 3, op1 = 0 or 3, CRn = 13, CRm = 0, op2 = 7   SCXTNUM_EL1/EL0 (HCR_EL2.EnSCXT = 0)
  */
 static bool sys64_refused(uint64_t esr)
 {
@@ -320,6 +330,8 @@ static bool sys64_refused(uint64_t esr)
 	if (crn == 9 && ((op1 == 3 && crm >= 12 && crm <= 14) || (op1 == 0 && crm == 14)))
 		return true;
 	if (op1 == 3 && crn == 14 && (crm == 2 || crm >= 8))
+		return true;
+	if ((op1 == 0 || op1 == 3) && crn == 13 && crm == 0 && sys64_op2(esr) == 7)
 		return true;
 	return op1 == 0 && crn == 2 && crm >= 1 && crm <= 3;
 }

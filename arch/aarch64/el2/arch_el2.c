@@ -55,7 +55,7 @@ static const char *const names[SR__COUNT] = {
 	[SR_SP_EL0] = "SP_EL0", [SR_TPIDR_EL0] = "TPIDR_EL0", [SR_TPIDRRO_EL0] = "TPIDRRO_EL0",
 	[SR_CSSELR_EL1] = "CSSELR_EL1", [SR_ACTLR_EL1] = "ACTLR_EL1", [SR_MDSCR_EL1] = "MDSCR_EL1",
 	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
-	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0",
+	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0", [SR_VDISR_EL2] = "VDISR_EL2",
 };
 
 /* one case per register: mrs/msr take the register name as an immediate */
@@ -80,11 +80,20 @@ static inline struct el2_tcb *tcb(void)
 	return (struct el2_tcb *)(uintptr_t)read_sysreg(tpidr_el2);
 }
 
+/* VDISR_EL2 exists with FEAT_RAS only (ID_AA64PFR0_EL1.RAS, bits [31:28]): without it the
+ * register is UNDEFINED at EL2, and a guest's DISR_EL1 is UNDEFINED too, so nothing to switch */
+static inline bool has_ras(void)
+{
+	return ((read_sysreg(id_aa64pfr0_el1) >> 28) & 0xF) != 0;
+}
+
 uint64_t arch_read_sysreg(enum arch_sysreg r)
 {
 	switch (r) {
 	case SR_TPIDR_EL2:
 		return __atomic_load_n(&tcb()->guest_ctx, __ATOMIC_RELAXED);
+	case SR_VDISR_EL2:
+		return has_ras() ? read_sysreg(S3_4_C12_C1_1) : 0;
 #define X(id, reg) case id: return read_sysreg(reg);
 	SYSREGS(X)
 #undef X
@@ -98,6 +107,10 @@ void arch_write_sysreg(enum arch_sysreg r, uint64_t v)
 	switch (r) {
 	case SR_TPIDR_EL2:
 		__atomic_store_n(&tcb()->guest_ctx, v, __ATOMIC_RELAXED);
+		break;
+	case SR_VDISR_EL2:
+		if (has_ras())
+			write_sysreg(v, S3_4_C12_C1_1);
 		break;
 #define X(id, reg) case id: write_sysreg(v, reg); break;
 	SYSREGS(X)

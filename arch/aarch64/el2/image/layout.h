@@ -67,6 +67,11 @@
 #define GUEST_SYS_SECRET  0x5EC25E5000000000
 #define HOST_SYS_VALUE    0x40575E5000000000
 #define SYS_SWITCHED      7
+/* and DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO, FEAT_RAS): 0 at the guest's start whatever VM
+ * ran on the CPU before, GUEST_DISR_SECRET (A | DFSC 0x11) to its end: the guest reports
+ * SYS_SWITCHED + 2 (without FEAT_RAS it counts both) */
+#define GUEST_DISR_SECRET 0x80000011
+#define SYS_GUEST_KEPT    (SYS_SWITCHED + 2)
 #define SYS_REFUSED       4   /* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1 */
 
 /* SMCCC vendor-specific hypervisor service calls (fast, 64-bit): handled by the image,

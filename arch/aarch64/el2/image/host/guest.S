@@ -18,7 +18,9 @@
  * the virtual timer CNTV_CVAL_EL0/CNTV_CTL_EL0) and reports at the end (MMIO +32) how many
  * still hold its values (SYS_SWITCHED), and (MMIO +40) how many of the registers it may not
  * use read as 0 (SYS_REFUSED: DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1, which
- * the host sets / runs before every VCPU_RUN).
+ * the host sets / runs before every VCPU_RUN). DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO) must be
+ * 0 at the guest's start, whatever VM ran on this CPU before, and keep the guest's value
+ * (both counted in +32's report, SYS_GUEST_KEPT in all).
  */
 #include "layout.h"
 
@@ -27,7 +29,18 @@
 	.global	guest_start
 guest_start:
 	mov	x20, #0
-	mrs	x0, cpacr_el1
+	/* DISR_EL1 (VDISR_EL2 under AMO; FEAT_RAS only): 0 in a fresh vCPU whatever VM ran on
+	 * this CPU before; x23 = 1 if not. Then the guest's own value until its end */
+	mov	x23, #0
+	mrs	x0, id_aa64pfr0_el1
+	ubfx	x0, x0, #28, #4
+	cbz	x0, 8f
+	mrs	x0, S3_0_C12_C1_1	/* DISR_EL1 */
+	cmp	x0, #0
+	cset	x23, ne
+	ldr	x0, =GUEST_DISR_SECRET
+	msr	S3_0_C12_C1_1, x0
+8:	mrs	x0, cpacr_el1
 	orr	x0, x0, #(3 << 20)	/* FPEN: no FP/SIMD trap at EL1/EL0 (not a TVM register) */
 	msr	cpacr_el1, x0
 	isb
@@ -138,7 +151,19 @@ guest_start:
 	and	x3, x3, #3
 	cmp	x3, #3
 	cinc	x2, x2, eq
-	str	x2, [x1, #32]
+	/* DISR_EL1: 0 at the start (x23 == 0) and the guest's value now; both counted without RAS */
+	cmp	x23, #0
+	cinc	x2, x2, eq
+	mrs	x0, id_aa64pfr0_el1
+	ubfx	x0, x0, #28, #4
+	cbz	x0, 9f
+	mrs	x3, S3_0_C12_C1_1
+	ldr	x0, =GUEST_DISR_SECRET
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	b	10f
+9:	add	x2, x2, #1
+10:	str	x2, [x1, #32]
 	/* 6d. registers a guest may not use: trapped, KCore answers 0 (RAZ) */
 	mov	x2, #0
 	.irp	reg, S2_0_C0_C0_4, S3_3_C9_C13_0, S3_3_C14_C2_2, S3_0_C2_C1_0
