@@ -47,6 +47,29 @@
  *                    refinement bug; the live image is right, the neighbour's log is not,
  *                    and its record names no lock on the neighbour)
  *
+ * The bug catalogue (REFERENCE.md §7's known SeKVM bugs and SPEC's halt/error branches,
+ * re-introduced one at a time; tests/test_mutation.c names the relation that catches each):
+ *   INACTIVE_STAYS   OVM_INACTIVE leaves the vCPU ACTIVE (REF 7.1: the seed runs
+ *                    local_set_vcpu_active there)
+ *   GRANT_LOGS_CLEAR OGRANT's record names OCLEAR_VM (REF 7.2: the seed's placeholder events)
+ *   SMMU_FREE_VMID   OSMMU_FREE frees smmu_vmid[owner vmid], not the bank (REF 7.3)
+ *   ASSIGN_HALTS     OASSIGN_VM's success path halts (REF 7.4)
+ *   ASSIGN_NO_FIXUP  OASSIGN_VM of a page the VM owns stores no count/gfn fix-up (REF 7.5)
+ *   CLEAR_NO_UNMAP   OCLEAR_VM leaves the host's entry (REF 7.8)
+ *   IO_ANY_STATE     OMAP_IO into a VM that is not READY is done (REF 7.11; SPEC §9.7 halt)
+ *   SMMU_ALLOC_VERIFIED  OSMMU_ALLOC for a VERIFIED VM is done (REF 7.12; §9.7 halt)
+ *   REG_VCPU_ANY_STATE   OREG_VCPU skips the VM-state test (REF 7.26: C tests READY || UNUSED)
+ *   REVOKE_NO_DEC    OREVOKE leaves the share count as it was (missing decrement on unshare)
+ *   ASSIGN_NO_UNMAP  OASSIGN_VM leaves the host's mapping of the page in npt(host)
+ *   ASSIGN_WRONG_VMID    OASSIGN_VM writes owner vmid + 1 into s2page
+ *   DOUBLE_ASSIGN    OASSIGN_VM of another VM's page moves it instead of halting (double donate)
+ *   MAP_VM_LEVEL     OMAP_VM level 2 maps one level-3 page (wrong level test)
+ *   SMMU_MAP_ANY_OWNER   OSMMU_MAP skips the owner/gfn test (a VM page into the host's bank)
+ *   MAP_HOST_END     OMAP_HOST accepts the page at RAM's end (off by one in a range check)
+ *   REMAP_PAST_END   OREMAP_IMAGE maps a frame past the image's last page into KCore's table
+ *   SMMU_CLEAR_NO_COUNT  an SMMU entry of the host's bank that goes leaves the host page's count
+ *   SMMU_CLEAR_VERIFIED  OSMMU_CLEAR in a VERIFIED VM's bank is done (REF 7.10; SPEC halt)
+ *
  * The switches are process-global and meant for deterministic single-threaded tests.
  */
 #ifndef HL_FAULT_H
@@ -93,6 +116,25 @@ enum hl_fault {
 	HL_FAULT_RELAXED_PUBLISH,
 	HL_FAULT_CLEAR_WHILE_RUNNING,
 	HL_FAULT_SHARD_MISROUTE,
+	HL_FAULT_INACTIVE_STAYS,
+	HL_FAULT_GRANT_LOGS_CLEAR,
+	HL_FAULT_SMMU_FREE_VMID,
+	HL_FAULT_ASSIGN_HALTS,
+	HL_FAULT_ASSIGN_NO_FIXUP,
+	HL_FAULT_CLEAR_NO_UNMAP,
+	HL_FAULT_IO_ANY_STATE,
+	HL_FAULT_SMMU_ALLOC_VERIFIED,
+	HL_FAULT_REG_VCPU_ANY_STATE,
+	HL_FAULT_REVOKE_NO_DEC,
+	HL_FAULT_ASSIGN_NO_UNMAP,
+	HL_FAULT_ASSIGN_WRONG_VMID,
+	HL_FAULT_DOUBLE_ASSIGN,
+	HL_FAULT_MAP_VM_LEVEL,
+	HL_FAULT_SMMU_MAP_ANY_OWNER,
+	HL_FAULT_MAP_HOST_END,
+	HL_FAULT_REMAP_PAST_END,
+	HL_FAULT_SMMU_CLEAR_NO_COUNT,
+	HL_FAULT_SMMU_CLEAR_VERIFIED,
 	HL_FAULT__COUNT
 };
 

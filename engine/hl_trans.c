@@ -254,7 +254,7 @@ static int tr_clear_vm(struct hl_step *s)
 		return HL_E_DENIED;
 	if (vm_off_but_running(info_of(s, vmid)) && !HL_FI(CLEAR_WHILE_RUNNING))
 		return HL_E_DENIED;
-	if (host_unmap(s, pfn))
+	if (!HL_FI(CLEAR_NO_UNMAP) && host_unmap(s, pfn))
 		return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
 	s2p_store(s, pfn, HL_HOSTVISOR, 0, pfn + HL_SMMU_HOST_OFFSET);
 	zero_page(s, pfn);
@@ -285,8 +285,8 @@ static int tr_assign_vm(struct hl_step *s)
 			return hl_step_halt(s, 1, HL_S2PAGE_ID);
 		if (p.dma != 0)
 			return HL_E_DENIED;
-		s2p_store(s, pfn, (uint32_t)vmid, 0, gfn);
-		if (host_unmap(s, pfn)) {
+		s2p_store(s, pfn, (uint32_t)vmid + HL_FI(ASSIGN_WRONG_VMID), 0, gfn);
+		if (!HL_FI(ASSIGN_NO_UNMAP) && host_unmap(s, pfn)) {
 			s->dorc = dorc_page(s, pfn);
 			return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
 		}
@@ -294,14 +294,18 @@ static int tr_assign_vm(struct hl_step *s)
 		 * invalidated every TLB), so the digest is what the VM gets */
 		s->dorc = dorc_page(s, pfn);
 		flatmem_store(s, pfn, s->dorc);
+		if (HL_FI(ASSIGN_HALTS))   /* fault: the seed's success path halts (REFERENCE 7.4) */
+			return hl_step_halt(s, 2, HL_S2PAGE_ID, HL_NPT_OBJ(HL_HOSTVISOR));
 		return HL_OK;
 	}
 	if (p.owner == vmid && (p.gfn == gfn || p.gfn == HL_INVALID64)) {
 		uint32_t count = p.count == HL_INVALID ? 0 : p.count;
-		if (count != p.count || gfn != p.gfn)
+		if ((count != p.count || gfn != p.gfn) && !HL_FI(ASSIGN_NO_FIXUP))
 			s2p_store(s, pfn, p.owner, count, gfn);
 		return HL_OK;
 	}
+	if (is_vm(p.owner) && HL_FI(DOUBLE_ASSIGN))   /* fault: another VM's page changes hands */
+		return s2p_store(s, pfn, (uint32_t)vmid, 0, gfn), HL_OK;
 	return hl_step_halt(s, 1, HL_S2PAGE_ID);
 }
 
@@ -323,7 +327,7 @@ static int tr_map_vm(struct hl_step *s)
 		return HL_E_DENIED;
 	if (level == 2)
 		pte2 &= HL_NOT_PMD_TABLE_BIT;
-	if (npt_map(s, (unsigned)vmid, addr, level == 2 ? 2 : 3, pte2))
+	if (npt_map(s, (unsigned)vmid, addr, level == 2 && !HL_FI(MAP_VM_LEVEL) ? 2 : 3, pte2))
 		return hl_step_halt(s, 1, HL_NPT_OBJ(vmid));
 	return HL_OK;
 }
@@ -359,7 +363,7 @@ static int tr_map_io(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(vmid));
 	LOCK_S2P(pa / PG, 1);
 	LOCK(HL_NPT_OBJ(vmid));
-	if (info_of(s, vmid)->state != HL_VM_READY)
+	if (info_of(s, vmid)->state != HL_VM_READY && !HL_FI(IO_ANY_STATE))
 		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
 	if (hl_s2page_get(s->st, pa / PG).owner != HL_INVALID)
 		return HL_OK;
@@ -381,6 +385,8 @@ static int tr_grant(struct hl_step *s)
 	struct hl_s2page p;
 
 	LOCK_S2P(pfn, 1);
+	if (HL_FI(GRANT_LOGS_CLEAR))   /* fault: the seed's placeholder event (REFERENCE 7.2) */
+		s->event = HL_EV_CLEAR_VM;
 	p = hl_s2page_get(s->st, pfn);
 	if (hl_pfn_is_ram(pfn) && p.owner == vmid && (p.count < HL_MAX_SHARE_COUNT || HL_FI(GRANT_PAST_MAX)))
 		s2p_store(s, pfn, p.owner, p.count + 1, p.gfn);
@@ -405,7 +411,8 @@ static int tr_revoke(struct hl_step *s)
 	if (!hl_pfn_is_ram(pfn) || p.owner != vmid || (p.count == 0 && !HL_FI(REVOKE_AT_ZERO)) ||
 	    p.count == HL_INVALID)
 		return HL_OK;
-	s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
+	if (!HL_FI(REVOKE_NO_DEC))
+		s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
 	if (p.count == 1 && !HL_FI(REVOKE_NO_UNMAP)) {
 		if (host_unmap(s, pfn)) {
 			s->dorc = dorc_page(s, pfn);
@@ -471,7 +478,7 @@ static int tr_reg_vcpu(struct hl_step *s)
 
 	LOCK(HL_INFO_OBJ(vmid));
 	vi = info_of(s, vmid);
-	if (vi->state != HL_VM_READY || vi->vcpu_state[vcpuid] != HL_VCPU_UNUSED)
+	if ((vi->state != HL_VM_READY && !HL_FI(REG_VCPU_ANY_STATE)) || vi->vcpu_state[vcpuid] != HL_VCPU_UNUSED)
 		return hl_step_halt(s, 0);
 	hl_wr64(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu[vcpuid], s->arg[2]);
 	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu_state[vcpuid], HL_VCPU_READY);
@@ -507,6 +514,8 @@ static int tr_vm_inactive(struct hl_step *s)
 	vi = info_of(s, vmid);
 	if (vi->vcpu_state[vcpuid] != HL_VCPU_ACTIVE)
 		return hl_step_halt(s, 0);
+	if (HL_FI(INACTIVE_STAYS))   /* fault: the seed runs local_set_vcpu_active (REFERENCE 7.1) */
+		return HL_OK;
 	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu_state[vcpuid], HL_VCPU_READY);
 	return HL_OK;
 }
@@ -593,7 +602,7 @@ static int tr_remap_image(struct hl_step *s)
 		return HL_OK;
 	li = &vi->load[idx];
 	pgnum = (li->size + 4095) / PG;
-	if (li->mapped_pages >= pgnum)
+	if (li->mapped_pages >= pgnum && !HL_FI(REMAP_PAST_END))
 		return HL_OK;
 	target = li->remap_addr + li->mapped_pages * PG;
 	if (npt_map(s, HL_COREVISOR, target, 3, (pfn * PG) | HL_PAGE_HYP))
@@ -657,7 +666,7 @@ static int tr_smmu_alloc(struct hl_step *s)
 		return hl_step_halt(s, 1, HL_SMMU_ID);
 	if (bank_owner(s, index, cbndx) != HL_INVALID)
 		return HL_OK;
-	if (is_vm(vmid) && info_of(s, vmid)->state == HL_VM_VERIFIED)
+	if (is_vm(vmid) && info_of(s, vmid)->state == HL_VM_VERIFIED && !HL_FI(SMMU_ALLOC_VERIFIED))
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(vmid));
 	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[bank], (uint32_t)vmid);
 	hl_spt_reset_bank(&s->w, s->st->spt, bank);
@@ -675,7 +684,8 @@ static void smmu_unref(struct hl_step *s, uint32_t bank_owner, uint64_t pfn)
 
 	if (!hl_pfn_is_ram(pfn))
 		return;
-	if (bank_owner == HL_HOSTVISOR && p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID)
+	if (bank_owner == HL_HOSTVISOR && p.owner == HL_HOSTVISOR && p.count > 0 && p.count != HL_INVALID &&
+	    !HL_FI(SMMU_CLEAR_NO_COUNT))
 		s2p_store(s, pfn, p.owner, p.count - 1, p.gfn);
 	if (p.dma > 0 && !HL_FI(DMA_NO_DEC))
 		s2p_dma(s, pfn, p.dma - 1);
@@ -733,6 +743,8 @@ static int tr_smmu_free(struct hl_step *s)
 		hl_spt_for_each(s->st->spt, bank, bank_clear_leaf, &bc);
 	if (bc.halt)
 		return hl_step_halt(s, 4, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID, HL_SPT_ID);
+	if (HL_FI(SMMU_FREE_VMID))   /* fault: the seed frees smmu_vmid[vmid] (REFERENCE 7.3) */
+		bank = owner % HL_SMMU_CFG_SIZE;
 	hl_wr32(&s->w, HL_SMMU_ID, &s->st->smmu->owner[bank], HL_INVALID);
 	return HL_OK;
 }
@@ -817,7 +829,7 @@ static int tr_smmu_map(struct hl_step *s)
 	p = hl_s2page_get(s->st, pfn);
 	if (owner == HL_HOSTVISOR)
 		gfn += HL_SMMU_HOST_OFFSET;
-	if (!(p.owner == owner && p.gfn == gfn))
+	if (!(p.owner == owner && p.gfn == gfn) && !HL_FI(SMMU_MAP_ANY_OWNER))
 		return hl_step_halt(s, 3, HL_SMMU_ID, HL_INFO_OBJ(owner), HL_S2PAGE_ID);
 	hl_spt_walk(s->st->spt, HL_SMMU_ID_OF(index, cbndx), iova, &e);
 	if (e.pte != 0 && !HL_FI(SMMU_MAP_OVER))
@@ -858,7 +870,7 @@ static int tr_smmu_clear(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(owner));
 	LOCK_S2P_ALL();   /* the entry's page is known only from spt, locked after s2page */
 	LOCK(HL_SPT_ID);
-	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED)
+	if (is_vm(owner) && info_of(s, owner)->state == HL_VM_VERIFIED && !HL_FI(SMMU_CLEAR_VERIFIED))
 		return hl_step_halt(s, 2, HL_SMMU_ID, HL_INFO_OBJ(owner));
 	hl_spt_walk(s->st->spt, bank, iova, &e);
 	if (e.pte == 0)
@@ -928,7 +940,7 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 		 * device page; here only a PA below RAM's base is the host's MMIO. From RAM's end
 		 * up there is no memory to map (on the EL2 Linux image s2page is all of QEMU's
 		 * RAM), so such a PA is malformed: refused, nothing changed (test_kcore_mem) */
-		return a[0] < RAM_END;
+		return a[0] < RAM_END || (a[0] < RAM_END + PG && HL_FI(MAP_HOST_END));
 	case HL_EV_CLEAR_VM:
 	case HL_EV_GRANT:
 	case HL_EV_REVOKE:

@@ -1940,6 +1940,44 @@ static int security_all(struct pass *p, const struct hl_rec *r0, const char *whe
 	return 0;
 }
 
+/*
+ * A quiesced source (hl_olog.quiesced): every trap returned, so a vCPU is ACTIVE only where
+ * the CPU that ran it halted inside its VCPU_RUN (SPEC §7: set_vcpu_active ... run ...
+ * set_vcpu_inactive on one CPU; REFERENCE §6: host running => cur_vmid = 0). A halted CPU
+ * is one the trailer marks halted or one with a halt record; each strands at most one vCPU.
+ * This sees an OVM_INACTIVE that wrote nothing: such a step appends no record (SPEC §5), so
+ * no log relation can tell it from a step that never ran.
+ */
+static int quiesced_vcpus(struct pass *p)
+{
+	const struct hl_olog *lg = p->k->lg;
+	uint64_t halted = lg->halted_mask;
+	unsigned nhalted = 0, nactive = 0, fv = 0, fc = 0;
+
+	if (!lg->quiesced)
+		return 0;
+	for (unsigned o = 1; o < p->k->no; o++)
+		for (size_t i = 0; i < lg->obj[o].n; i++) {
+			const struct hl_rec *r = lg->obj[o].rec[i];
+			if (r->result == HL_RES_HALT && r->cpu < 64)
+				halted |= 1ull << r->cpu;
+		}
+	for (unsigned c = 0; c < 64; c++)
+		nhalted += (unsigned)((halted >> c) & 1);
+	for (unsigned v = 1; v <= HL_MAX_VM; v++)
+		for (unsigned c = 0; c < HL_VCPU_PER_VM; c++)
+			if (p->m->info[v].vcpu_state[c] == HL_VCPU_ACTIVE && !nactive++) {
+				fv = v;
+				fc = c;
+			}
+	if (nactive > nhalted)
+		return violation(p->k, HL_REL_SECURITY, NULL, 0, HL_INFO_ID + fv, "no vCPU ACTIVE once every trap returned",
+				 "ACTIVE", "final state: %u vCPUs ACTIVE (first: vCPU %u of VM %u) while every trap returned "
+				 "and only %u CPUs halted: a VCPU_RUN left a vCPU ACTIVE that no CPU runs (SPEC §7: "
+				 "OVM_INACTIVE ends every run)", nactive, fc, fv, nhalted);
+	return 0;
+}
+
 static int one_op(struct pass *p, const struct opn *n)
 {
 	struct chk *k = p->k;
@@ -2226,7 +2264,7 @@ static int run_pass(struct chk *k, unsigned mode, struct hl_check_stats *stats, 
 	}
 	if (stats)
 		stats->ops = k->nops;
-	if ((mode & DO_SEC) && (rc = security_all(&p, NULL, "final state")) != 0)
+	if ((mode & DO_SEC) && ((rc = security_all(&p, NULL, "final state")) != 0 || (rc = quiesced_vcpus(&p)) != 0))
 		goto out;
 	if (mode & DO_LOG) {
 		/* object by object: the model's state == the abstraction of Cal<Obj> */

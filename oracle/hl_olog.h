@@ -123,6 +123,11 @@ struct hl_olog {
 	 * checker's windows: CPUs paused, every log cut together), so the start state is one
 	 * real state; a file says nothing of the kind */
 	bool cuts_consistent;
+	/* the source vouches that no CPU is inside a trap now (every VCPU_RUN returned to the
+	 * host or its CPU halted): a vCPU is ACTIVE only while a CPU runs it (SPEC §7's run
+	 * flow: set_vcpu_active ... set_vcpu_inactive), so at most one ACTIVE vCPU per halted
+	 * CPU may remain (hl_check.h, security). A file says nothing of the kind */
+	bool quiesced;
 	/* storage (owned) */
 	uint8_t *arena;
 	size_t arena_len;

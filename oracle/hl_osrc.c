@@ -96,6 +96,7 @@ int hl_osrc_engine(struct hl_engine *e, unsigned flags, struct hl_olog *lg, stru
 				lg->live.len[o] = e->st->img[o].size;
 			}
 	lg->cuts_consistent = (flags & HL_OSRC_CUT_CONSISTENT) != 0;
+	lg->quiesced = (flags & HL_OSRC_QUIESCED) != 0;
 	if ((flags & HL_OSRC_RAM) && e->st->ram) {
 		lg->live.ram = e->st->ram;
 		lg->ram_exact = true;

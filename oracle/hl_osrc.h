@@ -28,6 +28,8 @@ enum hl_osrc_flags {
 				   * runs): compare every RAM page with flatmem */
 	HL_OSRC_CUT_CONSISTENT = 1u << 2,   /* every checkpoint of e was taken at one quiescent point
 					     * (hl_live's windows): invariants from the first step */
+	HL_OSRC_QUIESCED = 1u << 3,   /* no CPU of e is inside a trap (every VCPU_RUN returned or its
+				       * CPU halted): no ACTIVE vCPU beyond one per halted CPU */
 };
 
 /* serialize e (quiesce its CPUs first) and parse it; 0, or -1 with *err. The olog points

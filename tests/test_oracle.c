@@ -1162,6 +1162,49 @@ Test(oracle_relations, security_after_a_quiescent_cut_covers_every_step)
 	hl_engine_free(e);
 }
 
+/* SPEC 7's run flow at a quiesced source: a vCPU left ACTIVE with every trap returned (an
+ * OVM_INACTIVE that wrote nothing appends no record, so only the state can show it);
+ * a CPU that halted inside its run may leave one */
+Test(oracle_relations, security_vcpu_active_once_every_trap_returned)
+{
+	struct hl_engine *e = th_engine(2);
+	struct hl_olog lg;
+	struct hl_olog_err err;
+	struct hl_verdict v;
+	uint32_t vm = th_boot_vm(e, 0, HL_RAM_BASE_PFN + 2048, 0x80000000ull);
+
+	cr_assert_neq(vm, 0);
+	cr_assert_eq(hl_set_vcpu_active(e, 1, vm, 0), HL_OK);
+	/* a source that does not vouch for quiescence: CPU 1 may still be in the guest */
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, NULL), 0, "%s: %s", hl_rel_name(v.rel), v.what);
+	hl_olog_free(&lg);
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_QUIESCED, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_SECURITY, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert_eq(v.obj, HL_INFO_OBJ(vm));
+	cr_assert(strstr(v.what, "vCPU 0 of VM"), "%s", v.what);
+	hl_olog_free(&lg);
+	/* the run ends: holds */
+	cr_assert_eq(hl_set_vcpu_inactive(e, 1, vm, 0), HL_OK);
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_QUIESCED, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, NULL), 0, "%s: %s", hl_rel_name(v.rel), v.what);
+	hl_olog_free(&lg);
+	/* CPU 1 halts inside a run (a second OVM_ACTIVE of the running vCPU): one vCPU may stay */
+	cr_assert_eq(hl_set_vcpu_active(e, 1, vm, 0), HL_OK);
+	cr_assert_eq(hl_set_vcpu_active(e, 1, vm, 0), HL_HALT);
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_QUIESCED, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, NULL), 0, "%s: %s", hl_rel_name(v.rel), v.what);
+	hl_olog_free(&lg);
+	/* a second vCPU ACTIVE on the CPU that did not halt: too many */
+	cr_assert_eq(hl_set_vcpu_active(e, 0, vm, 1), HL_OK);
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_QUIESCED, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_SECURITY, "%s: %s", hl_rel_name(v.rel), v.what);
+	hl_olog_free(&lg);
+	hl_engine_free(e);
+}
+
 /* ===================================================================================== */
 /* the shard refinement (issue 11): shards mapped back to SPEC's objects                   */
 
