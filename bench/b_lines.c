@@ -15,9 +15,13 @@
  *              pop wrote the pool lock beside ref.s2p_shard_pages) vs a line away.
  *              ratio = same line / other line, A's ns per iteration.
  *
- * Times are each thread's CPU time (CLOCK_THREAD_CPUTIME_ID), the median of interleaved
- * repetitions (the machine is shared: preemption must not count). With one online core the
- * suite says so and measures nothing.
+ * Each case runs --reps rounds of 200 short trials (40 with --quick) between spin barriers,
+ * the two layouts alternating trial by trial (the two vCPUs of a VM may move between host
+ * cores during a run: both layouts see the same placement). Kept are the trials in which both
+ * threads ran side by side (started together, neither preempted: thread CPU time >= 90 % of
+ * wall time); the result is the median over the kept trials of each layout, and
+ * trials_side_by_side says how many there were. With one online core the suite says so and
+ * measures nothing.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -101,17 +105,17 @@ static double med(double *v, unsigned n)
 }
 
 /*
- * Run the trials; the result is the median ns per iteration of thread `who` (or both, -1)
- * over the trials in which both threads really ran side by side: started within 5 % of the
- * trial's length of each other and neither was preempted (CPU time >= 90 % of wall time).
- * On a shared machine the other trials measure one thread alone. *used: trials kept.
+ * Run the trials. Even trials measure layout 0 (the shared line), odd ones layout 1 (the fixed
+ * one), so both see the same machine at the same time (two vCPUs of a VM can move between
+ * host cores mid-run). Kept: the trials in which both threads really ran side by side: started
+ * within 5 % of the trial's length of each other and neither was preempted (CPU time >= 90 %
+ * of wall time); on a shared machine the others measure one thread alone. The ns per iteration
+ * of thread `who` (or both, -1) of each kept trial is appended to v[layout].
  */
-static int run_two(struct two *t, int who, double *ns, unsigned *used)
+static int run_two(struct two *t, int who, double *v[2], unsigned nv[2])
 {
 	pthread_t th[2];
 	struct thr h[2] = { { t, 0 }, { t, 1 } };
-	double v[2 * TRIALS_MAX];
-	unsigned nv = 0;
 
 	t->bar = 0;
 	t->done = 0;
@@ -120,7 +124,6 @@ static int run_two(struct two *t, int who, double *ns, unsigned *used)
 			return -1;
 	for (unsigned i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
-	*used = 0;
 	for (unsigned r = 0; r < t->trials; r++) {
 		double w = t->wall[0][r] > t->wall[1][r] ? t->wall[0][r] : t->wall[1][r];
 		double skew = t->start[0][r] - t->start[1][r];
@@ -129,12 +132,10 @@ static int run_two(struct two *t, int who, double *ns, unsigned *used)
 			ok = ok && t->cpu_s[i][r] >= 0.9 * t->wall[i][r];
 		if (!ok)
 			continue;
-		(*used)++;
 		for (unsigned i = 0; i < 2; i++)
 			if (who < 0 || (unsigned)who == i)
-				v[nv++] = t->wall[i][r] * 1e9 / (double)t->n;
+				v[r & 1][nv[r & 1]++] = t->wall[i][r] * 1e9 / (double)t->n;
 	}
-	*ns = nv ? med(v, nv) : 0;
 	return 0;
 }
 
@@ -148,14 +149,12 @@ struct pc_slots {
 
 struct pc_arg {
 	struct pc_slots *s;
-	bool padded;
 };
 
 static void percpu_fn(struct two *t, unsigned me, unsigned trial)
 {
-	(void)trial;
 	struct pc_arg *a = t->arg;
-	volatile uint64_t *c = a->padded ? &a->s->pad[me].v : &a->s->adj[me];
+	volatile uint64_t *c = (trial & 1) ? &a->s->pad[me].v : &a->s->adj[me];   /* odd: padded */
 	for (uint64_t i = 0; i < t->n; i++)
 		*c = *c + 1;   /* a plain load and store, as a per-CPU statistic is kept */
 }
@@ -171,18 +170,17 @@ struct ll_lock {
 
 struct ll_arg {
 	struct ll_lock *l;
-	bool split;
 };
 
 static void lockline_fn(struct two *t, unsigned me, unsigned trial)
 {
-	(void)trial;
 	struct ll_arg *a = t->arg;
 	struct ll_lock *l = a->l;
+	bool split = !(trial & 1);   /* even: counters in the second line */
 	for (uint64_t i = 0; i < t->n; i++) {
 		ck_spinlock_ticket_lock(&l->lk);
 		ck_pr_store_32((uint32_t *)&l->owner, me);
-		if (a->split) {
+		if (split) {
 			l->next_acq++;
 			l->next_stamp = i;
 		} else {
@@ -203,7 +201,6 @@ struct nb_words {
 
 struct nb_arg {
 	struct nb_words *w;
-	bool same;
 	uint64_t sink;
 };
 
@@ -221,7 +218,7 @@ static void neighbour_fn(struct two *t, unsigned me, unsigned trial)
 		a->sink += s;
 		t->done = trial + 1;
 	} else {
-		volatile uint64_t *p = a->same ? &w->w_same : &w->w_other;
+		volatile uint64_t *p = !(trial & 1) ? &w->w_same : &w->w_other;   /* even: same line */
 		uint64_t i = 0;
 		while (t->done != trial + 1) {
 			*p = ++i;
@@ -231,30 +228,27 @@ static void neighbour_fn(struct two *t, unsigned me, unsigned trial)
 	}
 }
 
-/* one case: layout 0 (the shared line) and 1 (the fixed one) in alternating runs; medians */
-static int both(struct two *t, int who, void (*setup)(struct two *t, unsigned layout, void *ctx), void *ctx,
-		unsigned rounds, double *ns0, double *ns1, unsigned *kept)
+/* one case: `rounds` runs of `trials` trials, layouts alternating trial by trial; the median
+ * over every kept trial of each layout */
+static int both(struct two *t, int who, void (*setup)(struct two *t, void *ctx), void *ctx, unsigned rounds,
+		double *ns0, double *ns1, unsigned *kept)
 {
-	double a[8], b[8];
-	unsigned na = 0, nb = 0;
+	unsigned cap = rounds * TRIALS_MAX * 2, nv[2] = { 0, 0 };
+	double *v[2] = { malloc(sizeof(double) * cap), malloc(sizeof(double) * cap) };
+	int rc = 0;
 
-	*kept = 0;
-	for (unsigned r = 0; r < rounds; r++)
-		for (unsigned layout = 0; layout < 2; layout++) {
-			double ns;
-			unsigned used;
-			setup(t, layout, ctx);
-			if (run_two(t, who, &ns, &used))
-				return -1;
-			*kept += used;
-			if (used && layout)
-				b[nb++] = ns;
-			else if (used)
-				a[na++] = ns;
-		}
-	*ns0 = na ? med(a, na) : 0;
-	*ns1 = nb ? med(b, nb) : 0;
-	return 0;
+	if (!v[0] || !v[1])
+		rc = -1;
+	for (unsigned r = 0; r < rounds && !rc; r++) {
+		setup(t, ctx);
+		rc = run_two(t, who, v, nv);
+	}
+	*kept = (nv[0] + nv[1]) / (who < 0 ? 2 : 1);
+	*ns0 = nv[0] ? med(v[0], nv[0]) : 0;
+	*ns1 = nv[1] ? med(v[1], nv[1]) : 0;
+	free(v[0]);
+	free(v[1]);
+	return rc;
 }
 
 struct cases {
@@ -266,30 +260,30 @@ struct cases {
 	struct nb_arg na;
 };
 
-static void setup_percpu(struct two *t, unsigned layout, void *ctx)
+static void setup_percpu(struct two *t, void *ctx)
 {
 	struct cases *c = ctx;
 	memset(c->s, 0, sizeof(*c->s));
-	c->pa = (struct pc_arg){ c->s, layout == 1 };
+	c->pa = (struct pc_arg){ c->s };
 	t->fn = percpu_fn;
 	t->arg = &c->pa;
 }
 
-static void setup_lockline(struct two *t, unsigned layout, void *ctx)
+static void setup_lockline(struct two *t, void *ctx)
 {
 	struct cases *c = ctx;
 	memset(c->l, 0, sizeof(*c->l));
 	ck_spinlock_ticket_init(&c->l->lk);
-	c->la = (struct ll_arg){ c->l, layout == 0 };
+	c->la = (struct ll_arg){ c->l };
 	t->fn = lockline_fn;
 	t->arg = &c->la;
 }
 
-static void setup_neighbour(struct two *t, unsigned layout, void *ctx)
+static void setup_neighbour(struct two *t, void *ctx)
 {
 	struct cases *c = ctx;
 	memset(c->w, 0, sizeof(*c->w));
-	c->na = (struct nb_arg){ c->w, layout == 0, 0 };
+	c->na = (struct nb_arg){ c->w, 0 };
 	t->fn = neighbour_fn;
 	t->arg = &c->na;
 }
