@@ -14,6 +14,8 @@
  *       reading and writing the VM's page through the cached translation. Now the step that
  *       removes an SMMU entry drops it from the SMMU TLB before its locks are released
  *       (engine/hl_pgtable.h hl_spt_tlbi_register, arch/aarch64/mmio.c kc_smmu_tlbi).
+ *       Also: smmu_tlb_dropped_for_a_block_answer_too (a level-2 answer) and
+ *       smmu_tlb_race_device_vs_handover (the device reading from CPU 1 throughout).
  * Attacks that were already refused (regression tests):
  *   dma_follows_the_smmu_rules            the DMA model's controls: no stream, a fault S2CR,
  *                                         an unmapped iova, a read-only entry, multi-match,
@@ -144,6 +146,70 @@ Test(redteam3, smmu_tlb_entry_dropped_before_the_page_changes_hands)
 	cr_assert_eq(hvc(HVC_SMMU_LPAE_MAP, GPAGE(4) * PG, GPAGE(4) * PG, 3, HOST_CB, 0), 0);
 	cr_assert_eq(dma(SID_DEV, GPAGE(4) * PG, buf, 8, false), 0);
 	cr_assert(!hl_cpu_halted(E, 0));
+	oracle_holds();
+}
+
+/* the same race with the device on CPU 1, reading all along while CPU 0 unmaps the page, hands
+ * it to the VM and the VM stores its secret: no read may ever return the secret */
+struct dma_reader {
+	volatile int stop;
+	uint64_t iova, secret;
+	uint64_t reads, leaks, faults, tries;
+};
+
+static void *cpu1_device_reads(void *arg)
+{
+	struct dma_reader *d = arg;
+
+	hp_enter_cpu(P, 1);
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t v = 0;
+		int rc = kcore_smmu_dma(K, 1, 0, SID_DEV, d->iova, &v, 8, false);
+		if (rc == 0) {
+			__atomic_add_fetch(&d->reads, 1, __ATOMIC_RELEASE);
+			if (v == d->secret)
+				d->leaks++;
+		} else {
+			d->faults++;
+		}
+		__atomic_add_fetch(&d->tries, 1, __ATOMIC_RELEASE);
+		sched_yield();
+	}
+	return NULL;
+}
+
+Test(redteam3, smmu_tlb_race_device_vs_handover)
+{
+	uint32_t vmid = boot_vm();
+
+	host_device_behind_host_bank();
+	for (unsigned round = 0; round < 8; round++) {
+		const uint64_t pfn = GPAGE(40 + round), iova = pfn * PG;
+		struct dma_reader d = { 0, iova, 0x5EC2E75EC2E70000ull + round, 0, 0, 0, 0 };
+		pthread_t t;
+
+		hstore(iova, 0x1111);
+		cr_assert_eq(hvc(HVC_SMMU_LPAE_MAP, iova, iova, 3, HOST_CB, 0), 0);
+		cr_assert_eq(pthread_create(&t, NULL, cpu1_device_reads, &d), 0);
+		while (__atomic_load_n(&d.reads, __ATOMIC_ACQUIRE) == 0)
+			sched_yield();   /* the device uses the page (its translation is cached) */
+		for (volatile unsigned spin = 0; spin < 20000u * (round % 3); spin++)
+			;
+		cr_assert_eq(hvc(HVC_SMMU_CLEAR, iova, HOST_CB, 0, 0, 0), 0);
+		run_faulting(vmid, 0, G_PAGE + (1 + round) * PG);
+		answer_applied(vmid, 0, G_PAGE + (1 + round) * PG, iova | KERNEL, 3);
+		cr_assert_eq(s2p(pfn).owner, vmid);
+		cr_assert_eq(hl_vm_mem_access(E, 0, vmid, hl_pa(iova), &d.secret, 8, true), HL_OK);
+		/* the device keeps trying after the VM's store */
+		uint64_t t0 = __atomic_load_n(&d.tries, __ATOMIC_ACQUIRE);
+		while (__atomic_load_n(&d.tries, __ATOMIC_ACQUIRE) < t0 + 16)
+			sched_yield();
+		__atomic_store_n(&d.stop, 1, __ATOMIC_RELEASE);
+		cr_assert_eq(pthread_join(t, NULL), 0);
+		cr_assert_eq(d.leaks, 0, "round %u: the host's device read the VM's secret %llu times", round,
+			     (unsigned long long)d.leaks);
+		cr_assert(!hl_cpu_halted(E, 0) && !hl_cpu_halted(E, 1));
+	}
 	oracle_holds();
 }
 
