@@ -69,6 +69,12 @@
  *   REMAP_PAST_END   OREMAP_IMAGE maps a frame past the image's last page into KCore's table
  *   SMMU_CLEAR_NO_COUNT  an SMMU entry of the host's bank that goes leaves the host page's count
  *   SMMU_CLEAR_VERIFIED  OSMMU_CLEAR in a VERIFIED VM's bank is done (REF 7.10; SPEC halt)
+ *   SMMU_FREE_LIVE   OSMMU_FREE of a bank whose owner is not POWEROFF is done (SPEC halt)
+ *   ACTIVE_TWICE     OVM_ACTIVE of a vCPU that is not READY (running elsewhere) is done
+ *   BOOT_INFO_ANY_STATE  OBOOT_INFO for a VM that is not READY is done (SPEC halt)
+ *   REMAP_ANY_STATE  OREMAP_IMAGE for a VM that is not READY is done (SPEC halt)
+ *   REMAP_WINDOW_FULL    OBOOT_INFO past the remap window's end is done (SPEC halt)
+ *   VCPU_ID_END      a vcpuid equal to VCPUS_PER_VM passes validation (bad input, off by one)
  *
  * The switches are process-global and meant for deterministic single-threaded tests.
  */
@@ -135,6 +141,12 @@ enum hl_fault {
 	HL_FAULT_REMAP_PAST_END,
 	HL_FAULT_SMMU_CLEAR_NO_COUNT,
 	HL_FAULT_SMMU_CLEAR_VERIFIED,
+	HL_FAULT_SMMU_FREE_LIVE,
+	HL_FAULT_ACTIVE_TWICE,
+	HL_FAULT_BOOT_INFO_ANY_STATE,
+	HL_FAULT_REMAP_ANY_STATE,
+	HL_FAULT_REMAP_WINDOW_FULL,
+	HL_FAULT_VCPU_ID_END,
 	HL_FAULT__COUNT
 };
 

@@ -499,7 +499,7 @@ static int tr_vm_active(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(vmid));
 	vi = info_of(s, vmid);
 	if ((vi->state != HL_VM_VERIFIED && !(vi->state == HL_VM_READY && HL_FI(RUN_UNVERIFIED))) ||
-	    vi->vcpu_state[vcpuid] != HL_VCPU_READY)
+	    (vi->vcpu_state[vcpuid] != HL_VCPU_READY && !HL_FI(ACTIVE_TWICE)))
 		return hl_step_halt(s, 0);
 	hl_wr32(&s->w, HL_INFO_OBJ(vmid), &vi->vcpu_state[vcpuid], HL_VCPU_ACTIVE);
 	return HL_OK;
@@ -556,7 +556,7 @@ static int tr_boot_info(struct hl_step *s)
 	LOCK(HL_CORE_ID);
 	vi = info_of(s, vmid);
 	core = s->st->core;
-	if (vi->state != HL_VM_READY)
+	if (vi->state != HL_VM_READY && !HL_FI(BOOT_INFO_ANY_STATE))
 		return hl_step_halt(s, 0);
 	idx = vi->next_load_info;
 	s->ret = idx;
@@ -564,7 +564,7 @@ static int tr_boot_info(struct hl_step *s)
 		return HL_OK;
 	pgnum = (size + 4095) / PG;
 	remap = core->next_remap_ptr;
-	if (remap + pgnum * PG >= HL_REMAP_END)
+	if (remap + pgnum * PG >= HL_REMAP_END && !HL_FI(REMAP_WINDOW_FULL))
 		return hl_step_halt(s, 0);
 	hl_wr64(&s->w, HL_CORE_ID, &core->next_remap_ptr, remap + pgnum * PG);
 	memset(&li, 0, sizeof(li));
@@ -596,7 +596,7 @@ static int tr_remap_image(struct hl_step *s)
 	LOCK(HL_INFO_OBJ(vmid));
 	LOCK(HL_NPT_OBJ(HL_COREVISOR));
 	vi = info_of(s, vmid);
-	if (vi->state != HL_VM_READY)
+	if (vi->state != HL_VM_READY && !HL_FI(REMAP_ANY_STATE))
 		return hl_step_halt(s, 1, HL_INFO_OBJ(vmid));
 	if (idx >= vi->next_load_info)
 		return HL_OK;
@@ -734,7 +734,7 @@ static int tr_smmu_free(struct hl_step *s)
 	if (owner == HL_INVALID)
 		return HL_OK;
 	LOCK(HL_INFO_OBJ(owner));
-	if (info_of(s, owner)->state != HL_VM_POWEROFF)
+	if (info_of(s, owner)->state != HL_VM_POWEROFF && !HL_FI(SMMU_FREE_LIVE))
 		return hl_step_halt(s, 1, HL_SMMU_ID);
 	LOCK_S2P_ALL();   /* the bank's pages are known only from spt, locked after s2page */
 	LOCK(HL_SPT_ID);
@@ -929,7 +929,7 @@ static bool bank_ok(uint64_t cbndx, uint64_t index)
 
 static bool vcpu_ok(uint64_t vmid, uint64_t vcpuid)
 {
-	return is_vm(vmid) && vcpuid < HL_VCPU_PER_VM;
+	return is_vm(vmid) && (vcpuid < HL_VCPU_PER_VM || (vcpuid == HL_VCPU_PER_VM && HL_FI(VCPU_ID_END)));
 }
 
 bool hl_trans_valid(unsigned ev, const uint64_t *a)

@@ -484,6 +484,85 @@ static int sc_smmu_free_vmid(enum hl_fault f, unsigned every, char *msg, size_t 
 	SC_VERDICT();
 }
 
+/* SPEC's halt branches on a VM's state machine, and the vcpuid range */
+static int sc_smmu_free_live(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = mut_engine(2);
+	uint64_t pfn = HL_RAM_BASE_PFN + 3001, gfn = 0x40000;
+	uint32_t vmid = e ? th_new_vm(e, 0) : 0;
+
+	if (!vmid || hl_smmu_alloc_pgd(e, 0, 0, vmid, 0) != HL_OK || hl_smmu_assign_page(e, 0, 0, 0, pfn, gfn) != HL_OK ||
+	    hl_smmu_map_page(e, 0, 0, 0, hl_iova(gfn * HL_PAGE_SIZE), pfn * HL_PAGE_SIZE | HL_PAGE_S2_KERNEL) != HL_OK)
+		SC_SETUP_FAIL();
+	SC_ARMED(hl_smmu_free_pgd(e, 1, 0, 0));   /* the VM is READY, not POWEROFF */
+	SC_VERDICT();
+}
+
+static int sc_active_twice(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = mut_engine(2);
+	uint32_t vmid = e ? th_boot_vm(e, 0, HL_RAM_BASE_PFN + 2048, 0x80000000ull) : 0;
+
+	if (!vmid || hl_set_vcpu_active(e, 0, vmid, 1) != HL_OK)
+		SC_SETUP_FAIL();
+	SC_ARMED(hl_set_vcpu_active(e, 1, vmid, 1));   /* CPU 0 runs it */
+	if (hl_set_vcpu_inactive(e, 0, vmid, 1) != HL_OK)
+		SC_SETUP_FAIL();
+	SC_VERDICT();
+}
+
+static int sc_boot_info_state(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = mut_engine(2);
+	uint8_t sig[64] = { 0 };
+	uint32_t vmid = e ? th_boot_vm(e, 0, HL_RAM_BASE_PFN + 2048, 0x80000000ull) : 0, idx = 0;
+
+	if (!vmid)
+		SC_SETUP_FAIL();
+	SC_ARMED(hl_set_boot_info(e, 1, vmid, hl_ipa(0xC0000000ull), 4096, sig, &idx));   /* VERIFIED */
+	SC_VERDICT();
+}
+
+static int sc_remap_state(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = mut_engine(2);
+	uint8_t sig[64] = { 0 };
+	uint64_t pfn = HL_RAM_BASE_PFN + 3001;
+	uint32_t vmid = e ? th_new_vm(e, 0) : 0, idx = 0;
+
+	/* a two-page image with one page remapped, then the VM powers off: the second page
+	 * must not reach KCore's window */
+	if (!vmid || hl_set_boot_info(e, 0, vmid, hl_ipa(0x80000000ull), 8192, sig, &idx) != HL_OK ||
+	    hl_remap_vm_image(e, 0, vmid, pfn, idx) != HL_OK || hl_set_vm_poweroff(e, 0, vmid) != HL_OK)
+		SC_SETUP_FAIL();
+	SC_ARMED(hl_remap_vm_image(e, 1, vmid, pfn + 1, idx));
+	SC_VERDICT();
+}
+
+static int sc_remap_window(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = mut_engine(2);
+	uint8_t sig[64] = { 0 };
+	uint32_t vmid = e ? th_new_vm(e, 0) : 0, idx = 0;
+	uint64_t size = (HL_REMAP_END - HL_REMAP_START) / 8 * 5;   /* 5/8 of the window: a second one does not fit */
+
+	if (!vmid || hl_set_boot_info(e, 0, vmid, hl_ipa(0x80000000ull), size, sig, &idx) != HL_OK)
+		SC_SETUP_FAIL();
+	SC_ARMED(hl_set_boot_info(e, 1, vmid, hl_ipa(0x100000000ull), size, sig, &idx));
+	SC_VERDICT();
+}
+
+static int sc_vcpu_id_end(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = mut_engine(2);
+	uint32_t vmid = 0;
+
+	if (!e || hl_register_kvm(e, 0, 0x5000, 0, &vmid) != HL_OK)
+		SC_SETUP_FAIL();
+	SC_ARMED(hl_register_vcpu(e, 1, vmid, HL_VCPU_PER_VM, 0x6000));
+	SC_VERDICT();
+}
+
 static const struct mutant mutants[] = {
 	/* the step framework and the logs */
 	{ "skip-lock", HL_FAULT_SKIP_LOCK, 0, 0, 1, NULL, sc_skip_lock },
@@ -545,6 +624,13 @@ static const struct mutant mutants[] = {
 	{ "remap-past-end", HL_FAULT_REMAP_PAST_END, 0, 0, 1, NULL, sc_remap_past_end },
 	{ "smmu-clear-no-count", HL_FAULT_SMMU_CLEAR_NO_COUNT, HP_MIX_ALL, 120, 1, NULL, NULL },
 	{ "smmu-clear-verified", HL_FAULT_SMMU_CLEAR_VERIFIED, 0, 0, 1, NULL, sc_smmu_clear_verified },
+	/* SPEC's halt branches on the VM state machine and windows, and a bad-input range */
+	{ "smmu-free-live", HL_FAULT_SMMU_FREE_LIVE, 0, 0, 1, NULL, sc_smmu_free_live },
+	{ "active-twice", HL_FAULT_ACTIVE_TWICE, 0, 0, 1, NULL, sc_active_twice },
+	{ "boot-info-any-state", HL_FAULT_BOOT_INFO_ANY_STATE, 0, 0, 1, NULL, sc_boot_info_state },
+	{ "remap-any-state", HL_FAULT_REMAP_ANY_STATE, 0, 0, 1, NULL, sc_remap_state },
+	{ "remap-window-full", HL_FAULT_REMAP_WINDOW_FULL, 0, 0, 1, NULL, sc_remap_window },
+	{ "vcpu-id-end", HL_FAULT_VCPU_ID_END, 0, 0, 1, NULL, sc_vcpu_id_end },
 };
 #define NMUT (sizeof(mutants) / sizeof(mutants[0]))
 
@@ -702,12 +788,12 @@ static void run_mutant(const struct mutant *m, struct result *res)
 			snprintf(res->msg, sizeof(res->msg), "%s", msg);
 			break;
 		}
-		if (m->scenario && rc == 0)
-			break;   /* deterministic: one run says it */
 		if (rc == 1 && res->o == ESCAPED) {
 			res->o = WORKLOAD_ONLY;   /* keep looking for an oracle verdict */
 			snprintf(res->msg, sizeof(res->msg), "%s", msg);
 		}
+		if (m->scenario)
+			break;   /* deterministic: one run says it (a failed setup too) */
 	}
 	res->secs = now_s() - t0;
 	if (res->secs > MUT_BUDGET_S && res->o == CAUGHT)
