@@ -74,7 +74,8 @@
  *   BOOT_INFO_ANY_STATE  OBOOT_INFO for a VM that is not READY is done (SPEC halt)
  *   REMAP_ANY_STATE  OREMAP_IMAGE for a VM that is not READY is done (SPEC halt)
  *   REMAP_WINDOW_FULL    OBOOT_INFO past the remap window's end is done (SPEC halt)
- *   VCPU_ID_END      a vcpuid equal to VCPUS_PER_VM passes validation (bad input, off by one)
+ *   VMID_END         OMAP_VM's vmid check passes COREVISOR (bad input, off by one past MAX_VM):
+ *                    the host maps into KCore's own table
  *
  * The switches are process-global and meant for deterministic single-threaded tests.
  */
@@ -146,7 +147,7 @@ enum hl_fault {
 	HL_FAULT_BOOT_INFO_ANY_STATE,
 	HL_FAULT_REMAP_ANY_STATE,
 	HL_FAULT_REMAP_WINDOW_FULL,
-	HL_FAULT_VCPU_ID_END,
+	HL_FAULT_VMID_END,
 	HL_FAULT__COUNT
 };
 

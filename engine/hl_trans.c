@@ -929,7 +929,7 @@ static bool bank_ok(uint64_t cbndx, uint64_t index)
 
 static bool vcpu_ok(uint64_t vmid, uint64_t vcpuid)
 {
-	return is_vm(vmid) && (vcpuid < HL_VCPU_PER_VM || (vcpuid == HL_VCPU_PER_VM && HL_FI(VCPU_ID_END)));
+	return is_vm(vmid) && vcpuid < HL_VCPU_PER_VM;
 }
 
 bool hl_trans_valid(unsigned ev, const uint64_t *a)
@@ -949,7 +949,8 @@ bool hl_trans_valid(unsigned ev, const uint64_t *a)
 		return is_vm(a[0]) && a[1] < GFN_SPACE && hl_pfn_is_ram(a[2]);
 	case HL_EV_MAP_VM:
 		/* a block descriptor holds OA[47:21]: an unaligned block address is malformed */
-		return is_vm(a[0]) && a[1] < HL_ADDR_SPACE && (a[3] == 2 || a[3] == 3) &&
+		return (is_vm(a[0]) || (a[0] == HL_COREVISOR && HL_FI(VMID_END))) && a[1] < HL_ADDR_SPACE &&
+		       (a[3] == 2 || a[3] == 3) &&
 		       phys_page(a[2]) < HL_PHYS_SIZE &&
 		       (a[3] != 2 || (phys_page(a[2]) & (HL_PMD_SIZE - 1)) == 0);
 	case HL_EV_MAP_IO:

@@ -552,14 +552,14 @@ static int sc_remap_window(enum hl_fault f, unsigned every, char *msg, size_t le
 	SC_VERDICT();
 }
 
-static int sc_vcpu_id_end(enum hl_fault f, unsigned every, char *msg, size_t len)
+/* a vmid one past MAX_VM is KCore's own (COREVISOR): OMAP_VM must refuse it */
+static int sc_vmid_end(enum hl_fault f, unsigned every, char *msg, size_t len)
 {
 	struct hl_engine *e = mut_engine(2);
-	uint32_t vmid = 0;
 
-	if (!e || hl_register_kvm(e, 0, 0x5000, 0, &vmid) != HL_OK)
+	if (!e)
 		SC_SETUP_FAIL();
-	SC_ARMED(hl_register_vcpu(e, 1, vmid, HL_VCPU_PER_VM, 0x6000));
+	SC_ARMED(hl_map_pfn_vm(e, 1, HL_COREVISOR, hl_ipa(0x40000000ull), (HL_RAM_BASE_PFN + 3001) * HL_PAGE_SIZE, 3));
 	SC_VERDICT();
 }
 
@@ -630,7 +630,7 @@ static const struct mutant mutants[] = {
 	{ "boot-info-any-state", HL_FAULT_BOOT_INFO_ANY_STATE, 0, 0, 1, NULL, sc_boot_info_state },
 	{ "remap-any-state", HL_FAULT_REMAP_ANY_STATE, 0, 0, 1, NULL, sc_remap_state },
 	{ "remap-window-full", HL_FAULT_REMAP_WINDOW_FULL, 0, 0, 1, NULL, sc_remap_window },
-	{ "vcpu-id-end", HL_FAULT_VCPU_ID_END, 0, 0, 1, NULL, sc_vcpu_id_end },
+	{ "vmid-end", HL_FAULT_VMID_END, 0, 0, 1, NULL, sc_vmid_end },
 };
 #define NMUT (sizeof(mutants) / sizeof(mutants[0]))
 
