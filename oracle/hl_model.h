@@ -22,10 +22,9 @@
  * API changes in this round (issue 10; for oracle/hl_check.c and other callers):
  *   - every `const struct hl_state *st` parameter is now `const struct hl_images *im`
  *     (hl_model_abstract, hl_model_abstract_obj, hl_model_fact_cmp, hl_model_fact_sync).
- *     Until hl_check.c moves to hl_images, oracle/hl_model_compat.c keeps the old calls
- *     working: the four names are macros that dispatch on the argument type (_Generic)
- *     to hl_state wrappers (HL_MODEL_STATE_COMPAT below). They go away once no caller
- *     passes an hl_state.
+ *     The hl_state compatibility layer (hl_model_compat.c) is gone: a caller that has an
+ *     engine state views its object images as an hl_images itself (no model file includes
+ *     an engine header).
  *   - hl_model_set_keys(m, keys): KCore's public keys (the file header's); OVERIFY's
  *     verdict is recomputed from them, the record's per-image digests (blob) and the
  *     vminfo signatures, never taken from the record's dorc.
@@ -275,23 +274,5 @@ int (hl_model_fact_sync)(struct hl_model *m, const struct hl_images *im, const s
  * Both return 0, or 1 with a message on the first violation. */
 int hl_model_inv_facts(struct hl_model *m, const struct hl_fact *f, unsigned n, char *msg, size_t len);
 int hl_model_inv_all(struct hl_model *m, char *msg, size_t len);
-
-/* ---- compatibility (HL_MODEL_STATE_COMPAT): hl_state callers, until hl_check.c moves --------
- * oracle/hl_model_compat.c converts a state's object images into struct hl_images; it is
- * the only model file that includes an engine header. */
-struct hl_state;
-int hl_model_abstract_st(struct hl_model *m, const struct hl_state *st);
-int hl_model_abstract_obj_st(struct hl_model *m, const struct hl_state *st, unsigned obj);
-int hl_model_fact_cmp_st(const struct hl_model *m, const struct hl_state *st, const struct hl_fact *f,
-			 struct hl_model_diff *d);
-int hl_model_fact_sync_st(struct hl_model *m, const struct hl_state *st, const struct hl_fact *f);
-#define HL_MODEL_STATE_COMPAT 1
-#define HL_MODEL_DISPATCH_(x, st_fn, im_fn) \
-	_Generic((x), struct hl_state *: st_fn, const struct hl_state *: st_fn, default: im_fn)
-#define hl_model_abstract(m, x) HL_MODEL_DISPATCH_(x, hl_model_abstract_st, (hl_model_abstract))(m, x)
-#define hl_model_abstract_obj(m, x, o) \
-	HL_MODEL_DISPATCH_(x, hl_model_abstract_obj_st, (hl_model_abstract_obj))(m, x, o)
-#define hl_model_fact_cmp(m, x, f, d) HL_MODEL_DISPATCH_(x, hl_model_fact_cmp_st, (hl_model_fact_cmp))(m, x, f, d)
-#define hl_model_fact_sync(m, x, f) HL_MODEL_DISPATCH_(x, hl_model_fact_sync_st, (hl_model_fact_sync))(m, x, f)
 
 #endif
