@@ -67,6 +67,7 @@ struct kcore *kcore_new(struct hl_engine *e)
 		free(k);
 		return NULL;
 	}
+	k->smmu_tlbi_img = e->st->spt;
 	return k;
 }
 
@@ -92,7 +93,7 @@ void kcore_free(struct kcore *k)
 {
 	if (!k)
 		return;
-	hl_spt_tlbi_unregister(k->e->st->spt);
+	hl_spt_tlbi_unregister(k->smmu_tlbi_img);   /* no engine access: it may be gone */
 	free(k->cpu);
 	free(k);
 }

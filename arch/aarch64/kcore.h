@@ -188,6 +188,7 @@ struct kcore {
 	struct shadow_ctxt shadow[HL_NR_PRINC][HL_VCPU_PER_VM];
 	struct kc_smmu_dev smmu_dev[HL_SMMU_NUM];   /* protected by the engine's smmu lock */
 	struct kc_smmu_tlb smmu_tlb[HL_SMMU_NUM];   /* the same */
+	const uint8_t *smmu_tlbi_img;      /* the spt image kc_smmu_tlbi is registered for */
 	/* device ranges KCore emulates or owns (host PA): never mapped into a VM, and never
 	 * mapped for the host unless emulated (the SMMU windows). Set before the CPUs start. */
 	struct { uint64_t base, size; } owned[KC_MAX_OWNED];
