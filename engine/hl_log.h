@@ -17,10 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ck_pr.h>
 #include <ck_spinlock.h>
 #include <urcu/urcu-memb.h>
 
+#include "hl_fault.h"
 #include "hl_record.h"
+#include "hl_tsan.h"
 
 struct hl_seg {
 	struct hl_seg *next;      /* RCU-published */
@@ -58,8 +61,12 @@ struct hl_segpool {
 };
 
 struct hl_log {
+	/* first cache line: what the writer touches on every step (hl_step_lock reads next_seq
+	 * and reserves room, the commit publishes) */
 	struct hl_log_base *base; /* RCU-published */
 	struct hl_seg *tail;      /* writer only */
+	uint32_t wused, wcap;     /* writer only: tail->used and tail->cap, so that reserving
+				   * and building need not touch the segment's header line */
 	uint64_t next_seq;        /* writer only (under the object lock) */
 	uint64_t since_ckpt;      /* records since the last checkpoint */
 	uint64_t records_total;   /* also read (atomically) by live checkers to measure lag */
@@ -77,10 +84,54 @@ void hl_segpool_unlock(struct hl_segpool *p);
 
 int hl_log_init(struct hl_log *l, unsigned obj, struct hl_segpool *pool);
 void hl_log_destroy(struct hl_log *l);
-/* Make sure the tail can take `bytes` more; false if the pool cap is reached. */
-bool hl_log_ensure(struct hl_log *l, uint32_t bytes);
+/* Make sure the tail can take `bytes` more; false if the pool cap is reached. The check is
+ * inline (every lock a step takes reserves HL_REC_MAX); a new segment is the slow path. */
+bool hl_log_ensure_slow(struct hl_log *l, uint32_t bytes);
+static inline bool hl_log_ensure(struct hl_log *l, uint32_t bytes)
+{
+	if (l->wcap - l->wused >= bytes)
+		return true;
+	return hl_log_ensure_slow(l, bytes);
+}
 /* Append a fully built record (seq already set). hl_log_ensure must have succeeded. */
 void hl_log_append(struct hl_log *l, const struct hl_rec *r);
+/*
+ * Build in place (the writer's fast path, no second copy): hl_log_next_rec is where the
+ * next record goes, right after the committed bytes of the tail, which readers never read
+ * (they stop at `used`). The caller holds the object's lock, hl_log_ensure(l, len) has
+ * succeeded, and it writes every byte of the record (header fields, blob padding, lock
+ * entries' padding), then hl_log_commit publishes it exactly as hl_log_append would.
+ */
+static inline struct hl_rec *hl_log_next_rec(struct hl_log *l)
+{
+	return (struct hl_rec *)(l->tail->data + l->wused);
+}
+/* publish the record of `len` bytes (seq `seq`) that lies at the tail's committed end:
+ * readers load `used` with acquire and then read the bytes. On x86 the store fence is a
+ * compiler barrier and the stores are plain ones; the writer is alone (object lock). */
+static inline void hl_log_publish(struct hl_log *l, uint32_t len, uint64_t seq)
+{
+	struct hl_seg *s = l->tail;
+
+	if (!HL_FI(RELAXED_PUBLISH)) {   /* fault: a relaxed store where a release is needed */
+		HL_TSAN_RELEASE(s);
+		ck_pr_fence_store();
+	}
+	l->wused += len;
+	ck_pr_store_32(&s->used, l->wused);
+	l->next_seq = seq + 1;
+	l->since_ckpt++;
+	ck_pr_store_64(&l->records_total, l->records_total + 1);
+	l->bytes_total += len;
+}
+#ifdef HL_FAULT_INJECTION
+void hl_log_commit(struct hl_log *l, struct hl_rec *r);
+#else
+static inline void hl_log_commit(struct hl_log *l, struct hl_rec *r)
+{
+	hl_log_publish(l, r->len, r->seq);
+}
+#endif
 /* Cut the log: `img` is the object after record next_seq-1. Caller holds the lock. */
 int hl_log_checkpoint(struct hl_log *l, const void *img, size_t size);
 /* Install an explicit base (used by the file reader) */
