@@ -523,68 +523,93 @@ static bool is_stranded(const struct hl_step *s, unsigned obj)
 	return false;
 }
 
-/*
- * Build the record of one changed (or stranded) object. Its lock list holds every lock the
- * step holds, in acquisition order: an object that gets a record of this op is marked
- * HL_RD_WRITTEN with the seq of that record (wseq[k] for objs[k]); any other is a read
- * dependency at the seq the step saw when it took the lock.
- */
-static unsigned build_record(struct hl_step *s, struct hl_stage *st, unsigned obj, uint8_t *buf,
-			     unsigned nrec, const uint16_t *objs, const uint64_t *wseq, unsigned nobjs)
+/* index of obj in the step's locks, or s->nlocked if the step did not lock it */
+static inline unsigned locked_index(const struct hl_step *s, unsigned obj)
 {
-	struct hl_rec *r = (struct hl_rec *)buf;
-	uint32_t blob = HL_ALIGN8(s->blob_len);
-	struct hl_rdep *rd = (struct hl_rdep *)(buf + sizeof(*r) + blob);
-	unsigned nlock = 0;
+	unsigned i;
 
-	memset(r, 0, sizeof(*r));
+	for (i = 0; i < s->nlocked; i++)
+		if (s->locked[i] == obj)
+			break;
+	return i;
+}
+
+static inline uint32_t record_len(const struct hl_step *s, const struct hl_stage *st)
+{
+	return (uint32_t)(sizeof(struct hl_rec) + HL_ALIGN8(s->blob_len) +
+			  s->nlocked * sizeof(struct hl_rdep) + (st ? st->used : 0));
+}
+
+/*
+ * Build the record of one changed (or stranded) object at r (in place in its log's tail, or
+ * a buffer), writing every byte of it (no memset, no second copy: engine/hl_log.h). The
+ * step's n records are for objs[k] at seq wseq[k]; li[k] is objs[k]'s index in the step's
+ * locks (s->nlocked if the step did not lock it).
+ *
+ * The lock list: every lock the step holds, in acquisition order. An object that gets a
+ * record of this op is marked HL_RD_WRITTEN with the seq of that record; any other is a
+ * read dependency at the seq the step saw when it took the lock. Each entry is written as
+ * two words, obj | flags << 16 (pad1 = 0) and seq: first every entry as a read, then the
+ * written ones over them.
+ */
+static void build_record(struct hl_step *s, struct hl_stage *st, unsigned obj, struct hl_rec *r,
+			 uint32_t len, uint64_t seq, unsigned n, const unsigned *li, const uint64_t *wseq)
+{
+	uint32_t blob = HL_ALIGN8(s->blob_len);
+	uint8_t *p = (uint8_t *)(r + 1);
+	uint32_t dlen = st ? st->used : 0;
+	uint16_t flags = 0;
+
+	if (s->halted && is_stranded(s, obj))
+		flags |= HL_RF_STRANDED;
+	if (s->c->depth > 1)
+		flags |= HL_RF_NESTED;
+	r->len = len;
+	r->crc = 0;
+	r->seq = seq;
+	r->op = s->op;
 	r->obj = (uint16_t)obj;
 	r->event = s->event;
 	r->cpu = (uint8_t)s->cpu;
-	r->op = s->op;
 	r->result = s->halted ? HL_RES_HALT : HL_RES_OK;
-	r->nrec = (uint8_t)nrec;
+	r->nrec = (uint8_t)n;
+	r->ndelta = st ? st->ndelta : 0;
+	r->flags = flags;
+	r->nlock = (uint16_t)s->nlocked;
 	r->blob_len = s->blob_len;
 	memcpy(r->arg, s->arg, sizeof(r->arg));
 	r->dorc = s->dorc;
 	r->ret = s->ret;
-	if (s->halted && is_stranded(s, obj))
-		r->flags |= HL_RF_STRANDED;
-	if (s->c->depth > 1)
-		r->flags |= HL_RF_NESTED;
 	if (s->blob_len) {   /* most steps have no blob: skip two libc calls */
-		memcpy(buf + sizeof(*r), s->blob, s->blob_len);
-		memset(buf + sizeof(*r) + s->blob_len, 0, blob - s->blob_len);
+		memcpy(p, s->blob, s->blob_len);
+		memset(p + s->blob_len, 0, blob - s->blob_len);
+		p += blob;
 	}
+	static_assert(sizeof(struct hl_rdep) == 16 && offsetof(struct hl_rdep, seq) == 8 &&
+		      __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+		      "a lock entry is two little-endian words: obj | flags << 16 (pad1 0), seq");
 	for (unsigned i = 0; i < s->nlocked; i++) {
-		unsigned k;
-		for (k = 0; k < nobjs; k++)
-			if (objs[k] == s->locked[i])
-				break;
-		memset(&rd[nlock], 0, sizeof(rd[nlock]));
-		rd[nlock].obj = s->locked[i];
-		if (k < nobjs) {
-			rd[nlock].flags = HL_RD_WRITTEN;
-			rd[nlock].seq = wseq[k];
-		} else {
-			rd[nlock].seq = s->lseq[i];
+		uint64_t w = s->locked[i];
+		memcpy(p + 16 * i, &w, 8);
+		memcpy(p + 16 * i + 8, &s->lseq[i], 8);
+	}
+	for (unsigned k = 0; k < n; k++)
+		if (li[k] < s->nlocked) {
+			uint64_t w = s->locked[li[k]] | (uint64_t)HL_RD_WRITTEN << 16;
+			memcpy(p + 16 * li[k], &w, 8);
+			memcpy(p + 16 * li[k] + 8, &wseq[k], 8);
 		}
-		nlock++;
-	}
-	r->nlock = (uint16_t)nlock;
-	if (st) {
-		memcpy((uint8_t *)(rd + nlock), st->buf, st->used);
-		r->ndelta = st->ndelta;
-	}
-	r->len = (uint32_t)(sizeof(*r) + blob + nlock * sizeof(*rd) + (st ? st->used : 0));
-	return r->len;
+	p += s->nlocked * sizeof(struct hl_rdep);
+	/* deltas are whole 8-byte words (shared/hl_record.h), usually 2 to 6 of them: fixed-size
+	 * copies, no libc call */
+	for (uint32_t i = 0; i < dlen; i += 8)
+		memcpy(p + i, st->buf + i, 8);
 }
 
 int hl_step_end(struct hl_step *s, int rc)
 {
 	struct hl_engine *e = s->e;
 	struct hl_cpu *c = s->c;
-	uint8_t buf[HL_REC_MAX];
 	uint16_t objs[HL_MAX_STAGES];
 	uint64_t wseq[HL_MAX_STAGES];
 	struct hl_stage *stg[HL_MAX_STAGES];
@@ -598,16 +623,27 @@ int hl_step_end(struct hl_step *s, int rc)
 	if (rc < 0 && s->w.touched)
 		abort();   /* invariant: a refused step changed nothing */
 
-	if (rc >= 0 && !e->cfg.logs_off) {
-		/* the objects that get a record: every changed one; on a halt, every locked one */
+	/* most steps change nothing (reads, refused calls): no record, nothing to look at */
+	if (rc >= 0 && !e->cfg.logs_off && (s->w.touched || s->halted)) {
+		unsigned li[HL_MAX_STAGES];   /* index of objs[k] in the step's locks */
+
+		/* the objects that get a record: every changed one; on a halt, every locked one.
+		 * The step holds every lock: the seq each record will get is known now. */
 		for (unsigned k = 0; k < s->w.nstages; k++) {
+			unsigned obj = s->w.stages[k].obj;
 			if (!s->w.stages[k].touched)
 				continue;
+			li[n] = locked_index(s, obj);
+			/* witness that the step holds obj (hl_step_assert_held): a lock this step
+			 * took is checked here against the lock word; anything else the long way */
+			if (li[n] == s->nlocked ||
+			    ck_pr_load_int(&(e->cfg.global_lock ? &e->global : &e->locks[obj])->owner) != s->cpu)
 #ifdef HL_FAULT_INJECTION
-			if (!hl_fault_armed(HL_FAULT_SHARD_MISROUTE))   /* the mutant writes an unheld log */
+				if (!hl_fault_armed(HL_FAULT_SHARD_MISROUTE))   /* the mutant writes an unheld log */
 #endif
-			hl_step_assert_held(s, s->w.stages[k].obj);
-			objs[n] = s->w.stages[k].obj;
+				hl_step_assert_held(s, obj);
+			wseq[n] = e->logs[obj].next_seq;
+			objs[n] = obj;
 			stg[n++] = &s->w.stages[k];
 		}
 		if (s->halted) {
@@ -616,20 +652,20 @@ int hl_step_end(struct hl_step *s, int rc)
 				for (unsigned k = 0; k < n; k++)
 					have |= objs[k] == s->locked[i];
 				if (!have) {
+					li[n] = i;
+					wseq[n] = e->logs[s->locked[i]].next_seq;
 					objs[n] = s->locked[i];
 					stg[n++] = NULL;
 				}
 			}
 		}
-		/* the step holds every lock: the seq each record will get is known now */
-		for (unsigned k = 0; k < n; k++)
-			wseq[k] = e->logs[objs[k]].next_seq;
 #ifdef HL_FAULT_INJECTION
 		fi_defer = n && !fi_pending && hl_fault_hit(HL_FAULT_APPEND_LATE);
 		if (fi_defer) {
 			/* APPEND_LATE: keep the records; they are appended after the next step */
 			for (unsigned k = 0; k < n; k++) {
-				build_record(s, stg[k], objs[k], (uint8_t *)fi_late.buf[k], n, objs, wseq, n);
+				build_record(s, stg[k], objs[k], (struct hl_rec *)fi_late.buf[k],
+					     record_len(s, stg[k]), wseq[k], n, li, wseq);
 				fi_late.obj[k] = objs[k];
 			}
 			fi_late.e = e;
@@ -639,15 +675,21 @@ int hl_step_end(struct hl_step *s, int rc)
 #endif
 		for (unsigned k = 0; k < n; k++) {
 			struct hl_log *l = &e->logs[objs[k]];
+			uint32_t len = record_len(s, stg[k]);
+			struct hl_rec *r;
 			if (e->cfg.sched_point)
 				(void)e->cfg.sched_point(e->cfg.sched_ctx, s->cpu, HL_SP_APPEND, objs[k]);
-			build_record(s, stg[k], objs[k], buf, n, objs, wseq, n);
-			((struct hl_rec *)buf)->seq = wseq[k];
+			/* hl_step_lock reserved HL_REC_MAX in l (this check is two loads): build the
+			 * record where it goes */
+			if (!hl_log_ensure(l, len))
 #ifdef HL_FAULT_INJECTION
-			if (!hl_log_ensure(l, ((struct hl_rec *)buf)->len))   /* SHARD_MISROUTE: not locked */
-				continue;
+				continue;   /* SHARD_MISROUTE: a log the step neither locked nor reserved */
+#else
+				abort();    /* invariant: the room was reserved when the lock was taken */
 #endif
-			hl_log_append(l, (struct hl_rec *)buf);
+			r = hl_log_next_rec(l);
+			build_record(s, stg[k], objs[k], r, len, wseq[k], n, li, wseq);
+			hl_log_commit(l, r);
 			if (e->cfg.ckpt_every && l->since_ckpt >= e->cfg.ckpt_every && !e->ckpt_external &&
 			    !(s->halted && is_stranded(s, objs[k])))
 				(void)obj_checkpoint(e, objs[k]);
