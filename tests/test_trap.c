@@ -1633,6 +1633,58 @@ Test(trap, a_vms_system_registers_never_reach_the_next_vm)
 	}
 }
 
+/* the exit syndrome the host gets: at an interrupt exit nothing (ESR/FAR/HPFAR_EL2 still
+ * held the last synchronous exception's: here VM 1's PV call that KCore handled without the
+ * host, then VM 1's MMIO abort's guest VA), and at an abort only FAR_EL2's page offset, never
+ * the guest's virtual address. Before the fix VM 2's IRQ exit carried VM 1's ESR/FAR/HPFAR
+ * and an abort the whole guest VA */
+#define SECRET_VA (0xFFFF800012345000ull | (G_MMIO_R & 0xFFF))   /* the guest's VA of its MMIO access */
+static unsigned s_syndrome(struct gscript *g, uint64_t *x, uint64_t pc)
+{
+	switch (g->n) {
+	case 0:   /* VM 1: a PV call KCore handles (unmapped page: nothing shared) */
+		x[0] = SET_DESC;
+		x[1] = GUEST_RAM + 77 * PG;
+		x[2] = PG;
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0x77), 0);
+	case 1:   /* VM 1: an MMIO read at a secret VA, to the host */
+		gtrap(pc, dabt_esr(7, false), G_MMIO_R);
+		arch_write_sysreg(SR_FAR_EL2, SECRET_VA);
+		return ARCH_EXIT_TRAP;
+	case 2:   /* VM 1 again: a PV call (inside KCore), then an IRQ */
+		x[0] = SET_DESC;
+		x[1] = GUEST_RAM + 77 * PG;
+		x[2] = PG;
+		return gtrap(pc + 4, esr_make(EC_HVC64, 0x55), 0);
+	default:  /* an interrupt: ESR/FAR/HPFAR_EL2 untouched */
+		return g_irq(pc);
+	}
+}
+
+Test(trap, exit_syndrome_carries_nothing_stale_nor_the_guest_va)
+{
+	struct vm a, b;
+	struct exitinfo xi;
+
+	boot_vm(&a, META_PFN, VCPU_PFN, BLOCK_PFN);
+	boot_vm(&b, META2_PFN, VCPU2_PFN, BLOCK2_PFN);
+	script(s_syndrome);
+	cr_assert_eq(run(&a, 0), EXIT_TRAP);   /* PV call inside KCore, then the MMIO read */
+	xi = exit_of(&a, 0);
+	cr_assert_eq(esr_ec(xi.esr), EC_DABT_LOW);
+	cr_assert_eq(hpfar_to_ipa(xi.hpfar, xi.far), G_MMIO_R, "the host still gets the IPA");
+	cr_assert_eq(xi.far, SECRET_VA & 0xFFF, "the host got FAR %#llx: the guest's VA", (unsigned long long)xi.far);
+	cr_assert_eq(run(&a, 0), EXIT_IRQ);    /* PV call inside KCore, then an IRQ */
+	xi = exit_of(&a, 0);
+	cr_assert(xi.esr == 0 && xi.far == 0 && xi.hpfar == 0,
+		  "an IRQ exit carried ESR %#llx FAR %#llx HPFAR %#llx (the PV call's, handled inside KCore)",
+		  (unsigned long long)xi.esr, (unsigned long long)xi.far, (unsigned long long)xi.hpfar);
+	cr_assert_eq(run(&b, 0), EXIT_IRQ);    /* VM 2: an IRQ at once */
+	xi = exit_of(&b, 0);
+	cr_assert(xi.esr == 0 && xi.far == 0 && xi.hpfar == 0, "VM 2's IRQ exit carried VM 1's ESR %#llx FAR %#llx",
+		  (unsigned long long)xi.esr, (unsigned long long)xi.far);
+}
+
 /* a guest's trapped access to a register it may not use (debug, PMU, physical timer, PAuth
  * keys) is refused by KCore without a host exit: a read gives 0 (RAZ), a write is dropped
  * (WI), the PC moves on. Other trapped MSR/MRS (here ACTLR_EL1 under TACR) keep the

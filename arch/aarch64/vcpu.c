@@ -65,6 +65,9 @@
  *                                                           injects UNDEFINED, as a CPU without
  *                                                           PAuth (KVM does the same for a VM
  *                                                           without PAuth)
+ *   ESR/FAR/HPFAR_EL2 (the exit syndrome)         filtered  prep_exit_vm: none at an interrupt
+ *                                                           exit (stale: another VM's), FAR's
+ *                                                           page offset only (not the guest VA)
  *   SVE/SME (ZCR, Z/P regs, SMCR, TPIDR2_EL0)     TRAPPED   CPTR_EL2.TZ/TSM (start.S): an exit
  *                                                           to the host, no register content
  *   MTE (GCR, RGSR, TFSR, TFSRE0)                 TRAPPED   HCR_EL2.ATA = 0 (QEMU's virt has
@@ -438,13 +441,26 @@ static enum exit_action vm_exit_dispatcher(struct kcore *k, unsigned cpu, uint32
 	}
 }
 
-/* prep_exit_vm: what the host must do before the next run, written to its vcpu struct */
+/*
+ * prep_exit_vm: what the host must do before the next run, written to its vcpu struct.
+ * The syndrome goes out only as far as the host needs it (the table at the top):
+ *   exit                       exit_esr        exit_far             exit_hpfar
+ *   IRQ / FIQ / SError         0               0                    0
+ *   data / instruction abort   ESR_EL2         FAR_EL2[11:0]        HPFAR_EL2
+ *   other trap                 ESR_EL2         0                    0
+ * ESR/FAR/HPFAR_EL2 are not written by an interrupt, so at an IRQ exit they held the last
+ * synchronous exception's on this CPU: another VM's trap KCore handled without the host
+ * (a PV call, a refused MSR/MRS) went out with this VM's exit. FAR_EL2 holds the guest's
+ * virtual address: only its page offset is needed (the IPA is HPFAR_EL2's page + offset).
+ */
 static void prep_exit_vm(struct shadow_ctxt *sh, struct host_vcpu *hv, unsigned code)
 {
+	bool abort = code == ARCH_EXIT_TRAP && (sh->ec == EC_DABT_LOW || sh->ec == EC_IABT_LOW);
+
 	hv->exit_code = code;
-	hv->exit_esr = sh->esr;
-	hv->exit_far = sh->far;
-	hv->exit_hpfar = sh->hpfar;
+	hv->exit_esr = code == ARCH_EXIT_TRAP ? sh->esr : 0;
+	hv->exit_far = abort ? sh->far & 0xFFFu : 0;
+	hv->exit_hpfar = abort ? sh->hpfar : 0;
 	hv->exit_dirty = 0;
 	hv->exit_value = 0;
 	hv->exit_flags = sh->flags;
