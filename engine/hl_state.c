@@ -634,6 +634,8 @@ static void stage_at(struct hl_wctx *w, unsigned obj, uint32_t off, const void *
 	if (!zero && len == 8) {
 		/* the common case (a descriptor, a digest): fixed-size copy, no libc calls */
 		memcpy(s->buf + s->used + sizeof(d), src, 8);
+	} else if (!zero && len == 16) {
+		memcpy(s->buf + s->used + sizeof(d), src, 16);   /* an s2page entry: no libc calls */
 	} else if (!zero) {
 		memcpy(s->buf + s->used + sizeof(d), src, len);
 		memset(s->buf + s->used + sizeof(d) + len, 0, HL_ALIGN8(len) - len);
