@@ -168,7 +168,7 @@ bool hl_lock_parking(void)
 struct waiter {
 	struct hl_lock *lk;
 	unsigned mine;             /* ticket */
-	hl_mcs_node_t *node;       /* MCS */
+	struct ck_spinlock_mcs *node;   /* MCS: our queue node */
 	uint64_t t0;               /* clock at the failed first attempt */
 	uint32_t parks, timeouts;
 };
@@ -364,7 +364,7 @@ static int ticket_lock(struct hl_lock *lk, struct waiter *w)
 }
 
 /* MCS acquire, same idea: ck's node layout, our waiting loop */
-static int mcs_lock(struct hl_lock *lk, hl_mcs_node_t *node, struct waiter *w)
+static int mcs_lock(struct hl_lock *lk, struct ck_spinlock_mcs *node, struct waiter *w)
 {
 	struct ck_spinlock_mcs *prev;
 
@@ -420,7 +420,7 @@ bool hl_lock_lock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 		return false;
 	switch (lk->kind) {
 	case HL_LOCK_MCS:
-		r = mcs_lock(lk, node, &w);
+		r = mcs_lock(lk, &node->n, &w);
 		break;
 	case HL_LOCK_MUTEX:
 		r = mutex_lock(lk, &w);
@@ -435,7 +435,7 @@ bool hl_lock_lock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 	}
 	acquired(lk, cpu, &w, r == 2);
 	if (lk->kind == HL_LOCK_MCS)
-		lk->holder_node = node;
+		lk->holder_node = &node->n;
 	return true;
 }
 
@@ -447,7 +447,7 @@ bool hl_lock_trylock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 		return false;
 	switch (lk->kind) {
 	case HL_LOCK_MCS:
-		ok = ck_spinlock_mcs_trylock(&lk->u.mcs, node);
+		ok = ck_spinlock_mcs_trylock(&lk->u.mcs, &node->n);
 		break;
 	case HL_LOCK_MUTEX:
 		ok = pthread_mutex_trylock(&lk->mutex) == 0;
@@ -470,7 +470,7 @@ bool hl_lock_trylock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 		return false;
 	acquired(lk, cpu, NULL, false);
 	if (lk->kind == HL_LOCK_MCS)
-		lk->holder_node = node;
+		lk->holder_node = &node->n;
 	return true;
 }
 
@@ -484,10 +484,10 @@ void hl_lock_unlock(struct hl_lock *lk, int cpu, hl_mcs_node_t *node)
 	TSAN_RELEASE(lk);
 	switch (lk->kind) {
 	case HL_LOCK_MCS:
-		ck_spinlock_mcs_unlock(&lk->u.mcs, node);
+		ck_spinlock_mcs_unlock(&lk->u.mcs, &node->n);
 		/* our node's next is stable now: ck's unlock either handed over to it or swung
 		 * the tail to NULL (no successor can link behind us after that) */
-		wake_parked(lk, false, 0, ck_pr_load_ptr(&node->next));
+		wake_parked(lk, false, 0, ck_pr_load_ptr(&node->n.next));
 		break;
 	case HL_LOCK_MUTEX:
 		pthread_mutex_unlock(&lk->mutex);

@@ -138,8 +138,14 @@ struct hl_lock_stats {
 	bool hold_timed;      /* hold_ns is meaningful (profile was on) */
 };
 
-/* one MCS queue node per (CPU, lock); lives in the CPU's private data */
-typedef struct ck_spinlock_mcs hl_mcs_node_t;
+/* One MCS queue node per (CPU, lock); lives in the CPU's private data (hl_cpu.mcs[]), on a
+ * line of its own (issue 11): other CPUs write into it (a waiter links itself behind it, an
+ * unlock hands over through it), so with ck's 16-byte nodes packed four to a line, a queue
+ * forming on one lock evicted the line this CPU spins on for another. */
+typedef struct hl_mcs_node {
+	struct ck_spinlock_mcs n;
+} __attribute__((aligned(HL_CACHELINE))) hl_mcs_node_t;
+static_assert(sizeof(hl_mcs_node_t) == HL_CACHELINE, "one MCS node per line");
 
 void hl_lock_init(struct hl_lock *lk, unsigned id, enum hl_lock_kind kind);
 void hl_lock_destroy(struct hl_lock *lk);
