@@ -13,8 +13,9 @@
  * At exit the lines with the most transfers + misses are printed with the threads that
  * touched them and the code addresses (module + offset, for addr2line) of the accesses that
  * caused the transfers, to FSDETECT_OUT (default stderr). FSDETECT_MIN_TID=1 ignores the
- * main thread (setup, progress polling). Accesses through libc (memcpy, memset) and ck's
- * inline-assembly atomics are not seen: lock words and log payloads are missing.
+ * main thread (setup, progress polling). run.sh builds with -DCK_USE_CC_BUILTINS=1, so ck's
+ * atomics are compiler builtins the instrumentation sees (lock words included); accesses
+ * inside libc (memcpy, memset: log payloads, delta copies) are not seen.
  *
  * bench/fsdetect/run.sh builds hyplog with this and runs a stress.
  */

@@ -5,6 +5,8 @@
 # threads pass between each other most, with the source lines of the accesses.
 #   bench/fsdetect/run.sh --cpus 2 --mix faults --ops 20000      (from the project root)
 # Environment: FSDETECT_BUILD (build dir, default build-fsdetect), FSDETECT_TOP (lines, 40).
+# ck is built on compiler builtins (CK_USE_CC_BUILTINS) so its atomics are instrumented too.
+# Options after the script's name go to `hyplog stress` (e.g. --lock mcs, --seed 2).
 set -eu
 b=${FSDETECT_BUILD:-build-fsdetect}
 rt=$PWD/$b-rt
@@ -12,7 +14,7 @@ mkdir -p "$rt"
 gcc -O2 -fPIC -shared -o "$rt/libfsrt.so" bench/fsdetect/fs_rt.c -ldl
 if [ ! -f "$b/build.ninja" ]; then
 	meson setup "$b" -Dbuildtype=plain -Dtests=disabled -Db_lundef=false \
-		-Dc_args="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" \
+		-Dc_args="-O1 -g -fno-omit-frame-pointer -fsanitize=thread -DCK_USE_CC_BUILTINS=1" \
 		-Dc_link_args="-L$rt -Wl,-rpath,$rt -lfsrt" >/dev/null
 fi
 ninja -C "$b" hyplog >/dev/null
