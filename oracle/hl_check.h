@@ -52,7 +52,10 @@
  *                    there. stats: cut_ops steps before it, inv_steps after. A source
  *                    that cut every log at one quiescent point (hl_olog.cuts_consistent:
  *                    the live checker's windows) starts from one real state: every step
- *                    of it is checked.
+ *                    of it is checked. A source that vouches that every trap returned
+ *                    (hl_olog.quiesced, HL_OSRC_QUIESCED) also gets SPEC §7's run flow on the
+ *                    final state: no more ACTIVE vCPUs than halted CPUs (an OVM_INACTIVE that
+ *                    wrote nothing leaves no record; only this sees it).
  *
  * Shards (issue 11): the file's refinement map (hl_olog.h) refines SPEC objects into lock
  * objects. Every relation above that speaks of "an object's log" works per lock object
