@@ -280,7 +280,7 @@ int hl_step_begin(struct hl_step *s, struct hl_engine *e, int cpu, unsigned ev)
 	if (cpu < 0 || (unsigned)cpu > e->cfg.ncpus)
 		return HL_E_CPU;
 	c = &e->cpus[cpu];
-	if (c->halted)
+	if (c->halted && !HL_FI(HALT_CONTINUE))   /* fault: v_panic returns (REFERENCE 7.27) */
 		return HL_E_CPU_HALTED;
 	if (c->depth >= 2)
 		abort();   /* invariant: steps nest at most one deep (verify) */

@@ -76,6 +76,7 @@
  *   REMAP_WINDOW_FULL    OBOOT_INFO past the remap window's end is done (SPEC halt)
  *   VMID_END         OMAP_VM's vmid check passes COREVISOR (bad input, off by one past MAX_VM):
  *                    the host maps into KCore's own table
+ *   HALT_CONTINUE    a halted CPU runs its next step (REF 7.27: C's v_panic only prints)
  *
  * The switches are process-global and meant for deterministic single-threaded tests.
  */
@@ -148,6 +149,7 @@ enum hl_fault {
 	HL_FAULT_REMAP_ANY_STATE,
 	HL_FAULT_REMAP_WINDOW_FULL,
 	HL_FAULT_VMID_END,
+	HL_FAULT_HALT_CONTINUE,
 	HL_FAULT__COUNT
 };
 

@@ -32,7 +32,7 @@ static const char *const fault_names[] = { "skip-lock", "lock-order", "append-la
 					   "smmu-map-any-owner", "map-host-end", "remap-past-end",
 					   "smmu-clear-no-count", "smmu-clear-verified", "smmu-free-live",
 					   "active-twice", "boot-info-any-state", "remap-any-state",
-					   "remap-window-full", "vmid-end" };
+					   "remap-window-full", "vmid-end", "halt-continue" };
 #ifdef HL_FAULT_INJECTION
 _Static_assert(sizeof(fault_names) / sizeof(fault_names[0]) == HL_FAULT__COUNT, "one name per fault switch");
 #endif

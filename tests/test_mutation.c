@@ -563,6 +563,18 @@ static int sc_vmid_end(enum hl_fault f, unsigned every, char *msg, size_t len)
 	SC_VERDICT();
 }
 
+/* REFERENCE 7.27: CPU 1 halts (a vCPU of an unverified VM); its next call must be refused */
+static int sc_halt_continue(enum hl_fault f, unsigned every, char *msg, size_t len)
+{
+	struct hl_engine *e = mut_engine(2);
+	uint32_t vmid = e ? th_new_vm(e, 0) : 0;
+
+	if (!vmid || hl_register_vcpu(e, 0, vmid, 0, 0x6000) != HL_OK || hl_set_vcpu_active(e, 1, vmid, 0) != HL_HALT)
+		SC_SETUP_FAIL();
+	SC_ARMED(hl_map_host(e, 1, hl_pa((HL_RAM_BASE_PFN + 3001) * HL_PAGE_SIZE)));
+	SC_VERDICT();
+}
+
 static const struct mutant mutants[] = {
 	/* the step framework and the logs */
 	{ "skip-lock", HL_FAULT_SKIP_LOCK, 0, 0, 1, NULL, sc_skip_lock },
@@ -631,6 +643,7 @@ static const struct mutant mutants[] = {
 	{ "remap-any-state", HL_FAULT_REMAP_ANY_STATE, 0, 0, 1, NULL, sc_remap_state },
 	{ "remap-window-full", HL_FAULT_REMAP_WINDOW_FULL, 0, 0, 1, NULL, sc_remap_window },
 	{ "vmid-end", HL_FAULT_VMID_END, 0, 0, 1, NULL, sc_vmid_end },
+	{ "halt-continue", HL_FAULT_HALT_CONTINUE, 0, 0, 1, NULL, sc_halt_continue },
 };
 #define NMUT (sizeof(mutants) / sizeof(mutants[0]))
 
