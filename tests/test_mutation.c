@@ -1,7 +1,8 @@
 /*
  * test_mutation.c - the project's own mutation suite (issue 10.6). Each engine bug of
- * engine/hl_fault.h (the 7 framework faults and the engine bugs behind issue 10's list)
- * is switched on, one at a time, for short deterministic controlled runs (hyplog explore's
+ * engine/hl_fault.h (the 7 framework faults, the engine bugs behind issue 10's list, and
+ * the bug catalogue: REFERENCE 7's SeKVM bugs and SPEC's halt/bad-input branches) is
+ * switched on, one at a time, for short deterministic controlled runs (hyplog explore's
  * core, 2 logical CPUs, the hostile mix where the bug sits behind a forbidden action), each
  * in a forked child with a time limit. A mutant is CAUGHT only when an oracle relation
  * names it (the explore result starts with "<relation> violated"); a workload complaint
