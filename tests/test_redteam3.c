@@ -22,7 +22,12 @@
  *                                         streams into VM banks / bypass / CLIENTPD refused,
  *                                         TTBR0 pointed at a VM bank's table
  *   bank_swapped_from_a_dead_vm_to_the_host  a dead VM's bank, freed and given to the host:
- *                                         the host's device reaches none of the VM's pages
+ *                                         the host's device reaches none of the VM's pages.
+ *                                         Fixed with it (fails on the old code): the bank's
+ *                                         CBAR/CBA2R VMID kept the previous owner's (a host
+ *                                         bank tagged with a dead VM's VMID, a new VM's bank
+ *                                         with the host's 0); KCore now writes the owner's
+ *                                         VMID when a bank changes hands (mmio.c)
  *   hypercall_args_truncated_or_wrapping  64-bit values that truncate to a valid vmid /
  *                                         bank / index, or wrap around 2^64
  *   host_buffers_outside_host_memory      signature and vcpu struct in a VM's page, a page
@@ -87,6 +92,13 @@ static bool smmu_store(unsigned index, uint32_t off, uint32_t v)
 	uint64_t before = K->cpu[CPU].mmio_rejected;
 	cr_assert(hp_host_store(P, CPU, KC_SMMU_BASE + index * KC_SMMU_SIZE + off, 4, v));
 	return K->cpu[CPU].mmio_rejected == before;
+}
+
+static uint32_t smmu_load(unsigned index, uint32_t off)
+{
+	uint64_t v = 0;
+	cr_assert(hp_host_load(P, CPU, KC_SMMU_BASE + index * KC_SMMU_SIZE + off, 4, &v));
+	return (uint32_t)v;
 }
 
 /* stream SID_DEV -> SMR 0 -> S2CR 0 -> host bank HOST_CB of SMMU 0 */
@@ -292,7 +304,10 @@ Test(redteam3, bank_swapped_from_a_dead_vm_to_the_host)
 	const uint64_t vm_pg = GPAGE(12), iova = 0x10000;
 	uint8_t buf[8];
 
+	cr_assert_eq(smmu_load(0, SMMU_GR1_BASE + 4 * 6) & 0xFF, 0, "a free bank's CBAR.VMID");
 	cr_assert_eq(hvc(HVC_SMMU_ALLOC_PGD, 6, vmid, 0, 0, 0), 0);
+	cr_assert_eq(smmu_load(0, SMMU_GR1_BASE + 4 * 6) & 0xFF, vmid, "the VM's bank carries the host's VMID");
+	cr_assert_eq(smmu_load(0, SMMU_GR1_CBA2R + 4 * 6) >> 16, vmid);
 	cr_assert(smmu_store(0, SMMU_GR1_BASE + 4 * 6, vmid));   /* the VM's VMID: allowed */
 	cr_assert_eq(hvc(HVC_SMMU_LPAE_MAP, iova, vm_pg * PG, 3, 6, 0), 0);
 	cr_assert_eq(s2p(vm_pg).owner, vmid);
@@ -301,7 +316,10 @@ Test(redteam3, bank_swapped_from_a_dead_vm_to_the_host)
 	poweroff(vmid);
 	cr_assert_eq(hvc(HVC_SMMU_FREE_PGD, 6, 0, 0, 0, 0), 0);
 	cr_assert_eq(s2p(vm_pg).dma, 0);
+	cr_assert_eq(smmu_load(0, SMMU_GR1_BASE + 4 * 6) & 0xFF, 0, "a freed bank keeps the dead VM's VMID");
 	cr_assert_eq(hvc(HVC_SMMU_ALLOC_PGD, 6, HL_HOSTVISOR, 0, 0, 0), 0);
+	cr_assert_eq(smmu_load(0, SMMU_GR1_BASE + 4 * 6) & 0xFF, 0, "the host's bank carries a dead VM's VMID");
+	cr_assert_eq(smmu_load(0, SMMU_GR1_CBA2R + 4 * 6), SMMU_CBA2R_VA64);
 	cr_assert_eq(swalk(0, 6, iova).pte, 0, "the host's new bank inherits the VM's entry");
 	cr_assert_not(smmu_store(0, SMMU_GR1_BASE + 4 * 6, vmid), "the dead VM's VMID on a host bank");
 	cr_assert(smmu_store(0, SMMU_GR1_BASE + 4 * 6, 0));

@@ -12,6 +12,9 @@ void kc_smmu_reset(struct kcore *k, unsigned index);
 /* drop the SMMU TLB entries of `bank` (HL_SMMU_ID_OF) at `iova` (HL_SPT_TLBI_ALL: all of the
  * bank's SMMU); called by the engine inside the step that removed the entry (ctx = k) */
 void kc_smmu_tlbi(void *ctx, unsigned bank, uint64_t iova);
+/* the bank (index, cbndx) changed hands: its CBAR.VMID / CBA2R.VMID16 := the owner's (0 for
+ * the host and a free bank), under the smmu lock */
+int kc_smmu_bank_owner_sync(struct kcore *k, unsigned cpu, unsigned index, unsigned cbndx);
 
 /* context switch (CtxtSwitch): save/restore the host, restore/save a VM */
 void kc_save_host(struct kcore *k, unsigned cpu);

@@ -334,12 +334,18 @@ enum kc_ret host_hvc_handler(struct kcore *k, struct trap_frame *f)
 	case HVC_SMMU_FREE_PGD:
 		if (x[1] > UINT32_MAX || x[2] > UINT32_MAX)
 			return ret_status(kc, f, HL_E_INVAL);
-		return ret_status(kc, f, hl_smmu_free_pgd(e, (int)cpu, (uint32_t)x[1], (uint32_t)x[2]));
+		rc = hl_smmu_free_pgd(e, (int)cpu, (uint32_t)x[1], (uint32_t)x[2]);
+		/* the bank's VMID registers follow its owner (mmio.c kc_smmu_bank_owner_sync) */
+		if (rc == HL_OK)
+			rc = kc_smmu_bank_owner_sync(k, cpu, (unsigned)x[2], (unsigned)x[1]);
+		return ret_status(kc, f, rc);
 	case HVC_SMMU_ALLOC_PGD:
 		if (x[1] > UINT32_MAX || x[2] > UINT32_MAX || x[3] > UINT32_MAX)
 			return ret_status(kc, f, HL_E_INVAL);
-		return ret_status(kc, f, hl_smmu_alloc_pgd(e, (int)cpu, (uint32_t)x[1], (uint32_t)x[2],
-							   (uint32_t)x[3]));
+		rc = hl_smmu_alloc_pgd(e, (int)cpu, (uint32_t)x[1], (uint32_t)x[2], (uint32_t)x[3]);
+		if (rc == HL_OK)
+			rc = kc_smmu_bank_owner_sync(k, cpu, (unsigned)x[3], (unsigned)x[1]);
+		return ret_status(kc, f, rc);
 	case HVC_SMMU_LPAE_MAP: {
 		/* smmu_assign_page then smmu_map_page, as __el2_arm_lpae_map */
 		uint64_t iova = x[1], paddr = x[2], prot = x[3];

@@ -87,7 +87,10 @@
  *
  * Reset values (kcore_new): sCR0 = SMCFCFG | USFCFG, every S2CR = FAULT, every bank
  * SCTLR.M = 1, TCR = KC_SMMU_S2_TCR, TTBR0 = KCore's root, CBA2R.VA64 = 1: the rules hold
- * from the start, so no stream can DMA before the host programs anything.
+ * from the start, so no stream can DMA before the host programs anything. When a bank
+ * changes hands (SMMU_ALLOC_PGD, SMMU_FREE_PGD) KCore writes the new owner's VMID into its
+ * CBAR/CBA2R itself (kc_smmu_bank_owner_sync), so the CBAR rule holds for banks the host
+ * never writes again too.
  *
  * A refused write changes nothing: no emulated register, no engine state, no record; the
  * host's PC still advances and the refusal is counted (mmio_rejected).
@@ -281,6 +284,55 @@ int kc_emulate_mmio(struct kcore *k, unsigned cpu, struct trap_frame *f, uint64_
 	return rc;
 }
 
+static uint32_t reg_word(struct kc_smmu_dev *d, uint32_t off)
+{
+	return (uint32_t)(*reg_slot(d, off & ~7u) >> ((off & 4) * 8));
+}
+
+static void set_word(struct kc_smmu_dev *d, uint32_t off, uint32_t v);
+
+/*
+ * A bank changed hands (SMMU_ALLOC_PGD / SMMU_FREE_PGD, H-redteam3): KCore writes the new
+ * owner's VMID into the bank's CBAR.VMID and CBA2R.VMID16 itself (0 for the host and for a
+ * free bank), the other fields as they are. The host-write rules above require exactly that
+ * value, but a host that never writes the bank again used to leave the previous owner's
+ * VMID there: a host bank tagged with a dead VM's VMID, a VM's bank with the host's 0
+ * (SMMUv2 tags TLB entries by VMID; banks with different tables must not share one).
+ *
+ *   bank                        event                     CBAR.VMID, CBA2R.VMID16
+ *   free (0)                    allocated to owner o      o (host: 0)
+ *   owned by o                  host writes               must be o already (rules)
+ *   owned by o                  freed                     0
+ */
+struct bank_sync {
+	struct kcore *k;
+	unsigned index, cbndx;
+};
+
+static int bank_sync_locked(void *arg, const uint32_t *owners)
+{
+	struct bank_sync *b = arg;
+	struct kc_smmu_dev *d = &b->k->smmu_dev[b->index];
+	uint32_t owner = owners[HL_SMMU_ID_OF(b->index, b->cbndx)], vmid;
+	uint32_t cbar, cba2r;
+
+	vmid = owner >= 1 && owner <= HL_MAX_VM ? owner : 0;   /* the host, free: 0 */
+	cbar = reg_word(d, SMMU_GR1_BASE + 4 * b->cbndx);
+	cba2r = reg_word(d, SMMU_GR1_CBA2R + 4 * b->cbndx);
+	set_word(d, SMMU_GR1_BASE + 4 * b->cbndx, (cbar & ~SMMU_CBAR_VMID_MASK) | vmid);
+	set_word(d, SMMU_GR1_CBA2R + 4 * b->cbndx, (cba2r & 0xFFFFu) | (vmid << 16));
+	return 0;
+}
+
+int kc_smmu_bank_owner_sync(struct kcore *k, unsigned cpu, unsigned index, unsigned cbndx)
+{
+	struct bank_sync b = { k, index, cbndx };
+
+	if (index >= HL_SMMU_NUM || cbndx >= hl_smmu_num_banks(index))
+		return HL_E_INVAL;
+	return hl_with_smmu_locked(k->e, (int)cpu, bank_sync_locked, &b);
+}
+
 /* a 32-bit register of the emulated file, for the reset values */
 static void set_word(struct kc_smmu_dev *d, uint32_t off, uint32_t v)
 {
@@ -341,11 +393,6 @@ void kc_smmu_tlbi(void *ctx, unsigned bank, uint64_t iova)
 	for (unsigned i = 0; i < KC_SMMU_TLB_ENTRIES; i++)
 		if (t->e[i].valid && (iova == HL_SPT_TLBI_ALL || t->e[i].iova_pg == iova / HL_PAGE_SIZE))
 			t->e[i].valid = false;
-}
-
-static uint32_t reg_word(struct kc_smmu_dev *d, uint32_t off)
-{
-	return (uint32_t)(*reg_slot(d, off & ~7u) >> ((off & 4) * 8));
 }
 
 struct dma_req {
