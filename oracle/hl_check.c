@@ -1947,7 +1947,24 @@ static int security_all(struct pass *p, const struct hl_rec *r0, const char *whe
  * is one the trailer marks halted or one with a halt record; each strands at most one vCPU.
  * This sees an OVM_INACTIVE that wrote nothing: such a step appends no record (SPEC §5), so
  * no log relation can tell it from a step that never ran.
+ * A VM whose vminfo lock a halting CPU left stranded is excused entirely: OVM_INACTIVE takes
+ * that lock, so in SPEC every CPU running one of its vCPUs waits forever and never returns
+ * (the engine answers HL_E_STRANDED instead and the VCPU_RUN returns with the vCPU ACTIVE:
+ * e.g. CPUs 0 and 2 run vCPUs of VM 1 while the host on CPU 1 maps IO into the VERIFIED
+ * VM 1, which halts with vminfo(1) stranded: two ACTIVE vCPUs, one halted CPU).
  */
+static bool quiesced_info_stranded(const struct chk *k, unsigned v)
+{
+	unsigned o = HL_INFO_OBJ(v);
+
+	if (o >= k->no)
+		return false;
+	for (size_t i = 0; i < k->lg->obj[o].n; i++)
+		if (k->lg->obj[o].rec[i]->flags & HL_RF_STRANDED)
+			return true;   /* relate_hlock: only a halted CPU's halt record may say so */
+	return false;
+}
+
 static int quiesced_vcpus(struct pass *p)
 {
 	const struct hl_olog *lg = p->k->lg;
@@ -1966,7 +1983,8 @@ static int quiesced_vcpus(struct pass *p)
 		nhalted += (unsigned)((halted >> c) & 1);
 	for (unsigned v = 1; v <= HL_MAX_VM; v++)
 		for (unsigned c = 0; c < HL_VCPU_PER_VM; c++)
-			if (p->m->info[v].vcpu_state[c] == HL_VCPU_ACTIVE && !nactive++) {
+			if (p->m->info[v].vcpu_state[c] == HL_VCPU_ACTIVE && !quiesced_info_stranded(p->k, v) &&
+			    !nactive++) {
 				fv = v;
 				fc = c;
 			}

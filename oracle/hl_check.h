@@ -55,7 +55,8 @@
  *                    of it is checked. A source that vouches that every trap returned
  *                    (hl_olog.quiesced, HL_OSRC_QUIESCED) also gets SPEC §7's run flow on the
  *                    final state: no more ACTIVE vCPUs than halted CPUs (an OVM_INACTIVE that
- *                    wrote nothing leaves no record; only this sees it).
+ *                    wrote nothing leaves no record; only this sees it); a VM whose vminfo a
+ *                    halt left stranded is excused (its runs cannot end: SPEC waits forever).
  *
  * Shards (issue 11): the file's refinement map (hl_olog.h) refines SPEC objects into lock
  * objects. Every relation above that speaks of "an object's log" works per lock object

@@ -1215,6 +1215,40 @@ Test(oracle_relations, security_vcpu_active_once_every_trap_returned)
 	hl_engine_free(e);
 }
 
+/* a halt that strands a VM's vminfo lock: every CPU running one of its vCPUs cannot end its
+ * run (OVM_INACTIVE takes that lock; SPEC: it waits forever, the engine: HL_E_STRANDED and
+ * the VCPU_RUN returns with the vCPU ACTIVE). Those vCPUs are no run-flow violation; another
+ * VM's vCPUs left ACTIVE still are. Before the fix the first check failed (2 ACTIVE, 1 halted) */
+Test(oracle_relations, security_vcpus_of_a_vm_whose_vminfo_a_halt_stranded_are_excused)
+{
+	struct hl_engine *e = th_engine(3);
+	struct hl_olog lg;
+	struct hl_olog_err err;
+	struct hl_verdict v;
+	uint32_t vm = th_boot_vm(e, 0, HL_RAM_BASE_PFN + 2048, 0x80000000ull);
+	uint32_t vm2 = th_boot_vm(e, 0, HL_RAM_BASE_PFN + 2048 + 512, 0x80000000ull);
+
+	cr_assert(vm && vm2);
+	cr_assert_eq(hl_set_vcpu_active(e, 0, vm, 0), HL_OK);
+	cr_assert_eq(hl_set_vcpu_active(e, 2, vm, 1), HL_OK);
+	/* the host on CPU 1 maps IO into the VERIFIED VM: SPEC halts, vminfo(vm) stranded */
+	cr_assert_eq(hl_map_vm_io(e, 1, vm, hl_ipa(0x9000000), hl_pa(0x0A000000ull + 2 * HL_PAGE_SIZE)), HL_HALT);
+	cr_assert_eq(hl_set_vcpu_inactive(e, 0, vm, 0), HL_E_STRANDED);
+	cr_assert_eq(hl_set_vcpu_inactive(e, 2, vm, 1), HL_E_STRANDED);
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_QUIESCED, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, NULL), 0, "%s: %s", hl_rel_name(v.rel), v.what);
+	hl_olog_free(&lg);
+	/* two vCPUs of the other VM left ACTIVE by CPUs that did not halt: caught */
+	cr_assert_eq(hl_set_vcpu_active(e, 0, vm2, 0), HL_OK);
+	cr_assert_eq(hl_set_vcpu_active(e, 2, vm2, 1), HL_OK);
+	cr_assert_eq(hl_osrc_engine(e, HL_OSRC_LIVE | HL_OSRC_QUIESCED, &lg, &err), 0, "%s", err.msg);
+	cr_assert_eq(hl_check_all(&lg, &v, NULL), 1);
+	cr_assert_eq(v.rel, HL_REL_SECURITY, "%s: %s", hl_rel_name(v.rel), v.what);
+	cr_assert_eq(v.obj, HL_INFO_OBJ(vm2), "%s", v.what);
+	hl_olog_free(&lg);
+	hl_engine_free(e);
+}
+
 /* ===================================================================================== */
 /* the shard refinement (issue 11): shards mapped back to SPEC's objects                   */
 
