@@ -111,6 +111,12 @@ static inline uint64_t ipa_to_hpfar(uint64_t ipa)
 /* PSCI */
 #define PSCI_0_2_FN_SYSTEM_OFF 0x84000008u
 #define PSCI_0_2_FN64_CPU_ON 0xC4000003u
+#define PSCI_0_2_FN_VERSION 0x84000000u
+#define PSCI_0_2_FN_CPU_OFF 0x84000002u
+#define PSCI_0_2_FN_SYSTEM_RESET 0x84000009u
+#define PSCI_1_1_FN_MEM_PROTECT 0x84000013u
+/* SMCCC: the answer to a call nobody implements (a guest's or the test host's SMC) */
+#define SMCCC_RET_NOT_SUPPORTED ((uint64_t)-1)
 
 /* SPSR for an EL1h guest with DAIF masked (PSTATE_FAULT_BITS_64) */
 #define PSTATE_FAULT_BITS_64 0x3C5u

@@ -381,6 +381,7 @@ static enum exit_action core_handle_pvops(struct kcore *k, unsigned cpu, uint32_
  *   exception               ELR_EL2 points at       KCore
  *   HVC (EC 0x16)           the next instruction    never moves the PC
  *   trapped MSR/MRS (0x18)  the trapped instruction skips it (+4) after emulating
+ *   trapped SMC (0x17)      the trapped instruction skips it (+4), x0 = NOT_SUPPORTED
  *   PAuth insn (0x09)       the trapped instruction UNDEFINED: guest's VBAR_EL1 + offset
  *   WFx (0x01), BRK (0x3C)  the instruction         DIRTY_PC_FLAG: +4 on the next run
  *   data abort, MMIO        the instruction         DIRTY_PC_FLAG: +4 once the host emulated
@@ -390,7 +391,8 @@ static enum exit_action core_handle_pvops(struct kcore *k, unsigned cpu, uint32_
  * to the instruction after it; synchronous traps of an instruction return to it.)
  *
  * vm_exit_dispatcher: TRAP/SYS64 skips the instruction (a refused register reads as 0,
- * sys64_refused); TRAP/PAC injects UNDEFINED into the guest; TRAP/HVC64 is PSCI SYSTEM_OFF
+ * sys64_refused); TRAP/PAC injects UNDEFINED into the guest; TRAP/SMC64 (HCR_EL2.TSC) is
+ * answered NOT_SUPPORTED with the PC past it, never forwarded to the firmware or the host; TRAP/HVC64 is PSCI SYSTEM_OFF
  * (power off, to the host) or a PV call (handled, back to the guest); stage-2 faults,
  * WFx, IRQs and unknown calls go to the host with the fault recorded.
  */
@@ -416,6 +418,19 @@ static enum exit_action vm_exit_dispatcher(struct kcore *k, unsigned cpu, uint32
 	case EC_PAC:
 		kc->traps[KC_T_SYS64]++;
 		inject_undef(sh);
+		return EXIT_RESUME;
+	case EC_SMC64:
+		/* el2red: a guest's SMC (trapped by HCR_EL2.TSC) never reaches the firmware: a
+		 * PSCI CPU_ON/CPU_OFF/SYSTEM_RESET/SYSTEM_OFF from inside a VM must not start, stop
+		 * or reset physical CPUs. KCore answers it itself, as KVM's handle_smc: x0 =
+		 * SMCCC NOT_SUPPORTED (-1), PC past the SMC (a trapped SMC's ELR_EL2 is the SMC
+		 * itself). It used to go to the host with the PC unmoved, and the host cannot move
+		 * a guest's PC (no DIRTY_PC_FLAG for it): the vCPU re-ran its SMC forever. A VM
+		 * powers off through HVC PSCI SYSTEM_OFF (REFERENCE 5.2), never through SMC.
+		 *   guest SMC  --KCore-->  x0 = -1, pc += 4, EXIT_RESUME (no host exit) */
+		kc->traps[KC_T_SYS64]++;
+		sh->regs[0] = SMCCC_RET_NOT_SUPPORTED;
+		sh->pc += 4;
 		return EXIT_RESUME;
 	case EC_HVC64:
 		if ((uint32_t)sh->regs[0] == PSCI_0_2_FN_SYSTEM_OFF) {
