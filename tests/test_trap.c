@@ -1691,7 +1691,7 @@ Test(trap, exit_syndrome_carries_nothing_stale_nor_the_guest_va)
  * skip-only handling. Before the fix the MRS left the destination register as it was */
 static const struct { unsigned op0, op1, crn, crm, op2; bool refused; const char *name; } sys_probe[] = {
 	{ 2, 0, 0, 0, 4, true, "DBGBVR0_EL1" },   { 2, 0, 0, 2, 2, true, "MDSCR_EL1" },
-	{ 2, 0, 1, 3, 4, true, "OSLSR_EL1" },     { 3, 3, 9, 12, 0, true, "PMCR_EL0" },
+	{ 2, 0, 1, 1, 4, true, "OSLSR_EL1" },     { 3, 3, 9, 12, 0, true, "PMCR_EL0" },
 	{ 3, 3, 9, 13, 0, true, "PMCCNTR_EL0" },  { 3, 3, 14, 8, 0, true, "PMEVCNTR0_EL0" },
 	{ 3, 0, 9, 14, 1, true, "PMINTENSET_EL1" }, { 3, 3, 14, 2, 1, true, "CNTP_CTL_EL0" },
 	{ 3, 3, 14, 2, 2, true, "CNTP_CVAL_EL0" }, { 3, 0, 2, 1, 0, true, "APIAKEYLO_EL1" },
