@@ -1489,8 +1489,11 @@ Test(trap, host_cannot_set_a_guests_fpsimd_registers)
 #define SYS_ENTRIES 16
 /* every EL1 register the switch must cover, named here rather than through SR_EL1_LAST so a
  * register left out of the switch range fails these tests: SCTLR_EL1 .. MDSCR_EL1, the
- * guest's DISR_EL1 (VDISR_EL2) and the virtual timer CNTV_CVAL_EL0, CNTV_CTL_EL0 */
+ * guest's DISR_EL1 (VDISR_EL2), TPIDR2_EL0 (FEAT_SME: no EL2 trap covers it without FEAT_FGT)
+ * and the virtual timer CNTV_CVAL_EL0, CNTV_CTL_EL0 */
 #define SYS_N (SR_CNTV_CTL_EL0 - SR_SCTLR_EL1 + 1)
+_Static_assert(SR_VDISR_EL2 > SR_SCTLR_EL1 && SR_TPIDR2_EL0 > SR_SCTLR_EL1 && SR_TPIDR2_EL0 < SR_CNTV_CTL_EL0 &&
+	       SR_VDISR_EL2 < SR_CNTV_CTL_EL0, "the registers a guest writes without a trap are in the tested range");
 
 struct sys_seen {
 	uint64_t el1[SYS_N];

@@ -30,6 +30,10 @@ enum arch_sysreg {
 	 * the host (AMO clear) uses the real DISR_EL1 and never reads it. EL2 without FEAT_RAS:
 	 * reads 0, writes ignored (arch_el2.c) */
 	SR_VDISR_EL2,
+	/* TPIDR2_EL0 (FEAT_SME, on in QEMU's -cpu max): read/write at EL1 (and EL0 with
+	 * SCTLR_EL1.EnTP2) with no EL2 trap but FEAT_FGT's HFGxTR_EL2.nTPIDR2_EL0 (CPTR_EL2.TSM
+	 * does not cover it), so it is switched. EL2 without FEAT_SME: reads 0, writes ignored */
+	SR_TPIDR2_EL0,
 	/* the EL1 virtual timer: CVAL before CTL, so a restore never enables a timer with the
 	 * previous owner's compare value */
 	SR_CNTV_CVAL_EL0, SR_CNTV_CTL_EL0,

@@ -46,6 +46,10 @@
  *                                                           it carried a VM's value to the next VM
  *                                                           run on that CPU (the host's DISR_EL1
  *                                                           is the real one, never the guest's)
+ *   TPIDR2_EL0 (FEAT_SME)                         switched  SR_TPIDR2_EL0 in the set: CPTR_EL2.TSM
+ *                                                           does not trap it (only FEAT_FGT's
+ *                                                           HFGxTR_EL2.nTPIDR2_EL0 would), so a
+ *                                                           guest's value reached the host / next VM
  *   CNTP_CTL/CVAL/TVAL (physical timer)           TRAPPED   CNTHCTL_EL2.EL1PCEN = 0 for guests
  *                                                           (the counter stays readable)
  *   CNTHCTL_EL2 MDCR_EL2                          KCore's   guest values at every entry, the
@@ -68,7 +72,7 @@
  *   ESR/FAR/HPFAR_EL2 (the exit syndrome)         filtered  prep_exit_vm: none at an interrupt
  *                                                           exit (stale: another VM's), FAR's
  *                                                           page offset only (not the guest VA)
- *   SVE/SME (ZCR, Z/P regs, SMCR, TPIDR2_EL0)     TRAPPED   CPTR_EL2.TZ/TSM (start.S): an exit
+ *   SVE/SME (ZCR, Z/P regs, SMCR, SVCR)           TRAPPED   CPTR_EL2.TZ/TSM (start.S): an exit
  *                                                           to the host, no register content
  *   MTE (GCR, RGSR, TFSR, TFSRE0)                 TRAPPED   HCR_EL2.ATA = 0 (QEMU's virt has
  *                                                           no tag memory: MTE is insn-only)

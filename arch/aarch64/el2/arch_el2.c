@@ -56,6 +56,7 @@ static const char *const names[SR__COUNT] = {
 	[SR_CSSELR_EL1] = "CSSELR_EL1", [SR_ACTLR_EL1] = "ACTLR_EL1", [SR_MDSCR_EL1] = "MDSCR_EL1",
 	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
 	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0", [SR_VDISR_EL2] = "VDISR_EL2",
+	[SR_TPIDR2_EL0] = "TPIDR2_EL0",
 };
 
 /* one case per register: mrs/msr take the register name as an immediate */
@@ -87,6 +88,12 @@ static inline bool has_ras(void)
 	return ((read_sysreg(id_aa64pfr0_el1) >> 28) & 0xF) != 0;
 }
 
+/* TPIDR2_EL0 exists with FEAT_SME only (ID_AA64PFR1_EL1.SME, bits [27:24]) */
+static inline bool has_sme(void)
+{
+	return ((read_sysreg(id_aa64pfr1_el1) >> 24) & 0xF) != 0;
+}
+
 uint64_t arch_read_sysreg(enum arch_sysreg r)
 {
 	switch (r) {
@@ -94,6 +101,8 @@ uint64_t arch_read_sysreg(enum arch_sysreg r)
 		return __atomic_load_n(&tcb()->guest_ctx, __ATOMIC_RELAXED);
 	case SR_VDISR_EL2:
 		return has_ras() ? read_sysreg(S3_4_C12_C1_1) : 0;
+	case SR_TPIDR2_EL0:
+		return has_sme() ? read_sysreg(S3_3_C13_C0_5) : 0;
 #define X(id, reg) case id: return read_sysreg(reg);
 	SYSREGS(X)
 #undef X
@@ -111,6 +120,10 @@ void arch_write_sysreg(enum arch_sysreg r, uint64_t v)
 	case SR_VDISR_EL2:
 		if (has_ras())
 			write_sysreg(v, S3_4_C12_C1_1);
+		break;
+	case SR_TPIDR2_EL0:
+		if (has_sme())
+			write_sysreg(v, S3_3_C13_C0_5);
 		break;
 #define X(id, reg) case id: write_sysreg(v, reg); break;
 	SYSREGS(X)

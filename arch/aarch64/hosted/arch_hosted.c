@@ -31,6 +31,7 @@ static const char *const names[SR__COUNT] = {
 	[SR_CSSELR_EL1] = "CSSELR_EL1", [SR_ACTLR_EL1] = "ACTLR_EL1", [SR_MDSCR_EL1] = "MDSCR_EL1",
 	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
 	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0", [SR_VDISR_EL2] = "VDISR_EL2",
+	[SR_TPIDR2_EL0] = "TPIDR2_EL0",
 };
 
 uint64_t arch_read_sysreg(enum arch_sysreg r)
