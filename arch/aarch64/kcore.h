@@ -75,7 +75,8 @@ struct shadow_ctxt {
 	uint32_t last_exit;       /* ARCH_EXIT_* of the last exit */
 	uint32_t pad;
 	struct arch_fpsimd fp;    /* the vCPU's FP/SIMD registers (save_vm / restore_vm) */
-};
+} __attribute__((aligned(64)));   /* a line of its own at both ends: CPUs running
+                                     neighbouring vCPUs must not share one (issue 11) */
 
 /*
  * The host's per-vCPU structure ("struct kvm_vcpu" shared with KCore), in host memory.
