@@ -261,6 +261,7 @@ int cmd_stress(int argc, char **argv)
 	}
 	cfg.ncpus = (unsigned)ncpus;
 	cfg.ckpt_every = ckpt;
+	cfg.log_reserve_bytes = (size_t)64 << 20;   /* the log pool, populated before the CPUs start */
 	cfg.with_ram = true;
 	(void)hl_engine_cfg_add_key(&cfg, hl_testkey_pk);   /* KCore's key 0: the test key (hp_new) */
 	e = hl_engine_new(&cfg);

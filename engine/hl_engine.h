@@ -25,6 +25,9 @@ struct hl_engine_cfg {
 	bool with_ram;               /* hosted page memory behind flatmem */
 	uint64_t ckpt_every;         /* checkpoint an object after this many records (0 = never) */
 	size_t log_cap_bytes;        /* cap on log segment memory (0 = unlimited) */
+	size_t log_reserve_bytes;    /* log segment memory created and populated by hl_engine_new,
+				      * before any CPU calls in (0 = none: segments are made on
+				      * demand, in the steps; ignored with logs_off) */
 	bool lock_order_check;       /* abort on an out-of-order acquire (default: debug builds) */
 	/*
 	 * Scheduling points for a controlled (deterministic) run, called on the CPU's own

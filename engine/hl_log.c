@@ -148,6 +148,22 @@ static uint8_t *pool_grow_locked(struct hl_segpool *p, size_t *bytes)
 	return chunk;
 }
 
+int hl_segpool_reserve(struct hl_segpool *p, size_t bytes)
+{
+	while (hl_segpool_bytes(p) < bytes) {
+		uint8_t *grown;
+		size_t grown_bytes = 0;
+
+		pool_lock(p);
+		grown = pool_grow_locked(p, &grown_bytes);
+		pool_unlock(p);
+		if (!grown)
+			return -1;   /* out of memory, or the pool's cap: what is there stays */
+		chunk_populate(grown, grown_bytes);
+	}
+	return 0;
+}
+
 static struct hl_seg *pool_pop(struct hl_segpool *p)
 {
 	struct hl_seg *s = NULL;
