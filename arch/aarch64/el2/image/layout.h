@@ -73,6 +73,10 @@
 #define GUEST_DISR_SECRET 0x80000011
 #define SYS_GUEST_KEPT    (SYS_SWITCHED + 2)
 #define SYS_REFUSED       4   /* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1 */
+/* el2red (guest.S 6e): the guest's SMCs KCore answers NOT_SUPPORTED, and its HVCs with the
+ * host's call numbers that come back unanswered (x0 unchanged) */
+#define GUEST_SMC_CALLS   6
+#define GUEST_HOST_CALLS  8
 
 /* SMCCC vendor-specific hypervisor service calls (fast, 64-bit): handled by the image,
  * never by KCore, so they are not engine operations */

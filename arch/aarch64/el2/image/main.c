@@ -523,6 +523,7 @@ static _Noreturn void cpu_finish(unsigned cpu)
 
 /* ---- the host's traps ------------------------------------------------------------------------------ */
 static uint64_t tlb_probe_pa, tlb_probe_faults;
+static uint64_t host_smc_refused[EL2_MAX_CPUS] __attribute__((unused));   /* the test kernel's SMCs */
 
 static __attribute__((unused)) void vendor_call(unsigned cpu, struct trap_frame *f)   /* not in the Linux image */
 {
@@ -564,8 +565,9 @@ static __attribute__((unused)) void vendor_call(unsigned cpu, struct trap_frame 
 	case VH_DONE:
 		cpu_res[cpu].status = f->x[1];
 		cpu_res[cpu].checks = f->x[2];
-		el2_printf("el2: cpu %u: host test %s (%llu checks)\n", cpu, f->x[1] ? "FAILED" : "passed",
-			   (unsigned long long)f->x[2]);
+		el2_printf("el2: cpu %u: host test %s (%llu checks, %llu host SMCs refused)\n", cpu,
+			   f->x[1] ? "FAILED" : "passed", (unsigned long long)f->x[2],
+			   (unsigned long long)host_smc_refused[cpu]);
 		cpu_finish(cpu);
 	default:
 		f->x[0] = (uint64_t)KC_ENOSYS;
@@ -809,6 +811,17 @@ void arch_el2_host_trap(struct trap_frame *f)
 		vendor_call(cpu, f);
 		return;
 	}
+	/* the test kernel's SMCs (HCR_EL2.TSC, boot_cpu0): it needs no firmware call, so none
+	 * reaches the firmware (PSCI CPU_ON/CPU_OFF/SYSTEM_RESET/MEM_PROTECT, any SMCCC call
+	 * with an address the firmware would write to or jump to): every one is answered
+	 * NOT_SUPPORTED, nothing else changes, and the host resumes after its SMC
+	 *   host SMC  --KCore-->  x0 = -1, elr += 4 */
+	if (ec == EC_SMC64) {
+		host_smc_refused[cpu]++;
+		f->x[0] = SMCCC_RET_NOT_SUPPORTED;
+		f->elr += 4;   /* a trapped SMC returns to the SMC itself */
+		return;
+	}
 #else
 	if (ec == EC_SMC64) {
 		linux_psci(cpu, f);
@@ -945,11 +958,13 @@ static void boot_cpu0(void)
 	kc = kcore_new(eng);
 	if (!kc)
 		el2_fatal("kcore_new failed");
-#ifdef HL_EL2_LINUX
-	/* Linux's PSCI SMCs trap (HCR_EL2.TSC), also after a guest ran on the CPU (restore_host
-	 * writes kc->host_hcr) */
+	/* the host's SMCs trap (HCR_EL2.TSC), also after a guest ran on the CPU (restore_host
+	 * writes kc->host_hcr): Linux's PSCI calls are proxied (linux_psci), the test kernel's
+	 * are refused (host_smc_refused). el2red: the test-kernel image used to run its host
+	 * without TSC, so the host's SMCs went straight to QEMU's PSCI firmware, whose CPU_ON
+	 * starts the target CPU at EL2 (the highest EL): a host that powered one of its CPUs
+	 * off (CPU_OFF) and on again (CPU_ON with its own entry point) ran its code at EL2 */
 	kc->host_hcr = HCR_HOST_NVHE_FLAGS | HCR_TSC;
-#endif
 	/* what KCore owns on this platform besides the SMMU windows (SPEC §16): its console
 	 * and its own memory never go to a VM (IOREMAP) nor to the host */
 #ifdef HL_EL2_LINUX

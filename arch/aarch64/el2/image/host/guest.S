@@ -173,6 +173,45 @@ guest_start:
 	cinc	x2, x2, eq
 	.endr
 	str	x2, [x1, #40]
+	/* 6e. el2red: the firmware and the host's hypercalls are not the guest's.
+	 * SMC (trapped by HCR_EL2.TSC): PSCI SYSTEM_RESET, CPU_OFF, CPU_ON (CPU 1 at the guest's
+	 * own image), SYSTEM_OFF, VERSION, MEM_PROTECT: KCore answers each NOT_SUPPORTED (-1) and
+	 * the guest goes on; the count of -1 answers goes to the host (MMIO +56, GUEST_SMC_CALLS) */
+	mov	x6, #0
+	.irp	fn, 0x84000009, 0x84000002, 0xC4000003, 0x84000008, 0x84000000, 0x84000013
+	ldr	x0, =\fn
+	mov	x1, #1
+	ldr	x2, =GUEST_IPA
+	mov	x3, #0
+	smc	#0
+	cmn	x0, #1
+	cinc	x6, x6, eq
+	.endr
+	/* HVC with the host's call numbers (REGISTER_KVM, VCPU_RUN of vmid 1, CLEAR_VM_S2_RANGE,
+	 * SMMU_LPAE_MAP, SMMU_ALLOC_PGD), the test image's VH_DONE, an out-of-range id (all ones),
+	 * HVC #imm != 0: none is a hypercall for a guest; each is an unknown PV call, an exit to
+	 * the host that nobody answers, so x0 comes back unchanged (count: MMIO +48,
+	 * GUEST_HOST_CALLS; the host counts the exits, host.c) */
+	mov	x7, #0
+	.irp	fn, 13, 8, 9, 25, 24, 0xC6000002, 0xFFFFFFFFFFFFFFFF
+	ldr	x0, =\fn
+	mov	x1, #1
+	ldr	x2, =GUEST_IPA
+	ldr	x3, =0x1000
+	mov	x4, #0
+	mov	x5, #0
+	hvc	#0
+	ldr	x8, =\fn
+	cmp	x0, x8
+	cinc	x7, x7, eq
+	.endr
+	mov	x0, #13
+	hvc	#0x1
+	cmp	x0, #13
+	cinc	x7, x7, eq
+	ldr	x1, =(GUEST_MMIO_IPA + 0x1000000)
+	str	x7, [x1, #48]
+	str	x6, [x1, #56]
 	/* 7. power off */
 	ldr	x0, =0x84000008
 	hvc	#0

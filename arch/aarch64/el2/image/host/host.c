@@ -321,6 +321,7 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 	uint64_t mmio_seen = 0, reported = 0, faults = 0;
 	uint64_t fp_leaks = 0, fp_lost = 0, guest_fp = ~0ull;
 	uint64_t sys_leaks = 0, sys_lost = 0, guest_sys = ~0ull, guest_raz = ~0ull;
+	uint64_t guest_hostcalls = ~0ull, guest_smcs = ~0ull, hvc_exits = 0;
 
 	for (unsigned i = 0; i < 64; i++)
 		c->sig[i] = guest_sig[i];
@@ -395,6 +396,10 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 					guest_sys = hv->exit_value;
 				if ((ipa & 0xFF) == 40)
 					guest_raz = hv->exit_value;
+				if ((ipa & 0xFF) == 48)
+					guest_hostcalls = hv->exit_value;
+				if ((ipa & 0xFF) == 56)
+					guest_smcs = hv->exit_value;
 				mmio_seen++;
 			}
 			break;
@@ -402,6 +407,8 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 		case EC_HVC64:
 			if ((uint32_t)hv->exit_value == PSCI_0_2_FN_SYSTEM_OFF)
 				off = true;
+			else
+				hvc_exits++;   /* guest.S 6e: a host call number from the guest */
 			break;
 		default:
 			break;   /* WFx: nothing to do */
@@ -409,7 +416,12 @@ static void run_vm(struct cpu_ctx *c, unsigned j, unsigned *gp, bool race)
 	}
 	expect(c, off, "the guest powered off", runs);
 	EXPECT_EQ(c, faults, GUEST_DATA_PAGES, "guest stage-2 faults answered");
-	EXPECT_EQ(c, mmio_seen, 6, "guest MMIO exits");
+	EXPECT_EQ(c, mmio_seen, 8, "guest MMIO exits");
+	/* el2red: the guest's SMCs never reached the firmware nor stopped this CPU, and its HVCs
+	 * with the host's call numbers came to the host as unknown exits, unanswered */
+	EXPECT_EQ(c, guest_smcs, GUEST_SMC_CALLS, "guest SMCs (PSCI RESET/OFF/CPU_ON...) answered NOT_SUPPORTED by KCore");
+	EXPECT_EQ(c, guest_hostcalls, GUEST_HOST_CALLS, "guest HVCs with host call numbers left unanswered");
+	EXPECT_EQ(c, hvc_exits, GUEST_HOST_CALLS, "guest HVCs with host call numbers exit to the host");
 	EXPECT_EQ(c, fp_leaks, 0, "FP/SIMD lanes of the guest the host read after VCPU_RUN");
 	EXPECT_EQ(c, fp_lost, 0, "FP/SIMD lanes of the host not restored after VCPU_RUN");
 	EXPECT_EQ(c, guest_fp, 64, "FP/SIMD lanes the guest kept across its exits");
@@ -454,6 +466,71 @@ static void forbidden(struct cpu_ctx *c)
 	EXPECT_EQ(c, v, 0x5AFE, "load from EL2 memory refused");
 }
 
+/* ---- 4b. EL2-only attacks (el2red): what exists only in the real trap path ---------------------- */
+static uint64_t smc(uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3)
+{
+	register uint64_t r0 __asm__("x0") = x0, r1 __asm__("x1") = x1, r2 __asm__("x2") = x2,
+				  r3 __asm__("x3") = x3;
+	__asm__ volatile("smc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3) : : "memory");
+	return r0;
+}
+
+static void el2_attacks(struct cpu_ctx *c)
+{
+	volatile uint64_t *el2mem = (volatile uint64_t *)(uintptr_t)(EL2_MEM_BASE + 0x100);
+	uint64_t other = (c->cpu + 1) % EL2_MAX_CPUS, r;
+
+	/* the firmware is KCore's, never the host's: QEMU's PSCI CPU_ON starts a CPU at EL2,
+	 * so a host that reaches it (no HCR_EL2.TSC) runs its own code at EL2 after CPU_OFF +
+	 * CPU_ON. A harmless probe first: the firmware answers VERSION with 0x1xxxx; KCore
+	 * answers every host SMC NOT_SUPPORTED. Only when the probe shows that KCore answers are
+	 * the calls that would stop this CPU or the machine made (on a KCore without the trap
+	 * they would hang the run instead of failing it) */
+	r = smc(PSCI_0_2_FN_VERSION, 0, 0, 0);
+	EXPECT_EQ(c, r, SMCCC_RET_NOT_SUPPORTED, "host SMC PSCI_VERSION answered by KCore, not the firmware");
+	if (r == SMCCC_RET_NOT_SUPPORTED) {
+		EXPECT_EQ(c, smc(PSCI_0_2_FN64_CPU_ON, other, EL2_MEM_BASE, 0), SMCCC_RET_NOT_SUPPORTED,
+			  "host SMC CPU_ON with an entry point in KCore's memory refused");
+		EXPECT_EQ(c, smc(PSCI_0_2_FN64_CPU_ON, c->cpu, HOST_BASE, 0), SMCCC_RET_NOT_SUPPORTED,
+			  "host SMC CPU_ON of its own (on) CPU refused");
+		EXPECT_EQ(c, smc(PSCI_0_2_FN_CPU_OFF, 0, 0, 0), SMCCC_RET_NOT_SUPPORTED,
+			  "host SMC CPU_OFF refused (the CPU keeps running)");
+		EXPECT_EQ(c, smc(PSCI_1_1_FN_MEM_PROTECT, 1, 0, 0), SMCCC_RET_NOT_SUPPORTED,
+			  "host SMC MEM_PROTECT refused");
+		EXPECT_EQ(c, smc(PSCI_0_2_FN_SYSTEM_RESET | (1ull << 32), 0, 0, 0), SMCCC_RET_NOT_SUPPORTED,
+			  "host SMC with upper bits in the function id refused");
+		EXPECT_EQ(c, smc(PSCI_0_2_FN_SYSTEM_RESET, 0, 0, 0), SMCCC_RET_NOT_SUPPORTED,
+			  "host SMC SYSTEM_RESET refused (VMs still hold memory)");
+		EXPECT_EQ(c, smc(PSCI_0_2_FN_SYSTEM_OFF, 0, 0, 0), SMCCC_RET_NOT_SUPPORTED,
+			  "host SMC SYSTEM_OFF refused");
+	}
+	/* HVC #imm != 0: the immediate is not part of the call; an unknown call stays refused */
+	{
+		register uint64_t r0 __asm__("x0") = 99;
+		__asm__ volatile("hvc #0x5a" : "+r"(r0) : : "memory", "x1", "x2", "x3", "x4", "x5");
+		EXPECT_EQ(c, (int64_t)r0, KC_ENOSYS, "HVC #0x5a with an unknown call refused");
+	}
+	/* 32-bit arguments with upper bits set: no handler may truncate them into a valid id */
+	EXPECT_EQ(c, (int64_t)hvc(HVC_ENCRYPT_BUF | (1ull << 32), 0, 0, 0, 0, 0), KC_ENOSYS,
+		  "call number with upper bits set is not the 32-bit call");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_VCPU_RUN, 1ull << 32 | 1, 0, 0, 0, 0), KC_EINVAL,
+		  "VCPU_RUN of vmid 2^32+1 refused (not vmid 1)");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_VCPU_RUN, 1, 1ull << 32, 0, 0, 0), KC_EINVAL,
+		  "VCPU_RUN of vcpu 2^32 refused (not vcpu 0)");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_VERIFY_VM_IMAGE, 1ull << 32 | 1, 0, 0, 0, 0), KC_EINVAL,
+		  "VERIFY_VM_IMAGE of vmid 2^32+1 refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_SMMU_ALLOC_PGD, 1ull << 32 | c->cpu, 0, 0, 0, 0), KC_EINVAL,
+		  "SMMU_ALLOC_PGD with bank 2^32+cpu refused");
+	EXPECT_EQ(c, (int64_t)hvc(HVC_REGISTER_KVM, 1ull << 32, 0, 0, 0, 0), KC_EINVAL,
+		  "REGISTER_KVM with key index 2^32 refused (not key 0)");
+	/* stores into KCore's memory, one with a syndrome (STR) and one without (STP: ISV = 0),
+	 * and into the stream-key page: refused and skipped; KCore's stream still verifies */
+	__asm__ volatile("str %0, [%1]" : : "r"(0xBADull), "r"(el2mem) : "memory");
+	__asm__ volatile("stp %0, %0, [%1]" : : "r"(0xBADull), "r"(el2mem) : "memory");
+	__asm__ volatile("str %0, [%1]" : : "r"(0xBADull), "r"((uint64_t)EL2_STREAMKEY_PA) : "memory");
+	c->checks++;
+}
+
 static void hvc_mill(struct cpu_ctx *c)
 {
 	for (unsigned i = 0; i < HVC_LOOPS; i++) {
@@ -485,6 +562,7 @@ void host_main(unsigned cpu)
 	for (unsigned j = 0; j < VMS_PER_CPU; j++)
 		run_vm(c, j, &gp, race && j == 0);
 	forbidden(c);
+	el2_attacks(c);
 	hvc_mill(c);
 	say(c, "done: %u checks, %u failed", c->checks, c->fails);
 	hvc(VH_DONE, c->fails ? 1 : 0, c->checks, 0, 0, 0);
