@@ -150,6 +150,8 @@ static uint8_t *pool_grow_locked(struct hl_segpool *p, size_t *bytes)
 
 int hl_segpool_reserve(struct hl_segpool *p, size_t bytes)
 {
+	if (p->nsegs_cap && bytes > p->nsegs_cap * p->seg_bytes)
+		bytes = p->nsegs_cap * p->seg_bytes;   /* a reserve never exceeds the cap */
 	while (hl_segpool_bytes(p) < bytes) {
 		uint8_t *grown;
 		size_t grown_bytes = 0;

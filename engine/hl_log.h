@@ -81,8 +81,8 @@ size_t hl_segpool_bytes(const struct hl_segpool *p);
 /*
  * Create and populate segments until the pool holds `bytes` (before the CPUs call in, as an
  * EL2 image's pool is carved at boot): the steps then take segments the kernel has already
- * mapped and zeroed instead of faulting fresh memory in under the first records. -1 if the
- * memory or the pool's cap ran out (the segments made so far stay).
+ * mapped and zeroed instead of faulting fresh memory in under the first records. At most the
+ * pool's cap; -1 if the memory ran out (the segments made so far stay).
  */
 int hl_segpool_reserve(struct hl_segpool *p, size_t bytes);
 /* the pool lock (for statistics readers) */
