@@ -48,6 +48,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -973,6 +974,7 @@ int cmd_boot(int argc, char **argv)
 	printf("boot: %s -M virt,virtualization=on -cpu max -smp %s -m %s -accel %s -kernel %s\n", qemu, smpbuf, membuf,
 	       accel, image);
 	fflush(stdout);
+	pid_t parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		perror("hyplog boot: fork");
@@ -1001,6 +1003,11 @@ int cmd_boot(int argc, char **argv)
 		close(pfd[0]);
 		close(pfd[1]);
 		setpgid(0, 0);
+		/* QEMU runs in a group of its own (a terminal's ^C is ours to handle), so a
+		 * timeout that kills us (meson, timeout(1): SIGKILL to our group) would leave it
+		 * running, orphaned, a CPU busy for ever: it dies with us instead */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
 		execvp(qemu, args);
 		fprintf(stderr, "hyplog boot: cannot run %s: %s\n", qemu, strerror(errno));
 		_exit(127);

@@ -137,5 +137,30 @@ then
 	done
 fi
 
+# ---- a boot killed from outside (meson's or timeout(1)'s SIGKILL) takes its QEMU with it:
+# QEMU runs in a process group of its own, and an orphaned one kept a core busy for ever
+n=$((n + 1))
+printf '#!/bin/sh\necho $$ > "%s/qemu.pid"\nexec sleep 300\n' "$T" >"$T/fake-qemu"
+chmod +x "$T/fake-qemu"
+printf 'not an image' >"$T/img.elf"
+"$H" boot --quiet --qemu "$T/fake-qemu" --image "$T/img.elf" --log "$T/boot.log" --timeout 60 \
+	>/dev/null 2>&1 </dev/null &
+bpid=$!
+for _ in $(seq 50); do [[ -s "$T/qemu.pid" ]] && break; sleep 0.1; done
+qpid=$(cat "$T/qemu.pid" 2>/dev/null)
+kill -9 "$bpid" 2>/dev/null
+wait "$bpid" 2>/dev/null
+for _ in $(seq 30); do [[ -n "$qpid" ]] && kill -0 "$qpid" 2>/dev/null || break; sleep 0.1; done
+if [[ -z "$qpid" ]]; then
+	echo "FAIL: hyplog boot --qemu FAKE never started the fake QEMU"
+	fails=$((fails + 1))
+elif kill -0 "$qpid" 2>/dev/null; then
+	echo "FAIL: hyplog boot killed by SIGKILL left its QEMU (pid $qpid) running"
+	kill -9 "$qpid" 2>/dev/null
+	fails=$((fails + 1))
+else
+	echo "ok:   hyplog boot killed by SIGKILL takes its QEMU with it"
+fi
+
 echo "test_cli: $((n - fails))/$n cases passed, $fails failed"
 [[ $fails -eq 0 ]]
