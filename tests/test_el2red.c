@@ -114,3 +114,32 @@ Test(el2red, guest_hvc_with_host_call_numbers_is_no_hypercall)
 	for (unsigned k = 0; k < NH; k++)
 		cr_assert_eq(H_X0[k], H_FNS[k], "x0 unchanged: %#llx", (unsigned long long)H_X0[k]);
 }
+
+/* a 16-bit T32 WFI from a guest's AArch32 EL0 (ESR_EL2.IL = 0): the next run resumes 2 bytes
+ * on, not 4 (the old KCore's fixed +4 skipped half of the guest's next instruction) */
+static uint64_t W_PC, W_NEXT;
+static unsigned g_wfi16(void *arg, uint64_t *x)
+{
+	(void)arg;
+	(void)x;
+	if (G_N++ == 0) {
+		W_PC = arch_read_sysreg(SR_ELR_EL2);
+		return gtrap(W_PC, (uint64_t)EC_WFX << ESR_EC_SHIFT, 0);   /* IL = 0 */
+	}
+	W_NEXT = arch_read_sysreg(SR_ELR_EL2);
+	x[0] = SYSTEM_OFF;
+	return gtrap(W_NEXT + 4, esr_make(EC_HVC64, 0), 0);
+}
+
+Test(el2red, a_16_bit_trapped_instruction_is_skipped_by_2)
+{
+	uint32_t vmid = boot_vm();
+
+	G_N = 0;
+	hosted_set_guest_runner(g_wfi16, NULL);
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_TRAP);   /* the WFx exit */
+	cr_assert_eq(hvc(HVC_VCPU_RUN, vmid, 0, 0, 0, 0), EXIT_TRAP);   /* resumed, powers off */
+	cr_assert_eq(G_N, 2);
+	cr_assert_eq(W_NEXT, W_PC + 2, "resumed at %#llx, the WFI was at %#llx", (unsigned long long)W_NEXT,
+		     (unsigned long long)W_PC);
+}
