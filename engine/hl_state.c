@@ -412,7 +412,7 @@ unsigned hl_refine_route(const struct hl_refine *r, unsigned parent, uint64_t of
 {
 	uint64_t size = hl_obj_image_size(parent);
 	const struct hl_route *rt;
-	unsigned lo = 0, n;
+	unsigned lo = 0, hi;
 
 	if (off >= size)
 		return HL_INVALID;
@@ -422,12 +422,14 @@ unsigned hl_refine_route(const struct hl_refine *r, unsigned parent, uint64_t of
 		return parent;
 	}
 	rt = &r->routes[r->parent[parent].first];
-	/* the last route starting at or below off (route 0 if none): a branch-free search
-	 * (conditional moves; every write to a sharded object routes, issue 11 log cost) */
-	for (n = r->parent[parent].n; n > 1;) {
-		unsigned half = n / 2;
-		lo = rt[lo + half].off <= off ? lo + half : lo;
-		n -= half;
+	hi = r->parent[parent].n;
+	/* the last route starting at or below off */
+	while (hi - lo > 1) {
+		unsigned mid = (lo + hi) / 2;
+		if (rt[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
 	}
 	if (rt[lo].off <= off && off < rt[lo].off + rt[lo].len) {
 		*local = rt[lo].local + (off - rt[lo].off);
