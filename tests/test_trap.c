@@ -238,7 +238,7 @@ struct gscript {
 	unsigned n;          /* guest entries so far */
 	gstep_fn fn;
 	struct gobs obs[64];
-	uint64_t arg[8];
+	uint64_t arg[16];
 };
 static struct gscript G;
 
@@ -1493,7 +1493,8 @@ Test(trap, host_cannot_set_a_guests_fpsimd_registers)
  * and the virtual timer CNTV_CVAL_EL0, CNTV_CTL_EL0 */
 #define SYS_N (SR_CNTV_CTL_EL0 - SR_SCTLR_EL1 + 1)
 _Static_assert(SR_VDISR_EL2 > SR_SCTLR_EL1 && SR_TPIDR2_EL0 > SR_SCTLR_EL1 && SR_TPIDR2_EL0 < SR_CNTV_CTL_EL0 &&
-	       SR_VDISR_EL2 < SR_CNTV_CTL_EL0, "the registers a guest writes without a trap are in the tested range");
+	       SR_VDISR_EL2 < SR_CNTV_CTL_EL0 && SR_APIAKEYLO_EL1 > SR_SCTLR_EL1 && SR_APGAKEYHI_EL1 < SR_CNTV_CTL_EL0 &&
+	       SR_APGAKEYHI_EL1 - SR_APIAKEYLO_EL1 == 9, "the registers a guest writes without a trap are in the tested range");
 
 struct sys_seen {
 	uint64_t el1[SYS_N];
@@ -1738,45 +1739,113 @@ Test(trap, guest_refused_registers_read_as_zero_and_ignore_writes)
 	cr_assert_eq(K->cpu[0].traps[KC_T_SYS64], 2 * N_PROBE);
 }
 
-/* a PAuth instruction trapped by HCR_EL2.API = 0 (EC 0x09) is UNDEFINED for the guest, as
- * on a CPU without PAuth: KCore takes the exception to the guest's EL1 (ESR_EL1 EC 0,
- * ELR_EL1 = the instruction, SPSR_EL1 = its PSTATE, PC = VBAR_EL1 + 0x200 from EL1h) without
- * a host exit. Before the fix the exit went to the host and the guest re-ran the
- * instruction, trapping again at every VCPU_RUN */
+/* PAuth (FEAT_PAuth, the hosted CPU model's default as QEMU's -cpu max): the ID registers
+ * advertise it, so a guest runs with HCR_EL2.API = APK = 1 and its own keys: its PAuth
+ * instructions execute (the model: a PAuth instruction traps, EC 0x09, only with API clear,
+ * as the hardware) and its keys survive its exits, while the host, which set its own keys
+ * before VCPU_RUN, finds them again after it. Before the fix the guest ran with API = APK = 0:
+ * its first PACIASP was UNDEFINED (a Linux guest died), and the keys were not switched */
 #define PAC_VBAR 0x80004000ull
+#define PAC_GUEST(i) (0x9AC6000000000000ull | (uint64_t)(i))
+#define PAC_HOST(i)  (0x9AC4000000000000ull | (uint64_t)(i))
+#define PAC_KEYS 10
 static unsigned s_pac(struct gscript *g, uint64_t *x, uint64_t pc)
 {
 	(void)x;
+	if (g->n == 0) {
+		arch_write_sysreg(SR_VBAR_EL1, PAC_VBAR);
+		for (unsigned i = 0; i < PAC_KEYS; i++)
+			arch_write_sysreg((enum arch_sysreg)(SR_APIAKEYLO_EL1 + i), PAC_GUEST(i));
+	}
+	if (g->n < 4) {
+		/* what the guest finds in its keys at this entry */
+		for (unsigned i = 0; i < PAC_KEYS; i++)
+			if (arch_read_sysreg((enum arch_sysreg)(SR_APIAKEYLO_EL1 + i)) == PAC_GUEST(i))
+				g->arg[g->n]++;
+		g->arg[4 + g->n] = arch_read_sysreg(SR_HCR_EL2);
+	}
 	switch (g->n) {
 	case 0:
-		arch_write_sysreg(SR_VBAR_EL1, PAC_VBAR);
-		g->arg[0] = pc;
-		return gtrap(pc, esr_make(EC_PAC, 0), 0);   /* pacia x1, x2 with EnIA set */
+	case 2:
+		/* pacia x1, x2 with EnIA set: traps only with HCR_EL2.API = 0 */
+		if (!(arch_read_sysreg(SR_HCR_EL2) & HCR_API)) {
+			g->arg[8] = pc;
+			return gtrap(pc, esr_make(EC_PAC, 0), 0);
+		}
+		return g_irq(pc + 4);   /* executed: the next instruction, then an interrupt */
 	case 1:
-		g->arg[1] = arch_read_sysreg(SR_SPSR_EL2);
-		g->arg[2] = arch_read_sysreg(SR_ESR_EL1);
-		g->arg[3] = arch_read_sysreg(SR_ELR_EL1);
-		g->arg[4] = arch_read_sysreg(SR_SPSR_EL1);
+	case 3:
+		g->arg[9] = arch_read_sysreg(SR_SPSR_EL2);
+		g->arg[10] = arch_read_sysreg(SR_ESR_EL1);
+		g->arg[11] = arch_read_sysreg(SR_ELR_EL1);
+		g->arg[12] = arch_read_sysreg(SR_SPSR_EL1);
 		return g_irq(pc);
 	default:
 		return g_irq(pc);
 	}
 }
 
-Test(trap, guest_pauth_instruction_is_undefined)
+static void pac_host_set(unsigned k)
+{
+	for (unsigned i = 0; i < PAC_KEYS; i++)
+		arch_write_sysreg((enum arch_sysreg)(SR_APIAKEYLO_EL1 + i), PAC_HOST(16 * k + i));
+}
+
+static void pac_host_check(unsigned k)
+{
+	for (unsigned i = 0; i < PAC_KEYS; i++) {
+		enum arch_sysreg sr = (enum arch_sysreg)(SR_APIAKEYLO_EL1 + i);
+		cr_assert_eq(arch_read_sysreg(sr), PAC_HOST(16 * k + i), "run %u: the host's %s is %#llx", k,
+			     arch_sysreg_name(sr), (unsigned long long)arch_read_sysreg(sr));
+	}
+}
+
+Test(trap, guest_pauth_runs_with_its_own_keys)
 {
 	struct vm vm;
 
 	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
+	cr_assert(K->host_hcr & HCR_API && K->host_hcr & HCR_APK, "the host uses its keys without a trap");
+	script(s_pac);
+	for (unsigned k = 0; k < 2; k++) {
+		pac_host_set(k);
+		cr_assert_eq(run(&vm, 0), EXIT_IRQ, "run %u", k);
+		pac_host_check(k);   /* the guest's keys never reach the host; its own are back */
+	}
+	cr_assert_eq(G.n, 2, "no PAC trap: one guest entry per run (entries: %u)", G.n);
+	cr_assert_eq(G.obs[1].pc, G.obs[0].pc + 4, "the PAuth instruction executed, no UNDEFINED");
+	cr_assert_eq(G.arg[0], PAC_KEYS, "the guest set its keys at its first entry");
+	cr_assert_eq(G.arg[1], PAC_KEYS, "the guest's keys survive its exit and the host's run (%llu of 10)",
+		     (unsigned long long)G.arg[1]);
+	for (unsigned n = 0; n < 2; n++)
+		cr_assert_eq(G.arg[4 + n] & (HCR_API | HCR_APK), HCR_API | HCR_APK, "entry %u: HCR_EL2 %#llx", n,
+			     (unsigned long long)G.arg[4 + n]);
+	for (unsigned i = 0; i < PAC_KEYS; i++)
+		cr_assert_eq(K->shadow[vm.vmid][0].sys[SR_APIAKEYLO_EL1 + i - SR_EL1_FIRST], PAC_GUEST(i),
+			     "save_vm keeps the guest's key %u", i);
+}
+
+/* on a CPU without PAuth (the hosted model with hosted_set_pauth(false)) the guest runs with
+ * API = APK = 0, no key is touched, and a trapped PAuth instruction (EC 0x09) is UNDEFINED for
+ * the guest: KCore takes the exception to the guest's EL1 (ESR_EL1 EC 0, ELR_EL1 = the
+ * instruction, SPSR_EL1 = its PSTATE, PC = VBAR_EL1 + 0x200 from EL1h) without a host exit */
+Test(trap, guest_pauth_instruction_is_undefined_without_pauth)
+{
+	struct vm vm;
+
+	hosted_set_pauth(false);
+	boot_vm(&vm, META_PFN, VCPU_PFN, BLOCK_PFN);
 	script(s_pac);
 	cr_assert_eq(run(&vm, 0), EXIT_IRQ);
 	cr_assert_eq(G.n, 2, "the PAC trap is handled inside KCore (entries: %u)", G.n);
+	cr_assert_eq(G.arg[4] & (HCR_API | HCR_APK), 0, "no PAuth: API/APK clear");
+	cr_assert_eq(G.arg[0], 0, "no PAuth: the key registers read 0");
 	cr_assert_eq(G.obs[1].pc, PAC_VBAR + 0x200, "the guest resumes at %#llx, not its sync vector",
 		     (unsigned long long)G.obs[1].pc);
-	cr_assert_eq(G.arg[1], PSTATE_FAULT_BITS_64, "EL1h, DAIF masked");
-	cr_assert_eq(G.arg[2], esr_make(EC_UNKNOWN, 0), "ESR_EL1 %#llx", (unsigned long long)G.arg[2]);
-	cr_assert_eq(G.arg[3], G.arg[0], "ELR_EL1: the PAC instruction");
-	cr_assert_eq(G.arg[4], PSTATE_FAULT_BITS_64, "SPSR_EL1: the guest's PSTATE at the PAC");
+	cr_assert_eq(G.arg[9], PSTATE_FAULT_BITS_64, "EL1h, DAIF masked");
+	cr_assert_eq(G.arg[10], esr_make(EC_UNKNOWN, 0), "ESR_EL1 %#llx", (unsigned long long)G.arg[10]);
+	cr_assert_eq(G.arg[11], G.arg[8], "ELR_EL1: the PAC instruction");
+	cr_assert_eq(G.arg[12], PSTATE_FAULT_BITS_64, "SPSR_EL1: the guest's PSTATE at the PAC");
 }
 
 Test(trap, vcpu_run_exit_cycle)
@@ -1810,7 +1879,7 @@ Test(trap, vcpu_run_exit_cycle)
 	cr_assert_eq(xi.dirty, 0);
 	cr_assert_eq(K->shadow[vm.vmid][0].flags & FSC_PENDING, FSC_PENDING);
 	cr_assert_eq(arch_read_sysreg(SR_VTTBR_EL2), hl_pt_root_pa_of(E, HL_HOSTVISOR), "host VTTBR not restored");
-	cr_assert_eq(arch_read_sysreg(SR_HCR_EL2), HCR_HOST_NVHE_FLAGS);
+	cr_assert_eq(arch_read_sysreg(SR_HCR_EL2), HCR_HOST_NVHE_FLAGS | HCR_API | HCR_APK);   /* the host keeps its PAuth keys usable */
 	cr_assert_eq(arch_read_sysreg(SR_TPIDR_EL2), 0);
 	cr_assert_eq(K->cpu[0].cur_vmid, HL_HOSTVISOR);
 	cr_assert_eq(s2p(pfn).owner, HL_HOSTVISOR, "mapped before the host answered");

@@ -34,6 +34,13 @@ enum arch_sysreg {
 	 * SCTLR_EL1.EnTP2) with no EL2 trap but FEAT_FGT's HFGxTR_EL2.nTPIDR2_EL0 (CPTR_EL2.TSM
 	 * does not cover it), so it is switched. EL2 without FEAT_SME: reads 0, writes ignored */
 	SR_TPIDR2_EL0,
+	/* the PAuth keys (FEAT_PAuth): a guest runs with HCR_EL2.API = APK = 1 (its PAuth
+	 * instructions and key accesses do not trap), so the host's and each vCPU's keys are
+	 * switched, as KVM does. EL2 without PAuth (arch_has_pauth false): reads 0, writes
+	 * ignored, the registers are never accessed */
+	SR_APIAKEYLO_EL1, SR_APIAKEYHI_EL1, SR_APIBKEYLO_EL1, SR_APIBKEYHI_EL1,
+	SR_APDAKEYLO_EL1, SR_APDAKEYHI_EL1, SR_APDBKEYLO_EL1, SR_APDBKEYHI_EL1,
+	SR_APGAKEYLO_EL1, SR_APGAKEYHI_EL1,
 	/* the EL1 virtual timer: CVAL before CTL, so a restore never enables a timer with the
 	 * previous owner's compare value */
 	SR_CNTV_CVAL_EL0, SR_CNTV_CTL_EL0,
@@ -65,6 +72,9 @@ void arch_fpsimd_save(struct arch_fpsimd *s);
 void arch_fpsimd_restore(const struct arch_fpsimd *s);
 
 uint64_t arch_read_sysreg(enum arch_sysreg r);
+/* the CPU implements PAuth (EL2: ID_AA64ISAR1_EL1 APA/API/GPA/GPI or ID_AA64ISAR2_EL1
+ * APA3/GPA3 non-zero; hosted: the CPU model, hosted_set_pauth) */
+bool arch_has_pauth(void);
 void arch_write_sysreg(enum arch_sysreg r, uint64_t v);
 const char *arch_sysreg_name(enum arch_sysreg r);
 

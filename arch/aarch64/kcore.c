@@ -37,7 +37,9 @@ struct kcore *kcore_new(struct hl_engine *e)
 	memset(k, 0, sizeof(*k));
 	k->e = e;
 	k->ncpus = e->cfg.ncpus;
-	k->host_hcr = HCR_HOST_NVHE_FLAGS;
+	/* the host uses its PAuth keys without a trap, as KVM's nVHE host (HCR_API | HCR_APK):
+	 * they are switched with every guest's (vcpu.c's table) */
+	k->host_hcr = HCR_HOST_NVHE_FLAGS | (arch_has_pauth() ? HCR_API | HCR_APK : 0);
 	k->cpu = aligned_alloc(64, sizeof(struct kcore_cpu) * (k->ncpus + 1));
 	if (!k->cpu) {
 		free(k);

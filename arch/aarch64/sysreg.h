@@ -83,6 +83,8 @@ static inline uint64_t ipa_to_hpfar(uint64_t ipa)
 #define HCR_TSW (1ull << 22)
 #define HCR_TVM (1ull << 26)
 #define HCR_RW (1ull << 31)
+#define HCR_APK (1ull << 40)   /* PAuth key registers do not trap (FEAT_PAuth) */
+#define HCR_API (1ull << 41)   /* PAuth instructions do not trap */
 #define HCR_HOST_NVHE_FLAGS (HCR_RW | HCR_VM | HCR_SWIO)
 #define HCR_HYPSEC_VM_FLAGS (HCR_TSC | HCR_TSW | HCR_TWE | HCR_TWI | HCR_VM | HCR_AMO | HCR_IMO | \
 			     HCR_FMO | HCR_SWIO | HCR_TACR | HCR_RW | HCR_TVM)

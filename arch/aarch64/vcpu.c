@@ -26,7 +26,7 @@
  * each item is either SWITCHED (the host's values saved by save_host and loaded back by
  * restore_host, the vCPU's kept in shadow_ctxt and loaded by restore_vm) or TRAPPED (the
  * guest's accesses trap to EL2 and KCore refuses them without a host exit: a read gives 0,
- * a write is dropped, the PC moves on; PAuth instructions get an UNDEFINED exception).
+ * a write is dropped, the PC moves on).
  *
  *   register(s)                                   decision  how
  *   SCTLR TTBR0/1 TCR MAIR AMAIR VBAR CONTEXTIDR  switched  SR_EL1_FIRST..SR_EL1_LAST
@@ -62,13 +62,20 @@
  *                                                           (the host's counters never count
  *                                                           guest events), the host's PMCR back
  *                                                           in restore_host
- *   PAuth keys APIA/APIB/APDA/APDB/APGA lo/hi     TRAPPED   HCR_EL2.APK = 0: RAZ/WI, so no
- *                                                           switch is needed (the host's keys
- *                                                           are neither read nor used by guests)
- *   PAuth instructions (PACIA, AUTIA, ...)        TRAPPED   HCR_EL2.API = 0 (EC 0x09): KCore
- *                                                           injects UNDEFINED, as a CPU without
- *                                                           PAuth (KVM does the same for a VM
- *                                                           without PAuth)
+ *   PAuth keys APIA/APIB/APDA/APDB/APGA lo/hi     switched  SR_AP*KEY*_EL1 in the set, and the
+ *   (FEAT_PAuth, on in QEMU's -cpu max)                     guest runs with HCR_EL2.API = APK = 1
+ *                                                           (its PACIA/AUTIA/PACGA... and key
+ *                                                           MSR/MRS execute without a trap), as
+ *                                                           KVM: the ID registers advertise
+ *                                                           PAuth (no HCR_EL2.TID3), so a Linux
+ *                                                           guest uses it; it used to get
+ *                                                           UNDEFINED at its first PACIASP. The
+ *                                                           host runs with API/APK too (kcore.c)
+ *   the same on a CPU without PAuth               absent    API/APK stay clear, the key
+ *                                                           registers are never accessed
+ *                                                           (arch_has_pauth); a trapped PAuth
+ *                                                           instruction (EC 0x09), which such a
+ *                                                           CPU cannot raise, gets UNDEFINED
  *   ESR/FAR/HPFAR_EL2 (the exit syndrome)         filtered  prep_exit_vm: none at an interrupt
  *                                                           exit (stale: another VM's), FAR's
  *                                                           page offset only (not the guest VA)
@@ -83,6 +90,11 @@
  *                                                           ICH_AP*R, ICH_LR<n>
  * The physical timer stays the host's (and is unusable by guests); the host's virtual timer
  * is not armed while a guest runs, so the host gets the CPU back at the guest's next exit.
+ * Known limit (no vGIC): a guest's virtual timer interrupt is never delivered to it; a guest
+ * that leaves CNTV_CTL_EL0 enabled, unmasked and expired makes PPI 27 pending again at every
+ * entry (HCR_EL2.IMO: an IRQ exit), so each VCPU_RUN ends in an IRQ exit before the guest
+ * progresses, a livelock of that vCPU (the host gets the CPU back each time) until a timer
+ * injection design masks it while pending, as KVM's arch timer emulation does.
  */
 #include <stddef.h>
 #include <string.h>
@@ -139,8 +151,11 @@ void kc_restore_vm_el2(struct kcore *k, unsigned cpu, uint32_t vmid, struct shad
 	uint64_t hcr = HCR_HYPSEC_VM_FLAGS | (sh->hcr & (HCR_VI | HCR_VF));
 	const struct kcore_cpu *kc = &k->cpu[cpu];
 
+	if (arch_has_pauth())
+		hcr |= HCR_API | HCR_APK;   /* the guest's own keys are loaded below (table above) */
+
 	arch_write_sysreg(SR_VTTBR_EL2, hl_pt_root_pa_of(k->e, vmid) | ((uint64_t)vmid << VTTBR_VMID_SHIFT));
-	arch_write_sysreg(SR_HCR_EL2, hcr);   /* API/APK/ATA clear: PAuth and MTE trap (table above) */
+	arch_write_sysreg(SR_HCR_EL2, hcr);   /* ATA clear: MTE traps (table above) */
 	/* activate traps (the table above): debug and PMU registers, the physical timer; the
 	 * host's PMU counters stop (PMCR_EL0.E) until restore_host */
 	arch_write_sysreg(SR_MDCR_EL2, (kc->host_mdcr & MDCR_HPMN_MASK) | MDCR_GUEST_TRAPS);
@@ -326,7 +341,7 @@ enum exit_action { EXIT_RESUME, EXIT_TO_HOST, EXIT_HALTED };
  *   op0 = 3, op1 = 0, CRn = 9, CRm = 14        PMU EL1 (PMINTENSET/CLR, PMMIR)
  *   op0 = 3, op1 = 3, CRn = 14, CRm = 8..15    PMEVCNTR<n>, PMEVTYPER<n>, PMCCFILTR
  *   op0 = 3, op1 = 3, CRn = 14, CRm = 2        CNTP_TVAL/CTL/CVAL (CNTHCTL_EL2.EL1PCEN = 0)
- *   op0 = 3, op1 = 0, CRn = 2, CRm = 1..3      PAuth keys (HCR_EL2.APK = 0)
+ *   op0 = 3, op1 = 0, CRn = 2, CRm = 1..3      PAuth keys (never trap: APK = 1 with PAuth)
  *   op0 = 3, op1 = 0 or 3, CRn = 13, CRm = 0, op2 = 7   SCXTNUM_EL1/EL0 (HCR_EL2.EnSCXT = 0)
  */
 static bool sys64_refused(uint64_t esr)
@@ -390,6 +405,7 @@ static enum exit_action core_handle_pvops(struct kcore *k, unsigned cpu, uint32_
  *   trapped MSR/MRS (0x18)  the trapped instruction skips it (+4) after emulating
  *   trapped SMC (0x17)      the trapped instruction skips it (+4), x0 = NOT_SUPPORTED
  *   PAuth insn (0x09)       the trapped instruction UNDEFINED: guest's VBAR_EL1 + offset
+ *                           (only without PAuth: with it API = 1, nothing traps)
  *   WFx (0x01), BRK (0x3C)  the instruction         DIRTY_PC_FLAG: +4 on the next run
  *   data abort, MMIO        the instruction         DIRTY_PC_FLAG: +4 once the host emulated
  *   (DIRTY_PC_FLAG's +4 is +2 for a 16-bit T32 instruction, ESR_EL2.IL = 0: AArch32 EL0)

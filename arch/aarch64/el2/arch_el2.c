@@ -57,6 +57,16 @@ static const char *const names[SR__COUNT] = {
 	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
 	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0", [SR_VDISR_EL2] = "VDISR_EL2",
 	[SR_TPIDR2_EL0] = "TPIDR2_EL0",
+	[SR_APIAKEYLO_EL1] = "APIAKEYLO_EL1",
+	[SR_APIAKEYHI_EL1] = "APIAKEYHI_EL1",
+	[SR_APIBKEYLO_EL1] = "APIBKEYLO_EL1",
+	[SR_APIBKEYHI_EL1] = "APIBKEYHI_EL1",
+	[SR_APDAKEYLO_EL1] = "APDAKEYLO_EL1",
+	[SR_APDAKEYHI_EL1] = "APDAKEYHI_EL1",
+	[SR_APDBKEYLO_EL1] = "APDBKEYLO_EL1",
+	[SR_APDBKEYHI_EL1] = "APDBKEYHI_EL1",
+	[SR_APGAKEYLO_EL1] = "APGAKEYLO_EL1",
+	[SR_APGAKEYHI_EL1] = "APGAKEYHI_EL1",
 };
 
 /* one case per register: mrs/msr take the register name as an immediate */
@@ -94,6 +104,29 @@ static inline bool has_sme(void)
 	return ((read_sysreg(id_aa64pfr1_el1) >> 24) & 0xF) != 0;
 }
 
+/* FEAT_PAuth: ID_AA64ISAR1_EL1 APA [7:4], API [11:8], GPA [27:24], GPI [31:28] or
+ * ID_AA64ISAR2_EL1 (S3_0_C0_C6_2, RAZ before Armv8.7) APA3 [15:12], GPA3 [11:8]. Without it
+ * the key registers are UNDEFINED: never accessed (vcpu.c keeps HCR_EL2.API/APK clear) */
+bool arch_has_pauth(void)
+{
+	uint64_t isar1 = read_sysreg(id_aa64isar1_el1), isar2 = read_sysreg(S3_0_C0_C6_2);
+
+	return (isar1 & 0xF0000FF0ull) != 0 || (isar2 & 0xFF00ull) != 0;
+}
+
+/* the PAuth key registers: one case each (mrs/msr take the name as an immediate) */
+#define PAUTH_KEYS(X) \
+	X(SR_APIAKEYLO_EL1, S3_0_C2_C1_0) \
+	X(SR_APIAKEYHI_EL1, S3_0_C2_C1_1) \
+	X(SR_APIBKEYLO_EL1, S3_0_C2_C1_2) \
+	X(SR_APIBKEYHI_EL1, S3_0_C2_C1_3) \
+	X(SR_APDAKEYLO_EL1, S3_0_C2_C2_0) \
+	X(SR_APDAKEYHI_EL1, S3_0_C2_C2_1) \
+	X(SR_APDBKEYLO_EL1, S3_0_C2_C2_2) \
+	X(SR_APDBKEYHI_EL1, S3_0_C2_C2_3) \
+	X(SR_APGAKEYLO_EL1, S3_0_C2_C3_0) \
+	X(SR_APGAKEYHI_EL1, S3_0_C2_C3_1)
+
 uint64_t arch_read_sysreg(enum arch_sysreg r)
 {
 	switch (r) {
@@ -103,6 +136,9 @@ uint64_t arch_read_sysreg(enum arch_sysreg r)
 		return has_ras() ? read_sysreg(S3_4_C12_C1_1) : 0;
 	case SR_TPIDR2_EL0:
 		return has_sme() ? read_sysreg(S3_3_C13_C0_5) : 0;
+#define X(id, reg) case id: return arch_has_pauth() ? read_sysreg(reg) : 0;
+	PAUTH_KEYS(X)
+#undef X
 #define X(id, reg) case id: return read_sysreg(reg);
 	SYSREGS(X)
 #undef X
@@ -125,6 +161,9 @@ void arch_write_sysreg(enum arch_sysreg r, uint64_t v)
 		if (has_sme())
 			write_sysreg(v, S3_3_C13_C0_5);
 		break;
+#define X(id, reg) case id: if (arch_has_pauth()) write_sysreg(v, reg); break;
+	PAUTH_KEYS(X)
+#undef X
 #define X(id, reg) case id: write_sysreg(v, reg); break;
 	SYSREGS(X)
 #undef X

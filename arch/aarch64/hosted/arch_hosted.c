@@ -32,15 +32,41 @@ static const char *const names[SR__COUNT] = {
 	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
 	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0", [SR_VDISR_EL2] = "VDISR_EL2",
 	[SR_TPIDR2_EL0] = "TPIDR2_EL0",
+	[SR_APIAKEYLO_EL1] = "APIAKEYLO_EL1",
+	[SR_APIAKEYHI_EL1] = "APIAKEYHI_EL1",
+	[SR_APIBKEYLO_EL1] = "APIBKEYLO_EL1",
+	[SR_APIBKEYHI_EL1] = "APIBKEYHI_EL1",
+	[SR_APDAKEYLO_EL1] = "APDAKEYLO_EL1",
+	[SR_APDAKEYHI_EL1] = "APDAKEYHI_EL1",
+	[SR_APDBKEYLO_EL1] = "APDBKEYLO_EL1",
+	[SR_APDBKEYHI_EL1] = "APDBKEYHI_EL1",
+	[SR_APGAKEYLO_EL1] = "APGAKEYLO_EL1",
+	[SR_APGAKEYHI_EL1] = "APGAKEYHI_EL1",
 };
+
+/* the CPU model: PAuth implemented (as QEMU's -cpu max) unless a test says otherwise; without
+ * it the key registers read 0 and ignore writes, as arch_el2.c never touches them */
+static bool cpu_pauth = true;
+
+void hosted_set_pauth(bool on) { cpu_pauth = on; }
+bool arch_has_pauth(void) { return cpu_pauth; }
+
+static bool is_pauth_key(enum arch_sysreg r)
+{
+	return r >= SR_APIAKEYLO_EL1 && r <= SR_APGAKEYHI_EL1;
+}
 
 uint64_t arch_read_sysreg(enum arch_sysreg r)
 {
+	if (is_pauth_key(r) && !cpu_pauth)
+		return 0;
 	return r < SR__COUNT ? sysregs[r] : 0;
 }
 
 void arch_write_sysreg(enum arch_sysreg r, uint64_t v)
 {
+	if (is_pauth_key(r) && !cpu_pauth)
+		return;
 	if (r < SR__COUNT)
 		sysregs[r] = v;
 }

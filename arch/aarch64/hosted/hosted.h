@@ -2,6 +2,7 @@
 #ifndef HL_HOSTED_H
 #define HL_HOSTED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch.h"
@@ -13,6 +14,9 @@ void hosted_cpu_init(unsigned id);
  * (tests, hostile.c) read and write as q0..q31/FPSR/FPCR; KCore reaches it only through
  * arch_fpsimd_save/restore, as at EL2 */
 struct arch_fpsimd *hosted_fpsimd(void);
+
+/* the CPU model implements PAuth (default true, as QEMU's -cpu max): arch_has_pauth() */
+void hosted_set_pauth(bool on);
 
 /* runs the current guest (identified by VTTBR_EL2 / VMPIDR_EL2) until it traps */
 typedef unsigned (*hosted_guest_fn)(void *arg, uint64_t *gprs);

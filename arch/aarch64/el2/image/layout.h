@@ -63,16 +63,21 @@
 /* system-register switch check (guest.S, host.c; vcpu.c's table): the guest's secrets
  * GUEST_SYS_SECRET + k in TPIDR_EL0, TPIDRRO_EL0, TPIDR_EL1, SP_EL0, ELR_EL1, CNTV_CVAL_EL0
  * (k = 0..5) with CNTV_CTL_EL0 = 3 (on, masked); the host's HOST_SYS_VALUE + 16 * cpu + k
- * with CNTV_CTL_EL0 = 2 (off, masked) around each VCPU_RUN. SYS_SWITCHED registers in all */
+ * with CNTV_CTL_EL0 = 2 (off, masked) around each VCPU_RUN; the same with k = 6, 7 in the PAuth
+ * keys APIAKEYLO_EL1, APGAKEYLO_EL1 (a guest runs with HCR_EL2.API = APK = 1 and its own keys)
+ * and k = 8 in TPIDR2_EL0 (FEAT_SME); a register the CPU lacks counts as kept for the guest
+ * and is left out of the host's count (host_sys_absent). SYS_SWITCHED registers in all */
 #define GUEST_SYS_SECRET  0x5EC25E5000000000
 #define HOST_SYS_VALUE    0x40575E5000000000
-#define SYS_SWITCHED      7
+#define SYS_SWITCHED      10
 /* and DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO, FEAT_RAS): 0 at the guest's start whatever VM
  * ran on the CPU before, GUEST_DISR_SECRET (A | DFSC 0x11) to its end: the guest reports
- * SYS_SWITCHED + 2 (without FEAT_RAS it counts both) */
+ * SYS_SWITCHED + 2 (without FEAT_RAS it counts both); + 1: a PACGA with the guest's APGA
+ * key at its start gives the same PAC at its end (the instruction runs without a trap and
+ * the key survived every exit; counted without PAuth) */
 #define GUEST_DISR_SECRET 0x80000011
-#define SYS_GUEST_KEPT    (SYS_SWITCHED + 2)
-#define SYS_REFUSED       4   /* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1 */
+#define SYS_GUEST_KEPT    (SYS_SWITCHED + 3)
+#define SYS_REFUSED       3   /* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0 */
 /* el2red (guest.S 6e): the guest's SMCs KCore answers NOT_SUPPORTED, and its HVCs with the
  * host's call numbers that come back unanswered (x0 unchanged) */
 #define GUEST_SMC_CALLS   6

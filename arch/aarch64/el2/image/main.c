@@ -964,7 +964,7 @@ static void boot_cpu0(void)
 	 * without TSC, so the host's SMCs went straight to QEMU's PSCI firmware, whose CPU_ON
 	 * starts the target CPU at EL2 (the highest EL): a host that powered one of its CPUs
 	 * off (CPU_OFF) and on again (CPU_ON with its own entry point) ran its code at EL2 */
-	kc->host_hcr = HCR_HOST_NVHE_FLAGS | HCR_TSC;
+	kc->host_hcr |= HCR_TSC;   /* kcore_new's flags (API/APK with PAuth) + TSC */
 	/* what KCore owns on this platform besides the SMMU windows (SPEC §16): its console
 	 * and its own memory never go to a VM (IOREMAP) nor to the host */
 #ifdef HL_EL2_LINUX

@@ -17,14 +17,20 @@
  * registers it can write without a trap (TPIDR_EL0, TPIDRRO_EL0, TPIDR_EL1, SP_EL0, ELR_EL1,
  * the virtual timer CNTV_CVAL_EL0/CNTV_CTL_EL0) and reports at the end (MMIO +32) how many
  * still hold its values (SYS_SWITCHED), and (MMIO +40) how many of the registers it may not
- * use read as 0 (SYS_REFUSED: DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1, which
- * the host sets / runs before every VCPU_RUN). DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO) must be
+ * use read as 0 (SYS_REFUSED: DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, which the host sets /
+ * runs before every VCPU_RUN). PAuth (a guest runs with HCR_EL2.API = APK = 1): secrets in
+ * APIAKEYLO_EL1 and APGAKEYLO_EL1 (and TPIDR2_EL0 with FEAT_SME), counted in +32's report;
+ * PACGA with the guest's key at the start and at the end must give the same PAC (x24): it
+ * executes without a trap (it was UNDEFINED, API = 0) and the key survived every exit
+ * (PACGA, not PACIA: PACIA is a NOP while SCTLR_EL1.EnIA is 0, and this guest's SCTLR_EL1
+ * writes are TVM-trapped and skipped). DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO) must be
  * 0 at the guest's start, whatever VM ran on this CPU before, and keep the guest's value
  * (both counted in +32's report, SYS_GUEST_KEPT in all).
  */
 #include "layout.h"
 
 	.text
+	.arch	armv8.3-a		/* PACGA (run only where ID_AA64ISAR1/2 say PAuth) */
 	.arch_extension	simd
 	.global	guest_start
 guest_start:
@@ -63,7 +69,30 @@ guest_start:
 	msr	cntv_cval_el0, x1
 	mov	x1, #3
 	msr	cntv_ctl_el0, x1
+	/* PAuth keys and TPIDR2_EL0: GUEST_SYS_SECRET + 6, 7, 8 where the CPU has them */
+	mov	x24, #0
+	mrs	x4, id_aa64isar1_el1	/* FEAT_PAuth: APA/API/GPA/GPI or ISAR2 APA3/GPA3 */
+	mov	x5, #0x0FF0
+	movk	x5, #0xF000, lsl #16
+	and	x4, x4, x5
+	mrs	x5, S3_0_C0_C6_2	/* ID_AA64ISAR2_EL1 */
+	and	x5, x5, #0xFF00
+	orr	x4, x4, x5
+	cbz	x4, 11f
+	add	x1, x0, #6
+	msr	S3_0_C2_C1_0, x1	/* APIAKEYLO_EL1 */
+	add	x1, x0, #7
+	msr	S3_0_C2_C3_0, x1	/* APGAKEYLO_EL1 */
 	isb
+	ldr	x2, =GUEST_IPA
+	pacga	x24, x2, x1		/* the PAC of GUEST_IPA under the guest's APGA key */
+11:
+	mrs	x4, id_aa64pfr1_el1	/* FEAT_SME: TPIDR2_EL0 */
+	ubfx	x4, x4, #24, #4
+	cbz	x4, 12f
+	add	x1, x0, #8
+	msr	S3_3_C13_C0_5, x1	/* TPIDR2_EL0 */
+12:	isb
 	/* 1. trapped sysreg writes */
 	mov	x21, #16
 1:	mrs	x0, sctlr_el1
@@ -163,11 +192,44 @@ guest_start:
 	cinc	x2, x2, eq
 	b	10f
 9:	add	x2, x2, #1
-10:	str	x2, [x1, #32]
+10:	/* PAuth: both keys still the guest's and PACGA gives the start's PAC (3 without PAuth) */
+	mrs	x4, id_aa64isar1_el1	/* FEAT_PAuth: APA/API/GPA/GPI or ISAR2 APA3/GPA3 */
+	mov	x5, #0x0FF0
+	movk	x5, #0xF000, lsl #16
+	and	x4, x4, x5
+	mrs	x5, S3_0_C0_C6_2	/* ID_AA64ISAR2_EL1 */
+	and	x5, x5, #0xFF00
+	orr	x4, x4, x5
+	cbnz	x4, 13f
+	add	x2, x2, #3
+	b	14f
+13:	ldr	x0, =(GUEST_SYS_SECRET + 6)
+	mrs	x3, S3_0_C2_C1_0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, S3_0_C2_C3_0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	ldr	x3, =GUEST_IPA
+	pacga	x3, x3, x0
+	cmp	x3, x24
+	cinc	x2, x2, eq
+14:
+	mrs	x4, id_aa64pfr1_el1	/* FEAT_SME: TPIDR2_EL0 */
+	ubfx	x4, x4, #24, #4
+	cbnz	x4, 15f
+	add	x2, x2, #1
+	b	16f
+15:	ldr	x0, =(GUEST_SYS_SECRET + 8)
+	mrs	x3, S3_3_C13_C0_5
+	cmp	x3, x0
+	cinc	x2, x2, eq
+16:	str	x2, [x1, #32]
 	/* 6d. registers a guest may not use: trapped, KCore answers 0 (RAZ) */
 	mov	x2, #0
-	.irp	reg, S2_0_C0_C0_4, S3_3_C9_C13_0, S3_3_C14_C2_2, S3_0_C2_C1_0
-	mov	x3, #1			/* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0, APIAKEYLO_EL1 */
+	.irp	reg, S2_0_C0_C0_4, S3_3_C9_C13_0, S3_3_C14_C2_2
+	mov	x3, #1			/* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0 */
 	mrs	x3, \reg
 	cmp	x3, #0
 	cinc	x2, x2, eq

@@ -70,8 +70,12 @@ host_fp_count:
  *   CNTV_CVAL_EL0 = v + 0..5, CNTV_CTL_EL0 = 2 (off, masked); and what a guest must not
  *   read: DBGBVR0_EL1 = CNTP_CVAL_EL0 = v, the PMU cycle counter running (PMCR_EL0.E,
  *   PMCNTENSET_EL0.C)
- * uint64_t host_sys_count(uint64_t v, uint64_t ctl): how many of the seven hold v + 0..5
- *   and CNTV_CTL_EL0[1:0] = ctl
+ *   and with PAuth APIAKEYLO_EL1/APGAKEYLO_EL1 = v + 6, 7, with FEAT_SME TPIDR2_EL0 = v + 8
+ *   (the host runs with HCR_EL2.API = APK = 1: its key accesses do not trap)
+ * uint64_t host_sys_count(uint64_t v, uint64_t ctl): how many of the ten hold v + 0..5
+ *   and CNTV_CTL_EL0[1:0] = ctl, and v + 6..8 (a register the CPU lacks is not counted:
+ *   host_sys_absent)
+ * uint64_t host_sys_absent(void): how many of the three the CPU lacks
  */
 	.text
 	.global	host_sys_set
@@ -97,7 +101,25 @@ host_sys_set:
 	msr	S3_3_C9_C12_0, x1
 	mov	x1, #(1 << 31)
 	msr	S3_3_C9_C12_1, x1	/* PMCNTENSET_EL0.C: the cycle counter */
-	isb
+	mrs	x4, id_aa64isar1_el1	/* FEAT_PAuth: APA/API/GPA/GPI or ISAR2 APA3/GPA3 */
+	mov	x5, #0x0FF0
+	movk	x5, #0xF000, lsl #16
+	and	x4, x4, x5
+	mrs	x5, S3_0_C0_C6_2	/* ID_AA64ISAR2_EL1 */
+	and	x5, x5, #0xFF00
+	orr	x4, x4, x5
+	cbz	x4, 1f
+	add	x1, x0, #6
+	msr	S3_0_C2_C1_0, x1	/* APIAKEYLO_EL1 */
+	add	x1, x0, #7
+	msr	S3_0_C2_C3_0, x1	/* APGAKEYLO_EL1 */
+1:
+	mrs	x4, id_aa64pfr1_el1	/* FEAT_SME: TPIDR2_EL0 */
+	ubfx	x4, x4, #24, #4
+	cbz	x4, 2f
+	add	x1, x0, #8
+	msr	S3_3_C13_C0_5, x1	/* TPIDR2_EL0 */
+2:	isb
 	ret
 	.global	host_sys_count
 host_sys_count:
@@ -128,6 +150,50 @@ host_sys_count:
 	mrs	x3, cntv_ctl_el0
 	and	x3, x3, #3
 	cmp	x3, x1
+	cinc	x2, x2, eq
+	mov	x6, x0			/* v + 5 */
+	mrs	x4, id_aa64isar1_el1	/* FEAT_PAuth: APA/API/GPA/GPI or ISAR2 APA3/GPA3 */
+	mov	x5, #0x0FF0
+	movk	x5, #0xF000, lsl #16
+	and	x4, x4, x5
+	mrs	x5, S3_0_C0_C6_2	/* ID_AA64ISAR2_EL1 */
+	and	x5, x5, #0xFF00
+	orr	x4, x4, x5
+	cbz	x4, 1f
+	add	x0, x6, #1
+	mrs	x3, S3_0_C2_C1_0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x6, #2
+	mrs	x3, S3_0_C2_C3_0
+	cmp	x3, x0
+	cinc	x2, x2, eq
+1:
+	mrs	x4, id_aa64pfr1_el1	/* FEAT_SME: TPIDR2_EL0 */
+	ubfx	x4, x4, #24, #4
+	cbz	x4, 2f
+	add	x0, x6, #3
+	mrs	x3, S3_3_C13_C0_5
+	cmp	x3, x0
+	cinc	x2, x2, eq
+2:	mov	x0, x2
+	ret
+	.global	host_sys_absent
+host_sys_absent:
+	mov	x2, #0
+	mrs	x4, id_aa64isar1_el1	/* FEAT_PAuth: APA/API/GPA/GPI or ISAR2 APA3/GPA3 */
+	mov	x5, #0x0FF0
+	movk	x5, #0xF000, lsl #16
+	and	x4, x4, x5
+	mrs	x5, S3_0_C0_C6_2	/* ID_AA64ISAR2_EL1 */
+	and	x5, x5, #0xFF00
+	orr	x4, x4, x5
+	cmp	x4, #0
+	cinc	x2, x2, eq
+	cinc	x2, x2, eq
+	mrs	x4, id_aa64pfr1_el1	/* FEAT_SME: TPIDR2_EL0 */
+	ubfx	x4, x4, #24, #4
+	cmp	x4, #0
 	cinc	x2, x2, eq
 	mov	x0, x2
 	ret
