@@ -68,7 +68,7 @@ static inline uint64_t ipa_to_hpfar(uint64_t ipa)
 	return (ipa >> 8) & HPFAR_FIPA_MASK;
 }
 
-/* HCR_EL2 (kvm_arm.h): VM = stage 2 on, SWIO, FMO/IMO/AMO, TSC, TWI/TWE, TVM... */
+/* HCR_EL2 (kvm_arm.h): VM = stage 2 on, SWIO, FMO/IMO/AMO, TSC, TWI/TWE, TACR... */
 #define HCR_VM (1ull << 0)
 #define HCR_SWIO (1ull << 1)
 #define HCR_FMO (1ull << 3)
@@ -86,8 +86,14 @@ static inline uint64_t ipa_to_hpfar(uint64_t ipa)
 #define HCR_APK (1ull << 40)   /* PAuth key registers do not trap (FEAT_PAuth) */
 #define HCR_API (1ull << 41)   /* PAuth instructions do not trap */
 #define HCR_HOST_NVHE_FLAGS (HCR_RW | HCR_VM | HCR_SWIO)
+/* Deviation from the seed's flags (README "Deviations"): no HCR_TVM. With it every guest write
+ * to SCTLR/TTBR0/1/TCR/ESR/FAR/AFSR0/1/MAIR/AMAIR/CONTEXTIDR_EL1 trapped as SYS64 and KCore's
+ * skip-only handling (REFERENCE: "EC = SYS64 => skip instruction") dropped it: a guest could
+ * never turn its MMU on. KVM sets TVM only transiently (set/way emulation); KCore needs no
+ * notice of these writes (stage 2 protects memory) and all of them are in the switched EL1
+ * set (SR_EL1_FIRST..SR_EL1_LAST), so a guest's values are its own, never the host's. */
 #define HCR_HYPSEC_VM_FLAGS (HCR_TSC | HCR_TSW | HCR_TWE | HCR_TWI | HCR_VM | HCR_AMO | HCR_IMO | \
-			     HCR_FMO | HCR_SWIO | HCR_TACR | HCR_RW | HCR_TVM)
+			     HCR_FMO | HCR_SWIO | HCR_TACR | HCR_RW)
 
 #define VTTBR_VMID_SHIFT 48
 

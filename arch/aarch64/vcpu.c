@@ -29,7 +29,11 @@
  * a write is dropped, the PC moves on).
  *
  *   register(s)                                   decision  how
- *   SCTLR TTBR0/1 TCR MAIR AMAIR VBAR CONTEXTIDR  switched  SR_EL1_FIRST..SR_EL1_LAST
+ *   SCTLR TTBR0/1 TCR MAIR AMAIR VBAR CONTEXTIDR  switched  SR_EL1_FIRST..SR_EL1_LAST; no
+ *                                                           HCR_EL2.TVM (deviation, sysreg.h):
+ *                                                           the guest writes them without a trap
+ *                                                           (a TVM-trapped, skipped write was
+ *                                                           lost: no guest MMU could turn on)
  *   ESR FAR AFSR0/1 PAR CPACR CSSELR CNTKCTL      switched    (host_sys[] / sh->sys[])
  *   ACTLR TPIDR_EL1 SP_EL1 ELR_EL1 SPSR_EL1       switched
  *   TPIDR_EL0 TPIDRRO_EL0 SP_EL0                  switched
@@ -334,8 +338,8 @@ enum exit_action { EXIT_RESUME, EXIT_TO_HOST, EXIT_HALTED };
 
 /*
  * The registers a guest may not use (the table at the top): every one traps to EL2 and is
- * refused here, without a host exit, as RAZ/WI. Other trapped MSR/MRS (HCR_EL2.TVM writes,
- * TACR) keep KCore's skip-only handling.
+ * refused here, without a host exit, as RAZ/WI. Other trapped MSR/MRS (ACTLR_EL1 under
+ * HCR_EL2.TACR; no TVM, sysreg.h) keep KCore's skip-only handling.
  *   op0 = 2                                    debug (MDCR_EL2.TDA/TDOSA/TDRA)
  *   op0 = 3, op1 = 3, CRn = 9, CRm = 12..14    PMU (TPM/TPMCR)
  *   op0 = 3, op1 = 0, CRn = 9, CRm = 14        PMU EL1 (PMINTENSET/CLR, PMMIR)

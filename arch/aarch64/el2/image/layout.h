@@ -76,7 +76,9 @@
  * key at its start gives the same PAC at its end (the instruction runs without a trap and
  * the key survived every exit; counted without PAuth) */
 #define GUEST_DISR_SECRET 0x80000011
-#define SYS_GUEST_KEPT    (SYS_SWITCHED + 3)
+/* + 2: MAIR_EL1 and CONTEXTIDR_EL1 keep GUEST_SYS_SECRET + 9, + 10 (written without a trap:
+ * no HCR_EL2.TVM, sysreg.h; with TVM KCore skipped the writes and they were lost) */
+#define SYS_GUEST_KEPT    (SYS_SWITCHED + 5)
 #define SYS_REFUSED       3   /* DBGBVR0_EL1, PMCCNTR_EL0, CNTP_CVAL_EL0 */
 /* el2red (guest.S 6e): the guest's SMCs KCore answers NOT_SUPPORTED, and its HVCs with the
  * host's call numbers that come back unanswered (x0 unchanged) */

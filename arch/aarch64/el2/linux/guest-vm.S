@@ -3,7 +3,7 @@
  * KCore's test key at build time (scripts/linux-module), verified by KCore at EL2. Every vCPU
  * of a VM runs it from the boot PC (MMU off, its own stage-2 table) and makes KCore and the
  * Linux host do something:
- *   sysreg writes trapped by HCR_EL2.TVM (SYS64, emulated by KCore without a host exit)
+ *   SCTLR_EL1 reads and writes (no trap: no HCR_EL2.TVM, sysreg.h)
  *   HLK_GUEST_PAGES data pages of its own (at GUEST_DATA_IPA + vcpuid * HLK_GUEST_PAGES * 4K):
  *     stage-2 faults the driver answers with pages it allocates
  *   KVM_SET_DESC_PFN / KVM_UNSET_DESC_PFN of its first data page (share/unshare, PV calls)
@@ -26,7 +26,7 @@ guest_start:
 	mrs	x19, mpidr_el1		/* VMPIDR_EL2 = (1 << 31) | vcpuid */
 	and	x19, x19, #0xff
 	mov	x20, #0			/* checksum */
-	/* 1. trapped sysreg writes */
+	/* 1. SCTLR_EL1 writes (no trap: no HCR_EL2.TVM) */
 	mov	x21, #16
 1:	mrs	x0, sctlr_el1
 	msr	sctlr_el1, x0

@@ -2,7 +2,7 @@
  * guest.S - the tiny VM kernel, signed at build time and verified by KCore at EL2.
  * Runs at EL1 with its MMU off under its own stage-2 table, at GUEST_IPA (the verified
  * image's 2 MiB block). Every step makes KCore or the host do something:
- *   sysreg writes trapped by HCR_EL2.TVM (SYS64, skipped by KCore)
+ *   ACTLR_EL1 accesses trapped by HCR_EL2.TACR (SYS64, skipped by KCore)
  *   stores to unmapped RAM IPAs (stage-2 faults, mapped by the host through KCore); the
  *   first one then spins a while (the host's TLB race, host.c)
  *   KVM_SET_DESC_PFN / KVM_UNSET_DESC_PFN (share/unshare: PV calls KCore handles)
@@ -23,7 +23,9 @@
  * PACGA with the guest's key at the start and at the end must give the same PAC (x24): it
  * executes without a trap (it was UNDEFINED, API = 0) and the key survived every exit
  * (PACGA, not PACIA: PACIA is a NOP while SCTLR_EL1.EnIA is 0, and this guest's SCTLR_EL1
- * writes are TVM-trapped and skipped). DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO) must be
+ * EnIA stays 0 here). MAIR_EL1 and CONTEXTIDR_EL1 (no HCR_EL2.TVM: the guest's writes do not
+ * trap, sysreg.h) get GUEST_SYS_SECRET + 9, + 10 and must keep them to the end (counted in
+ * +32's report: a TVM-trapped write KCore skips was lost). DISR_EL1 (VDISR_EL2 under HCR_EL2.AMO) must be
  * 0 at the guest's start, whatever VM ran on this CPU before, and keep the guest's value
  * (both counted in +32's report, SYS_GUEST_KEPT in all).
  */
@@ -92,11 +94,16 @@ guest_start:
 	cbz	x4, 12f
 	add	x1, x0, #8
 	msr	S3_3_C13_C0_5, x1	/* TPIDR2_EL0 */
-12:	isb
-	/* 1. trapped sysreg writes */
+12:	/* MAIR_EL1, CONTEXTIDR_EL1: GUEST_SYS_SECRET + 9, + 10 (MMU off: MAIR is unused) */
+	add	x1, x0, #9
+	msr	mair_el1, x1
+	add	x1, x0, #10
+	msr	contextidr_el1, x1
+	isb
+	/* 1. trapped sysreg accesses: ACTLR_EL1 (HCR_EL2.TACR), skipped by KCore */
 	mov	x21, #16
-1:	mrs	x0, sctlr_el1
-	msr	sctlr_el1, x0
+1:	mrs	x0, actlr_el1
+	msr	actlr_el1, x0
 	subs	x21, x21, #1
 	b.ne	1b
 	/* 2. touch data pages: stage-2 faults */
@@ -225,7 +232,16 @@ guest_start:
 	mrs	x3, S3_3_C13_C0_5
 	cmp	x3, x0
 	cinc	x2, x2, eq
-16:	str	x2, [x1, #32]
+16:	/* MAIR_EL1, CONTEXTIDR_EL1 still the guest's (lost when TVM trapped the writes) */
+	ldr	x0, =(GUEST_SYS_SECRET + 9)
+	mrs	x3, mair_el1
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	add	x0, x0, #1
+	mrs	x3, contextidr_el1
+	cmp	x3, x0
+	cinc	x2, x2, eq
+	str	x2, [x1, #32]
 	/* 6d. registers a guest may not use: trapped, KCore answers 0 (RAZ) */
 	mov	x2, #0
 	.irp	reg, S2_0_C0_C0_4, S3_3_C9_C13_0, S3_3_C14_C2_2
