@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "hl_testkey.h"
+#include "hl_check.h"
+#include "hl_osrc.h"
 
 /* HL_TEST_SHARDS="PAGES,MIB" runs every th_engine test with s2page in PAGES-page shards and
  * npt(host) in MIB-MiB shards (tests/meson.build: the *_sharded runs of the isolation suites),
@@ -72,6 +74,25 @@ int th_replay_matches(struct hl_engine *e)
 	hl_state_free(a);
 	hl_state_free(b);
 	return rc;
+}
+
+int th_oracle_holds(struct hl_engine *e, char *why, size_t n)
+{
+	struct hl_verdict v;
+	struct hl_check_stats st;
+
+	memset(&v, 0, sizeof(v));
+	memset(&st, 0, sizeof(st));
+	if (hl_check_engine(e, HL_OSRC_LIVE, &v, &st) != 0) {
+		snprintf(why, n, "%s violated: %s (expected %s, actual %s)", hl_rel_name(v.rel), v.what, v.expected,
+			 v.actual);
+		return -1;
+	}
+	if (th_replay_matches(e) != 0) {
+		snprintf(why, n, "replay differs from the live state");
+		return -1;
+	}
+	return 0;
 }
 
 struct last_ctx {

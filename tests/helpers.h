@@ -19,6 +19,9 @@ struct hl_engine *th_engine_shards(unsigned ncpus, uint64_t s2p_pages, uint64_t 
 uint64_t th_pfn(unsigned i);
 /* delta replay and CalStateH both equal the live state; returns 0 or prints why not */
 int th_replay_matches(struct hl_engine *e);
+/* every oracle (hl_check_engine on the live logs) holds and th_replay_matches: 0, or -1 with
+ * the violated relation in why */
+int th_oracle_holds(struct hl_engine *e, char *why, size_t n);
 /* number of records in obj's log (since its checkpoint) */
 uint64_t th_nrecs(struct hl_engine *e, unsigned obj);
 /* the last record appended to obj's log, copied to buf (NULL if none) */
