@@ -334,6 +334,40 @@ static int pv_share(struct kcore *k, unsigned cpu, uint32_t vmid, uint64_t addr,
 	return HL_OK;
 }
 
+/* register names for diagnostics: one table for both backends (arch.h) */
+static const char *const sysreg_names[SR__COUNT] = {
+	[SR_ESR_EL2] = "ESR_EL2", [SR_FAR_EL2] = "FAR_EL2", [SR_HPFAR_EL2] = "HPFAR_EL2",
+	[SR_ELR_EL2] = "ELR_EL2", [SR_SPSR_EL2] = "SPSR_EL2", [SR_VTTBR_EL2] = "VTTBR_EL2",
+	[SR_HCR_EL2] = "HCR_EL2", [SR_TPIDR_EL2] = "TPIDR_EL2", [SR_VMPIDR_EL2] = "VMPIDR_EL2",
+	[SR_CPTR_EL2] = "CPTR_EL2", [SR_MDCR_EL2] = "MDCR_EL2", [SR_SCTLR_EL1] = "SCTLR_EL1",
+	[SR_CPACR_EL1] = "CPACR_EL1", [SR_TTBR0_EL1] = "TTBR0_EL1", [SR_TTBR1_EL1] = "TTBR1_EL1",
+	[SR_TCR_EL1] = "TCR_EL1", [SR_ESR_EL1] = "ESR_EL1", [SR_AFSR0_EL1] = "AFSR0_EL1",
+	[SR_AFSR1_EL1] = "AFSR1_EL1", [SR_FAR_EL1] = "FAR_EL1", [SR_MAIR_EL1] = "MAIR_EL1",
+	[SR_VBAR_EL1] = "VBAR_EL1", [SR_CONTEXTIDR_EL1] = "CONTEXTIDR_EL1", [SR_AMAIR_EL1] = "AMAIR_EL1",
+	[SR_CNTKCTL_EL1] = "CNTKCTL_EL1", [SR_PAR_EL1] = "PAR_EL1", [SR_TPIDR_EL1] = "TPIDR_EL1",
+	[SR_SPSR_EL1] = "SPSR_EL1", [SR_ELR_EL1] = "ELR_EL1", [SR_SP_EL1] = "SP_EL1",
+	[SR_SP_EL0] = "SP_EL0", [SR_TPIDR_EL0] = "TPIDR_EL0", [SR_TPIDRRO_EL0] = "TPIDRRO_EL0",
+	[SR_CSSELR_EL1] = "CSSELR_EL1", [SR_ACTLR_EL1] = "ACTLR_EL1", [SR_MDSCR_EL1] = "MDSCR_EL1",
+	[SR_CNTHCTL_EL2] = "CNTHCTL_EL2", [SR_CNTVOFF_EL2] = "CNTVOFF_EL2", [SR_PMCR_EL0] = "PMCR_EL0",
+	[SR_CNTV_CVAL_EL0] = "CNTV_CVAL_EL0", [SR_CNTV_CTL_EL0] = "CNTV_CTL_EL0", [SR_VDISR_EL2] = "VDISR_EL2",
+	[SR_TPIDR2_EL0] = "TPIDR2_EL0",
+	[SR_APIAKEYLO_EL1] = "APIAKEYLO_EL1",
+	[SR_APIAKEYHI_EL1] = "APIAKEYHI_EL1",
+	[SR_APIBKEYLO_EL1] = "APIBKEYLO_EL1",
+	[SR_APIBKEYHI_EL1] = "APIBKEYHI_EL1",
+	[SR_APDAKEYLO_EL1] = "APDAKEYLO_EL1",
+	[SR_APDAKEYHI_EL1] = "APDAKEYHI_EL1",
+	[SR_APDBKEYLO_EL1] = "APDBKEYLO_EL1",
+	[SR_APDBKEYHI_EL1] = "APDBKEYHI_EL1",
+	[SR_APGAKEYLO_EL1] = "APGAKEYLO_EL1",
+	[SR_APGAKEYHI_EL1] = "APGAKEYHI_EL1",
+};
+
+const char *arch_sysreg_name(enum arch_sysreg r)
+{
+	return r < SR__COUNT && sysreg_names[r] ? sysreg_names[r] : "?";
+}
+
 enum exit_action { EXIT_RESUME, EXIT_TO_HOST, EXIT_HALTED };
 
 /*
